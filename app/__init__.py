@@ -1,0 +1,1 @@
+"""chatcentre: omnichannel chat-centre backend."""

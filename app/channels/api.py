@@ -1,0 +1,52 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from app.channels import service as channels_service
+from app.channels.schemas import ChannelCreate, ChannelCreated, ChannelRead, ChannelUpdate
+from app.core.deps import Session
+from app.operators import scopes
+from app.operators.auth import require
+from app.operators.service import Principal
+
+router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
+
+
+@router.get("", response_model=list[ChannelRead])
+async def list_channels(
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))], session: Session
+) -> list[ChannelRead]:
+    return [channels_service.to_read(c) for c in await channels_service.list_channels(session)]
+
+
+@router.post("", response_model=ChannelCreated, status_code=201)
+async def create_channel(
+    body: ChannelCreate,
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    session: Session,
+) -> ChannelCreated:
+    channel, generated = await channels_service.create_channel(session, body)
+    await session.commit()
+    read = channels_service.to_read(channel)
+    return ChannelCreated(**read.model_dump(), generated_credentials=generated)
+
+
+@router.get("/{channel_id}", response_model=ChannelRead)
+async def get_channel(
+    channel_id: int,
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
+    session: Session,
+) -> ChannelRead:
+    return channels_service.to_read(await channels_service.get_channel(session, channel_id))
+
+
+@router.patch("/{channel_id}", response_model=ChannelRead)
+async def update_channel(
+    channel_id: int,
+    body: ChannelUpdate,
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    session: Session,
+) -> ChannelRead:
+    channel = await channels_service.update_channel(session, channel_id, body)
+    await session.commit()
+    return channels_service.to_read(channel)

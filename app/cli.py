@@ -1,0 +1,205 @@
+"""The `chatcentre` command."""
+
+import asyncio
+import getpass
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings, get_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="chatcentre: omnichannel chat-centre backend", no_args_is_help=True)
+operator_cli = typer.Typer(help="Manage operators", no_args_is_help=True)
+channel_cli = typer.Typer(help="Manage channel accounts", no_args_is_help=True)
+apikey_cli = typer.Typer(help="Manage integration API keys", no_args_is_help=True)
+cli.add_typer(operator_cli, name="operator")
+cli.add_typer(channel_cli, name="channel")
+cli.add_typer(apikey_cli, name="apikey")
+
+
+def _settings_with_database() -> Settings:
+    """Resolve the database once (starting the embedded server if needed) and pin its URL
+    in the environment, so worker processes started by uvicorn use the same one."""
+    from app.db.engine import resolve_database_url
+
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    os.environ["CHATCENTRE_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _migrate(settings: Settings) -> None:
+    from app.db.migrate import upgrade_sync
+
+    assert settings.database_url
+    upgrade_sync(settings.database_url)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
+    migrate: Annotated[bool, typer.Option(help="Upgrade the schema first")] = True,
+) -> None:
+    """Run the API (and the dispatcher, unless CHATCENTRE_RUN_WORKERS=false)."""
+    settings = _settings_with_database()
+    logging.basicConfig(level=settings.log_level.upper())
+    if migrate:
+        _migrate(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background workers alone (no HTTP), to scale them apart from the API."""
+    from app.core.context import build_context
+    from app.workers import Workers
+
+    settings = _settings_with_database()
+    logging.basicConfig(level=settings.log_level.upper())
+    _migrate(settings)
+
+    async def run() -> None:
+        ctx = build_context(settings)
+        await ctx.bus.start()
+        workers = Workers(ctx)
+        await workers.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await workers.stop()
+        await ctx.close()
+
+    asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version."""
+    _migrate(_settings_with_database())
+    typer.echo("database is at head")
+
+
+def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        from app.core.context import build_context
+
+        settings = _settings_with_database()
+        _migrate(settings)
+        ctx = build_context(settings)
+        try:
+            async with ctx.sessions() as session:
+                result = await fn(session)
+                await session.commit()
+                return result
+        finally:
+            await ctx.engine.dispose()
+
+    return asyncio.run(runner())
+
+
+@operator_cli.command("create")
+def operator_create(
+    email: Annotated[str, typer.Option(help="Login email")],
+    name: Annotated[str, typer.Option(help="Display name")] = "Admin",
+    role: Annotated[str, typer.Option(help="admin or operator")] = "admin",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            help="Password (prompted when omitted)", envvar="CHATCENTRE_OPERATOR_PASSWORD"
+        ),
+    ] = None,
+) -> None:
+    """Create an operator (the first admin, typically)."""
+    from app.core.errors import DomainError
+    from app.operators import service as operators_service
+    from app.operators.models import Role
+    from app.operators.schemas import OperatorCreate
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+    try:
+        data = OperatorCreate(email=email, name=name, password=password, role=Role(role))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def create(session: AsyncSession) -> Any:
+        return await operators_service.create_operator(session, data)
+
+    try:
+        op = _run_in_session(create)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"operator {op.id} created: {op.email} ({op.role.value})")
+
+
+@channel_cli.command("add")
+def channel_add(
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="webchat")],
+    name: Annotated[str, typer.Option(help="Display name")] = "Website chat",
+    origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed site origin (repeat); none = any")
+    ] = None,
+) -> None:
+    """Connect a channel account and print its keys."""
+    from app.channels import service as channels_service
+    from app.channels.models import ChannelType
+    from app.channels.schemas import ChannelCreate
+
+    data = ChannelCreate(
+        type=ChannelType(type_), name=name, settings={"allowed_origins": origin or []}
+    )
+
+    async def create(session: AsyncSession) -> Any:
+        return await channels_service.create_channel(session, data)
+
+    channel, generated = _run_in_session(create)
+    typer.echo(f"channel {channel.id} ({channel.type.value}) created")
+    typer.echo(f"widget_key: {channel.public_key}")
+    for key, value in generated.items():
+        typer.echo(f"{key} (shown once): {value}")
+
+
+@apikey_cli.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    scope: Annotated[list[str], typer.Option(help="Scope (repeat)")],
+) -> None:
+    """Create an integration API key and print it once."""
+    from app.operators import service as operators_service
+    from app.operators.schemas import ApiKeyCreate
+
+    async def create(session: AsyncSession) -> Any:
+        return await operators_service.create_api_key(
+            session, ApiKeyCreate(name=name, scopes=scope), None
+        )
+
+    key, full = _run_in_session(create)
+    typer.echo(f"api key {key.id} created; scopes: {', '.join(key.scopes)}")
+    typer.echo(f"key (shown once): {full}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,207 @@
+"""Outbox dispatcher: claims due rows, sends them through the channel's connector, records
+the outcome. Exactly once per message: a row is locked (FOR UPDATE SKIP LOCKED) for the
+whole claim -> send -> record transaction, so no other dispatcher can pick it up, and a
+dispatcher that dies releases its rows when its connection closes.
+
+Per-conversation order: only the oldest waiting row of a conversation can be claimed."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount
+from app.core.context import AppContext
+from app.delivery.backoff import retry_delay
+from app.delivery.models import OutboxItem
+from app.inbox.models import ContactIdentity, Conversation, DeliveryState, Message
+from app.observability.metrics import SEND_FAILURES, SENT
+from app.realtime.events import Event, emit
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import Reaction, TouchKind
+from connectors.base import OutboundMessage, PermanentError, SendResult, TemporaryError
+from connectors.registry import get_connector
+
+log = logging.getLogger(__name__)
+
+_CLAIM = text("""
+SELECT o.message_id, o.attempts FROM outbox o
+WHERE o.due_at <= now()
+  AND NOT EXISTS (SELECT 1 FROM outbox older
+                  WHERE older.conversation_id = o.conversation_id
+                    AND older.message_id < o.message_id)
+ORDER BY o.due_at, o.message_id
+LIMIT :limit
+FOR UPDATE OF o SKIP LOCKED
+""")
+
+
+@dataclass(slots=True)
+class _Job:
+    message: Message
+    attempts: int
+    channel: ChannelAccount
+    recipient: ContactIdentity
+
+
+class Dispatcher:
+    def __init__(self, ctx: AppContext, name: str = "dispatcher"):
+        self.ctx = ctx
+        self.name = name
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def on_events(self, events: list[Event]) -> None:
+        if any(e.get("type") == "outbox.queued" for e in events):
+            self._wake.set()
+
+    async def run_forever(self) -> None:
+        poll = self.ctx.settings.dispatcher_idle_poll_seconds
+        while not self._stopping:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: batch failed; retrying shortly", self.name)
+                sent = 0
+                await asyncio.sleep(poll)
+            if sent == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it, record it. Returns how many rows were handled."""
+        settings = self.ctx.settings
+        async with self.ctx.sessions() as session:
+            claimed = (
+                await session.execute(_CLAIM, {"limit": settings.dispatcher_batch_size})
+            ).all()
+            if not claimed:
+                await session.rollback()
+                return 0
+            jobs = await self._load(session, dict(claimed))
+            results = await asyncio.gather(*(self._send(job) for job in jobs))
+            for job, result in zip(jobs, results, strict=True):
+                await self._record(session, job, result)
+            await session.commit()
+            return len(jobs)
+
+    async def _load(self, session: AsyncSession, attempts: dict[int, int]) -> list[_Job]:
+        rows = (
+            await session.execute(
+                select(Message, ChannelAccount, ContactIdentity)
+                .join(ChannelAccount, ChannelAccount.id == Message.channel_account_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(ContactIdentity, ContactIdentity.id == Conversation.identity_id)
+                .where(Message.id.in_(list(attempts)))
+            )
+        ).all()
+        return [_Job(m, attempts[m.id], ch, ident) for m, ch, ident in rows]
+
+    async def _send(self, job: _Job) -> SendResult | Exception:
+        connector = get_connector(job.channel.type.value)
+        outbound = OutboundMessage(
+            message_id=job.message.id,
+            recipient_external_id=job.recipient.external_id,
+            text=job.message.text,
+            attachments=job.message.attachments,
+            meta=job.message.meta,
+        )
+        try:
+            return await connector.send(job.channel.credentials, job.channel.settings, outbound)
+        except Exception as exc:  # recorded below: the batch goes on
+            return exc
+
+    async def _record(
+        self, session: AsyncSession, job: _Job, result: SendResult | Exception
+    ) -> None:
+        msg, channel_type = job.message, job.channel.type.value
+        if isinstance(result, SendResult):
+            await session.execute(
+                update(Message)
+                .where(Message.id == msg.id, Message.delivery_state == DeliveryState.queued)
+                .values(
+                    delivery_state=DeliveryState.sent,
+                    provider_message_id=result.provider_message_id,
+                    sent_at=datetime.now(UTC),
+                )
+            )
+            await session.execute(delete(OutboxItem).where(OutboxItem.message_id == msg.id))
+            SENT.labels(channel_type).inc()
+            emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+            return
+        attempts = job.attempts + 1
+        settings = self.ctx.settings
+        if isinstance(result, PermanentError):
+            SEND_FAILURES.labels(channel_type, "permanent").inc()
+            await self._fail(session, job, result.reason, result.recipient_unreachable)
+            return
+        reason = result.reason if isinstance(result, TemporaryError) else repr(result)
+        SEND_FAILURES.labels(channel_type, "temporary").inc()
+        if attempts >= settings.outbox_max_attempts:
+            await self._fail(session, job, f"gave up after {attempts} attempts: {reason}", False)
+            return
+        delay = retry_delay(
+            attempts, settings.outbox_backoff_initial_seconds, settings.outbox_backoff_max_seconds
+        )
+        if isinstance(result, TemporaryError) and result.retry_after is not None:
+            delay = max(delay, result.retry_after)
+        log.info(
+            "%s: message %s attempt %d failed (%s); retry in %.1fs",
+            self.name,
+            msg.id,
+            attempts,
+            reason,
+            delay,
+        )
+        await session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.message_id == msg.id)
+            .values(
+                attempts=attempts,
+                last_error=reason[:2000],
+                due_at=datetime.now(UTC) + timedelta(seconds=delay),
+            )
+        )
+
+    async def _fail(self, session: AsyncSession, job: _Job, reason: str, unreachable: bool) -> None:
+        msg = job.message
+        await session.execute(
+            update(Message)
+            .where(Message.id == msg.id)
+            .values(delivery_state=DeliveryState.failed, failure_reason=reason[:2000])
+        )
+        await session.execute(delete(OutboxItem).where(OutboxItem.message_id == msg.id))
+        if unreachable:
+            await session.execute(
+                update(ContactIdentity)
+                .where(ContactIdentity.id == job.recipient.id)
+                .values(reachable=False, unreachable_reason=reason[:2000])
+            )
+        # A message the client never got is a broken link: a negative touchpoint.
+        await touchpoints_service.record(
+            session,
+            contact_id=msg.contact_id,
+            conversation_id=msg.conversation_id,
+            message_id=msg.id,
+            operator_id=msg.operator_id,
+            channel=job.channel.type.value,
+            direction="outbound",
+            kind=TouchKind.delivery_failure,
+            reaction=Reaction.negative,
+            meta={"reason": reason[:500]},
+        )
+        emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)

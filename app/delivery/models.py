@@ -1,0 +1,30 @@
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+
+class OutboxItem(Base):
+    """A message waiting to be sent. The row exists from the moment the message is queued
+    (same transaction) until it is sent or fails for good; dispatchers claim rows with
+    FOR UPDATE SKIP LOCKED and hold the lock while they send, so a crashed dispatcher's rows
+    come back by themselves when its connection drops."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due_at", "due_at"),
+        # Per-conversation order: a row is only claimable when no older row of its
+        # conversation is still waiting.
+        Index("ix_outbox_conversation_id_message_id", "conversation_id", "message_id"),
+    )
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[int] = mapped_column(BigInteger)
+    channel_account_id: Mapped[int] = mapped_column(BigInteger)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)

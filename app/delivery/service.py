@@ -1,0 +1,26 @@
+"""The transactional outbox: queueing happens in the caller's transaction."""
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.models import OutboxItem
+from app.realtime.events import emit
+
+
+async def enqueue(
+    session: AsyncSession, *, message_id: int, conversation_id: int, channel_account_id: int
+) -> None:
+    session.add(
+        OutboxItem(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            channel_account_id=channel_account_id,
+        )
+    )
+    await session.flush()
+    # Wakes the dispatchers on every node (after commit) instead of waiting for their poll.
+    emit(session, "outbox.queued", message_id=message_id)
+
+
+async def queue_depth(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(OutboxItem)) or 0)

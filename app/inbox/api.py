@@ -1,0 +1,191 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.core.deps import Ctx, Session
+from app.inbox import service as inbox_service
+from app.inbox.models import ConversationStatus
+from app.inbox.schemas import (
+    AssignRequest,
+    ContactDetail,
+    ContactPage,
+    ContactRead,
+    ConversationPage,
+    ConversationRead,
+    IdentityRead,
+    IntegrationMessageCreate,
+    MessagePage,
+    MessageRead,
+    ReplyCreate,
+    StatusRequest,
+)
+from app.operators import scopes
+from app.operators.auth import require
+from app.operators.service import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["inbox"])
+
+Reader = Annotated[Principal, Depends(require(scopes.CONVERSATIONS_READ))]
+Writer = Annotated[Principal, Depends(require(scopes.CONVERSATIONS_WRITE))]
+
+
+async def _read(session: Session, conversation_id: int) -> ConversationRead:
+    read = await inbox_service.read_conversation(session, conversation_id)
+    assert read is not None
+    return read
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(
+    principal: Reader,
+    session: Session,
+    status: ConversationStatus | None = None,
+    assignee: Annotated[str | None, Query(description="operator id, 'me' or 'none'")] = None,
+    channel: Annotated[int | None, Query(description="channel account id")] = None,
+    team: int | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> ConversationPage:
+    items, next_cursor = await inbox_service.list_conversations(
+        session,
+        principal,
+        status=status,
+        assignee=assignee,
+        channel_id=channel,
+        team_id=team,
+        cursor=cursor,
+        limit=limit,
+    )
+    return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationRead)
+async def get_conversation(
+    conversation_id: int, principal: Reader, session: Session
+) -> ConversationRead:
+    await inbox_service.get_conversation(session, principal, conversation_id)
+    return await _read(session, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: int,
+    principal: Reader,
+    session: Session,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:
+    await inbox_service.get_conversation(session, principal, conversation_id)
+    rows, newest, oldest = await inbox_service.list_messages(
+        session, conversation_id, after=after, before=before, limit=limit
+    )
+    return MessagePage(
+        items=[inbox_service.to_message_read(m) for m in rows],
+        next_cursor=newest,
+        prev_cursor=oldest,
+    )
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages", response_model=MessageRead, status_code=201
+)
+async def reply(
+    conversation_id: int,
+    body: ReplyCreate,
+    principal: Writer,
+    ctx: Ctx,
+    session: Session,
+    response: Response,
+) -> MessageRead:
+    msg, created = await inbox_service.reply(
+        session,
+        principal,
+        conversation_id,
+        text=body.text,
+        private=body.private,
+        client_message_id=body.client_message_id,
+        max_chars=ctx.settings.max_message_chars,
+    )
+    await session.commit()
+    if not created:
+        response.status_code = 200
+    return inbox_service.to_message_read(msg)
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationRead)
+async def assign(
+    conversation_id: int, body: AssignRequest, principal: Writer, session: Session
+) -> ConversationRead:
+    await inbox_service.assign(
+        session, principal, conversation_id, body.assignee_id, body.team_id, body.note
+    )
+    await session.commit()
+    return await _read(session, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/status", response_model=ConversationRead)
+async def set_status(
+    conversation_id: int, body: StatusRequest, principal: Writer, session: Session
+) -> ConversationRead:
+    await inbox_service.set_status(
+        session, principal, conversation_id, body.status, body.snoozed_until
+    )
+    await session.commit()
+    return await _read(session, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/read", response_model=ConversationRead)
+async def mark_read(conversation_id: int, principal: Writer, session: Session) -> ConversationRead:
+    await inbox_service.mark_read(session, principal, conversation_id)
+    await session.commit()
+    return await _read(session, conversation_id)
+
+
+@router.post("/messages", response_model=MessageRead, status_code=201)
+async def integration_send(
+    body: IntegrationMessageCreate,
+    principal: Annotated[Principal, Depends(require(scopes.MESSAGES_WRITE))],
+    ctx: Ctx,
+    session: Session,
+    response: Response,
+) -> MessageRead:
+    msg, created = await inbox_service.integration_send(
+        session,
+        principal,
+        idempotency_key=body.idempotency_key,
+        text=body.text,
+        conversation_id=body.conversation_id,
+        contact_id=body.contact_id,
+        channel_id=body.channel_id,
+        max_chars=ctx.settings.max_message_chars,
+    )
+    await session.commit()
+    if not created:
+        response.status_code = 200
+    return inbox_service.to_message_read(msg)
+
+
+@router.get("/contacts", response_model=ContactPage)
+async def list_contacts(
+    _: Annotated[Principal, Depends(require(scopes.CONTACTS_READ))],
+    session: Session,
+    q: Annotated[str | None, Query(max_length=200, description="name, email or phone")] = None,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> ContactPage:
+    rows, next_cursor = await inbox_service.list_contacts(session, q=q, cursor=cursor, limit=limit)
+    return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactDetail)
+async def get_contact(
+    contact_id: int,
+    _: Annotated[Principal, Depends(require(scopes.CONTACTS_READ))],
+    session: Session,
+) -> ContactDetail:
+    contact, identities = await inbox_service.get_contact(session, contact_id)
+    return ContactDetail(
+        **ContactRead.model_validate(contact).model_dump(),
+        identities=[IdentityRead.model_validate(i) for i in identities],
+    )

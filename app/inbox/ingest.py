@@ -1,0 +1,194 @@
+"""The single inbound path for every channel: webhook, poller or widget -> ingest().
+
+One transaction, three statements in the common case (four for a new contact):
+1. upsert the sender's identity; its row lock serialises one sender's messages, so the
+   find-or-open of the conversation below cannot race;
+2. find the active conversation or open one (not for a message already stored);
+3. insert the message idempotently, its touchpoint and the conversation's counters at once.
+A redelivered message changes nothing. Events are published after the caller commits."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount
+from app.observability.metrics import INGEST_DUPLICATES, INGESTED
+from app.realtime.events import emit
+from app.touchpoints.models import TouchKind
+from app.touchpoints.service import shape_of
+from connectors.base import InboundMessage, Sender
+
+_UPSERT_IDENTITY = text("""
+INSERT INTO contact_identities AS ci
+    (contact_id, channel_account_id, external_id, username, display_name, last_inbound_at)
+VALUES (nextval(pg_get_serial_sequence('contacts', 'id')), :channel_id, :external_id,
+        :username, :name, :inbound_at)
+ON CONFLICT (channel_account_id, external_id) DO UPDATE SET
+    last_inbound_at = COALESCE(EXCLUDED.last_inbound_at, ci.last_inbound_at),
+    username = COALESCE(EXCLUDED.username, ci.username),
+    display_name = COALESCE(EXCLUDED.display_name, ci.display_name)
+RETURNING id, contact_id, (xmax = 0) AS inserted
+""")
+
+_INSERT_CONTACT = text("""
+INSERT INTO contacts (id, name, email, phone, last_seen_at)
+VALUES (:id, :name, :email, :phone, :now)
+""")
+
+_TOUCH_CONTACT = text("""
+UPDATE contacts SET last_seen_at = :now,
+    phone = COALESCE(phone, :phone), email = COALESCE(email, :email),
+    name = COALESCE(name, :name)
+WHERE id = :id
+""")
+
+_FIND_OR_OPEN_CONVERSATION = text("""
+WITH found AS (
+    SELECT id, false AS created FROM conversations
+    WHERE contact_id = :contact_id AND channel_account_id = :channel_id
+      AND status <> 'resolved'
+), opened AS (
+    INSERT INTO conversations
+        (contact_id, channel_account_id, identity_id, team_id, status,
+         last_activity_at, last_inbound_at)
+    SELECT :contact_id, :channel_id, :identity_id, :team_id, 'open', :now, :now
+    WHERE NOT EXISTS (SELECT 1 FROM found)
+      AND NOT EXISTS (SELECT 1 FROM messages
+                      WHERE channel_account_id = :channel_id AND external_id = :external_id)
+    RETURNING id, true AS created
+)
+SELECT id, created FROM found UNION ALL SELECT id, created FROM opened
+""")
+
+_INSERT_MESSAGE = text("""
+WITH m AS (
+    INSERT INTO messages
+        (conversation_id, channel_account_id, contact_id, direction, sender_type, kind, text,
+         attachments, external_id, delivery_state, sent_at, meta, reply_to_id, created_at)
+    VALUES (:conversation_id, :channel_id, :contact_id, 'inbound', 'contact', :kind, :text,
+            CAST(:attachments AS jsonb), :external_id, 'received', :sent_at,
+            CAST(:meta AS jsonb),
+            (SELECT id FROM messages WHERE channel_account_id = :channel_id
+                                       AND external_id = :reply_to_external_id),
+            :now)
+    ON CONFLICT (channel_account_id, external_id) DO NOTHING
+    RETURNING id
+), tp AS (
+    INSERT INTO touchpoints
+        (contact_id, conversation_id, message_id, channel, direction, kind, reaction,
+         recurrence, attention, occurred_at)
+    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', 'message', 'unknown',
+           :recurrence, :attention, :now
+    FROM m
+), c AS (
+    UPDATE conversations SET
+        last_activity_at = :now, last_inbound_at = :now, unread_count = unread_count + 1,
+        status = CASE WHEN status IN ('pending', 'snoozed') THEN 'open' ELSE status END,
+        snoozed_until = NULL
+    WHERE id = :conversation_id AND EXISTS (SELECT 1 FROM m)
+)
+SELECT id FROM m
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    message_id: int | None  # None: seen before, nothing changed
+    conversation_id: int | None
+    contact_id: int
+    conversation_created: bool = False
+    contact_created: bool = False
+
+    @property
+    def duplicate(self) -> bool:
+        return self.message_id is None
+
+
+async def upsert_identity(
+    session: AsyncSession, channel: ChannelAccount, sender: Sender, now: datetime, inbound: bool
+) -> tuple[int, int, bool]:
+    """Returns (identity id, contact id, contact created). `inbound`: the person wrote now
+    (this opens provider reply windows), as opposed to, say, opening a widget session."""
+    row = (
+        await session.execute(
+            _UPSERT_IDENTITY,
+            {
+                "channel_id": channel.id,
+                "external_id": sender.external_id,
+                "username": sender.username,
+                "name": sender.name,
+                "inbound_at": now if inbound else None,
+            },
+        )
+    ).one()
+    identity_id, contact_id, inserted = row
+    params = {
+        "id": contact_id,
+        "name": sender.name,
+        "email": sender.email,
+        "phone": sender.phone,
+        "now": now,
+    }
+    await session.execute(_INSERT_CONTACT if inserted else _TOUCH_CONTACT, params)
+    return identity_id, contact_id, bool(inserted)
+
+
+async def ingest(
+    session: AsyncSession, channel: ChannelAccount, msg: InboundMessage
+) -> IngestResult:
+    now = datetime.now(UTC)
+    identity_id, contact_id, contact_created = await upsert_identity(
+        session, channel, msg.sender, now, inbound=True
+    )
+    conv = (
+        await session.execute(
+            _FIND_OR_OPEN_CONVERSATION,
+            {
+                "contact_id": contact_id,
+                "channel_id": channel.id,
+                "identity_id": identity_id,
+                "team_id": channel.team_id,
+                "external_id": msg.external_id,
+                "now": now,
+            },
+        )
+    ).first()
+    if conv is None:  # already stored, and its conversation is closed since
+        INGEST_DUPLICATES.labels(channel.type.value).inc()
+        return IngestResult(None, None, contact_id)
+    conversation_id, conversation_created = conv
+    recurrence, attention = shape_of(TouchKind.message)
+    message_id = (
+        await session.execute(
+            _INSERT_MESSAGE,
+            {
+                "conversation_id": conversation_id,
+                "channel_id": channel.id,
+                "contact_id": contact_id,
+                "kind": msg.kind,
+                "text": msg.text,
+                "attachments": orjson.dumps(msg.attachments).decode(),
+                "external_id": msg.external_id,
+                "sent_at": msg.sent_at,
+                "meta": orjson.dumps(msg.meta).decode(),
+                "reply_to_external_id": msg.reply_to_external_id,
+                "channel_type": channel.type.value,
+                "recurrence": recurrence,
+                "attention": attention,
+                "now": now,
+            },
+        )
+    ).scalar()
+    if message_id is None:
+        INGEST_DUPLICATES.labels(channel.type.value).inc()
+        return IngestResult(None, conversation_id, contact_id)
+    INGESTED.labels(channel.type.value).inc()
+    if conversation_created:
+        emit(session, "conversation.created", conversation_id=conversation_id)
+    emit(session, "message.created", conversation_id=conversation_id, message_id=message_id)
+    return IngestResult(
+        message_id, conversation_id, contact_id, conversation_created, contact_created
+    )

@@ -1,0 +1,185 @@
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, TimestampMixin
+from app.db.types import str_enum
+
+
+class ConversationStatus(enum.StrEnum):
+    open = "open"
+    pending = "pending"
+    resolved = "resolved"
+    snoozed = "snoozed"
+
+
+ACTIVE_STATUSES = (ConversationStatus.open, ConversationStatus.pending, ConversationStatus.snoozed)
+
+
+class Direction(enum.StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+    internal = "internal"  # private notes: never sent to the client
+
+
+class SenderType(enum.StrEnum):
+    contact = "contact"
+    operator = "operator"
+    integration = "integration"
+    system = "system"
+
+
+class DeliveryState(enum.StrEnum):
+    received = "received"  # inbound, stored
+    queued = "queued"
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+
+
+# Provider callbacks may arrive out of order: a state only ever moves up this ladder.
+DELIVERY_RANK = {
+    DeliveryState.queued: 0,
+    DeliveryState.sent: 1,
+    DeliveryState.delivered: 2,
+    DeliveryState.read: 3,
+    DeliveryState.failed: 4,
+}
+
+
+class Contact(TimestampMixin, Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    stage: Mapped[str] = mapped_column(String(24), default="lead", server_default="lead")
+    category: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(300))
+    preferred_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="SET NULL")
+    )
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContactIdentity(TimestampMixin, Base):
+    """How a contact is known on one channel account (Telegram user id, wa_id, visitor id)."""
+
+    __tablename__ = "contact_identities"
+    __table_args__ = (UniqueConstraint("channel_account_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Deferred: ingest inserts the identity first (its row lock serialises one sender's
+    # messages) and the new contact after it, in the same transaction.
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        index=True,
+    )
+    channel_account_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="CASCADE")
+    )
+    external_id: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    unreachable_reason: Mapped[str | None] = mapped_column(Text)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # At most one active conversation per contact and channel: the ingest upserts on it.
+        Index(
+            "uq_conversations_active_contact_channel",
+            "contact_id",
+            "channel_account_id",
+            unique=True,
+            postgresql_where=text("status <> 'resolved'"),
+        ),
+        Index("ix_conversations_activity", text("last_activity_at DESC"), text("id DESC")),
+        Index("ix_conversations_assignee_activity", "assignee_id", text("last_activity_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel_account_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="CASCADE")
+    )
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_identities.id", ondelete="CASCADE")
+    )
+    status: Mapped[ConversationStatus] = mapped_column(
+        str_enum(ConversationStatus, "conversation_status"),
+        default=ConversationStatus.open,
+        server_default=ConversationStatus.open.value,
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_activity_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unread_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(TimestampMixin, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Idempotency: a redelivered provider update or a retried widget POST is a no-op.
+        UniqueConstraint("channel_account_id", "external_id"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel_account_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="CASCADE")
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "message_direction"))
+    sender_type: Mapped[SenderType] = mapped_column(str_enum(SenderType, "message_sender_type"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24), default="text", server_default="text")
+    text: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # received (inbound), queued -> sent -> delivered -> read | failed (outbound), NULL (notes)
+    delivery_state: Mapped[DeliveryState | None] = mapped_column(
+        str_enum(DeliveryState, "message_delivery_state")
+    )
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -1,0 +1,550 @@
+"""The unified inbox: conversations, their messages, replies, notes, assignment, status."""
+
+import base64
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount, ChannelType
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.delivery import service as delivery_service
+from app.inbox.models import (
+    ACTIVE_STATUSES,
+    Contact,
+    ContactIdentity,
+    Conversation,
+    ConversationStatus,
+    DeliveryState,
+    Direction,
+    Message,
+    SenderType,
+)
+from app.inbox.schemas import (
+    ContactBrief,
+    ConversationRead,
+    MessageRead,
+)
+from app.operators.models import Operator
+from app.operators.service import Principal
+from app.realtime.events import emit
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import TouchKind
+
+VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(ts: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        ts, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(ts), int(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("The cursor is not valid", "invalid_cursor") from exc
+
+
+def parse_id_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return int(cursor)
+    except ValueError as exc:
+        raise Invalid("The cursor is not valid", "invalid_cursor") from exc
+
+
+# ---------------------------------------------------------------- visibility
+
+
+def visible_to(principal: Principal) -> list[ColumnElement[bool]]:
+    """Operators see what is assigned to them and the unassigned queue; admins and
+    integrations see everything."""
+    if principal.sees_everything:
+        return []
+    return [or_(Conversation.assignee_id == principal.id, Conversation.assignee_id.is_(None))]
+
+
+def can_see(principal: Principal, conversation: Conversation) -> bool:
+    return principal.sees_everything or conversation.assignee_id in (None, principal.id)
+
+
+async def get_conversation(
+    session: AsyncSession, principal: Principal, conversation_id: int, *, lock: bool = False
+) -> Conversation:
+    q = select(Conversation).where(Conversation.id == conversation_id)
+    if lock:
+        q = q.with_for_update()
+    conv = await session.scalar(q)
+    if conv is None:
+        raise NotFound(f"Conversation {conversation_id} not found")
+    if not can_see(principal, conv):
+        raise Forbidden("This conversation is assigned to someone else", "not_your_conversation")
+    return conv
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _conversation_rows() -> Select[Conversation, str | None, ChannelType]:
+    return (
+        select(Conversation, Contact.name, ChannelAccount.type)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .join(ChannelAccount, ChannelAccount.id == Conversation.channel_account_id)
+    )
+
+
+def to_conversation_read(
+    conv: Conversation, contact_name: str | None, ctype: ChannelType
+) -> ConversationRead:
+    waiting = None
+    if conv.last_inbound_at is not None and conv.status != ConversationStatus.resolved:
+        answered = (
+            conv.first_response_at is not None and conv.first_response_at >= conv.last_inbound_at
+        )
+        if not answered:
+            waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
+    return ConversationRead(
+        id=conv.id,
+        status=conv.status,
+        channel_id=conv.channel_account_id,
+        channel_type=ctype.value,
+        contact=ContactBrief(id=conv.contact_id, name=contact_name),
+        assignee_id=conv.assignee_id,
+        team_id=conv.team_id,
+        priority=conv.priority,
+        unread_count=conv.unread_count,
+        last_activity_at=conv.last_activity_at,
+        last_inbound_at=conv.last_inbound_at,
+        first_response_at=conv.first_response_at,
+        snoozed_until=conv.snoozed_until,
+        created_at=conv.created_at,
+        waiting_seconds=waiting,
+    )
+
+
+async def list_conversations(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: ConversationStatus | None = None,
+    assignee: str | None = None,
+    channel_id: int | None = None,
+    team_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 25,
+) -> tuple[list[ConversationRead], str | None]:
+    q = _conversation_rows().where(*visible_to(principal))
+    if status is not None:
+        q = q.where(Conversation.status == status)
+    if assignee == "me":
+        q = q.where(Conversation.assignee_id == principal.operator_id)
+    elif assignee in ("none", "unassigned"):
+        q = q.where(Conversation.assignee_id.is_(None))
+    elif assignee is not None:
+        try:
+            q = q.where(Conversation.assignee_id == int(assignee))
+        except ValueError as exc:
+            raise Invalid("assignee is an operator id, 'me' or 'none'", "invalid_filter") from exc
+    if channel_id is not None:
+        q = q.where(Conversation.channel_account_id == channel_id)
+    if team_id is not None:
+        q = q.where(Conversation.team_id == team_id)
+    if cursor:
+        ts, row_id = decode_cursor(cursor)
+        q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))
+    q = q.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    rows = (await session.execute(q)).all()
+    items = [to_conversation_read(c, n, t) for c, n, t in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = encode_cursor(last.last_activity_at, last.id)
+    return items, next_cursor
+
+
+async def read_conversation(session: AsyncSession, conversation_id: int) -> ConversationRead | None:
+    row = (
+        await session.execute(_conversation_rows().where(Conversation.id == conversation_id))
+    ).first()
+    return to_conversation_read(*row) if row else None
+
+
+def to_message_read(m: Message) -> MessageRead:
+    read = MessageRead.model_validate(m)
+    read.private = m.direction == Direction.internal
+    return read
+
+
+async def list_messages(
+    session: AsyncSession,
+    conversation_ids: list[int] | int,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
+    visitor_view: bool = False,
+) -> tuple[list[Message], str | None, str | None]:
+    """Messages in id order, with (newest cursor, oldest cursor). after= pages forward;
+    before= (or neither) pages backward from the newest."""
+    ids = [conversation_ids] if isinstance(conversation_ids, int) else conversation_ids
+    q = select(Message).where(Message.conversation_id.in_(ids))
+    if visitor_view:
+        q = q.where(
+            or_(
+                Message.direction == Direction.inbound,
+                and_(
+                    Message.direction == Direction.outbound,
+                    Message.delivery_state.in_(VISITOR_VISIBLE_OUTBOUND),
+                ),
+            )
+        )
+    if after is not None:
+        q = q.where(Message.id > after).order_by(Message.id.asc()).limit(limit + 1)
+        rows = list((await session.scalars(q)).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        if before is not None:
+            q = q.where(Message.id < before)
+        q = q.order_by(Message.id.desc()).limit(limit + 1)
+        rows = list((await session.scalars(q)).all())
+        more = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+    newest = str(rows[-1].id) if rows else (str(after) if after is not None else None)
+    oldest = str(rows[0].id) if rows and (more or after is not None) else None
+    if after is None and not more:
+        oldest = None
+    return rows, newest, oldest
+
+
+# ---------------------------------------------------------------- writing
+
+
+async def _insert_outgoing(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    text: str,
+    private: bool,
+    sender_type: SenderType,
+    operator_id: int | None,
+    external_id: str | None,
+) -> tuple[Message, bool]:
+    """Returns (message, created). With an external_id, a retry returns the first message."""
+    if external_id is not None:
+        existing = await session.scalar(
+            select(Message).where(
+                Message.channel_account_id == conv.channel_account_id,
+                Message.external_id == external_id,
+            )
+        )
+        if existing is not None:
+            return existing, False
+    now = datetime.now(UTC)
+    msg = Message(
+        conversation_id=conv.id,
+        channel_account_id=conv.channel_account_id,
+        contact_id=conv.contact_id,
+        direction=Direction.internal if private else Direction.outbound,
+        sender_type=sender_type,
+        operator_id=operator_id,
+        kind="note" if private else "text",
+        text=text,
+        attachments=[],
+        external_id=external_id,
+        delivery_state=None if private else DeliveryState.queued,
+        meta={},
+    )
+    try:
+        async with session.begin_nested():
+            session.add(msg)
+            await session.flush()
+    except IntegrityError:  # a concurrent retry of the same id won
+        assert external_id is not None
+        existing = await session.scalar(
+            select(Message).where(
+                Message.channel_account_id == conv.channel_account_id,
+                Message.external_id == external_id,
+            )
+        )
+        assert existing is not None
+        return existing, False
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        message_id=msg.id,
+        operator_id=operator_id,
+        channel=str(channel_type),
+        direction="internal" if private else "outbound",
+        kind=TouchKind.note if private else TouchKind.message,
+    )
+    if not private:
+        await delivery_service.enqueue(
+            session,
+            message_id=msg.id,
+            conversation_id=conv.id,
+            channel_account_id=conv.channel_account_id,
+        )
+        values: dict[str, object] = {"last_activity_at": now, "unread_count": 0}
+        if conv.status == ConversationStatus.pending:
+            values["status"] = ConversationStatus.open
+        await session.execute(
+            update(Conversation).where(Conversation.id == conv.id).values(**values)
+        )
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conv.id, Conversation.first_response_at.is_(None))
+            .values(first_response_at=now)
+        )
+    emit(session, "message.created", conversation_id=conv.id, message_id=msg.id)
+    return msg, True
+
+
+def _check_text(text: str, max_chars: int) -> str:
+    if not text.strip():
+        raise Invalid("The text is empty", "empty_text")
+    if len(text) > max_chars:
+        raise Invalid(f"The text is over {max_chars} characters", "text_too_long")
+    return text
+
+
+async def reply(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: int,
+    *,
+    text: str,
+    private: bool,
+    client_message_id: str | None,
+    max_chars: int,
+) -> tuple[Message, bool]:
+    _check_text(text, max_chars)
+    conv = await get_conversation(session, principal, conversation_id)
+    external_id = f"op{principal.id}/{client_message_id}" if client_message_id else None
+    return await _insert_outgoing(
+        session,
+        conv,
+        text=text,
+        private=private,
+        sender_type=SenderType.operator,
+        operator_id=principal.operator_id,
+        external_id=external_id,
+    )
+
+
+async def integration_send(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    idempotency_key: str,
+    text: str,
+    conversation_id: int | None,
+    contact_id: int | None,
+    channel_id: int | None,
+    max_chars: int,
+) -> tuple[Message, bool]:
+    _check_text(text, max_chars)
+    if conversation_id is not None:
+        conv = await get_conversation(session, principal, conversation_id)
+    elif contact_id is not None and channel_id is not None:
+        conv = await _open_for_contact(session, contact_id, channel_id)
+    else:
+        raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
+    return await _insert_outgoing(
+        session,
+        conv,
+        text=text,
+        private=False,
+        sender_type=SenderType.integration,
+        operator_id=None,
+        external_id=f"key{principal.id}/{idempotency_key}",
+    )
+
+
+async def _open_for_contact(
+    session: AsyncSession, contact_id: int, channel_id: int
+) -> Conversation:
+    identity = await session.scalar(
+        select(ContactIdentity)
+        .where(
+            ContactIdentity.contact_id == contact_id,
+            ContactIdentity.channel_account_id == channel_id,
+        )
+        .with_for_update()
+    )
+    if identity is None:
+        raise NotFound("The contact has no identity on that channel", "not_reachable")
+    conv = await session.scalar(
+        select(Conversation).where(
+            Conversation.contact_id == contact_id,
+            Conversation.channel_account_id == channel_id,
+            Conversation.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if conv is None:
+        conv = Conversation(
+            contact_id=contact_id,
+            channel_account_id=channel_id,
+            identity_id=identity.id,
+            status=ConversationStatus.open,
+        )
+        session.add(conv)
+        await session.flush()
+        emit(session, "conversation.created", conversation_id=conv.id)
+    return conv
+
+
+async def assign(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: int,
+    assignee_id: int | None,
+    team_id: int | None,
+    note: str | None,
+) -> Conversation:
+    conv = await get_conversation(session, principal, conversation_id, lock=True)
+    if assignee_id is not None:
+        op = await session.get(Operator, assignee_id)
+        if op is None or not op.is_active:
+            raise Invalid(f"Operator {assignee_id} cannot take conversations", "unknown_operator")
+    previous = conv.assignee_id
+    conv.assignee_id = assignee_id
+    conv.assigned_at = datetime.now(UTC) if assignee_id else None
+    if team_id is not None:
+        conv.team_id = team_id
+    await session.flush()
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        operator_id=assignee_id,
+        channel=str(channel_type),
+        direction="internal",
+        kind=TouchKind.assignment,
+        meta={"from": previous, "to": assignee_id, "by": principal.operator_id, "note": note},
+    )
+    emit(session, "conversation.assigned", conversation_id=conv.id, assignee_id=assignee_id)
+    return conv
+
+
+async def set_status(
+    session: AsyncSession,
+    principal: Principal,
+    conversation_id: int,
+    status: ConversationStatus,
+    snoozed_until: datetime | None,
+) -> Conversation:
+    conv = await get_conversation(session, principal, conversation_id, lock=True)
+    if status == ConversationStatus.snoozed and snoozed_until is None:
+        raise Invalid("Snoozing needs snoozed_until", "snooze_needs_time")
+    previous = conv.status
+    conv.status = status
+    conv.snoozed_until = snoozed_until if status == ConversationStatus.snoozed else None
+    conv.resolved_at = datetime.now(UTC) if status == ConversationStatus.resolved else None
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "The client already has another active conversation on this channel",
+            "active_conversation_exists",
+        ) from exc
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        operator_id=principal.operator_id,
+        channel=str(channel_type),
+        direction="internal",
+        kind=TouchKind.status_change,
+        meta={"from": previous.value, "to": status.value},
+    )
+    emit(session, "conversation.updated", conversation_id=conv.id)
+    return conv
+
+
+async def mark_read(session: AsyncSession, principal: Principal, conversation_id: int) -> None:
+    conv = await get_conversation(session, principal, conversation_id)
+    if conv.unread_count:
+        conv.unread_count = 0
+        await session.flush()
+        emit(session, "conversation.updated", conversation_id=conv.id)
+
+
+# ---------------------------------------------------------------- contacts
+
+
+async def list_contacts(
+    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int = 25
+) -> tuple[list[Contact], str | None]:
+    stmt = select(Contact)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(Contact.name.ilike(like), Contact.email.ilike(like), Contact.phone.ilike(like))
+        )
+    before = parse_id_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(Contact.id < before)
+    rows = list((await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit + 1))).all())
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def get_contact(
+    session: AsyncSession, contact_id: int
+) -> tuple[Contact, list[ContactIdentity]]:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} not found")
+    identities = (
+        await session.scalars(
+            select(ContactIdentity)
+            .where(ContactIdentity.contact_id == contact_id)
+            .order_by(ContactIdentity.id)
+        )
+    ).all()
+    return contact, list(identities)
+
+
+async def messages_by_ids(session: AsyncSession, ids: list[int]) -> list[Message]:
+    if not ids:
+        return []
+    return list((await session.scalars(select(Message).where(Message.id.in_(ids)))).all())
+
+
+async def conversations_by_ids(
+    session: AsyncSession, ids: list[int]
+) -> dict[int, ConversationRead]:
+    if not ids:
+        return {}
+    rows = (await session.execute(_conversation_rows().where(Conversation.id.in_(ids)))).all()
+    return {c.id: to_conversation_read(c, n, t) for c, n, t in rows}
+
+
+async def count_open(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.status.in_(ACTIVE_STATUSES))
+        )
+        or 0
+    )

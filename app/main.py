@@ -1,0 +1,69 @@
+"""create_app(): the FastAPI application. The lifespan wires the database, the event bus,
+the real-time hub and (unless disabled) the workers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.channels.api import router as channels_router
+from app.config import Settings, get_settings
+from app.core.body_limit import BodyLimitMiddleware
+from app.core.context import AppContext, build_context
+from app.core.errors import install_error_handlers
+from app.inbox.api import router as inbox_router
+from app.observability.api import router as health_router
+from app.observability.metrics import MetricsMiddleware
+from app.operators.api import router as operators_router
+from app.realtime.api import router as realtime_router
+from app.realtime.hub import Hub
+from app.touchpoints.api import router as touchpoints_router
+from app.webchat.api import router as widget_router
+from app.webchat.cors import WidgetCorsMiddleware
+from app.workers import Workers
+
+
+def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
+    """`ctx` lets a caller (tests, `serve` after migrating) hand over a ready context."""
+    settings = settings or (ctx.settings if ctx else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = ctx or build_context(settings)
+        hub = Hub(context)
+        context.bus.subscribe(hub.on_events)
+        app.state.ctx = context
+        app.state.hub = hub
+        await context.bus.start()
+        workers = Workers(context) if settings.run_workers else None
+        if workers:
+            await workers.start()
+        try:
+            yield
+        finally:
+            if workers:
+                await workers.stop()
+            await hub.close_all()
+            await context.close()
+
+    app = FastAPI(
+        title="chatcentre",
+        version="0.1.0",
+        description="Omnichannel chat centre: one inbox for Telegram, WhatsApp and web chat.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(WidgetCorsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    for router in (
+        health_router,
+        operators_router,
+        channels_router,
+        inbox_router,
+        touchpoints_router,
+        realtime_router,
+        widget_router,
+    ):
+        app.include_router(router)
+    return app

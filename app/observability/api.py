@@ -1,0 +1,32 @@
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from app.core.deps import Ctx, Session
+from app.delivery import service as delivery_service
+from app.observability.metrics import OUTBOX_DEPTH
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request, ctx: Ctx) -> JSONResponse:
+    try:
+        async with ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    bus = "connected" if ctx.bus.connected.is_set() else "reconnecting"
+    return JSONResponse({"status": "ok", "database": "ok", "bus": bus})
+
+
+@router.get("/metrics")
+async def metrics(session: Session) -> Response:
+    OUTBOX_DEPTH.set(await delivery_service.queue_depth(session))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

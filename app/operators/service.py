@@ -1,0 +1,190 @@
+"""Operators, teams and API keys. No FastAPI here: callers pass a session, we flush."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.operators import security
+from app.operators.models import ApiKey, Operator, Role, Team, team_members
+from app.operators.schemas import ApiKeyCreate, OperatorCreate, OperatorUpdate, TeamCreate
+from app.operators.scopes import ADMIN_SCOPES, ALL_SCOPES, OPERATOR_SCOPES
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an operator (by role) or an integration (by API key scopes)."""
+
+    kind: str  # "operator" | "api_key"
+    id: int
+    scopes: frozenset[str]
+    role: Role | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "operator" and self.role == Role.admin
+
+    @property
+    def operator_id(self) -> int | None:
+        return self.id if self.kind == "operator" else None
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admins and integrations see every conversation; operators their own and the queue."""
+        return self.kind == "api_key" or self.role == Role.admin
+
+
+def operator_principal(op: Operator) -> Principal:
+    scopes = ADMIN_SCOPES if op.role == Role.admin else OPERATOR_SCOPES
+    return Principal(kind="operator", id=op.id, scopes=scopes, role=op.role)
+
+
+async def create_operator(session: AsyncSession, data: OperatorCreate) -> Operator:
+    op = Operator(
+        email=data.email.lower(),
+        name=data.name,
+        password_hash=security.hash_password(data.password),
+        role=data.role,
+        max_open_conversations=data.max_open_conversations,
+        max_base_size=data.max_base_size,
+    )
+    session.add(op)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"An operator with email {data.email} exists", "email_taken") from exc
+    return op
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Operator:
+    op = await session.scalar(select(Operator).where(Operator.email == email.lower()))
+    if op is None:
+        security.verify_password(security.DUMMY_HASH, password)
+        raise Unauthorized("Wrong email or password", "bad_credentials")
+    if not security.verify_password(op.password_hash, password) or not op.is_active:
+        raise Unauthorized("Wrong email or password", "bad_credentials")
+    return op
+
+
+async def get_operator(session: AsyncSession, operator_id: int) -> Operator:
+    op = await session.get(Operator, operator_id)
+    if op is None:
+        raise NotFound(f"Operator {operator_id} not found")
+    return op
+
+
+async def list_operators(session: AsyncSession) -> list[Operator]:
+    return list((await session.scalars(select(Operator).order_by(Operator.id))).all())
+
+
+async def update_operator(
+    session: AsyncSession, operator_id: int, data: OperatorUpdate
+) -> Operator:
+    op = await get_operator(session, operator_id)
+    changes = data.model_dump(exclude_unset=True)
+    password = changes.pop("password", None)
+    if password:
+        op.password_hash = security.hash_password(password)
+    for key, value in changes.items():
+        if value is not None:
+            setattr(op, key, value)
+    await session.flush()
+    return op
+
+
+async def create_team(session: AsyncSession, data: TeamCreate) -> tuple[Team, list[int]]:
+    team = Team(name=data.name)
+    session.add(team)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A team named {data.name!r} exists", "team_exists") from exc
+    members = sorted(set(data.member_ids))
+    if members:
+        found = await session.scalar(
+            select(func.count()).select_from(Operator).where(Operator.id.in_(members))
+        )
+        if found != len(members):
+            raise Invalid("Some member_ids are not operators", "unknown_operator")
+        await session.execute(
+            insert(team_members), [{"team_id": team.id, "operator_id": m} for m in members]
+        )
+    return team, members
+
+
+async def list_teams(session: AsyncSession) -> list[tuple[Team, list[int]]]:
+    teams = (await session.scalars(select(Team).order_by(Team.id))).all()
+    rows = (await session.execute(select(team_members.c.team_id, team_members.c.operator_id))).all()
+    members: dict[int, list[int]] = {}
+    for team_id, operator_id in rows:
+        members.setdefault(team_id, []).append(operator_id)
+    return [(t, sorted(members.get(t.id, []))) for t in teams]
+
+
+async def set_team_members(session: AsyncSession, team_id: int, member_ids: list[int]) -> None:
+    await session.execute(delete(team_members).where(team_members.c.team_id == team_id))
+    if member_ids:
+        await session.execute(
+            insert(team_members), [{"team_id": team_id, "operator_id": m} for m in member_ids]
+        )
+
+
+async def create_api_key(
+    session: AsyncSession, data: ApiKeyCreate, created_by: int | None
+) -> tuple[ApiKey, str]:
+    unknown = set(data.scopes) - ALL_SCOPES
+    if unknown:
+        raise Invalid(
+            f"Unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(sorted(ALL_SCOPES))}",
+            "unknown_scope",
+        )
+    full, prefix, secret_hash = security.new_api_key()
+    key = ApiKey(
+        name=data.name,
+        prefix=prefix,
+        secret_hash=secret_hash,
+        scopes=sorted(set(data.scopes)),
+        created_by_id=created_by,
+    )
+    session.add(key)
+    await session.flush()
+    return key, full
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    return list((await session.scalars(select(ApiKey).order_by(ApiKey.id))).all())
+
+
+async def revoke_api_key(session: AsyncSession, key_id: int) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    key.revoked_at = datetime.now(UTC)
+    await session.flush()
+    return key
+
+
+async def authenticate_api_key(session: AsyncSession, raw: str) -> Principal:
+    parts = security.split_api_key(raw)
+    if parts is None:
+        raise Unauthorized("The API key is not valid", "invalid_api_key")
+    prefix, secret = parts
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not security.same_digest(key.secret_hash, security.hash_api_secret(secret))
+    ):
+        raise Unauthorized("The API key is not valid", "invalid_api_key")
+    await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=func.now()))
+    return Principal(kind="api_key", id=key.id, scopes=frozenset(key.scopes))
+
+
+async def principal_for_operator(session: AsyncSession, operator_id: int) -> Principal:
+    op = await session.get(Operator, operator_id)
+    if op is None or not op.is_active:
+        raise Unauthorized("The operator is not active", "inactive_operator")
+    return operator_principal(op)

@@ -1,0 +1,23 @@
+"""WS /api/v1/ws?token=<operator token>&after=<message id>: the operator's live feed."""
+
+from fastapi import APIRouter, WebSocket
+
+from app.core.errors import DomainError
+from app.operators import service as operators_service
+from app.operators.auth import operator_id_from_token
+from app.realtime.ws import serve_operator
+
+router = APIRouter(tags=["realtime"])
+
+
+@router.websocket("/api/v1/ws")
+async def operator_ws(websocket: WebSocket, token: str = "", after: int | None = None) -> None:
+    ctx = websocket.app.state.ctx
+    try:
+        operator_id = operator_id_from_token(ctx.signing_key, token)
+        async with ctx.sessions() as session:
+            principal = await operators_service.principal_for_operator(session, operator_id)
+    except DomainError as exc:
+        await websocket.close(code=4401, reason=exc.code)
+        return
+    await serve_operator(websocket, ctx, principal, after)

@@ -1,0 +1,37 @@
+"""Events are collected on the session and published only after its transaction commits.
+
+Services call emit(); a rollback discards what they emitted. Payloads carry ids only: the
+receivers read the current rows, so an event can never show uncommitted or stale data."""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+Event = dict[str, Any]
+_KEY = "pending_events"
+
+
+def emit(session: AsyncSession, type_: str, **ids: Any) -> None:
+    session.info.setdefault(_KEY, []).append({"type": type_, **ids})
+
+
+def make_session_class(publish: Callable[[list[Event]], None]) -> type[Session]:
+    """A Session subclass whose commits hand their events to `publish` (non-blocking)."""
+
+    class EventSession(Session):
+        pass
+
+    @event.listens_for(EventSession, "after_commit")
+    def _after_commit(session: Session) -> None:
+        pending = session.info.pop(_KEY, None)
+        if pending:
+            publish(pending)
+
+    @event.listens_for(EventSession, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_KEY, None)
+
+    return EventSession

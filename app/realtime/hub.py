@@ -1,0 +1,161 @@
+"""Fans bus events out to the WebSockets open on this process.
+
+Each event is read from the database once per process, however many sockets receive it.
+Every socket has its own bounded queue and writer task: a slow client cannot hold up the
+others; when its queue overflows it is closed and catches up on reconnect."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from fastapi import WebSocket
+
+from app.core.context import AppContext
+from app.inbox import service as inbox_service
+from app.inbox.models import DeliveryState, Direction, Message
+from app.inbox.schemas import ConversationRead
+from app.observability.metrics import WEBSOCKETS
+from app.realtime.events import Event
+from app.webchat.schemas import to_widget_message
+
+log = logging.getLogger(__name__)
+
+_QUEUE_SIZE = 1000
+CLOSE_BACKLOG = 4008  # too slow to keep up: reconnect and catch up
+CLOSE_GOING_AWAY = 1012  # server restarting: reconnect
+
+
+@dataclass(eq=False)
+class Connection:
+    ws: WebSocket
+    kind: str  # "operator" | "visitor"
+    operator_id: int | None = None
+    sees_everything: bool = False
+    contact_id: int | None = None
+    channel_id: int | None = None
+    queue: asyncio.Queue[bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=_QUEUE_SIZE)
+    )
+    writer: asyncio.Task[None] | None = None
+
+    def sees(self, conv: ConversationRead, previous_assignee: Any = None) -> bool:
+        if self.kind != "operator":
+            return False
+        return (
+            self.sees_everything
+            or conv.assignee_id in (None, self.operator_id)
+            or (previous_assignee is not None and previous_assignee == self.operator_id)
+        )
+
+    def push(self, payload: bytes) -> None:
+        try:
+            self.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            self.queue = asyncio.Queue(maxsize=1)
+            self.queue.put_nowait(None)  # writer closes the socket
+
+
+class Hub:
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self.connections: set[Connection] = set()
+
+    async def add(self, conn: Connection) -> None:
+        conn.writer = asyncio.create_task(self._write(conn))
+        self.connections.add(conn)
+        WEBSOCKETS.labels(conn.kind).inc()
+
+    async def remove(self, conn: Connection) -> None:
+        if conn in self.connections:
+            self.connections.discard(conn)
+            WEBSOCKETS.labels(conn.kind).dec()
+        if conn.writer is not None:
+            conn.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await conn.writer
+
+    async def close_all(self, code: int = CLOSE_GOING_AWAY) -> None:
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=code, reason="reconnect")
+            await self.remove(conn)
+
+    async def _write(self, conn: Connection) -> None:
+        while True:
+            payload = await conn.queue.get()
+            if payload is None:
+                with contextlib.suppress(Exception):
+                    await conn.ws.close(code=CLOSE_BACKLOG, reason="backlog: reconnect")
+                return
+            try:
+                await conn.ws.send_text(payload.decode())
+            except Exception:
+                return
+
+    async def on_events(self, events: list[Event]) -> None:
+        if not self.connections:
+            return
+        message_ids = sorted({e["message_id"] for e in events if e["type"].startswith("message.")})
+        conversation_ids = {
+            e["conversation_id"]
+            for e in events
+            if e["type"].startswith(("message.", "conversation."))
+        }
+        async with self.ctx.sessions() as session:
+            messages = {m.id: m for m in await inbox_service.messages_by_ids(session, message_ids)}
+            conversations = await inbox_service.conversations_by_ids(
+                session, sorted(conversation_ids)
+            )
+        for event in events:
+            kind = event["type"]
+            conv = conversations.get(event.get("conversation_id", -1))
+            if conv is None:
+                continue
+            if kind.startswith("message."):
+                msg = messages.get(event["message_id"])
+                if msg is not None:
+                    self._fan_message(kind, msg, conv)
+            elif kind.startswith("conversation."):
+                payload = orjson.dumps({"type": kind, "data": conv.model_dump(mode="json")})
+                for conn in self.connections:
+                    if conn.sees(conv, event.get("previous_assignee_id")):
+                        conn.push(payload)
+
+    def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:
+        op_payload: bytes | None = None
+        visitor_payload: bytes | None = None
+        for conn in self.connections:
+            if conn.kind == "operator":
+                if conn.sees(conv):
+                    if op_payload is None:
+                        op_payload = orjson.dumps(
+                            {
+                                "type": kind,
+                                "data": inbox_service.to_message_read(msg).model_dump(mode="json"),
+                                "conversation": conv.model_dump(mode="json"),
+                            }
+                        )
+                    conn.push(op_payload)
+            elif conn.contact_id == msg.contact_id and conn.channel_id == msg.channel_account_id:
+                if not visible_to_visitor(kind, msg):
+                    continue
+                if visitor_payload is None:
+                    visitor_payload = orjson.dumps(
+                        {
+                            "type": "message.created",
+                            "data": to_widget_message(msg).model_dump(mode="json"),
+                        }
+                    )
+                conn.push(visitor_payload)
+
+
+def visible_to_visitor(kind: str, msg: Message) -> bool:
+    """Visitors see their own messages, and ours once they are sent (not queued, not notes)."""
+    if msg.direction == Direction.inbound:
+        return kind == "message.created"
+    if msg.direction == Direction.outbound:
+        return kind == "message.updated" and msg.delivery_state == DeliveryState.sent
+    return False

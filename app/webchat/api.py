@@ -1,0 +1,129 @@
+"""The public widget API: sessions, messages, history and the visitor WebSocket."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.channels import service as channels_service
+from app.channels.models import ChannelAccount, ChannelType
+from app.core.deps import Ctx, Session, client_ip
+from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
+from app.inbox import service as inbox_service
+from app.realtime.ws import serve_visitor
+from app.webchat import service as webchat_service
+from app.webchat.schemas import (
+    SessionCreate,
+    SessionRead,
+    WidgetMessageCreate,
+    WidgetMessagePage,
+    WidgetMessagePosted,
+    to_widget_message,
+)
+from app.webchat.service import Visitor
+
+router = APIRouter(prefix="/widget/v1/{widget_key}", tags=["widget"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def widget_channel(
+    widget_key: str, request: Request, ctx: Ctx, session: Session
+) -> ChannelAccount:
+    await ctx.limiter.hit(ctx.settings.rate_limit_public, "widget-ip", client_ip(request))
+    if len(widget_key) > 64:
+        raise NotFound("Unknown widget key", "unknown_widget")
+    channel = await channels_service.get_by_public_key(session, widget_key)
+    if channel.type != ChannelType.webchat:
+        raise NotFound("Unknown widget key", "unknown_widget")
+    if not webchat_service.allowed_origin(channel, request.headers.get("origin")):
+        raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
+    return channel
+
+
+async def current_visitor(
+    ctx: Ctx,
+    channel: Annotated[ChannelAccount, Depends(widget_channel)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Visitor:
+    if bearer is None:
+        raise Unauthorized("A visitor token is required", headers={"WWW-Authenticate": "Bearer"})
+    return webchat_service.read_visitor_token(ctx.signing_key, bearer.credentials, channel)
+
+
+WidgetChannel = Annotated[ChannelAccount, Depends(widget_channel)]
+CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
+
+
+@router.post("/sessions", response_model=SessionRead, status_code=201)
+async def create_session(
+    body: SessionCreate, channel: WidgetChannel, ctx: Ctx, session: Session
+) -> SessionRead:
+    token, contact_id, conversation_id = await webchat_service.start_session(
+        session,
+        channel,
+        ctx.signing_key,
+        ctx.settings.visitor_token_ttl_seconds,
+        identifier=body.identifier,
+        identifier_hash=body.identifier_hash,
+        name=body.name,
+        email=body.email,
+    )
+    await session.commit()
+    return SessionRead(visitor_token=token, conversation_id=conversation_id, contact_id=contact_id)
+
+
+@router.post("/messages", response_model=WidgetMessagePosted, status_code=201)
+async def post_message(
+    body: WidgetMessageCreate,
+    channel: WidgetChannel,
+    visitor: CurrentVisitor,
+    ctx: Ctx,
+    session: Session,
+) -> WidgetMessagePosted:
+    await ctx.limiter.hit(ctx.settings.rate_limit_widget_messages, "visitor", visitor.external_id)
+    result, stored = await webchat_service.post_message(
+        session,
+        channel,
+        visitor,
+        text=body.text,
+        client_message_id=body.client_message_id,
+        max_chars=ctx.settings.max_message_chars,
+    )
+    await session.commit()
+    return WidgetMessagePosted(message=to_widget_message(stored), duplicate=result.duplicate)
+
+
+@router.get("/messages", response_model=WidgetMessagePage)
+async def list_messages(
+    visitor: CurrentVisitor,
+    session: Session,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> WidgetMessagePage:
+    ids = await webchat_service.visitor_conversation_ids(session, visitor)
+    if not ids:
+        return WidgetMessagePage(items=[], next_cursor=str(after) if after is not None else None)
+    rows, newest, _ = await inbox_service.list_messages(
+        session, ids, after=after, limit=limit, visitor_view=True
+    )
+    return WidgetMessagePage(items=[to_widget_message(m) for m in rows], next_cursor=newest)
+
+
+@router.websocket("/ws")
+async def visitor_ws(
+    websocket: WebSocket,
+    widget_key: str,
+    token: str = "",
+    after: int | None = None,
+) -> None:
+    ctx = websocket.app.state.ctx
+    try:
+        async with ctx.sessions() as session:
+            channel = await channels_service.get_by_public_key(session, widget_key)
+        if not webchat_service.allowed_origin(channel, websocket.headers.get("origin")):
+            raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
+        visitor = webchat_service.read_visitor_token(ctx.signing_key, token, channel)
+    except DomainError as exc:
+        await websocket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.code)
+        return
+    await serve_visitor(websocket, ctx, visitor, after)

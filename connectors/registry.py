@@ -1,0 +1,18 @@
+"""Maps a channel type to its connector."""
+
+from connectors.base import Connector
+from connectors.webchat.connector import WebchatConnector
+
+_connectors: dict[str, Connector] = {"webchat": WebchatConnector()}
+
+
+def get_connector(channel_type: str) -> Connector:
+    try:
+        return _connectors[channel_type]
+    except KeyError:
+        raise LookupError(f"no connector for channel type {channel_type!r}") from None
+
+
+def register(connector: Connector) -> None:
+    """Add or replace a connector (new channel types; tests plug a provider stand-in here)."""
+    _connectors[connector.channel_type] = connector

@@ -1,0 +1,55 @@
+"""Web chat: the widget posts JSON to our own API and reads replies from it.
+
+Sending to a visitor means making the message visible to their history and WebSocket, which
+the app does when the dispatcher records the message as sent; so send() only confirms."""
+
+import hashlib
+import hmac
+import re
+from typing import Any
+
+from connectors.base import InboundMessage, OutboundMessage, Sender, SendResult
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class InvalidPayload(ValueError):
+    pass
+
+
+def identity_hash(secret: str, identifier: str) -> str:
+    return hmac.new(secret.encode(), identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_identity(secret: str, identifier: str, given_hash: str) -> bool:
+    return hmac.compare_digest(identity_hash(secret, identifier), given_hash.lower())
+
+
+def parse_visitor_message(
+    visitor_external_id: str,
+    text: str,
+    client_message_id: str | None,
+    fallback_id: str,
+    name: str | None = None,
+    email: str | None = None,
+) -> InboundMessage:
+    """A widget POST becomes an InboundMessage. The idempotency key is scoped to the visitor,
+    so two visitors using the same client id never collide."""
+    if client_message_id is not None and not _CLIENT_ID.match(client_message_id):
+        raise InvalidPayload("client_message_id must be 1-100 of A-Z a-z 0-9 . _ : -")
+    key = client_message_id or fallback_id
+    return InboundMessage(
+        sender=Sender(external_id=visitor_external_id, name=name, email=email),
+        external_id=f"{visitor_external_id}/{key}",
+        text=text,
+        kind="text",
+    )
+
+
+class WebchatConnector:
+    channel_type = "webchat"
+
+    async def send(
+        self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage
+    ) -> SendResult:
+        return SendResult(provider_message_id=f"webchat-{message.message_id}")

@@ -1,0 +1,184 @@
+"""Test fixtures: a real PostgreSQL (CHATCENTRE_TEST_DATABASE_URL, or the embedded server),
+the schema built by the real migrations, the app with its real lifespan (bus, hub,
+dispatcher). Tests commit for real (the flows under test happen after commit: events,
+dispatch), so every table is truncated after each test instead of rolling back."""
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from app.core.context import AppContext, build_context
+from app.db import migrate
+from app.db.embedded import start_embedded
+from app.db.models import Base
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("CHATCENTRE_TEST_DATABASE_URL")
+    if not url:
+        url = start_embedded(ROOT / ".chatcentre" / "test", database="chatcentre_test")
+    return url
+
+
+async def reset_schema(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def migrated(database_url: str) -> str:
+    await reset_schema(database_url)
+    await migrate.upgrade(database_url)
+    return database_url
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": tmp_path,
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "rate_limit_public": "100000/minute",
+        "rate_limit_widget_messages": "100000/minute",
+        "rate_limit_login": "100000/minute",
+        "rate_limit_api": "100000/minute",
+        "dispatcher_idle_poll_seconds": 0.2,
+        "outbox_backoff_initial_seconds": 0.05,
+        "outbox_backoff_max_seconds": 0.2,
+        "bus_coalesce_ms": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def truncate_all(ctx: AppContext) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with ctx.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for its apps."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated: str, settings_overrides: dict[str, Any]) -> Settings:
+    return make_settings(tmp_path, migrated, **settings_overrides)
+
+
+
+@dataclass
+class Running:
+    app: FastAPI
+    ctx: AppContext
+    client: httpx.AsyncClient
+
+    async def admin_token(self, email: str = "admin@example.com") -> str:
+        return await create_operator(self, email, role="admin")
+
+    async def operator_token(self, email: str = "op@example.com") -> str:
+        return await create_operator(self, email, role="operator")
+
+
+async def create_operator(run: "Running", email: str, role: str) -> str:
+    from app.operators import service as operators_service
+    from app.operators.models import Role
+    from app.operators.schemas import OperatorCreate
+
+    async with run.ctx.sessions() as session:
+        await operators_service.create_operator(
+            session,
+            OperatorCreate(email=email, name=email.split("@")[0], password="password123", role=Role(role)),
+        )
+        await session.commit()
+    r = await run.client.post(
+        "/api/v1/auth/login", json={"email": email, "password": "password123"}
+    )
+    assert r.status_code == 200, r.text
+    token: str = r.json()["access_token"]
+    return token
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Running]:
+    ctx = build_context(settings)
+    app = create_app(ctx=ctx)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            try:
+                yield Running(app, ctx, client)
+            finally:
+                await truncate_all(ctx)
+
+
+@pytest.fixture
+async def run(settings: Settings) -> AsyncIterator[Running]:
+    async with running_app(settings) as running:
+        yield running
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    ws_url: str
+    ctx: AppContext
+    client: httpx.AsyncClient
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app served by uvicorn on a loopback port: real HTTP and real WebSockets."""
+    ctx = build_context(settings)
+    app = create_app(ctx=ctx)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+        if task.done():
+            task.result()
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        try:
+            yield LiveServer(base, f"ws://127.0.0.1:{port}", ctx, client)
+        finally:
+            await truncate_all(ctx)
+            server.should_exit = True
+            await task
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Iterator[Path]:
+    yield FIXTURES

@@ -1,0 +1,40 @@
+"""Small API helpers shared by tests (they call the public API, like any client)."""
+
+from typing import Any
+
+import httpx
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_webchat(
+    client: httpx.AsyncClient, admin_token: str, **settings: Any
+) -> dict[str, Any]:
+    r = await client.post(
+        "/api/v1/channels",
+        json={"type": "webchat", "name": "Site", "settings": settings},
+        headers=auth(admin_token),
+    )
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def visitor_session(
+    client: httpx.AsyncClient, widget_key: str, **body: Any
+) -> dict[str, Any]:
+    r = await client.post(f"/widget/v1/{widget_key}/sessions", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def visitor_post(
+    client: httpx.AsyncClient, widget_key: str, token: str, text: str, client_id: str | None = None
+) -> httpx.Response:
+    body: dict[str, Any] = {"text": text}
+    if client_id is not None:
+        body["client_message_id"] = client_id
+    return await client.post(f"/widget/v1/{widget_key}/messages", json=body, headers=auth(token))
