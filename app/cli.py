@@ -101,11 +101,12 @@ def migrate() -> None:
 
 
 def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def runner() -> T:
-        from app.core.context import build_context
+    from app.core.context import build_context
 
-        settings = _settings_with_database()
-        _migrate(settings)
+    settings = _settings_with_database()
+    _migrate(settings)
+
+    async def runner() -> T:
         ctx = build_context(settings)
         try:
             async with ctx.sessions() as session:

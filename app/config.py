@@ -2,7 +2,6 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,18 +19,20 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, description="SQLAlchemy pool size per process")
 
     # HTTP
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Bind address of `serve`")
+    port: int = Field(default=8000, description="Port of `serve`")
     public_url: str = Field(default="", description="Public base URL (for provider webhooks)")
-    log_level: str = "info"
+    log_level: str = Field(default="info", description="debug, info, warning, error")
 
     # Security
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs access and visitor tokens; unset = generated once into data_dir",
     )
-    access_token_ttl_seconds: int = 12 * 3600
-    visitor_token_ttl_seconds: int = 30 * 24 * 3600
+    access_token_ttl_seconds: int = Field(default=12 * 3600, description="Operator token life")
+    visitor_token_ttl_seconds: int = Field(
+        default=30 * 24 * 3600, description="Widget visitor token life"
+    )
 
     # Limits
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted")
@@ -44,22 +45,23 @@ class Settings(BaseSettings):
     rate_limit_api: str = Field(default="600/minute", description="Per operator or API key")
 
     # Real time
-    bus_backend: Literal["postgres", "redis"] = "postgres"
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None, description="redis://... : rate limits shared by all nodes (else per process)"
+    )
     bus_coalesce_ms: float = Field(
         default=2.0, description="Window in which published ids are merged into one NOTIFY"
     )
 
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")
-    dispatcher_batch_size: int = 50
+    dispatcher_batch_size: int = Field(default=50, description="Rows claimed per batch")
     dispatcher_concurrency: int = Field(default=2, description="Dispatcher loops per process")
     dispatcher_idle_poll_seconds: float = Field(
         default=1.0, description="Poll interval when no wake-up arrives"
     )
-    outbox_max_attempts: int = 8
-    outbox_backoff_initial_seconds: float = 1.0
-    outbox_backoff_max_seconds: float = 300.0
+    outbox_max_attempts: int = Field(default=8, description="Send attempts before failed")
+    outbox_backoff_initial_seconds: float = Field(default=1.0, description="First retry delay")
+    outbox_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")
 
 
 @lru_cache

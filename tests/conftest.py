@@ -31,11 +31,25 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url() -> Iterator[str]:
+    """The given test database, or a database of this run's own on the embedded server
+    (so two test runs on one machine never share tables)."""
     url = os.environ.get("CHATCENTRE_TEST_DATABASE_URL")
-    if not url:
-        url = start_embedded(ROOT / ".chatcentre" / "test", database="chatcentre_test")
-    return url
+    if url:
+        yield url
+        return
+    name = f"chatcentre_test_{os.getpid()}"
+    url = start_embedded(ROOT / ".chatcentre" / "test", database=name)
+    yield url
+    admin_url = url.replace(f"/{name}?", "/postgres?")
+    asyncio.run(_drop_database(admin_url, name))
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await engine.dispose()
 
 
 async def reset_schema(url: str) -> None:
