@@ -15,6 +15,7 @@ class Sender:
     username: str | None = None
     phone: str | None = None
     email: str | None = None
+    source: str | None = None  # where a lead came from (a deep-link payload, an ad)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,27 @@ class InboundMessage:
     reply_to_external_id: str | None = None
     sent_at: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdit:
+    """The sender changed a message we already stored (Telegram edited_message)."""
+
+    external_id: str  # the same key the original InboundMessage had
+    text: str | None
+    edited_at: datetime | None = None
+    attachments: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A provider's receipt for a message we sent: sent, delivered, read or failed."""
+
+    provider_message_id: str
+    state: str  # "sent" | "delivered" | "read" | "failed"
+    at: datetime | None = None
+    error_code: str | None = None
+    error_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +83,30 @@ class PermanentError(Exception):
         self.recipient_unreachable = recipient_unreachable
 
 
+@dataclass(frozen=True, slots=True)
+class Media:
+    content: bytes
+    content_type: str
+    filename: str | None = None
+
+
+class MediaUnavailable(Exception):
+    """The provider no longer has the file, or never had it."""
+
+
 class Connector(Protocol):
     channel_type: str
+    # Provider throughput, as `limits` strings ("30/second"); None = unlimited. A channel
+    # account's settings may override them (rate_per_account, rate_per_chat).
+    rate_per_account: str | None
+    rate_per_chat: str | None
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage
     ) -> SendResult: ...
+
+    async def fetch_media(
+        self, credentials: dict[str, Any], settings: dict[str, Any], attachment: dict[str, Any]
+    ) -> Media:
+        """Download an inbound attachment (e.g. by Telegram file_id, WhatsApp media id)."""
+        ...

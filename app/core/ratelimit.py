@@ -4,7 +4,7 @@ when CHATCENTRE_REDIS_URL is set (so a fleet enforces one budget)."""
 import time
 
 from limits import parse
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from app.core.errors import RateLimited
@@ -13,7 +13,10 @@ from app.core.errors import RateLimited
 class RateLimiter:
     def __init__(self, redis_url: str | None = None):
         uri = f"async+{redis_url}" if redis_url else "async+memory://"
-        self._strategy = FixedWindowRateLimiter(storage_from_string(uri))
+        storage = storage_from_string(uri)
+        self._strategy = FixedWindowRateLimiter(storage)
+        # Provider throughput (sends): a moving window, so no double burst at a boundary.
+        self._moving = MovingWindowRateLimiter(storage)
 
     async def hit(self, limit: str, *keys: str) -> None:
         item = parse(limit)
@@ -24,3 +27,14 @@ class RateLimiter:
         raise RateLimited(
             f"Too many requests: limit is {limit}", headers={"Retry-After": str(retry_after)}
         )
+
+    async def try_acquire(self, limits_and_keys: list[tuple[str, tuple[str, ...]]]) -> float:
+        """Takes one slot of every limit, or none: returns 0, or the seconds to wait."""
+        items = [(parse(limit), keys) for limit, keys in limits_and_keys]
+        for item, keys in items:
+            if not await self._moving.test(item, *keys):
+                stats = await self._moving.get_window_stats(item, *keys)
+                return max(0.01, stats.reset_time - time.time())
+        for item, keys in items:
+            await self._moving.hit(item, *keys)
+        return 0.0

@@ -23,7 +23,13 @@ from app.observability.metrics import SEND_FAILURES, SENT
 from app.realtime.events import Event, emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
-from connectors.base import OutboundMessage, PermanentError, SendResult, TemporaryError
+from connectors.base import (
+    Connector,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+    TemporaryError,
+)
 from connectors.registry import get_connector
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,14 @@ ORDER BY o.due_at, o.message_id
 LIMIT :limit
 FOR UPDATE OF o SKIP LOCKED
 """)
+
+
+class _Throttled(Exception):
+    """The provider's rate limit is used up: try again later, not counted as an attempt."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"throttled for {wait:.2f}s")
+        self.wait = wait
 
 
 @dataclass(slots=True)
@@ -111,8 +125,24 @@ class Dispatcher:
         ).all()
         return [_Job(m, attempts[m.id], ch, ident) for m, ch, ident in rows]
 
+    async def _throttle(self, job: _Job, connector: Connector) -> float:
+        settings = job.channel.settings
+        per_account = settings.get("rate_per_account", getattr(connector, "rate_per_account", None))
+        per_chat = settings.get("rate_per_chat", getattr(connector, "rate_per_chat", None))
+        limits: list[tuple[str, tuple[str, ...]]] = []
+        if per_account:
+            limits.append((per_account, ("send-account", str(job.channel.id))))
+        if per_chat:
+            limits.append((per_chat, ("send-chat", str(job.channel.id), job.recipient.external_id)))
+        if not limits:
+            return 0.0
+        return await self.ctx.limiter.try_acquire(limits)
+
     async def _send(self, job: _Job) -> SendResult | Exception:
         connector = get_connector(job.channel.type.value)
+        wait = await self._throttle(job, connector)
+        if wait > 0:
+            return _Throttled(wait)
         outbound = OutboundMessage(
             message_id=job.message.id,
             recipient_external_id=job.recipient.external_id,
@@ -142,6 +172,13 @@ class Dispatcher:
             await session.execute(delete(OutboxItem).where(OutboxItem.message_id == msg.id))
             SENT.labels(channel_type).inc()
             emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+            return
+        if isinstance(result, _Throttled):
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.message_id == msg.id)
+                .values(due_at=datetime.now(UTC) + timedelta(seconds=result.wait))
+            )
             return
         attempts = job.attempts + 1
         settings = self.ctx.settings

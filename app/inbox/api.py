@@ -1,8 +1,10 @@
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.core.deps import Ctx, Session
+from app.core.errors import NotFound
 from app.inbox import service as inbox_service
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
@@ -22,6 +24,8 @@ from app.inbox.schemas import (
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
+from connectors.base import MediaUnavailable
+from connectors.registry import get_connector
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
 
@@ -164,6 +168,29 @@ async def integration_send(
     if not created:
         response.status_code = 200
     return inbox_service.to_message_read(msg)
+
+
+@router.get(
+    "/messages/{message_id}/attachments/{index}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_attachment(
+    message_id: int, index: int, principal: Reader, session: Session
+) -> Response:
+    """Streams an inbound attachment from the provider (Telegram getFile, WhatsApp media URL)
+    so operators never need the bot token or the access token."""
+    channel, attachment = await inbox_service.attachment_of(session, principal, message_id, index)
+    try:
+        media = await get_connector(channel.type.value).fetch_media(
+            channel.credentials, channel.settings, attachment
+        )
+    except MediaUnavailable as exc:
+        raise NotFound(str(exc), "media_unavailable") from exc
+    headers = {}
+    if media.filename:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.filename)}"
+    return Response(media.content, media_type=media.content_type, headers=headers)
 
 
 @router.get("/contacts", response_model=ContactPage)

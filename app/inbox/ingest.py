@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.observability.metrics import INGEST_DUPLICATES, INGESTED
 from app.realtime.events import emit
-from app.touchpoints.models import TouchKind
+from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.service import shape_of
-from connectors.base import InboundMessage, Sender
+from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
 _UPSERT_IDENTITY = text("""
 INSERT INTO contact_identities AS ci
@@ -34,14 +34,14 @@ RETURNING id, contact_id, (xmax = 0) AS inserted
 """)
 
 _INSERT_CONTACT = text("""
-INSERT INTO contacts (id, name, email, phone, last_seen_at)
-VALUES (:id, :name, :email, :phone, :now)
+INSERT INTO contacts (id, name, email, phone, source, last_seen_at)
+VALUES (:id, :name, :email, :phone, :source, :now)
 """)
 
 _TOUCH_CONTACT = text("""
 UPDATE contacts SET last_seen_at = :now,
     phone = COALESCE(phone, :phone), email = COALESCE(email, :email),
-    name = COALESCE(name, :name)
+    name = COALESCE(name, :name), source = COALESCE(source, :source)
 WHERE id = :id
 """)
 
@@ -80,7 +80,7 @@ WITH m AS (
     INSERT INTO touchpoints
         (contact_id, conversation_id, message_id, channel, direction, kind, reaction,
          recurrence, attention, occurred_at)
-    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', 'message', 'unknown',
+    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', :touch_kind, 'unknown',
            :recurrence, :attention, :now
     FROM m
 ), c AS (
@@ -130,6 +130,7 @@ async def upsert_identity(
         "name": sender.name,
         "email": sender.email,
         "phone": sender.phone,
+        "source": sender.source,
         "now": now,
     }
     await session.execute(_INSERT_CONTACT if inserted else _TOUCH_CONTACT, params)
@@ -160,7 +161,9 @@ async def ingest(
         INGEST_DUPLICATES.labels(channel.type.value).inc()
         return IngestResult(None, None, contact_id)
     conversation_id, conversation_created = conv
-    recurrence, attention = shape_of(TouchKind.message)
+    # A pressed button (inline keyboard, interactive reply) is a touch of its own kind.
+    touch_kind = TouchKind.button if msg.kind == "button" else TouchKind.message
+    recurrence, attention = shape_of(touch_kind)
     message_id = (
         await session.execute(
             _INSERT_MESSAGE,
@@ -176,6 +179,7 @@ async def ingest(
                 "meta": orjson.dumps(msg.meta).decode(),
                 "reply_to_external_id": msg.reply_to_external_id,
                 "channel_type": channel.type.value,
+                "touch_kind": touch_kind.value,
                 "recurrence": recurrence,
                 "attention": attention,
                 "now": now,
@@ -192,3 +196,101 @@ async def ingest(
     return IngestResult(
         message_id, conversation_id, contact_id, conversation_created, contact_created
     )
+
+
+_APPLY_EDIT = text("""
+UPDATE messages SET text = :text, edited_at = :edited_at,
+    attachments = COALESCE(CAST(:attachments AS jsonb), attachments)
+WHERE channel_account_id = :channel_id AND external_id = :external_id
+  AND direction = 'inbound'
+RETURNING id, conversation_id
+""")
+
+
+async def apply_edit(
+    session: AsyncSession, channel: ChannelAccount, edit: MessageEdit
+) -> int | None:
+    """The sender edited a stored message: update it in place (no new message). Returns its
+    id, or None when we never stored the original."""
+    row = (
+        await session.execute(
+            _APPLY_EDIT,
+            {
+                "text": edit.text,
+                "edited_at": edit.edited_at or datetime.now(UTC),
+                "attachments": None
+                if edit.attachments is None
+                else orjson.dumps(edit.attachments).decode(),
+                "channel_id": channel.id,
+                "external_id": edit.external_id,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    message_id, conversation_id = row
+    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
+    return int(message_id)
+
+
+# Receipts arrive out of order: a state only moves up (queued < sent < delivered < read),
+# and failed is final. A late "sent" never overwrites "read".
+_APPLY_STATUS = text("""
+UPDATE messages SET
+    delivery_state = :state,
+    failure_reason = CASE WHEN :state = 'failed' THEN :reason ELSE failure_reason END,
+    sent_at = COALESCE(sent_at, :at)
+WHERE channel_account_id = :channel_id AND provider_message_id = :provider_id
+  AND direction = 'outbound'
+  AND delivery_state <> 'failed'
+  AND (CASE delivery_state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
+                           WHEN 'read' THEN 3 ELSE 0 END)
+      < (CASE :state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
+                     WHEN 'failed' THEN 4 ELSE -1 END)
+RETURNING id, conversation_id, contact_id, operator_id
+""")
+
+
+async def apply_status(
+    session: AsyncSession, channel: ChannelAccount, status: StatusUpdate
+) -> int | None:
+    """Moves an outbound message's delivery state forward. Returns the message id when it
+    changed; a failure also records a negative touchpoint (a broken link)."""
+    reason = None
+    if status.state == "failed":
+        reason = " ".join(p for p in (status.error_code, status.error_title) if p) or "failed"
+    row = (
+        await session.execute(
+            _APPLY_STATUS,
+            {
+                "state": status.state,
+                "reason": reason,
+                "at": status.at,
+                "channel_id": channel.id,
+                "provider_id": status.provider_message_id,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    message_id, conversation_id, contact_id, operator_id = row
+    if status.state == "failed":
+        recurrence, attention = shape_of(TouchKind.delivery_failure)
+        session.add(
+            Touchpoint(
+                contact_id=contact_id,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                operator_id=operator_id,
+                channel=channel.type.value,
+                direction="outbound",
+                kind=TouchKind.delivery_failure,
+                reaction=Reaction.negative,
+                recurrence=recurrence,
+                attention=attention,
+                meta={"reason": reason, "code": status.error_code},
+            )
+        )
+        await session.flush()
+    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
+    return int(message_id)

@@ -2,6 +2,7 @@
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -548,3 +549,18 @@ async def count_open(session: AsyncSession) -> int:
         )
         or 0
     )
+
+
+async def attachment_of(
+    session: AsyncSession, principal: Principal, message_id: int, index: int
+) -> tuple[ChannelAccount, dict[str, Any]]:
+    """The channel and attachment descriptor of a message the caller may see."""
+    msg = await session.get(Message, message_id)
+    if msg is None:
+        raise NotFound(f"Message {message_id} not found")
+    await get_conversation(session, principal, msg.conversation_id)
+    if not 0 <= index < len(msg.attachments):
+        raise NotFound(f"Message {message_id} has no attachment {index}")
+    channel = await session.get(ChannelAccount, msg.channel_account_id)
+    assert channel is not None
+    return channel, msg.attachments[index]

@@ -8,7 +8,14 @@ import hmac
 import re
 from typing import Any
 
-from connectors.base import InboundMessage, OutboundMessage, Sender, SendResult
+from connectors.base import (
+    InboundMessage,
+    Media,
+    MediaUnavailable,
+    OutboundMessage,
+    Sender,
+    SendResult,
+)
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -48,8 +55,15 @@ def parse_visitor_message(
 
 class WebchatConnector:
     channel_type = "webchat"
+    rate_per_account: str | None = None
+    rate_per_chat: str | None = None
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage
     ) -> SendResult:
         return SendResult(provider_message_id=f"webchat-{message.message_id}")
+
+    async def fetch_media(
+        self, credentials: dict[str, Any], settings: dict[str, Any], attachment: dict[str, Any]
+    ) -> Media:
+        raise MediaUnavailable("web chat messages carry no provider-hosted media")
