@@ -71,6 +71,7 @@ def serve(
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
     from app.core.context import build_context
+    from app.whatsapp import service as whatsapp_service
     from app.workers import Workers
 
     settings = _settings_with_database()
@@ -79,6 +80,7 @@ def worker() -> None:
 
     async def run() -> None:
         ctx = build_context(settings)
+        whatsapp_service.configure_connector(settings)
         await ctx.bus.start()
         workers = Workers(ctx)
         await workers.start()
@@ -158,27 +160,87 @@ def operator_create(
 
 @channel_cli.command("add")
 def channel_add(
-    type_: Annotated[str, typer.Argument(metavar="TYPE", help="webchat")],
-    name: Annotated[str, typer.Option(help="Display name")] = "Website chat",
+    type_: Annotated[str, typer.Argument(metavar="TYPE", help="webchat, telegram or whatsapp")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: by type)")] = None,
     origin: Annotated[
         list[str] | None, typer.Option(help="Allowed site origin (repeat); none = any")
+    ] = None,
+    phone_number_id: Annotated[
+        str | None, typer.Option(help="whatsapp: phone number id (Meta dashboard)")
+    ] = None,
+    access_token: Annotated[
+        str | None,
+        typer.Option(help="whatsapp: permanent access token", envvar="CHATCENTRE_WA_ACCESS_TOKEN"),
+    ] = None,
+    app_secret: Annotated[
+        str | None,
+        typer.Option(help="whatsapp: the Meta app's secret", envvar="CHATCENTRE_WA_APP_SECRET"),
+    ] = None,
+    verify_token: Annotated[
+        str | None, typer.Option(help="whatsapp: webhook verify token (you choose it)")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="telegram: bot token from @BotFather", envvar="CHATCENTRE_TELEGRAM_TOKEN"
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="telegram: webhook or polling (default: webhook if a public URL is set)"),
     ] = None,
 ) -> None:
     """Connect a channel account and print its keys."""
     from app.channels import service as channels_service
     from app.channels.models import ChannelType
     from app.channels.schemas import ChannelCreate
+    from app.core.errors import DomainError
 
+    ctype = ChannelType(type_)
+    settings: dict[str, Any] = {}
+    credentials: dict[str, str] = {}
+    if ctype == ChannelType.webchat:
+        settings = {"allowed_origins": origin or []}
+    elif ctype == ChannelType.whatsapp:
+        given = {
+            "phone_number_id": phone_number_id,
+            "access_token": access_token,
+            "app_secret": app_secret,
+            "verify_token": verify_token,
+        }
+        credentials = {k: v for k, v in given.items() if v}
+    elif ctype == ChannelType.telegram:
+        settings = {"mode": mode} if mode else {}
+        credentials = {"bot_token": token} if token else {}
+    default_name = {"webchat": "Website chat", "telegram": "Telegram bot"}.get(type_, type_)
     data = ChannelCreate(
-        type=ChannelType(type_), name=name, settings={"allowed_origins": origin or []}
+        type=ctype, name=name or default_name, settings=settings, credentials=credentials
     )
 
     async def create(session: AsyncSession) -> Any:
         return await channels_service.create_channel(session, data)
 
-    channel, generated = _run_in_session(create)
+    try:
+        channel, generated = _run_in_session(create)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"channel {channel.id} ({channel.type.value}) created")
-    typer.echo(f"widget_key: {channel.public_key}")
+    if ctype == ChannelType.whatsapp:
+        public = get_settings().public_url.rstrip("/") or "https://<public host>"
+        typer.echo(f"webhook URL (Meta dashboard): {public}/webhooks/whatsapp/{channel.id}")
+    elif ctype == ChannelType.telegram:
+        bot, how = channel.settings.get("bot_username"), channel.settings["mode"]
+        typer.echo(f"bot @{bot}, {how} mode")
+        if how == "webhook":
+            typer.echo(
+                f"webhook set to {get_settings().public_url.rstrip('/')}"
+                f"/webhooks/telegram/{channel.id}"
+            )
+        else:
+            typer.echo("updates are fetched by `chatcentre serve` or `chatcentre worker`")
+    else:
+        typer.echo(f"widget_key: {channel.public_key}")
     for key, value in generated.items():
         typer.echo(f"{key} (shown once): {value}")
 

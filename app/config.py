@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://... : rate limits shared by all nodes (else per process)"
     )
+    bus_backend: Literal["postgres", "redis"] = Field(
+        default="postgres",
+        description="Event bus: PostgreSQL LISTEN/NOTIFY, or Redis pub/sub (needs REDIS_URL)",
+    )
     bus_coalesce_ms: float = Field(
         default=2.0, description="Window in which published ids are merged into one NOTIFY"
     )
@@ -59,9 +64,44 @@ class Settings(BaseSettings):
     dispatcher_idle_poll_seconds: float = Field(
         default=1.0, description="Poll interval when no wake-up arrives"
     )
+    routing_tick_seconds: float = Field(
+        default=1.0, description="How often response targets and queue alerts are checked"
+    )
     outbox_max_attempts: int = Field(default=8, description="Send attempts before failed")
     outbox_backoff_initial_seconds: float = Field(default=1.0, description="First retry delay")
     outbox_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")
+
+    # WhatsApp Cloud API
+    whatsapp_graph_api_base: str = Field(
+        default="https://graph.facebook.com/v23.0",
+        description="Graph API base with version; a channel's settings.graph_api_base wins",
+    )
+    whatsapp_rate_per_account: str = Field(
+        default="80/second",
+        description="Sends per number (Meta's default throughput); settings.rate_per_account wins",
+    )
+    whatsapp_timeout_seconds: float = Field(
+        default=15.0, description="Graph API request timeout (a timeout is retried)"
+    )
+
+    # Telegram Bot API
+    telegram_api_server: str = Field(
+        default="https://api.telegram.org",
+        description="Bot API base URL for new bots (a local Bot API server); "
+        "a channel's settings.api_server wins",
+    )
+    telegram_poll_timeout_seconds: int = Field(
+        default=25, description="Long-poll wait of one getUpdates call (polling mode)"
+    )
+    telegram_poll_lock_retry_seconds: float = Field(
+        default=5.0, description="How often a standby process tries to take over a bot's polling"
+    )
+    telegram_poll_scan_seconds: float = Field(
+        default=10.0, description="How often workers look for bots newly set to polling mode"
+    )
+    telegram_poll_error_backoff_seconds: float = Field(
+        default=1.0, description="First wait after a failed getUpdates (doubles, up to 30 s)"
+    )
 
 
 @lru_cache

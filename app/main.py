@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app.channels.api import router as channels_router
 from app.config import Settings, get_settings
+from app.contacts.api import router as contacts_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
@@ -17,9 +18,13 @@ from app.observability.metrics import MetricsMiddleware
 from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
+from app.routing.api import router as routing_router
+from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
 from app.webchat.api import router as widget_router
 from app.webchat.cors import WidgetCorsMiddleware
+from app.whatsapp import service as whatsapp_service
+from app.whatsapp.api import router as whatsapp_router
 from app.workers import Workers
 
 
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    whatsapp_service.configure_connector(settings)
     app.add_middleware(WidgetCorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
@@ -61,9 +67,13 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         operators_router,
         channels_router,
         inbox_router,
+        contacts_router,
         touchpoints_router,
+        routing_router,
         realtime_router,
         widget_router,
+        telegram_router,
+        whatsapp_router,
     ):
         app.include_router(router)
     return app

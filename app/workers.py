@@ -1,10 +1,14 @@
-"""Background workers of a process: the outbox dispatchers (more kinds will join them)."""
+"""Background workers of a process: outbox dispatchers, routing timers, Telegram pollers,
+the daily cadence digest."""
 
 import asyncio
 import contextlib
 
+from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
+from app.routing.tasks import RoutingTimers
+from app.telegram.poller import TelegramPollers
 
 
 class Workers:
@@ -14,16 +18,27 @@ class Workers:
             Dispatcher(ctx, name=f"dispatcher-{i}")
             for i in range(ctx.settings.dispatcher_concurrency)
         ]
+        self.timers = RoutingTimers(ctx, interval=ctx.settings.routing_tick_seconds)
+        self.telegram_pollers = TelegramPollers(ctx)
+        self.digest = CadenceDigest(ctx)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for d in self.dispatchers:
             self.ctx.bus.subscribe(d.on_events)
             self._tasks.append(asyncio.create_task(d.run_forever(), name=d.name))
+        self._tasks.append(asyncio.create_task(self.timers.run_forever(), name="routing-timers"))
+        self._tasks.append(
+            asyncio.create_task(self.telegram_pollers.run_forever(), name="telegram-pollers")
+        )
+        self._tasks.append(asyncio.create_task(self.digest.run_forever(), name="cadence-digest"))
 
     async def stop(self) -> None:
         for d in self.dispatchers:
             d.stop()
+        self.timers.stop()
+        self.telegram_pollers.stop()
+        self.digest.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

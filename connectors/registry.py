@@ -1,9 +1,15 @@
 """Maps a channel type to its connector."""
 
 from connectors.base import Connector
+from connectors.telegram.connector import TelegramConnector
 from connectors.webchat.connector import WebchatConnector
+from connectors.whatsapp.connector import WhatsAppConnector
 
-_connectors: dict[str, Connector] = {"webchat": WebchatConnector()}
+_connectors: dict[str, Connector] = {
+    "webchat": WebchatConnector(),
+    "telegram": TelegramConnector(),
+    "whatsapp": WhatsAppConnector(),
+}
 
 
 def get_connector(channel_type: str) -> Connector:

@@ -64,6 +64,7 @@ async def reset_schema(url: str) -> None:
 async def migrated(database_url: str) -> str:
     await reset_schema(database_url)
     await migrate.upgrade(database_url)
+    await remember_seeds(database_url)
     return database_url
 
 
@@ -85,10 +86,35 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
     return Settings(**values)
 
 
-async def truncate_all(ctx: AppContext) -> None:
+# Rows the migrations seed (default client categories): put back after every truncate.
+SEEDED_TABLES = ("categories",)
+_seeded: dict[str, list[dict[str, Any]]] = {}
+
+
+async def remember_seeds(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        for table in SEEDED_TABLES:
+            rows = await conn.execute(text(f"SELECT * FROM {table}"))
+            _seeded[table] = [dict(r._mapping) for r in rows]
+    await engine.dispose()
+
+
+async def truncate_all(database_url: str) -> None:
+    """Empty every table. Call it after the app (and its workers) stopped: TRUNCATE takes
+    exclusive locks that would deadlock with a worker's query."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    async with ctx.engine.begin() as conn:
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table, rows in _seeded.items():
+            if rows:
+                columns = ", ".join(rows[0])
+                values = ", ".join(f":{c}" for c in rows[0])
+                await conn.execute(
+                    text(f"INSERT INTO {table} ({columns}) VALUES ({values})"),
+                    rows,
+                )
 
 
 @pytest.fixture
@@ -100,7 +126,6 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def settings(tmp_path: Path, migrated: str, settings_overrides: dict[str, Any]) -> Settings:
     return make_settings(tmp_path, migrated, **settings_overrides)
-
 
 
 @dataclass
@@ -124,7 +149,9 @@ async def create_operator(run: "Running", email: str, role: str) -> str:
     async with run.ctx.sessions() as session:
         await operators_service.create_operator(
             session,
-            OperatorCreate(email=email, name=email.split("@")[0], password="password123", role=Role(role)),
+            OperatorCreate(
+                email=email, name=email.split("@")[0], password="password123", role=Role(role)
+            ),
         )
         await session.commit()
     r = await run.client.post(
@@ -136,16 +163,19 @@ async def create_operator(run: "Running", email: str, role: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[Running]:
+async def running_app(settings: Settings, truncate: bool = True) -> AsyncIterator[Running]:
+    """The app with its lifespan (bus, hub, workers). A second app in the same test (another
+    "node") passes truncate=False: the outer one cleans up."""
     ctx = build_context(settings)
     app = create_app(ctx=ctx)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            try:
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield Running(app, ctx, client)
-            finally:
-                await truncate_all(ctx)
+    finally:
+        if truncate:
+            await truncate_all(ctx.database_url)
 
 
 @pytest.fixture
@@ -188,9 +218,9 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
         try:
             yield LiveServer(base, f"ws://127.0.0.1:{port}", ctx, client)
         finally:
-            await truncate_all(ctx)
             server.should_exit = True
             await task
+            await truncate_all(ctx.database_url)
 
 
 @pytest.fixture(scope="session")

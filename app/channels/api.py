@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from app.channels import service as channels_service
 from app.channels.schemas import ChannelCreate, ChannelCreated, ChannelRead, ChannelUpdate
-from app.core.deps import Session
+from app.core.deps import Ctx, Session
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -24,8 +24,9 @@ async def create_channel(
     body: ChannelCreate,
     _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
     session: Session,
+    ctx: Ctx,
 ) -> ChannelCreated:
-    channel, generated = await channels_service.create_channel(session, body)
+    channel, generated = await channels_service.create_channel(session, body, ctx.settings)
     await session.commit()
     read = channels_service.to_read(channel)
     return ChannelCreated(**read.model_dump(), generated_credentials=generated)

@@ -11,7 +11,8 @@ class ChannelCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     settings: dict[str, Any] = Field(
         default_factory=dict,
-        description="webchat: allowed_origins (list of origins, empty = any)",
+        description="webchat: allowed_origins (list of origins, empty = any); "
+        "telegram: mode (webhook | polling), api_server (Bot API base URL)",
     )
     credentials: dict[str, str] = Field(
         default_factory=dict, description="Write-only: never returned"

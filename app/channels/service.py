@@ -9,7 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount, ChannelType
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
+from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
+from app.telegram import service as telegram_service
+from app.whatsapp import service as whatsapp_service
 
 _CACHE_TTL = 5.0
 _by_key: dict[str, tuple[float, ChannelAccount]] = {}
@@ -27,27 +30,41 @@ def _validate_settings(channel_type: ChannelType, settings: dict[str, Any]) -> d
                 "invalid_settings",
             )
         settings = {**settings, "allowed_origins": [o.rstrip("/") for o in origins]}
+    if channel_type == ChannelType.whatsapp:
+        settings = whatsapp_service.validate_settings(settings)
     return settings
 
 
 async def create_channel(
-    session: AsyncSession, data: ChannelCreate
+    session: AsyncSession, data: ChannelCreate, config: Settings | None = None
 ) -> tuple[ChannelAccount, dict[str, str]]:
+    """`config`: the app's settings (Telegram needs the Bot API server and public URL)."""
+    config = config or get_settings()
     credentials = dict(data.credentials)
+    settings = _validate_settings(data.type, data.settings)
     generated: dict[str, str] = {}
     if data.type == ChannelType.webchat and "identity_secret" not in credentials:
         generated["identity_secret"] = secrets.token_urlsafe(32)
         credentials.update(generated)
+    if data.type == ChannelType.whatsapp:
+        credentials = whatsapp_service.prepare_credentials(credentials)
+    if data.type == ChannelType.telegram:
+        settings, credentials = await telegram_service.prepare(
+            session, config, settings, credentials
+        )
     channel = ChannelAccount(
         type=data.type,
         name=data.name,
         public_key=secrets.token_urlsafe(18),
-        settings=_validate_settings(data.type, data.settings),
+        settings=settings,
         credentials=credentials,
         team_id=data.team_id,
     )
     session.add(channel)
     await session.flush()
+    if data.type == ChannelType.telegram:
+        await telegram_service.connect(config, channel)  # needs the id; raises: nothing kept
+        await session.flush()
     return channel, generated
 
 

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import signing_key
 from app.db.engine import asyncpg_dsn, resolve_database_url
-from app.realtime.bus import PostgresBus
+from app.realtime.bus import EventBus, PostgresBus, RedisBus
 from app.realtime.events import make_session_class
 
 
@@ -25,7 +25,7 @@ class AppContext:
     database_url: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    bus: PostgresBus
+    bus: EventBus
     limiter: RateLimiter
     signing_key: str
     extras: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +37,13 @@ class AppContext:
 
 def build_context(settings: Settings, database_url: str | None = None) -> AppContext:
     url = database_url or resolve_database_url(settings)
-    bus = PostgresBus(asyncpg_dsn(url), coalesce_ms=settings.bus_coalesce_ms)
+    bus: EventBus
+    if settings.bus_backend == "redis":
+        if not settings.redis_url:
+            raise ValueError("CHATCENTRE_BUS_BACKEND=redis needs CHATCENTRE_REDIS_URL")
+        bus = RedisBus(settings.redis_url, coalesce_ms=settings.bus_coalesce_ms)
+    else:
+        bus = PostgresBus(asyncpg_dsn(url), coalesce_ms=settings.bus_coalesce_ms)
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,29 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # The database is away (restarting, failing over): 503 tells providers to redeliver
+        # and clients to retry; nothing was committed, so nothing is half-stored.
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            log.warning("database unavailable: %s", type(exc.orig).__name__)
+            return JSONResponse(
+                error_body("database_unavailable", "The service is briefly unavailable"),
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error")
+        return JSONResponse(error_body("internal", "Internal error"), status_code=500)
+
+    @app.exception_handler(OSError)
+    async def _unreachable(_: Request, exc: OSError) -> JSONResponse:
+        log.warning("a backing service is unreachable: %s", type(exc).__name__)
+        return JSONResponse(
+            error_body("unavailable", "The service is briefly unavailable"),
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)

@@ -1,23 +1,30 @@
 """Imports every domain's models so metadata is complete (Alembic, tests)."""
 
 from app.channels.models import ChannelAccount
+from app.contacts.models import Category
 from app.db.base import Base
 from app.delivery.models import OutboxItem
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message
-from app.operators.models import ApiKey, Operator, Team, team_members
+from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
+from app.scheduling.models import JobRun
+from app.surveys.models import Survey
 from app.touchpoints.models import Touchpoint
 
 __all__ = [
     "ApiKey",
     "Base",
+    "Category",
     "ChannelAccount",
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "JobRun",
     "Message",
     "Operator",
     "OutboxItem",
+    "Survey",
     "Team",
     "Touchpoint",
+    "operator_channels",
     "team_members",
 ]

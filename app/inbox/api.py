@@ -9,12 +9,8 @@ from app.inbox import service as inbox_service
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
     AssignRequest,
-    ContactDetail,
-    ContactPage,
-    ContactRead,
     ConversationPage,
     ConversationRead,
-    IdentityRead,
     IntegrationMessageCreate,
     MessagePage,
     MessageRead,
@@ -24,6 +20,7 @@ from app.inbox.schemas import (
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
+from app.surveys import service as surveys_service
 from connectors.base import MediaUnavailable
 from connectors.registry import get_connector
 
@@ -110,6 +107,7 @@ async def reply(
         private=body.private,
         client_message_id=body.client_message_id,
         max_chars=ctx.settings.max_message_chars,
+        template=body.template,
     )
     await session.commit()
     if not created:
@@ -132,9 +130,11 @@ async def assign(
 async def set_status(
     conversation_id: int, body: StatusRequest, principal: Writer, session: Session
 ) -> ConversationRead:
-    await inbox_service.set_status(
+    conv = await inbox_service.set_status(
         session, principal, conversation_id, body.status, body.snoozed_until
     )
+    if conv.status == ConversationStatus.resolved:
+        await surveys_service.maybe_request(session, conv)
     await session.commit()
     return await _read(session, conversation_id)
 
@@ -163,6 +163,7 @@ async def integration_send(
         contact_id=body.contact_id,
         channel_id=body.channel_id,
         max_chars=ctx.settings.max_message_chars,
+        template=body.template,
     )
     await session.commit()
     if not created:
@@ -191,28 +192,3 @@ async def download_attachment(
     if media.filename:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.filename)}"
     return Response(media.content, media_type=media.content_type, headers=headers)
-
-
-@router.get("/contacts", response_model=ContactPage)
-async def list_contacts(
-    _: Annotated[Principal, Depends(require(scopes.CONTACTS_READ))],
-    session: Session,
-    q: Annotated[str | None, Query(max_length=200, description="name, email or phone")] = None,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-) -> ContactPage:
-    rows, next_cursor = await inbox_service.list_contacts(session, q=q, cursor=cursor, limit=limit)
-    return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
-
-
-@router.get("/contacts/{contact_id}", response_model=ContactDetail)
-async def get_contact(
-    contact_id: int,
-    _: Annotated[Principal, Depends(require(scopes.CONTACTS_READ))],
-    session: Session,
-) -> ContactDetail:
-    contact, identities = await inbox_service.get_contact(session, contact_id)
-    return ContactDetail(
-        **ContactRead.model_validate(contact).model_dump(),
-        identities=[IdentityRead.model_validate(i) for i in identities],
-    )

@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.observability.metrics import INGEST_DUPLICATES, INGESTED
 from app.realtime.events import emit
+from app.routing import service as routing_service
+from app.routing.service import DEFAULT_POLICY
+from app.surveys import answers as surveys_answers
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.service import shape_of
 from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
@@ -47,20 +50,36 @@ WHERE id = :id
 
 _FIND_OR_OPEN_CONVERSATION = text("""
 WITH found AS (
-    SELECT id, false AS created FROM conversations
+    -- A rating also answers a survey asked in the open conversation itself (after a
+    -- delivery, say) when that survey is the one still waiting.
+    SELECT id, false AS created,
+           (CAST(:is_rating AS boolean) AND EXISTS (
+               SELECT 1 FROM surveys s WHERE s.conversation_id = conversations.id
+                 AND s.answered_at IS NULL
+                 AND s.sent_at > CAST(:now AS timestamptz)
+                                 - make_interval(hours => :survey_window_hours))) AS survey
+    FROM conversations
     WHERE contact_id = :contact_id AND channel_account_id = :channel_id
       AND status <> 'resolved'
+), awaiting_rating AS (
+    -- A rating answers the survey of a resolved conversation instead of opening a new one.
+    SELECT conversation_id AS id, false AS created, true AS survey FROM surveys
+    WHERE CAST(:is_rating AS boolean) AND NOT EXISTS (SELECT 1 FROM found)
+      AND contact_id = :contact_id AND channel_account_id = :channel_id
+      AND answered_at IS NULL
+      AND sent_at > CAST(:now AS timestamptz) - make_interval(hours => :survey_window_hours)
+    ORDER BY sent_at DESC LIMIT 1
 ), opened AS (
     INSERT INTO conversations
         (contact_id, channel_account_id, identity_id, team_id, status,
          last_activity_at, last_inbound_at)
     SELECT :contact_id, :channel_id, :identity_id, :team_id, 'open', :now, :now
-    WHERE NOT EXISTS (SELECT 1 FROM found)
+    WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
       AND NOT EXISTS (SELECT 1 FROM messages
                       WHERE channel_account_id = :channel_id AND external_id = :external_id)
-    RETURNING id, true AS created
+    RETURNING id, true AS created, false AS survey
 )
-SELECT id, created FROM found UNION ALL SELECT id, created FROM opened
+SELECT * FROM found UNION ALL SELECT * FROM awaiting_rating UNION ALL SELECT * FROM opened
 """)
 
 _INSERT_MESSAGE = text("""
@@ -80,14 +99,20 @@ WITH m AS (
     INSERT INTO touchpoints
         (contact_id, conversation_id, message_id, channel, direction, kind, reaction,
          recurrence, attention, occurred_at)
-    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', :touch_kind, 'unknown',
+    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', :touch_kind, :reaction,
            :recurrence, :attention, :now
     FROM m
 ), c AS (
     UPDATE conversations SET
         last_activity_at = :now, last_inbound_at = :now, unread_count = unread_count + 1,
         status = CASE WHEN status IN ('pending', 'snoozed') THEN 'open' ELSE status END,
-        snoozed_until = NULL
+        snoozed_until = NULL,
+        -- The assignee's answer clock starts at the first unanswered message.
+        response_due_at = COALESCE(response_due_at,
+            CASE WHEN assignee_id IS NOT NULL AND status <> 'resolved' THEN
+            :now + make_interval(secs => COALESCE(
+                (SELECT response_target_seconds FROM teams t WHERE t.id = team_id),
+                :default_target)) END)
     WHERE id = :conversation_id AND EXISTS (SELECT 1 FROM m)
 )
 SELECT id FROM m
@@ -141,6 +166,7 @@ async def ingest(
     session: AsyncSession, channel: ChannelAccount, msg: InboundMessage
 ) -> IngestResult:
     now = datetime.now(UTC)
+    rating = surveys_answers.rating_of(msg)
     identity_id, contact_id, contact_created = await upsert_identity(
         session, channel, msg.sender, now, inbound=True
     )
@@ -153,6 +179,8 @@ async def ingest(
                 "identity_id": identity_id,
                 "team_id": channel.team_id,
                 "external_id": msg.external_id,
+                "is_rating": rating is not None,
+                "survey_window_hours": surveys_answers.window_hours(channel),
                 "now": now,
             },
         )
@@ -160,9 +188,16 @@ async def ingest(
     if conv is None:  # already stored, and its conversation is closed since
         INGEST_DUPLICATES.labels(channel.type.value).inc()
         return IngestResult(None, None, contact_id)
-    conversation_id, conversation_created = conv
-    # A pressed button (inline keyboard, interactive reply) is a touch of its own kind.
+    conversation_id, conversation_created, answers_survey = conv
+    # A pressed button (inline keyboard, interactive reply) is a touch of its own kind; so
+    # is the answer to a survey, which also carries the client's reaction.
+    answers_survey = rating is not None and (
+        answers_survey or surveys_answers.is_survey_button(msg)
+    )
     touch_kind = TouchKind.button if msg.kind == "button" else TouchKind.message
+    reaction = Reaction.unknown
+    if answers_survey and rating is not None:
+        touch_kind, reaction = TouchKind.survey, surveys_answers.reaction_for(rating)
     recurrence, attention = shape_of(touch_kind)
     message_id = (
         await session.execute(
@@ -180,6 +215,8 @@ async def ingest(
                 "reply_to_external_id": msg.reply_to_external_id,
                 "channel_type": channel.type.value,
                 "touch_kind": touch_kind.value,
+                "reaction": reaction.value,
+                "default_target": DEFAULT_POLICY.response_target_seconds,
                 "recurrence": recurrence,
                 "attention": attention,
                 "now": now,
@@ -190,8 +227,11 @@ async def ingest(
         INGEST_DUPLICATES.labels(channel.type.value).inc()
         return IngestResult(None, conversation_id, contact_id)
     INGESTED.labels(channel.type.value).inc()
+    if answers_survey and rating is not None:
+        await surveys_answers.record_answer(session, conversation_id, message_id, rating)
     if conversation_created:
         emit(session, "conversation.created", conversation_id=conversation_id)
+        await routing_service.route(session, conversation_id)
     emit(session, "message.created", conversation_id=conversation_id, message_id=message_id)
     return IngestResult(
         message_id, conversation_id, contact_id, conversation_created, contact_created

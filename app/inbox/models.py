@@ -73,8 +73,14 @@ class Contact(TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="SET NULL"), index=True
+    )
     stage: Mapped[str] = mapped_column(String(24), default="lead", server_default="lead")
+    stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Conversion (stage -> customer): when, and at which client touch (the rule of seven).
+    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conversion_touch: Mapped[int | None] = mapped_column(Integer)
     category: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(300))
     preferred_channel_id: Mapped[int | None] = mapped_column(
@@ -121,6 +127,16 @@ class Conversation(TimestampMixin, Base):
         ),
         Index("ix_conversations_activity", text("last_activity_at DESC"), text("id DESC")),
         Index("ix_conversations_assignee_activity", "assignee_id", text("last_activity_at DESC")),
+        Index(
+            "ix_conversations_queue",
+            "queued_at",
+            postgresql_where=text("assignee_id IS NULL AND status <> 'resolved'"),
+        ),
+        Index(
+            "ix_conversations_response_due",
+            "response_due_at",
+            postgresql_where=text("response_due_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -148,6 +164,13 @@ class Conversation(TimestampMixin, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     unread_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Routing state (app/routing): when it joined the queue, the assignee's answer deadline,
+    # how often it was taken away for a missed deadline, and whether the lead was flagged.
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reassign_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    slow_response: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class Message(TimestampMixin, Base):

@@ -1,9 +1,10 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
+from app.whatsapp.schemas import TemplateSend
 
 MAX_TEXT = 4096  # the configured limit (max_message_chars) is checked in the service
 
@@ -35,19 +36,43 @@ class MessagePage(BaseModel):
 
 
 class ReplyCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=65536)
+    text: str | None = Field(
+        default=None, min_length=1, max_length=65536, description="Required unless template"
+    )
     private: bool = Field(default=False, description="A private note: never sent to the client")
     client_message_id: str | None = Field(
         default=None, max_length=100, description="Retrying with the same id sends once"
     )
+    template: TemplateSend | None = Field(
+        default=None, description="WhatsApp: send a registered template (outside the window)"
+    )
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> "ReplyCreate":
+        if self.text is None and self.template is None:
+            raise ValueError("give text, or a template")
+        if self.private and self.template is not None:
+            raise ValueError("a private note cannot be a template")
+        return self
 
 
 class IntegrationMessageCreate(BaseModel):
     idempotency_key: str = Field(min_length=1, max_length=100)
-    text: str = Field(min_length=1, max_length=65536)
+    text: str | None = Field(
+        default=None, min_length=1, max_length=65536, description="Required unless template"
+    )
     conversation_id: int | None = None
     contact_id: int | None = None
     channel_id: int | None = None
+    template: TemplateSend | None = Field(
+        default=None, description="WhatsApp: send a registered template (outside the window)"
+    )
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> "IntegrationMessageCreate":
+        if self.text is None and self.template is None:
+            raise ValueError("give text, or a template")
+        return self
 
 
 class ContactBrief(BaseModel):
@@ -73,6 +98,14 @@ class ConversationRead(BaseModel):
     waiting_seconds: float | None = Field(
         description="Since the client's last message, while no one has answered it"
     )
+    reply_window_expires_at: datetime | None = Field(
+        default=None,
+        description="WhatsApp: free-form replies allowed until then (24 h after the client's "
+        "last message); null on channels without a window",
+    )
+    reply_window_open: bool | None = Field(
+        default=None, description="WhatsApp: false = only a template can be sent; null = no window"
+    )
 
 
 class ConversationPage(BaseModel):
@@ -89,39 +122,3 @@ class AssignRequest(BaseModel):
 class StatusRequest(BaseModel):
     status: ConversationStatus
     snoozed_until: datetime | None = None
-
-
-class IdentityRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    channel_account_id: int
-    external_id: str
-    username: str | None
-    display_name: str | None
-    reachable: bool
-    last_inbound_at: datetime | None
-
-
-class ContactRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str | None
-    email: str | None
-    phone: str | None
-    owner_id: int | None
-    stage: str
-    category: str | None
-    source: str | None
-    created_at: datetime
-    last_seen_at: datetime | None
-
-
-class ContactDetail(ContactRead):
-    identities: list[IdentityRead]
-
-
-class ContactPage(BaseModel):
-    items: list[ContactRead]
-    next_cursor: str | None

@@ -27,11 +27,15 @@ from app.inbox.schemas import (
     ConversationRead,
     MessageRead,
 )
-from app.operators.models import Operator
+from app.operators.models import Team
 from app.operators.service import Principal
 from app.realtime.events import emit
+from app.routing import service as routing_service
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import TouchKind
+from app.whatsapp import service as whatsapp_service
+from app.whatsapp.schemas import TemplateSend
+from app.whatsapp.window import window_expires_at, window_open
 
 VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
 
@@ -110,6 +114,7 @@ def to_conversation_read(
         )
         if not answered:
             waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
+    has_window = ctype == ChannelType.whatsapp
     return ConversationRead(
         id=conv.id,
         status=conv.status,
@@ -126,6 +131,8 @@ def to_conversation_read(
         snoozed_until=conv.snoozed_until,
         created_at=conv.created_at,
         waiting_seconds=waiting,
+        reply_window_expires_at=window_expires_at(conv.last_inbound_at) if has_window else None,
+        reply_window_open=window_open(conv.last_inbound_at) if has_window else None,
     )
 
 
@@ -227,7 +234,7 @@ async def list_messages(
 # ---------------------------------------------------------------- writing
 
 
-async def _insert_outgoing(
+async def queue_outgoing(
     session: AsyncSession,
     conv: Conversation,
     *,
@@ -236,8 +243,15 @@ async def _insert_outgoing(
     sender_type: SenderType,
     operator_id: int | None,
     external_id: str | None,
+    kind: str = "text",
+    meta: dict[str, Any] | None = None,
+    touch_kind: TouchKind = TouchKind.message,
+    chain: str | None = None,
+    step: str | None = None,
 ) -> tuple[Message, bool]:
-    """Returns (message, created). With an external_id, a retry returns the first message."""
+    """Write an outgoing message (or a private note) with its touchpoint and, unless it is a
+    note, its outbox row, all in the caller's transaction. Returns (message, created): with
+    an external_id, a retry returns the first message."""
     if external_id is not None:
         existing = await session.scalar(
             select(Message).where(
@@ -255,12 +269,12 @@ async def _insert_outgoing(
         direction=Direction.internal if private else Direction.outbound,
         sender_type=sender_type,
         operator_id=operator_id,
-        kind="note" if private else "text",
+        kind="note" if private else kind,
         text=text,
         attachments=[],
         external_id=external_id,
         delivery_state=None if private else DeliveryState.queued,
-        meta={},
+        meta=meta or {},
     )
     try:
         async with session.begin_nested():
@@ -287,7 +301,9 @@ async def _insert_outgoing(
         operator_id=operator_id,
         channel=str(channel_type),
         direction="internal" if private else "outbound",
-        kind=TouchKind.note if private else TouchKind.message,
+        kind=TouchKind.note if private else touch_kind,
+        chain=chain,
+        step=step,
     )
     if not private:
         await delivery_service.enqueue(
@@ -296,17 +312,23 @@ async def _insert_outgoing(
             conversation_id=conv.id,
             channel_account_id=conv.channel_account_id,
         )
-        values: dict[str, object] = {"last_activity_at": now, "unread_count": 0}
+        values: dict[str, object] = {"last_activity_at": now}
         if conv.status == ConversationStatus.pending:
             values["status"] = ConversationStatus.open
+        if sender_type == SenderType.operator:
+            # A person answered: unread is cleared and the response clock stops. Bots,
+            # surveys and notifications do not count as an answer.
+            values["unread_count"] = 0
+            values["response_due_at"] = None
         await session.execute(
             update(Conversation).where(Conversation.id == conv.id).values(**values)
         )
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conv.id, Conversation.first_response_at.is_(None))
-            .values(first_response_at=now)
-        )
+        if sender_type == SenderType.operator:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conv.id, Conversation.first_response_at.is_(None))
+                .values(first_response_at=now)
+            )
     emit(session, "message.created", conversation_id=conv.id, message_id=msg.id)
     return msg, True
 
@@ -319,27 +341,42 @@ def _check_text(text: str, max_chars: int) -> str:
     return text
 
 
+def _caller(principal: Principal) -> str:
+    """The namespace of a caller's idempotency keys. Operators and API keys are numbered
+    separately, so the kind is part of it: API key 2 must never get operator 2's message."""
+    return f"op{principal.id}" if principal.kind == "operator" else f"key{principal.id}"
+
+
 async def reply(
     session: AsyncSession,
     principal: Principal,
     conversation_id: int,
     *,
-    text: str,
+    text: str | None,
     private: bool,
     client_message_id: str | None,
     max_chars: int,
+    template: TemplateSend | None = None,
 ) -> tuple[Message, bool]:
-    _check_text(text, max_chars)
+    if template is None or text is not None:
+        _check_text(text or "", max_chars)
     conv = await get_conversation(session, principal, conversation_id)
-    external_id = f"op{principal.id}/{client_message_id}" if client_message_id else None
-    return await _insert_outgoing(
+    external_id = f"{_caller(principal)}/{client_message_id}" if client_message_id else None
+    content = whatsapp_service.OutgoingContent(text or "")
+    if not private:  # provider rules (the WhatsApp 24-hour window) apply to sends only
+        content = await whatsapp_service.outgoing_content(
+            session, conv, text=text, template=template
+        )
+    return await queue_outgoing(
         session,
         conv,
-        text=text,
+        text=content.text,
         private=private,
         sender_type=SenderType.operator,
         operator_id=principal.operator_id,
         external_id=external_id,
+        kind=content.kind,
+        meta=content.meta,
     )
 
 
@@ -348,27 +385,32 @@ async def integration_send(
     principal: Principal,
     *,
     idempotency_key: str,
-    text: str,
+    text: str | None,
     conversation_id: int | None,
     contact_id: int | None,
     channel_id: int | None,
     max_chars: int,
+    template: TemplateSend | None = None,
 ) -> tuple[Message, bool]:
-    _check_text(text, max_chars)
+    if template is None or text is not None:
+        _check_text(text or "", max_chars)
     if conversation_id is not None:
         conv = await get_conversation(session, principal, conversation_id)
     elif contact_id is not None and channel_id is not None:
         conv = await _open_for_contact(session, contact_id, channel_id)
     else:
         raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
-    return await _insert_outgoing(
+    content = await whatsapp_service.outgoing_content(session, conv, text=text, template=template)
+    return await queue_outgoing(
         session,
         conv,
-        text=text,
+        text=content.text,
         private=False,
         sender_type=SenderType.integration,
         operator_id=None,
-        external_id=f"key{principal.id}/{idempotency_key}",
+        external_id=f"{_caller(principal)}/send/{idempotency_key}",
+        kind=content.kind,
+        meta=content.meta,
     )
 
 
@@ -413,31 +455,29 @@ async def assign(
     team_id: int | None,
     note: str | None,
 ) -> Conversation:
+    """Assign to a person, transfer to a team (routed within it), or send back to the queue.
+    Every change is an assignment touchpoint and a real-time event."""
     conv = await get_conversation(session, principal, conversation_id, lock=True)
-    if assignee_id is not None:
-        op = await session.get(Operator, assignee_id)
-        if op is None or not op.is_active:
-            raise Invalid(f"Operator {assignee_id} cannot take conversations", "unknown_operator")
     previous = conv.assignee_id
-    conv.assignee_id = assignee_id
-    conv.assigned_at = datetime.now(UTC) if assignee_id else None
     if team_id is not None:
+        if await session.get(Team, team_id) is None:
+            raise Invalid(f"Team {team_id} not found", "unknown_team")
         conv.team_id = team_id
-    await session.flush()
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
-        session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
-        operator_id=assignee_id,
-        channel=str(channel_type),
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={"from": previous, "to": assignee_id, "by": principal.operator_id, "note": note},
-    )
-    emit(session, "conversation.assigned", conversation_id=conv.id, assignee_id=assignee_id)
+        await session.flush()
+    if assignee_id is not None:
+        await routing_service.assign_manually(
+            session, conv, assignee_id, by=principal.operator_id, note=note
+        )
+    elif team_id is not None:
+        await routing_service.route(
+            session, conv.id, exclude=(previous,) if previous is not None else ()
+        )
+        if previous is not None:
+            await routing_service.drain(session, previous)
+    else:
+        await routing_service.unassign(session, conv, by=principal.operator_id, note=note)
+        if previous is not None:
+            await routing_service.drain(session, previous)
     return conv
 
 
@@ -455,6 +495,8 @@ async def set_status(
     conv.status = status
     conv.snoozed_until = snoozed_until if status == ConversationStatus.snoozed else None
     conv.resolved_at = datetime.now(UTC) if status == ConversationStatus.resolved else None
+    if status == ConversationStatus.resolved:
+        conv.response_due_at = None
     try:
         async with session.begin_nested():
             await session.flush()
@@ -463,6 +505,8 @@ async def set_status(
             "The client already has another active conversation on this channel",
             "active_conversation_exists",
         ) from exc
+    if status == ConversationStatus.resolved and conv.assignee_id is not None:
+        await routing_service.drain(session, conv.assignee_id)
     channel_type = await session.scalar(
         select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
     )
@@ -486,43 +530,6 @@ async def mark_read(session: AsyncSession, principal: Principal, conversation_id
         conv.unread_count = 0
         await session.flush()
         emit(session, "conversation.updated", conversation_id=conv.id)
-
-
-# ---------------------------------------------------------------- contacts
-
-
-async def list_contacts(
-    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int = 25
-) -> tuple[list[Contact], str | None]:
-    stmt = select(Contact)
-    if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        stmt = stmt.where(
-            or_(Contact.name.ilike(like), Contact.email.ilike(like), Contact.phone.ilike(like))
-        )
-    before = parse_id_cursor(cursor)
-    if before is not None:
-        stmt = stmt.where(Contact.id < before)
-    rows = list((await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit + 1))).all())
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-async def get_contact(
-    session: AsyncSession, contact_id: int
-) -> tuple[Contact, list[ContactIdentity]]:
-    contact = await session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"Contact {contact_id} not found")
-    identities = (
-        await session.scalars(
-            select(ContactIdentity)
-            .where(ContactIdentity.contact_id == contact_id)
-            .order_by(ContactIdentity.id)
-        )
-    ).all()
-    return contact, list(identities)
 
 
 async def messages_by_ids(session: AsyncSession, ids: list[int]) -> list[Message]:

@@ -20,6 +20,7 @@ from app.operators.schemas import (
     TokenResponse,
 )
 from app.operators.service import Principal
+from app.routing import presence as presence_service
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 
@@ -67,10 +68,18 @@ async def update_operator(
     operator_id: int,
     body: OperatorUpdate,
     _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    ctx: Ctx,
     session: Session,
 ) -> OperatorRead:
+    before = await operators_service.get_operator(session, operator_id)
+    presence_before, limit_before = before.presence, before.max_open_conversations
     op = await operators_service.update_operator(session, operator_id, body)
     await session.commit()
+    # Capacity may have changed: hand out the queue, or release on going offline.
+    if op.presence != presence_before:
+        await presence_service.after_change(ctx.sessions, op.id, presence_before, op.presence)
+    elif op.max_open_conversations > limit_before:
+        await presence_service.capacity_freed(ctx.sessions, op.id)
     return OperatorRead.model_validate(op)
 
 

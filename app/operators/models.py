@@ -44,8 +44,13 @@ class Team(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    # Routing settings (strategy, response target, ...) grow here as JSON-free columns.
-    strategy: Mapped[str] = mapped_column(String(32), default="manual", server_default="manual")
+    # Routing settings (see app/routing): how new conversations reach the team's members.
+    strategy: Mapped[str] = mapped_column(String(32), default="balanced", server_default="balanced")
+    response_target_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
+    max_reassignments: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    queue_alert_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
+    release_on_offline: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
 
 
 class Operator(TimestampMixin, Base):
@@ -63,6 +68,21 @@ class Operator(TimestampMixin, Base):
     max_open_conversations: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     max_base_size: Mapped[int] = mapped_column(Integer, default=500, server_default="500")
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Open operator consoles (WebSockets): presence is online while one is open.
+    live_sessions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+operator_channels = Table(
+    "operator_channels",
+    Base.metadata,
+    Column("operator_id", ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "channel_account_id",
+        ForeignKey("channel_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+"""The channels an operator serves. An operator with no rows serves every channel."""
 
 
 class ApiKey(TimestampMixin, Base):

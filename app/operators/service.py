@@ -124,6 +124,15 @@ async def list_teams(session: AsyncSession) -> list[tuple[Team, list[int]]]:
     return [(t, sorted(members.get(t.id, []))) for t in teams]
 
 
+async def team_member_ids(session: AsyncSession, team_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(team_members.c.operator_id)
+        .where(team_members.c.team_id == team_id)
+        .order_by(team_members.c.operator_id)
+    )
+    return list(rows.all())
+
+
 async def set_team_members(session: AsyncSession, team_id: int, member_ids: list[int]) -> None:
     await session.execute(delete(team_members).where(team_members.c.team_id == team_id))
     if member_ids:

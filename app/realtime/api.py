@@ -18,6 +18,9 @@ async def operator_ws(websocket: WebSocket, token: str = "", after: int | None =
         async with ctx.sessions() as session:
             principal = await operators_service.principal_for_operator(session, operator_id)
     except DomainError as exc:
+        # Accept first: a close code before the handshake is lost (the client only sees an
+        # HTTP 403), and browsers cannot read HTTP statuses of failed handshakes at all.
+        await websocket.accept()
         await websocket.close(code=4401, reason=exc.code)
         return
     await serve_operator(websocket, ctx, principal, after)

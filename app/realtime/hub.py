@@ -111,6 +111,19 @@ class Hub:
             )
         for event in events:
             kind = event["type"]
+            if "conversation_id" not in event and "notify_operator_id" in event:
+                # A personal notice (e.g. the daily cadence digest) for one operator.
+                payload = orjson.dumps({"type": kind, "data": event})
+                for conn in self.connections:
+                    if conn.operator_id == event["notify_operator_id"]:
+                        conn.push(payload)
+                continue
+            if kind == "operator.presence":
+                payload = orjson.dumps({"type": kind, "data": event})
+                for conn in self.connections:
+                    if conn.kind == "operator":
+                        conn.push(payload)
+                continue
             conv = conversations.get(event.get("conversation_id", -1))
             if conv is None:
                 continue
@@ -120,8 +133,12 @@ class Hub:
                     self._fan_message(kind, msg, conv)
             elif kind.startswith("conversation."):
                 payload = orjson.dumps({"type": kind, "data": conv.model_dump(mode="json")})
+                # The owner of a client is told even when someone else took the chat.
+                notify = event.get("notify_operator_id")
                 for conn in self.connections:
-                    if conn.sees(conv, event.get("previous_assignee_id")):
+                    if conn.sees(conv, event.get("previous_assignee_id")) or (
+                        notify is not None and conn.operator_id == notify
+                    ):
                         conn.push(payload)
 
     def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:

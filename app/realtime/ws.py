@@ -15,6 +15,7 @@ from app.inbox import service as inbox_service
 from app.inbox.models import Conversation, Message
 from app.operators.service import Principal
 from app.realtime.hub import Connection, Hub
+from app.routing import presence as presence_service
 from app.webchat import service as webchat_service
 from app.webchat.schemas import to_widget_message
 from app.webchat.service import Visitor
@@ -52,6 +53,8 @@ async def serve_operator(
         sees_everything=principal.sees_everything,
     )
     await hub.add(conn)
+    assert principal.operator_id is not None
+    await presence_service.console_opened(ctx.sessions, principal.operator_id)
     if after is not None:
         async with ctx.sessions() as session:
             q = (
@@ -76,7 +79,10 @@ async def serve_operator(
         conn.push(orjson.dumps({"type": "ready", "more": more}))
     else:
         conn.push(b'{"type":"ready","more":false}')
-    await _pump(websocket, conn, hub)
+    try:
+        await _pump(websocket, conn, hub)
+    finally:
+        await presence_service.console_closed(ctx.sessions, principal.operator_id)
 
 
 async def serve_visitor(

@@ -1,13 +1,24 @@
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 
-from app.core.deps import Session
+from app.core.deps import Ctx, Session
+from app.core.errors import Invalid
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.touchpoints import service as touchpoints_service
-from app.touchpoints.schemas import TouchpointPage, TouchpointRead
+from app.touchpoints.schemas import (
+    ReactionUpdate,
+    TouchpointCreate,
+    TouchpointPage,
+    TouchpointRead,
+)
 
 router = APIRouter(prefix="/api/v1/touchpoints", tags=["touchpoints"])
 
@@ -31,4 +42,70 @@ async def list_touchpoints(
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return TouchpointPage(
         items=[TouchpointRead.model_validate(t) for t in rows[:limit]], next_cursor=next_cursor
+    )
+
+
+@router.post("", response_model=TouchpointRead, status_code=201)
+async def log_touchpoint(
+    body: TouchpointCreate,
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_WRITE))],
+    session: Session,
+) -> TouchpointRead:
+    """Log a touch that happened elsewhere: a phone call, a meeting, an email."""
+    tp = await touchpoints_service.log_touch(session, principal, body)
+    await session.commit()
+    return TouchpointRead.model_validate(tp)
+
+
+@router.patch("/{touchpoint_id}", response_model=TouchpointRead)
+async def mark_reaction(
+    touchpoint_id: int,
+    body: ReactionUpdate,
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_WRITE))],
+    session: Session,
+) -> TouchpointRead:
+    """An operator marks how the client reacted (positive, neutral, negative)."""
+    tp = await touchpoints_service.set_reaction(session, principal, touchpoint_id, body.reaction)
+    await session.commit()
+    return TouchpointRead.model_validate(tp)
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def export_csv(
+    _: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    ctx: Ctx,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> StreamingResponse:
+    """Touchpoints in [from, to) as CSV, streamed row by row from the database."""
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise Invalid("from must be before to", "invalid_range")
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(touchpoints_service.CSV_COLUMNS)
+        # Its own session: the request's is closed once the response starts streaming.
+        async with ctx.sessions() as session:
+            n = 0
+            async for row in touchpoints_service.export_rows(session, start, end):
+                writer.writerow([v.isoformat() if isinstance(v, datetime) else v for v in row])
+                n += 1
+                if n % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"touchpoints-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -2,7 +2,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +30,23 @@ class TouchKind(enum.StrEnum):
     meeting = "meeting"
     button = "button"
     delivery_failure = "delivery_failure"
+    email = "email"
+    stage_change = "stage_change"
+    alert = "alert"
+
+
+# Touches the client takes part in: these count toward the rule of seven, conversion by
+# touch number and the cadence. Internal bookkeeping (assignments, notes, status and stage
+# changes, alerts) and failed deliveries do not.
+CLIENT_TOUCH_KINDS = (
+    TouchKind.message,
+    TouchKind.notification,
+    TouchKind.survey,
+    TouchKind.call,
+    TouchKind.meeting,
+    TouchKind.button,
+    TouchKind.email,
+)
 
 
 class Reaction(enum.StrEnum):
@@ -46,6 +72,7 @@ class Touchpoint(Base):
         ),
         Index("ix_touchpoints_contact_occurred", "contact_id", "occurred_at"),
         Index("ix_touchpoints_occurred", "occurred_at"),
+        Index("ix_touchpoints_operator_occurred", "operator_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

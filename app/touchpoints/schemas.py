@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.touchpoints.models import Reaction, TouchKind
 
@@ -30,3 +30,29 @@ class TouchpointRead(BaseModel):
 class TouchpointPage(BaseModel):
     items: list[TouchpointRead]
     next_cursor: str | None
+
+
+# Touches a person logs by hand or an integration posts (what happened elsewhere).
+LoggableKind = Literal["call", "meeting", "email", "note", "notification", "survey", "message"]
+
+
+class TouchpointCreate(BaseModel):
+    contact_id: int
+    kind: LoggableKind
+    channel: str = Field(default="phone", min_length=1, max_length=32)
+    direction: Literal["inbound", "outbound", "internal"] = "outbound"
+    occurred_at: datetime | None = Field(default=None, description="Default: now")
+    conversation_id: int | None = None
+    operator_id: int | None = Field(default=None, description="Default: the caller")
+    order_id: int | None = None
+    chain: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+    reaction: Reaction = Reaction.unknown
+    duration_seconds: int | None = Field(
+        default=None, ge=0, le=7 * 24 * 3600, description="Sets the attention span"
+    )
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class ReactionUpdate(BaseModel):
+    reaction: Reaction

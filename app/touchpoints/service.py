@@ -1,11 +1,18 @@
 """The touchpoint log: one row per interaction with a client."""
 
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Invalid, NotFound
+from app.inbox.models import Contact, Conversation
+from app.operators.models import Operator
+from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
+from app.touchpoints.schemas import TouchpointCreate
 
 # DOMAIN.md: recurrence (one-off vs repeating) and attention span (short vs long) follow
 # from the kind of touch. A chat is something the client returns to and stays in.
@@ -20,6 +27,9 @@ _SHAPE: dict[TouchKind, tuple[str, str]] = {
     TouchKind.meeting: ("one_off", "long"),
     TouchKind.button: ("one_off", "short"),
     TouchKind.delivery_failure: ("one_off", "short"),
+    TouchKind.email: ("one_off", "short"),
+    TouchKind.stage_change: ("one_off", "short"),
+    TouchKind.alert: ("one_off", "short"),
 }
 
 
@@ -30,6 +40,9 @@ def shape_of(kind: TouchKind) -> tuple[str, str]:
 async def record(
     session: AsyncSession,
     *,
+    occurred_at: datetime | None = None,
+    order_id: int | None = None,
+    attention: str | None = None,
     contact_id: int,
     channel: str,
     direction: str,
@@ -42,8 +55,10 @@ async def record(
     step: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Touchpoint:
-    recurrence, attention = shape_of(kind)
+    recurrence, default_attention = shape_of(kind)
     tp = Touchpoint(
+        occurred_at=occurred_at or datetime.now(UTC),
+        order_id=order_id,
         contact_id=contact_id,
         conversation_id=conversation_id,
         message_id=message_id,
@@ -55,7 +70,7 @@ async def record(
         chain=chain,
         step=step,
         recurrence=recurrence,
-        attention=attention,
+        attention=attention or default_attention,
         meta=meta or {},
     )
     session.add(tp)
@@ -79,3 +94,93 @@ async def list_touchpoints(
     if before_id is not None:
         q = q.where(Touchpoint.id < before_id)
     return list((await session.scalars(q)).all())
+
+
+# A logged touch this long or longer held the client's attention (a call, a meeting).
+LONG_ATTENTION_SECONDS = 180
+
+
+async def log_touch(
+    session: AsyncSession, principal: Principal, data: TouchpointCreate
+) -> Touchpoint:
+    """A touch that happened elsewhere: a call, a meeting, an email, a note."""
+    if await session.get(Contact, data.contact_id) is None:
+        raise NotFound(f"Contact {data.contact_id} not found")
+    if data.conversation_id is not None:
+        conv = await session.get(Conversation, data.conversation_id)
+        if conv is None or conv.contact_id != data.contact_id:
+            raise Invalid("conversation_id is not this contact's", "conversation_mismatch")
+    operator_id = data.operator_id if data.operator_id is not None else principal.operator_id
+    if operator_id is not None and await session.get(Operator, operator_id) is None:
+        raise Invalid(f"Operator {operator_id} not found", "unknown_operator")
+    attention = None
+    if data.duration_seconds is not None:
+        attention = "long" if data.duration_seconds >= LONG_ATTENTION_SECONDS else "short"
+    meta: dict[str, Any] = {"logged_by": principal.kind + str(principal.id)}
+    if data.note:
+        meta["note"] = data.note
+    if data.duration_seconds is not None:
+        meta["duration_seconds"] = data.duration_seconds
+    return await record(
+        session,
+        contact_id=data.contact_id,
+        conversation_id=data.conversation_id,
+        operator_id=operator_id,
+        order_id=data.order_id,
+        channel=data.channel,
+        direction=data.direction,
+        kind=TouchKind(data.kind),
+        reaction=data.reaction,
+        chain=data.chain,
+        step=data.step,
+        occurred_at=data.occurred_at,
+        attention=attention,
+        meta=meta,
+    )
+
+
+async def set_reaction(
+    session: AsyncSession, principal: Principal, touchpoint_id: int, reaction: Reaction
+) -> Touchpoint:
+    tp = await session.get(Touchpoint, touchpoint_id)
+    if tp is None:
+        raise NotFound(f"Touchpoint {touchpoint_id} not found")
+    tp.reaction = reaction
+    tp.meta = {**tp.meta, "reaction_by": principal.kind + str(principal.id)}
+    await session.flush()
+    return tp
+
+
+CSV_COLUMNS = [
+    "id",
+    "occurred_at",
+    "contact_id",
+    "conversation_id",
+    "message_id",
+    "operator_id",
+    "order_id",
+    "channel",
+    "direction",
+    "kind",
+    "chain",
+    "step",
+    "reaction",
+    "recurrence",
+    "attention",
+]
+
+
+async def export_rows(
+    session: AsyncSession, start: datetime, end: datetime
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Touchpoints in a range, streamed from a server-side cursor (never all in memory)."""
+    columns = [getattr(Touchpoint, c) for c in CSV_COLUMNS]
+    q = (
+        select(*columns)
+        .where(Touchpoint.occurred_at >= start, Touchpoint.occurred_at < end)
+        .order_by(Touchpoint.occurred_at, Touchpoint.id)
+        .execution_options(yield_per=2000)
+    )
+    result = await session.stream(q)
+    async for row in result:
+        yield tuple(row)

@@ -124,6 +124,9 @@ async def visitor_ws(
             raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
         visitor = webchat_service.read_visitor_token(ctx.signing_key, token, channel)
     except DomainError as exc:
+        # Accept first: a close code before the handshake is lost (the client only sees an
+        # HTTP 403), and browsers cannot read HTTP statuses of failed handshakes at all.
+        await websocket.accept()
         await websocket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.code)
         return
     await serve_visitor(websocket, ctx, visitor, after)

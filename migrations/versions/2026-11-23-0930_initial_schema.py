@@ -68,7 +68,7 @@ def upgrade() -> None:
         "teams",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("strategy", sa.String(length=32), server_default="manual", nullable=False),
+        sa.Column("strategy", sa.String(length=32), server_default="balanced", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

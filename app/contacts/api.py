@@ -1,0 +1,126 @@
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.contacts import service as contacts_service
+from app.contacts.schemas import (
+    CadenceReport,
+    CategoryRead,
+    CategoryWrite,
+    ContactDetail,
+    ContactPage,
+    ContactRead,
+    ContactUpdate,
+    IdentityRead,
+)
+from app.core.deps import Session
+from app.core.errors import Forbidden
+from app.operators import scopes
+from app.operators.auth import require
+from app.operators.service import Principal
+from app.touchpoints.schemas import TouchpointRead
+
+router = APIRouter(prefix="/api/v1", tags=["contacts"])
+
+ContactsReader = Annotated[Principal, Depends(require(scopes.CONTACTS_READ))]
+ContactsWriter = Annotated[Principal, Depends(require(scopes.CONTACTS_WRITE))]
+
+
+@router.get("/contacts", response_model=ContactPage)
+async def list_contacts(
+    _: ContactsReader,
+    session: Session,
+    q: Annotated[str | None, Query(max_length=200, description="name, email or phone")] = None,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> ContactPage:
+    rows, next_cursor = await contacts_service.list_contacts(
+        session, q=q, cursor=cursor, limit=limit
+    )
+    return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+
+
+async def _detail(session: Session, contact_id: int) -> ContactDetail:
+    contact = await contacts_service.get_contact(session, contact_id)
+    identities = await contacts_service.identities_of(session, contact_id)
+    return ContactDetail(
+        **ContactRead.model_validate(contact).model_dump(),
+        identities=[IdentityRead.model_validate(i) for i in identities],
+    )
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactDetail)
+async def get_contact(contact_id: int, _: ContactsReader, session: Session) -> ContactDetail:
+    return await _detail(session, contact_id)
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactDetail)
+async def update_contact(
+    contact_id: int, body: ContactUpdate, principal: ContactsWriter, session: Session
+) -> ContactDetail:
+    """Edit the client card. A stage change is a touchpoint; becoming a customer records the
+    touch number at which it happened."""
+    await contacts_service.update_contact(session, principal, contact_id, body)
+    await session.commit()
+    return await _detail(session, contact_id)
+
+
+@router.get("/contacts/{contact_id}/timeline", response_model=list[TouchpointRead])
+async def contact_timeline(
+    contact_id: int,
+    _: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    session: Session,
+    before: Annotated[int | None, Query(ge=0, description="touchpoint id cursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[TouchpointRead]:
+    """Every touchpoint of the client, across channels, oldest first."""
+    rows = await contacts_service.timeline(session, contact_id, before=before, limit=limit)
+    return [TouchpointRead.model_validate(t) for t in rows]
+
+
+@router.get("/categories", response_model=list[CategoryRead])
+async def list_categories(_: ContactsReader, session: Session) -> list[CategoryRead]:
+    return [CategoryRead.model_validate(c) for c in await contacts_service.list_categories(session)]
+
+
+@router.put("/categories/{code}", response_model=CategoryRead)
+async def put_category(
+    code: str,
+    body: CategoryWrite,
+    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    session: Session,
+) -> CategoryRead:
+    category = await contacts_service.put_category(session, code, body)
+    await session.commit()
+    return CategoryRead.model_validate(category)
+
+
+@router.delete("/categories/{code}", status_code=204)
+async def delete_category(
+    code: str,
+    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    session: Session,
+) -> None:
+    await contacts_service.delete_category(session, code)
+    await session.commit()
+
+
+@router.get("/cadence", response_model=CadenceReport)
+async def cadence(
+    principal: ContactsReader,
+    session: Session,
+    operator_id: int | None = None,
+    on: Annotated[date | None, Query(description="the day to plan (default: today, UTC)")] = None,
+) -> CadenceReport:
+    """Which of a manager's clients are due a touch today and which are overdue."""
+    target = operator_id if operator_id is not None else principal.operator_id
+    if target is None:
+        raise Forbidden("An API key must name operator_id", "operator_required")
+    if target != principal.operator_id and not principal.sees_everything:
+        raise Forbidden("Only admins see another manager's plan", "not_yourself")
+    day = on or datetime.now(UTC).date()
+    report = await contacts_service.cadence(session, target, day)
+    return CadenceReport(
+        operator_id=target, on=day, due_today=report.due_today, overdue=report.overdue
+    )

@@ -1,0 +1,92 @@
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Stage = Literal["lead", "qualified", "customer", "lost"]
+
+
+class ContactUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+    stage: Stage | None = None
+    category: str | None = Field(default=None, max_length=16, description="A category code")
+    owner_id: int | None = None
+    preferred_channel_id: int | None = None
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    position: int
+    cadence_days: int
+    call_cadence_days: int | None
+    description: str | None
+
+
+class CategoryWrite(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    position: int = Field(ge=0, le=1000)
+    cadence_days: int = Field(ge=1, le=3650, description="A touch at least this often")
+    call_cadence_days: int | None = Field(default=None, ge=1, le=3650)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class DueTouch(BaseModel):
+    contact_id: int
+    name: str | None
+    category: str
+    what: Literal["touch", "call"]
+    last_at: datetime | None
+    due_on: date
+    days_overdue: int
+
+
+class CadenceReport(BaseModel):
+    operator_id: int
+    on: date
+    due_today: list[DueTouch]
+    overdue: list[DueTouch]
+
+
+class IdentityRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel_account_id: int
+    external_id: str
+    username: str | None
+    display_name: str | None
+    reachable: bool
+    last_inbound_at: datetime | None
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    owner_id: int | None
+    stage: str
+    category: str | None
+    source: str | None
+    preferred_channel_id: int | None
+    created_at: datetime
+    last_seen_at: datetime | None
+    stage_changed_at: datetime | None
+    converted_at: datetime | None
+    conversion_touch: int | None
+
+
+class ContactDetail(ContactRead):
+    identities: list[IdentityRead]
+
+
+class ContactPage(BaseModel):
+    items: list[ContactRead]
+    next_cursor: str | None

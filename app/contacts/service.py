@@ -1,0 +1,245 @@
+"""Contacts: the client card, lifecycle stage, category and cadence, and the timeline."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount
+from app.contacts.models import Category
+from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
+from app.core.errors import Invalid, NotFound
+from app.inbox.models import Contact, ContactIdentity
+from app.inbox.service import parse_id_cursor
+from app.operators.models import Operator
+from app.operators.service import Principal
+from app.realtime.events import emit
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
+
+
+async def list_contacts(
+    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int = 25
+) -> tuple[list[Contact], str | None]:
+    stmt = select(Contact)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        stmt = stmt.where(
+            or_(Contact.name.ilike(like), Contact.email.ilike(like), Contact.phone.ilike(like))
+        )
+    before = parse_id_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(Contact.id < before)
+    rows = list((await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit + 1))).all())
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def get_contact(session: AsyncSession, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} not found")
+    return contact
+
+
+async def identities_of(session: AsyncSession, contact_id: int) -> list[ContactIdentity]:
+    rows = await session.scalars(
+        select(ContactIdentity)
+        .where(ContactIdentity.contact_id == contact_id)
+        .order_by(ContactIdentity.id)
+    )
+    return list(rows.all())
+
+
+async def client_touch_count(session: AsyncSession, contact_id: int) -> int:
+    """How many times the client has been touched so far (the rule of seven's counter)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Touchpoint)
+            .where(Touchpoint.contact_id == contact_id, Touchpoint.kind.in_(CLIENT_TOUCH_KINDS))
+        )
+        or 0
+    )
+
+
+async def update_contact(
+    session: AsyncSession, principal: Principal, contact_id: int, data: ContactUpdate
+) -> Contact:
+    contact = await session.get(Contact, contact_id, with_for_update=True)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} not found")
+    changes = data.model_dump(exclude_unset=True)
+    if (
+        changes.get("category") is not None
+        and await session.get(Category, changes["category"]) is None
+    ):
+        raise Invalid(f"Unknown category {changes['category']!r}", "unknown_category")
+    if (
+        changes.get("owner_id") is not None
+        and await session.get(Operator, changes["owner_id"]) is None
+    ):
+        raise Invalid(f"Operator {changes['owner_id']} not found", "unknown_operator")
+    if (
+        changes.get("preferred_channel_id") is not None
+        and await session.get(ChannelAccount, changes["preferred_channel_id"]) is None
+    ):
+        raise Invalid(f"Channel {changes['preferred_channel_id']} not found", "unknown_channel")
+    new_stage = changes.pop("stage", None)
+    for key, value in changes.items():
+        setattr(contact, key, value)
+    if new_stage is not None and new_stage != contact.stage:
+        await _change_stage(session, principal, contact, new_stage)
+    await session.flush()
+    return contact
+
+
+async def _change_stage(
+    session: AsyncSession, principal: Principal, contact: Contact, stage: str
+) -> None:
+    now = datetime.now(UTC)
+    previous = contact.stage
+    contact.stage = stage
+    contact.stage_changed_at = now
+    meta: dict[str, object] = {"from": previous, "to": stage}
+    if stage == "customer" and contact.converted_at is None:
+        contact.converted_at = now
+        contact.conversion_touch = await client_touch_count(session, contact.id)
+        meta["conversion_touch"] = contact.conversion_touch
+    await touchpoints_service.record(
+        session,
+        contact_id=contact.id,
+        operator_id=principal.operator_id,
+        channel="internal",
+        direction="internal",
+        kind=TouchKind.stage_change,
+        meta=meta,
+    )
+
+
+async def timeline(
+    session: AsyncSession, contact_id: int, *, before: int | None, limit: int
+) -> list[Touchpoint]:
+    await get_contact(session, contact_id)
+    q = select(Touchpoint).where(Touchpoint.contact_id == contact_id)
+    if before is not None:
+        q = q.where(Touchpoint.id < before)
+    q = q.order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc()).limit(limit)
+    return list(reversed((await session.scalars(q)).all()))
+
+
+# ---------------------------------------------------------------- categories
+
+
+async def list_categories(session: AsyncSession) -> list[Category]:
+    rows = await session.scalars(select(Category).order_by(Category.position, Category.code))
+    return list(rows.all())
+
+
+async def put_category(session: AsyncSession, code: str, data: CategoryWrite) -> Category:
+    if not code.isalnum() or len(code) > 16:
+        raise Invalid("A category code is 1-16 letters or digits", "invalid_category")
+    category = await session.get(Category, code)
+    if category is None:
+        category = Category(code=code, **data.model_dump())
+        session.add(category)
+    else:
+        for key, value in data.model_dump().items():
+            setattr(category, key, value)
+    await session.flush()
+    return category
+
+
+async def delete_category(session: AsyncSession, code: str) -> None:
+    if await session.get(Category, code) is None:
+        raise NotFound(f"Category {code!r} not found")
+    await session.execute(update(Contact).where(Contact.category == code).values(category=None))
+    await session.execute(delete(Category).where(Category.code == code))
+
+
+# ---------------------------------------------------------------- cadence
+
+_CADENCE = text("""
+SELECT c.id, c.name, c.category, c.created_at, cat.cadence_days, cat.call_cadence_days,
+       (SELECT max(t.occurred_at) FROM touchpoints t
+        WHERE t.contact_id = c.id AND t.kind = ANY(CAST(:kinds AS text[]))) AS last_touch,
+       (SELECT max(t.occurred_at) FROM touchpoints t
+        WHERE t.contact_id = c.id AND t.kind = 'call') AS last_call
+FROM contacts c JOIN categories cat ON cat.code = c.category
+WHERE c.owner_id = :operator_id AND c.stage <> 'lost'
+ORDER BY c.id
+""")
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    due_today: list[DueTouch]
+    overdue: list[DueTouch]
+
+
+async def cadence(session: AsyncSession, operator_id: int, on: date) -> Cadence:
+    """Who among this manager's clients is due a touch (or a call) on `on`, and who is late.
+    The next touch is due `cadence_days` after the last one (or after the client appeared)."""
+    rows = (
+        await session.execute(
+            _CADENCE,
+            {"operator_id": operator_id, "kinds": [k.value for k in CLIENT_TOUCH_KINDS]},
+        )
+    ).all()
+    due_today: list[DueTouch] = []
+    overdue: list[DueTouch] = []
+    for r in rows:
+        plans: list[tuple[str, datetime | None, int]] = [("touch", r.last_touch, r.cadence_days)]
+        if r.call_cadence_days:
+            plans.append(("call", r.last_call, r.call_cadence_days))
+        for what, last, every in plans:
+            due_on = ((last or r.created_at) + timedelta(days=every)).date()
+            item = DueTouch(
+                contact_id=r.id,
+                name=r.name,
+                category=r.category,
+                what=what,
+                last_at=last,
+                due_on=due_on,
+                days_overdue=max(0, (on - due_on).days),
+            )
+            if due_on == on:
+                due_today.append(item)
+            elif due_on < on:
+                overdue.append(item)
+    overdue.sort(key=lambda d: (-d.days_overdue, d.contact_id))
+    return Cadence(due_today, overdue)
+
+
+async def send_daily_digest(session: AsyncSession, on: date) -> int:
+    """Once a day (whichever node gets there first): each manager's due and overdue counts
+    as a `cadence.digest` event to their console. Returns how many managers were told."""
+    claimed = await session.scalar(
+        text(
+            "INSERT INTO job_runs (name, run_on) VALUES ('cadence_digest', :on) "
+            "ON CONFLICT DO NOTHING RETURNING name"
+        ),
+        {"on": on},
+    )
+    if claimed is None:
+        return 0
+    owners = await session.scalars(
+        select(Contact.owner_id).where(Contact.owner_id.is_not(None)).distinct()
+    )
+    told = 0
+    for operator_id in owners.all():
+        assert operator_id is not None
+        report = await cadence(session, operator_id, on)
+        if report.due_today or report.overdue:
+            emit(
+                session,
+                "cadence.digest",
+                notify_operator_id=operator_id,
+                on=on.isoformat(),
+                due_today=len(report.due_today),
+                overdue=len(report.overdue),
+            )
+            told += 1
+    return told

@@ -1,0 +1,458 @@
+"""Lead routing: who gets a new conversation, the queue, and capacity.
+
+Correctness under concurrency rests on one rule: every path that gives a conversation to an
+operator first locks that operator's row (FOR UPDATE, in id order), and only then counts
+their open conversations in a new statement. Two routings can therefore never both see
+"9 of 10" for the same person. Queued conversations are taken with SKIP LOCKED, so two
+drains never hand out the same one."""
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount
+from app.core.errors import Conflict, Invalid
+from app.inbox.models import Contact, Conversation
+from app.operators.models import Operator, Presence, Team
+from app.realtime.events import emit
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import Reaction, TouchKind
+
+
+class Strategy(enum.StrEnum):
+    balanced = "balanced"  # fewest open conversations; ties: longest since last assignment
+    round_robin = "round_robin"  # longest since last assignment
+    manual = "manual"  # a shared queue; operators take from it
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A conversation's routing settings: its team's, else the built-in defaults (the
+    same values a new team starts with)."""
+
+    strategy: Strategy = Strategy.balanced
+    response_target_seconds: int = 300
+    max_reassignments: int = 2
+    queue_alert_seconds: int = 600
+    release_on_offline: bool = True
+    lead_id: int | None = None
+
+
+DEFAULT_POLICY = Policy()
+
+# Queue order (both queries below): client category first (by the categories' position:
+# A, B, C, D by default, then none), then waiting time.
+
+
+@dataclass(slots=True)
+class Load:
+    operator_id: int
+    open_count: int
+    base_size: int
+    max_open: int
+    max_base: int
+    last_assigned_at: datetime | None
+
+    @property
+    def has_room(self) -> bool:
+        return self.open_count < self.max_open
+
+    @property
+    def base_full(self) -> bool:
+        return self.base_size >= self.max_base
+
+
+async def policy_for(session: AsyncSession, conv: Conversation) -> Policy:
+    team = await session.get(Team, conv.team_id) if conv.team_id else None
+    channel = await session.get(ChannelAccount, conv.channel_account_id)
+    override = channel.settings.get("routing_strategy") if channel else None
+    if team is None:
+        return Policy(strategy=Strategy(override) if override else Strategy.balanced)
+    return Policy(
+        strategy=Strategy(override or team.strategy),
+        response_target_seconds=team.response_target_seconds,
+        max_reassignments=team.max_reassignments,
+        queue_alert_seconds=team.queue_alert_seconds,
+        release_on_offline=team.release_on_offline,
+        lead_id=team.lead_id,
+    )
+
+
+_CANDIDATES = text("""
+SELECT o.id FROM operators o
+WHERE o.is_active AND o.presence = 'online'
+  AND (CAST(:team_id AS bigint) IS NULL
+       OR o.id IN (SELECT operator_id FROM team_members WHERE team_id = :team_id))
+  AND (NOT EXISTS (SELECT 1 FROM operator_channels oc WHERE oc.operator_id = o.id)
+       OR EXISTS (SELECT 1 FROM operator_channels oc
+                  WHERE oc.operator_id = o.id AND oc.channel_account_id = :channel_id))
+  AND NOT (o.id = ANY(CAST(:exclude AS bigint[])))
+ORDER BY o.id
+FOR UPDATE OF o
+""")
+
+# A separate statement after the lock, so it sees every assignment committed before it.
+_LOADS = text("""
+SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
+       (SELECT count(*) FROM conversations c
+        WHERE c.assignee_id = o.id AND c.status <> 'resolved') AS open_count,
+       (SELECT count(*) FROM contacts ct WHERE ct.owner_id = o.id) AS base_size
+FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
+""")
+
+
+async def lock_operators(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.execute(
+            select(Operator.id).where(Operator.id.in_(ids)).order_by(Operator.id).with_for_update()
+        )
+
+
+async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
+    rows = (await session.execute(_LOADS, {"ids": ids})).all()
+    return {
+        r.id: Load(
+            r.id,
+            r.open_count,
+            r.base_size,
+            r.max_open_conversations,
+            r.max_base_size,
+            r.last_assigned_at,
+        )
+        for r in rows
+    }
+
+
+def _choose(strategy: Strategy, options: list[Load]) -> Load | None:
+    if not options or strategy == Strategy.manual:
+        return None
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def waited(load: Load) -> tuple[datetime, int]:
+        return (load.last_assigned_at or never, load.operator_id)
+
+    if strategy == Strategy.balanced:
+        return min(options, key=lambda o: (o.open_count, *waited(o)))
+    return min(options, key=waited)
+
+
+async def route(
+    session: AsyncSession, conversation_id: int, *, exclude: tuple[int, ...] = ()
+) -> int | None:
+    """Give a conversation to the right operator, or queue it. Returns the assignee."""
+    conv = await session.get(Conversation, conversation_id, with_for_update=True)
+    assert conv is not None
+    contact = await session.get(Contact, conv.contact_id)
+    assert contact is not None
+    policy = await policy_for(session, conv)
+
+    candidate_ids = list(
+        (
+            await session.execute(
+                _CANDIDATES,
+                {
+                    "team_id": conv.team_id,
+                    "channel_id": conv.channel_account_id,
+                    "exclude": list(exclude),
+                },
+            )
+        ).scalars()
+    )
+    owner_id = contact.owner_id
+    if owner_id is not None and owner_id not in candidate_ids and owner_id not in exclude:
+        owner = await session.get(Operator, owner_id, with_for_update=True)
+        if owner is not None and owner.is_active and owner.presence == Presence.online:
+            candidate_ids.append(owner_id)
+    current = await loads(session, candidate_ids)
+
+    # A returning client goes back to their manager when the manager can take it.
+    if owner_id is not None and owner_id in current and current[owner_id].has_room:
+        await assign(session, conv, owner_id, reason="owner", policy=policy)
+        return owner_id
+
+    is_new_lead = owner_id is None
+    options = [
+        load
+        for load in current.values()
+        if load.has_room
+        and not (is_new_lead and load.base_full)
+        and load.operator_id != owner_id
+        and load.operator_id in candidate_ids
+    ]
+    chosen = _choose(policy.strategy, options)
+    if owner_id is not None:
+        # The owner could not take it: tell them who did (or that it waits).
+        emit(
+            session,
+            "conversation.owner_notified",
+            conversation_id=conv.id,
+            notify_operator_id=owner_id,
+        )
+    if chosen is None:
+        await enqueue(session, conv)
+        return None
+    await assign(session, conv, chosen.operator_id, reason=policy.strategy.value, policy=policy)
+    if is_new_lead and not chosen.base_full:
+        await session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id, Contact.owner_id.is_(None))
+            .values(owner_id=chosen.operator_id)
+        )
+    return chosen.operator_id
+
+
+async def enqueue(session: AsyncSession, conv: Conversation) -> None:
+    previous = conv.assignee_id
+    conv.assignee_id = None
+    conv.assigned_at = None
+    conv.response_due_at = None
+    if conv.queued_at is None:
+        conv.queued_at = datetime.now(UTC)
+        conv.queue_alerted_at = None
+    await session.flush()
+    emit(
+        session,
+        "conversation.updated",
+        conversation_id=conv.id,
+        previous_assignee_id=previous,
+    )
+
+
+def awaiting_reply(conv: Conversation) -> bool:
+    return conv.last_inbound_at is not None and (
+        conv.first_response_at is None or conv.first_response_at < conv.last_inbound_at
+    )
+
+
+async def assign(
+    session: AsyncSession,
+    conv: Conversation,
+    operator_id: int,
+    *,
+    reason: str,
+    policy: Policy,
+    by: int | None = None,
+    note: str | None = None,
+) -> None:
+    """Record an assignment (the caller holds the operator's row lock and checked room)."""
+    now = datetime.now(UTC)
+    previous = conv.assignee_id
+    conv.assignee_id = operator_id
+    conv.assigned_at = now
+    conv.queued_at = None
+    conv.queue_alerted_at = None
+    conv.response_due_at = (
+        now + timedelta(seconds=policy.response_target_seconds) if awaiting_reply(conv) else None
+    )
+    await session.execute(
+        update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
+    )
+    await session.flush()
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        operator_id=operator_id,
+        channel=str(channel_type),
+        direction="internal",
+        kind=TouchKind.assignment,
+        meta={"from": previous, "to": operator_id, "reason": reason, "by": by, "note": note},
+    )
+    emit(
+        session,
+        "conversation.assigned",
+        conversation_id=conv.id,
+        assignee_id=operator_id,
+        previous_assignee_id=previous,
+    )
+
+
+_NEXT_QUEUED = text("""
+SELECT c.id FROM conversations c
+JOIN contacts ct ON ct.id = c.contact_id
+LEFT JOIN categories cat ON cat.code = ct.category
+LEFT JOIN teams t ON t.id = c.team_id
+LEFT JOIN channel_accounts ch ON ch.id = c.channel_account_id
+WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+  AND COALESCE(ch.settings ->> 'routing_strategy', t.strategy, 'balanced') <> 'manual'
+  AND (c.team_id IS NULL
+       OR EXISTS (SELECT 1 FROM team_members tm
+                  WHERE tm.team_id = c.team_id AND tm.operator_id = :operator_id))
+  AND (NOT EXISTS (SELECT 1 FROM operator_channels oc WHERE oc.operator_id = :operator_id)
+       OR EXISTS (SELECT 1 FROM operator_channels oc
+                  WHERE oc.operator_id = :operator_id
+                    AND oc.channel_account_id = c.channel_account_id))
+  AND (NOT :base_full OR ct.owner_id IS NOT NULL)
+ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
+LIMIT 1
+FOR UPDATE OF c SKIP LOCKED
+""")
+
+
+async def drain(session: AsyncSession, operator_id: int) -> list[int]:
+    """Capacity freed up for this operator: hand them the next queued conversations."""
+    op = await session.get(Operator, operator_id, with_for_update=True, populate_existing=True)
+    if op is None or not op.is_active or op.presence != Presence.online:
+        return []
+    taken: list[int] = []
+    while True:
+        load = (await loads(session, [operator_id]))[operator_id]
+        if not load.has_room:
+            return taken
+        conv_id = (
+            await session.execute(
+                _NEXT_QUEUED,
+                {
+                    "operator_id": operator_id,
+                    "base_full": load.base_full,
+                },
+            )
+        ).scalar()
+        if conv_id is None:
+            return taken
+        conv = await session.get(Conversation, conv_id)
+        assert conv is not None
+        policy = await policy_for(session, conv)
+        await assign(session, conv, operator_id, reason="queue", policy=policy)
+        contact = await session.get(Contact, conv.contact_id)
+        if contact is not None and contact.owner_id is None and not load.base_full:
+            contact.owner_id = operator_id
+            await session.flush()
+        taken.append(conv_id)
+
+
+async def online_with_room(session: AsyncSession) -> list[int]:
+    rows = await session.scalars(
+        select(Operator.id).where(Operator.is_active, Operator.presence == Presence.online)
+    )
+    return list(rows.all())
+
+
+async def queue(
+    session: AsyncSession, team_id: int | None = None, limit: int = 200
+) -> list[tuple[int, int, datetime, str | None]]:
+    """The waiting conversations in hand-out order: (position, conversation id, queued at,
+    category)."""
+    q = text(
+        """
+    SELECT c.id, c.queued_at, ct.category FROM conversations c
+    JOIN contacts ct ON ct.id = c.contact_id
+    LEFT JOIN categories cat ON cat.code = ct.category
+    WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+      AND (CAST(:team_id AS bigint) IS NULL OR c.team_id = :team_id)
+    ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
+    LIMIT :limit
+    """
+    )
+    rows = (await session.execute(q, {"team_id": team_id, "limit": limit})).all()
+    return [(i + 1, r.id, r.queued_at, r.category) for i, r in enumerate(rows)]
+
+
+async def all_loads(session: AsyncSession) -> list[tuple[Operator, Load]]:
+    ops = list((await session.scalars(select(Operator).order_by(Operator.id))).all())
+    by_id = await loads(session, [o.id for o in ops])
+    return [(o, by_id[o.id]) for o in ops]
+
+
+async def missed_response(session: AsyncSession, conv: Conversation) -> None:
+    """The assignee did not answer in time: flag it, and give it to someone else (up to the
+    team's limit, then to the team lead)."""
+    policy = await policy_for(session, conv)
+    missed_by = conv.assignee_id
+    conv.slow_response = True
+    conv.response_due_at = None
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        operator_id=missed_by,
+        channel=str(channel_type),
+        direction="internal",
+        kind=TouchKind.assignment,
+        reaction=Reaction.negative,
+        meta={"missed_response_target": policy.response_target_seconds, "by": missed_by},
+    )
+    if conv.reassign_count >= policy.max_reassignments:
+        if policy.lead_id is not None and policy.lead_id != missed_by:
+            await lock_operators(session, [policy.lead_id])
+            await assign(session, conv, policy.lead_id, reason="escalated", policy=policy)
+            conv.response_due_at = None  # the lead has it now; no further timer
+            await session.flush()
+        return
+    conv.reassign_count += 1
+    await session.flush()
+    exclude = (missed_by,) if missed_by is not None else ()
+    await route(session, conv.id, exclude=exclude)
+
+
+async def release(session: AsyncSession, operator_id: int) -> list[int]:
+    """An operator went offline: their open conversations go back to routing where their
+    team says so."""
+    convs = list(
+        (
+            await session.scalars(
+                select(Conversation)
+                .where(Conversation.assignee_id == operator_id, Conversation.status != "resolved")
+                .order_by(Conversation.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    moved = []
+    for conv in convs:
+        if not (await policy_for(session, conv)).release_on_offline:
+            continue
+        await route(session, conv.id, exclude=(operator_id,))
+        moved.append(conv.id)
+    return moved
+
+
+async def assign_manually(
+    session: AsyncSession, conv: Conversation, operator_id: int, *, by: int | None, note: str | None
+) -> None:
+    """An operator takes or is given a conversation: the same limits hold as for routing."""
+    previous = conv.assignee_id
+    await lock_operators(session, sorted({operator_id, *([previous] if previous else [])}))
+    op = await session.get(Operator, operator_id)
+    if op is None or not op.is_active:
+        raise Invalid(f"Operator {operator_id} cannot take conversations", "unknown_operator")
+    if previous != operator_id:
+        load = (await loads(session, [operator_id]))[operator_id]
+        if not load.has_room:
+            raise Conflict(
+                f"Operator {operator_id} is at their limit of {load.max_open} open conversations",
+                "operator_at_capacity",
+            )
+    policy = await policy_for(session, conv)
+    await assign(session, conv, operator_id, reason="manual", policy=policy, by=by, note=note)
+    if previous is not None and previous != operator_id:
+        await drain(session, previous)
+
+
+async def unassign(
+    session: AsyncSession, conv: Conversation, *, by: int | None, note: str | None
+) -> None:
+    previous = conv.assignee_id
+    await enqueue(session, conv)
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    await touchpoints_service.record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        operator_id=previous,
+        channel=str(channel_type),
+        direction="internal",
+        kind=TouchKind.assignment,
+        meta={"from": previous, "to": None, "reason": "unassigned", "by": by, "note": note},
+    )

@@ -1,0 +1,116 @@
+"""Routing timers: missed response targets, queue alerts, and a periodic queue drain that
+makes sure nothing waits while someone has room (e.g. a wake-up lost with a node)."""
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.context import AppContext
+from app.inbox.models import Conversation
+from app.realtime.events import emit
+from app.routing import service as routing_service
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import Reaction, TouchKind
+
+log = logging.getLogger(__name__)
+
+_DUE = text("""
+SELECT id FROM conversations
+WHERE response_due_at <= now() AND status <> 'resolved' AND assignee_id IS NOT NULL
+ORDER BY response_due_at LIMIT :limit
+FOR UPDATE SKIP LOCKED
+""")
+
+_WAITING_TOO_LONG = text("""
+SELECT c.id FROM conversations c LEFT JOIN teams t ON t.id = c.team_id
+WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+  AND c.queue_alerted_at IS NULL
+  AND c.queued_at <= now() - make_interval(secs => COALESCE(t.queue_alert_seconds, :default))
+ORDER BY c.queued_at LIMIT :limit
+FOR UPDATE OF c SKIP LOCKED
+""")
+
+
+async def run_missed_responses(session: AsyncSession, limit: int = 50) -> int:
+    ids = list((await session.execute(_DUE, {"limit": limit})).scalars())
+    for conv_id in ids:
+        conv = await session.get(Conversation, conv_id)
+        assert conv is not None
+        await routing_service.missed_response(session, conv)
+    return len(ids)
+
+
+async def run_queue_alerts(session: AsyncSession, limit: int = 50) -> int:
+    ids = list(
+        (
+            await session.execute(
+                _WAITING_TOO_LONG,
+                {"limit": limit, "default": routing_service.DEFAULT_POLICY.queue_alert_seconds},
+            )
+        ).scalars()
+    )
+    for conv_id in ids:
+        conv = await session.get(Conversation, conv_id)
+        assert conv is not None
+        conv.queue_alerted_at = datetime.now(UTC)
+        await touchpoints_service.record(
+            session,
+            contact_id=conv.contact_id,
+            conversation_id=conv.id,
+            channel="internal",
+            direction="internal",
+            kind=TouchKind.alert,
+            reaction=Reaction.negative,
+            meta={
+                "alert": "waiting_in_queue",
+                "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
+                "team_id": conv.team_id,
+            },
+        )
+        emit(session, "conversation.queue_alert", conversation_id=conv.id, team_id=conv.team_id)
+    return len(ids)
+
+
+async def run_drain_all(session: AsyncSession) -> int:
+    handed = 0
+    for operator_id in await routing_service.online_with_room(session):
+        handed += len(await routing_service.drain(session, operator_id))
+    return handed
+
+
+class RoutingTimers:
+    def __init__(self, ctx: AppContext, interval: float = 1.0, drain_every: int = 10):
+        self.ctx = ctx
+        self.interval = interval
+        self.drain_every = drain_every
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def tick(self, with_drain: bool) -> None:
+        for job in (run_missed_responses, run_queue_alerts):
+            async with self.ctx.sessions() as session:
+                await job(session)
+                await session.commit()
+        if with_drain:
+            async with self.ctx.sessions() as session:
+                await run_drain_all(session)
+                await session.commit()
+
+    async def run_forever(self) -> None:
+        n = 0
+        while not self._stopping.is_set():
+            try:
+                await self.tick(with_drain=n % self.drain_every == 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("routing timers failed; retrying")
+            n += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)

@@ -1,0 +1,69 @@
+"""CSAT answers: recognising a rating in an inbound message and recording it. Used by the
+ingest path, so it imports nothing of the inbox's service layer."""
+
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount
+from app.surveys.models import Survey
+from app.touchpoints.models import Reaction, Touchpoint
+from connectors.base import InboundMessage
+
+DEFAULT_WINDOW_HOURS = 72
+BUTTON_PREFIX = "csat:"
+_RATING_TEXT = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[!.⭐★]*\s*$")
+
+
+def rating_of(msg: InboundMessage) -> int | None:
+    """A rating in an inbound message: a pressed csat button, or a bare 1-5."""
+    data = msg.meta.get("data") if msg.kind == "button" else None
+    if isinstance(data, str) and data.startswith(BUTTON_PREFIX):
+        value = data[len(BUTTON_PREFIX) :]
+        return int(value) if value in {"1", "2", "3", "4", "5"} else None
+    match = _RATING_TEXT.match(msg.text or "")
+    return int(match.group(1)) if match else None
+
+
+def is_survey_button(msg: InboundMessage) -> bool:
+    data = msg.meta.get("data")
+    return msg.kind == "button" and isinstance(data, str) and data.startswith(BUTTON_PREFIX)
+
+
+def reaction_for(rating: int) -> Reaction:
+    if rating >= 4:
+        return Reaction.positive
+    return Reaction.neutral if rating == 3 else Reaction.negative
+
+
+def window_hours(channel: ChannelAccount) -> int:
+    return int(channel.settings.get("csat_window_hours", DEFAULT_WINDOW_HOURS))
+
+
+async def record_answer(
+    session: AsyncSession, conversation_id: int, message_id: int, rating: int
+) -> bool:
+    """Store the rating and spread its reaction over the conversation's touchpoints that
+    have none yet. Returns False when no survey of this conversation awaits an answer."""
+    survey = await session.scalar(
+        select(Survey)
+        .where(Survey.conversation_id == conversation_id, Survey.answered_at.is_(None))
+        .with_for_update()
+    )
+    if survey is None:
+        return False
+    survey.answered_at = datetime.now(UTC)
+    survey.rating = rating
+    survey.answer_message_id = message_id
+    await session.execute(
+        update(Touchpoint)
+        .where(
+            Touchpoint.conversation_id == conversation_id,
+            Touchpoint.reaction == Reaction.unknown,
+        )
+        .values(reaction=reaction_for(rating))
+    )
+    await session.flush()
+    return True

@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API channel: webhooks, channel preparation, templates, the 24-hour window."""

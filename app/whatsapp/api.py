@@ -1,0 +1,66 @@
+"""Meta's webhook (verify handshake and deliveries) and the per-channel template list."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from app.channels import service as channels_service
+from app.core.deps import Session
+from app.operators import scopes
+from app.operators.auth import require
+from app.operators.service import Principal
+from app.whatsapp import service as whatsapp_service
+from app.whatsapp.schemas import TemplateList, WebhookResult
+
+router = APIRouter(tags=["whatsapp"])
+
+
+@router.get("/webhooks/whatsapp/{channel_id}", response_class=PlainTextResponse)
+async def verify_webhook(
+    channel_id: int,
+    session: Session,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    verify_token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
+) -> PlainTextResponse:
+    """Meta's subscription handshake: echo hub.challenge when the verify token matches."""
+    channel = await whatsapp_service.get_webhook_channel(session, channel_id)
+    whatsapp_service.check_verify_token(channel, mode, verify_token)
+    return PlainTextResponse(challenge)
+
+
+@router.post("/webhooks/whatsapp/{channel_id}", response_model=WebhookResult)
+async def receive_webhook(channel_id: int, request: Request, session: Session) -> WebhookResult:
+    channel = await whatsapp_service.get_webhook_channel(session, channel_id)
+    body = await request.body()  # the raw bytes: the signature covers exactly these
+    result = await whatsapp_service.handle_webhook(
+        session, channel, body, request.headers.get("x-hub-signature-256")
+    )
+    await session.commit()
+    return result
+
+
+@router.get("/api/v1/channels/{channel_id}/templates", response_model=TemplateList)
+async def list_templates(
+    channel_id: int,
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
+    session: Session,
+) -> TemplateList:
+    """Operators read the list to pick a template once the 24-hour window has closed."""
+    channel = await channels_service.get_channel(session, channel_id)
+    return TemplateList(templates=whatsapp_service.templates_of(channel))
+
+
+@router.put("/api/v1/channels/{channel_id}/templates", response_model=TemplateList)
+async def replace_templates(
+    channel_id: int,
+    body: TemplateList,
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    session: Session,
+) -> TemplateList:
+    """Register the templates Meta approved for this number (name, language, parameters)."""
+    channel = await channels_service.get_channel(session, channel_id)
+    templates = await whatsapp_service.set_templates(session, channel, body.templates)
+    await session.commit()
+    return TemplateList(templates=templates)

@@ -1,0 +1,235 @@
+"""WhatsApp channel accounts: preparation, templates, the reply window and webhook batches."""
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount, ChannelType
+from app.config import Settings
+from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.inbox.ingest import apply_status, ingest
+from app.inbox.models import ContactIdentity, Conversation
+from app.whatsapp.schemas import TemplateSend, TemplateSpec, WebhookResult
+from app.whatsapp.window import window_open
+from connectors import registry
+from connectors.base import InboundMessage
+from connectors.whatsapp.connector import WhatsAppConnector
+from connectors.whatsapp.parse import InvalidPayload, WebhookEvent, parse_webhook
+from connectors.whatsapp.signature import verify_signature
+
+log = logging.getLogger(__name__)
+
+REQUIRED_CREDENTIALS = ("phone_number_id", "access_token", "app_secret", "verify_token")
+
+
+def configure_connector(settings: Settings) -> None:
+    """Install the connector with this deployment's Graph API base and throughput."""
+    registry.register(
+        WhatsAppConnector(
+            graph_api_base=settings.whatsapp_graph_api_base,
+            rate_per_account=settings.whatsapp_rate_per_account,
+            timeout=settings.whatsapp_timeout_seconds,
+        )
+    )
+
+
+# ---------------------------------------------------------------- channel preparation
+
+
+def prepare_credentials(credentials: dict[str, str]) -> dict[str, str]:
+    missing = [k for k in REQUIRED_CREDENTIALS if not str(credentials.get(k) or "").strip()]
+    if missing:
+        raise Invalid(
+            "A WhatsApp channel needs credentials: " + ", ".join(missing), "missing_credentials"
+        )
+    if not str(credentials["phone_number_id"]).isdigit():
+        raise Invalid("phone_number_id is the numeric id from Meta's dashboard", "invalid_settings")
+    return {k: str(v).strip() for k, v in credentials.items()}
+
+
+def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    base = settings.get("graph_api_base")
+    if base is not None and not (
+        isinstance(base, str) and base.startswith(("http://", "https://"))
+    ):
+        raise Invalid("settings.graph_api_base must be an http(s) URL", "invalid_settings")
+    rate = settings.get("rate_per_account")
+    if rate is not None and not isinstance(rate, str):
+        raise Invalid('settings.rate_per_account is like "80/second"', "invalid_settings")
+    if "templates" not in settings:
+        return settings
+    try:
+        templates = [TemplateSpec.model_validate(t) for t in settings["templates"] or []]
+    except (ValueError, TypeError) as exc:
+        raise Invalid(
+            "settings.templates is a list of {name, language, parameters}", "invalid_settings"
+        ) from exc
+    return {**settings, "templates": [t.model_dump() for t in templates]}
+
+
+# ---------------------------------------------------------------- templates
+
+
+def templates_of(channel: ChannelAccount) -> list[TemplateSpec]:
+    return [TemplateSpec.model_validate(t) for t in channel.settings.get("templates") or []]
+
+
+async def set_templates(
+    session: AsyncSession, channel: ChannelAccount, templates: list[TemplateSpec]
+) -> list[TemplateSpec]:
+    if channel.type != ChannelType.whatsapp:
+        raise Invalid("Templates belong to WhatsApp channels", "templates_not_supported")
+    keys = [(t.name, t.language) for t in templates]
+    if len(keys) != len(set(keys)):
+        raise Invalid("A template is listed twice for one language", "duplicate_template")
+    # A new dict, so SQLAlchemy sees the JSONB column change.
+    channel.settings = {**channel.settings, "templates": [t.model_dump() for t in templates]}
+    await session.flush()
+    return templates
+
+
+# ---------------------------------------------------------------- outgoing messages
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingContent:
+    text: str
+    kind: str = "text"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+async def outgoing_content(
+    session: AsyncSession, conv: Conversation, *, text: str | None, template: TemplateSend | None
+) -> OutgoingContent:
+    """What a reply or an integration send puts in the outbox. On WhatsApp, free text is
+    refused up front outside the 24-hour window (Meta would fail it with 131047 anyway)."""
+    channel = await session.get(ChannelAccount, conv.channel_account_id)
+    assert channel is not None
+    if channel.type != ChannelType.whatsapp:
+        if template is not None:
+            raise Invalid("Templates are a WhatsApp feature", "templates_not_supported")
+        return OutgoingContent(text or "")
+    if template is not None:
+        return _template_content(channel, template, text)
+    last_inbound = conv.last_inbound_at
+    if last_inbound is None:  # e.g. opened by an integration: the person may have written
+        last_inbound = await session.scalar(
+            select(ContactIdentity.last_inbound_at).where(ContactIdentity.id == conv.identity_id)
+        )
+    if not window_open(last_inbound):
+        raise Conflict(
+            "The client last wrote more than 24 hours ago: WhatsApp only allows an approved "
+            "template now (send one with `template`)",
+            "whatsapp_window_closed",
+        )
+    return OutgoingContent(text or "")
+
+
+def _template_content(
+    channel: ChannelAccount, template: TemplateSend, text: str | None
+) -> OutgoingContent:
+    spec = next(
+        (
+            t
+            for t in templates_of(channel)
+            if t.name == template.name and t.language == template.language
+        ),
+        None,
+    )
+    if spec is None:
+        raise Invalid(
+            f"Template {template.name!r} ({template.language}) is not registered on this "
+            "channel: add it with PUT /api/v1/channels/{id}/templates",
+            "unknown_template",
+        )
+    if len(template.parameters) != spec.parameters:
+        raise Invalid(
+            f"Template {spec.name!r} takes {spec.parameters} parameters, "
+            f"{len(template.parameters)} given",
+            "template_parameters",
+        )
+    shown = f"Template {spec.name} ({spec.language})"
+    if template.parameters:
+        shown += ": " + ", ".join(template.parameters)
+    return OutgoingContent(text or shown, "template", {"template": template.model_dump()})
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+async def get_webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
+    channel = await session.get(ChannelAccount, channel_id)
+    if channel is None or channel.type != ChannelType.whatsapp or not channel.is_active:
+        raise NotFound("Unknown WhatsApp channel", "unknown_channel")
+    return channel
+
+
+def check_verify_token(channel: ChannelAccount, mode: str | None, token: str | None) -> None:
+    expected = str(channel.credentials.get("verify_token") or "")
+    if (
+        mode != "subscribe"
+        or not expected
+        or not hmac.compare_digest(expected.encode(), (token or "").encode())
+    ):
+        raise Forbidden("The verify token does not match", "invalid_verify_token")
+
+
+async def handle_webhook(
+    session: AsyncSession, channel: ChannelAccount, body: bytes, signature: str | None
+) -> WebhookResult:
+    """Checks the signature over the raw bytes, then stores every message and applies every
+    status in payload order, in the caller's one transaction. A redelivery changes nothing."""
+    if not verify_signature(str(channel.credentials.get("app_secret") or ""), body, signature):
+        raise Unauthorized("The X-Hub-Signature-256 signature does not match", "bad_signature")
+    try:
+        events = parse_webhook(orjson.loads(body))
+    except (orjson.JSONDecodeError, InvalidPayload) as exc:
+        raise DomainError("The body is not a WhatsApp webhook", "malformed_json") from exc
+    result = WebhookResult(messages=0, duplicates=0, statuses=0)
+    channels: dict[str, ChannelAccount | None] = {}
+    for item in events:
+        target = await _channel_for(session, channel, item, channels)
+        if target is None:
+            continue
+        if isinstance(item.event, InboundMessage):
+            stored = await ingest(session, target, item.event)
+            if stored.duplicate:
+                result.duplicates += 1
+            else:
+                result.messages += 1
+        elif await apply_status(session, target, item.event) is not None:
+            result.statuses += 1
+    return result
+
+
+async def _channel_for(
+    session: AsyncSession,
+    channel: ChannelAccount,
+    item: WebhookEvent,
+    cache: dict[str, ChannelAccount | None],
+) -> ChannelAccount | None:
+    """Meta posts every number of one app to the app's single callback URL: an event for
+    another number of ours goes to that number's channel (same app secret, so the signature
+    we checked vouches for it); one for a number we do not know is skipped."""
+    number = item.phone_number_id
+    if number is None or number == str(channel.credentials.get("phone_number_id")):
+        return channel
+    if number not in cache:
+        found = await session.scalar(
+            select(ChannelAccount).where(
+                ChannelAccount.type == ChannelType.whatsapp,
+                ChannelAccount.is_active.is_(True),
+                ChannelAccount.credentials["phone_number_id"].astext == number,
+                ChannelAccount.credentials["app_secret"].astext
+                == str(channel.credentials.get("app_secret")),
+            )
+        )
+        if found is None:
+            log.warning("whatsapp webhook for unknown phone number id %s skipped", number)
+        cache[number] = found
+    return cache[number]

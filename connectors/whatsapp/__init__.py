@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook signature, webhook parsing, sends and media downloads."""

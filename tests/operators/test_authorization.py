@@ -1,0 +1,948 @@
+"""Who may call what.
+
+Every route of the app is listed in one of the tables below; a new endpoint without a rule
+fails `test_every_route_has_a_rule`, and the matrix tests walk the routes the app really has
+(not the tables), so a rule cannot silently go unchecked. Callers: anonymous, broken
+credentials (garbage, forged, expired, a visitor token, a bad or revoked API key), an
+operator, an admin, an API key with the route's scope and one with every scope but that one.
+Wrong or missing credentials answer 401, known but not allowed 403, both as
+{"error": {"code", "message"}}."""
+
+import base64
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import websockets
+from fastapi import FastAPI, routing
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from sqlalchemy import text
+
+from app.config import Settings
+from app.main import create_app
+from app.operators import scopes, security
+from app.operators.auth import OPERATOR_TOKEN
+from app.webchat.service import VISITOR_TOKEN
+from tests.conftest import LiveServer, Running, create_operator
+from tests.helpers import auth, create_webchat, visitor_post, visitor_session
+
+Route = tuple[str, str]  # (method or "WS", path template)
+Call = Callable[["World"], tuple[str, dict[str, Any] | None]]
+
+OTHER_KEY = "a-different-signing-key-nobody-configured-0123456789"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """scope: what the route needs (None: any operator, never an API key).
+    operator: whether a plain operator may call it. api_key: whether an API key holding the
+    scope may. ok: the status an allowed caller gets. call: (url, json body) to send."""
+
+    scope: str | None
+    operator: bool
+    call: Call
+    api_key: bool = True
+    ok: int = 200
+
+
+def _to(url: str) -> Call:
+    return lambda w: (url.format(w=w), None)
+
+
+# ------------------------------------------------------------------ the expectations
+
+API_RULES: dict[Route, Rule] = {
+    ("GET", "/api/v1/operators/me"): Rule(
+        None, operator=True, api_key=False, call=_to("/api/v1/operators/me")
+    ),
+    ("GET", "/api/v1/operators"): Rule(
+        scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/operators")
+    ),
+    ("POST", "/api/v1/operators"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/operators",
+            {"email": f"new{w.unique()}@example.com", "name": "New", "password": "password123"},
+        ),
+    ),
+    ("PATCH", "/api/v1/operators/{operator_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/operators/{w.other_operator_id}", {"name": "Renamed"}),
+    ),
+    ("GET", "/api/v1/teams"): Rule(scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/teams")),
+    ("POST", "/api/v1/teams"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: ("/api/v1/teams", {"name": f"team-{w.unique()}"}),
+    ),
+    ("GET", "/api/v1/api-keys"): Rule(
+        scopes.API_KEYS_WRITE, operator=False, call=_to("/api/v1/api-keys")
+    ),
+    ("POST", "/api/v1/api-keys"): Rule(
+        scopes.API_KEYS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: ("/api/v1/api-keys", {"name": "k", "scopes": [scopes.CONTACTS_READ]}),
+    ),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(
+        scopes.API_KEYS_WRITE, operator=False, call=_to("/api/v1/api-keys/{w.victim_key_id}")
+    ),
+    ("GET", "/api/v1/channels"): Rule(
+        scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channels")
+    ),
+    ("POST", "/api/v1/channels"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: ("/api/v1/channels", {"type": "webchat", "name": f"c{w.unique()}"}),
+    ),
+    ("GET", "/api/v1/channels/{channel_id}"): Rule(
+        scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channels/{w.channel_b_id}")
+    ),
+    ("PATCH", "/api/v1/channels/{channel_id}"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/channels/{w.channel_b_id}", {"name": "Renamed"}),
+    ),
+    ("GET", "/api/v1/conversations"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/conversations")
+    ),
+    ("GET", "/api/v1/conversations/{conversation_id}"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/conversations/{w.conversation_id}"),
+    ),
+    ("GET", "/api/v1/conversations/{conversation_id}/messages"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/conversations/{w.conversation_id}/messages"),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        ok=201,
+        call=lambda w: (
+            f"/api/v1/conversations/{w.conversation_id}/messages",
+            {"text": "A reply", "client_message_id": f"r{w.unique()}"},
+        ),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/assign"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        call=lambda w: (
+            f"/api/v1/conversations/{w.conversation_id}/assign",
+            {"assignee_id": None},
+        ),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/status"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/status", {"status": "open"}),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/read"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/read", None),
+    ),
+    ("GET", "/api/v1/teams/{team_id}/routing"): Rule(
+        scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/teams/{w.team_id}/routing")
+    ),
+    ("PATCH", "/api/v1/teams/{team_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/teams/{w.team_id}", {"response_target_seconds": 120}),
+    ),
+    ("PUT", "/api/v1/operators/{operator_id}/channels"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/operators/{w.other_operator_id}/channels", {"channel_ids": []}),
+    ),
+    # Presence is a person's own (admins may set anyone's): never an API key.
+    ("POST", "/api/v1/operators/{operator_id}/presence"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        api_key=False,
+        call=lambda w: (f"/api/v1/operators/{w.operator_id}/presence", {"presence": "away"}),
+    ),
+    ("GET", "/api/v1/routing/queue"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/routing/queue")
+    ),
+    ("GET", "/api/v1/routing/load"): Rule(
+        scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/routing/load")
+    ),
+    ("POST", "/api/v1/messages"): Rule(
+        scopes.MESSAGES_WRITE,
+        operator=True,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/messages",
+            {
+                "idempotency_key": f"i{w.unique()}",
+                "text": "Your order shipped",
+                "conversation_id": w.conversation_id,
+            },
+        ),
+    ),
+    # A web chat message has no attachments: an allowed caller gets past the checks to 404.
+    ("GET", "/api/v1/messages/{message_id}/attachments/{index}"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        ok=404,
+        call=_to("/api/v1/messages/{w.message_id}/attachments/0"),
+    ),
+    ("GET", "/api/v1/contacts"): Rule(
+        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/contacts")
+    ),
+    ("GET", "/api/v1/contacts/{contact_id}"): Rule(
+        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/contacts/{w.contact_id}")
+    ),
+    ("GET", "/api/v1/touchpoints"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/touchpoints")
+    ),
+    ("PATCH", "/api/v1/contacts/{contact_id}"): Rule(
+        scopes.CONTACTS_WRITE,
+        operator=True,
+        call=lambda w: (f"/api/v1/contacts/{w.contact_id}", {"category": "B"}),
+    ),
+    ("GET", "/api/v1/contacts/{contact_id}/timeline"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        call=_to("/api/v1/contacts/{w.contact_id}/timeline"),
+    ),
+    ("GET", "/api/v1/categories"): Rule(
+        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/categories")
+    ),
+    ("PUT", "/api/v1/categories/{code}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (
+            f"/api/v1/categories/K{w.unique()}",
+            {"name": "k", "position": 9, "cadence_days": 5},
+        ),
+    ),
+    ("DELETE", "/api/v1/categories/{code}"): Rule(
+        scopes.OPERATORS_WRITE, operator=False, ok=404, call=_to("/api/v1/categories/NOPE")
+    ),
+    # An API key must name whose plan it reads (operator_id).
+    ("GET", "/api/v1/cadence"): Rule(
+        scopes.CONTACTS_READ,
+        operator=True,
+        call=lambda w: (f"/api/v1/cadence?operator_id={w.operator_id}", None),
+    ),
+    ("POST", "/api/v1/touchpoints"): Rule(
+        scopes.TOUCHPOINTS_WRITE,
+        operator=True,
+        ok=201,
+        call=lambda w: ("/api/v1/touchpoints", {"contact_id": w.contact_id, "kind": "call"}),
+    ),
+    ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): Rule(
+        scopes.TOUCHPOINTS_WRITE,
+        operator=True,
+        call=lambda w: ("/api/v1/touchpoints/1", {"reaction": "neutral"}),
+    ),
+    ("GET", "/api/v1/channels/{channel_id}/templates"): Rule(
+        scopes.CHANNELS_READ,
+        operator=True,
+        call=_to("/api/v1/channels/{w.channel_b_id}/templates"),
+    ),
+    ("PUT", "/api/v1/channels/{channel_id}/templates"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/channels/{w.channel_b_id}/templates", {"templates": []}),
+        ok=422,  # templates are a WhatsApp feature; the caller got past the checks
+    ),
+    ("GET", "/api/v1/touchpoints/export.csv"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/touchpoints/export.csv")
+    ),
+}
+
+# Anyone may call these; login checks its own credentials.
+PUBLIC: set[Route] = {
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+# Provider webhooks authenticate the provider, not a user: Telegram's secret token header,
+# WhatsApp's body signature (and verify token for the handshake). Checked below: without
+# them, a known channel answers 401/403 and stores nothing.
+PROVIDER_WEBHOOKS: set[Route] = {
+    ("POST", "/webhooks/telegram/{channel_id}"),
+    ("GET", "/webhooks/whatsapp/{channel_id}"),
+    ("POST", "/webhooks/whatsapp/{channel_id}"),
+}
+
+# The widget API: "public" needs nothing, "visitor" needs this widget's visitor token.
+WIDGET_RULES: dict[Route, str] = {
+    ("POST", "/widget/v1/{widget_key}/sessions"): "public",
+    ("POST", "/widget/v1/{widget_key}/messages"): "visitor",
+    ("GET", "/widget/v1/{widget_key}/messages"): "visitor",
+}
+
+SOCKET_RULES: dict[Route, str] = {
+    ("WS", "/api/v1/ws"): "operator",
+    ("WS", "/widget/v1/{widget_key}/ws"): "visitor",
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def app_routes(app: FastAPI) -> list[Route]:
+    """Every FastAPI route the app serves, as (method or "WS", path template)."""
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    found: list[Route] = []
+    for route in iter_contexts(app.routes) if iter_contexts else app.routes:
+        original = getattr(route, "original_route", route)
+        if isinstance(original, APIWebSocketRoute):
+            found.append(("WS", route.path))
+        elif isinstance(original, APIRoute):
+            found.extend((method, route.path) for method in sorted(route.methods))
+    return found
+
+
+def error_of(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
+    body = r.json()
+    assert set(body) == {"error"}, body
+    err: dict[str, Any] = body["error"]
+    assert isinstance(err.get("code"), str) and err["code"], body
+    assert isinstance(err.get("message"), str) and err["message"], body
+    if code is not None:
+        assert err["code"] == code, body
+    return err
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def reissue(token: str, key: str, ttl: int = 3600) -> str:
+    """The same claims, signed with `key` and expiring `ttl` seconds from now."""
+    claims = claims_of(token)
+    kind, subject = claims.pop("typ"), claims.pop("sub")
+    for name in ("iat", "exp"):
+        claims.pop(name)
+    return security.issue_token(key, kind, subject, ttl, **claims)
+
+
+async def count(run: Running, table: str) -> int:
+    async with run.ctx.sessions() as session:
+        return int(await session.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+async def operator_id(client: httpx.AsyncClient, token: str) -> int:
+    r = await client.get("/api/v1/operators/me", headers=auth(token))
+    assert r.status_code == 200, r.text
+    return int(r.json()["id"])
+
+
+async def new_api_key(client: httpx.AsyncClient, admin: str, key_scopes: list[str]) -> dict:
+    r = await client.post(
+        "/api/v1/api-keys", json={"name": "integration", "scopes": key_scopes}, headers=auth(admin)
+    )
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    assert data["key"].startswith(security.API_KEY_PREFIX)
+    return data
+
+
+@dataclass
+class World:
+    run: Running
+    admin: str
+    operator: str
+    operator_id: int
+    other_operator: str
+    other_operator_id: int
+    widget_a: str
+    widget_b: str
+    channel_b_id: int
+    visitor: str  # a visitor of widget A
+    conversation_id: int  # the visitor's conversation, unassigned
+    message_id: int  # the visitor's first message
+    contact_id: int
+    victim_key_id: int
+    team_id: int
+    keys: dict[str | None, str] = field(default_factory=dict)
+    keys_without: dict[str | None, str] = field(default_factory=dict)
+    _counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def unique(self) -> int:
+        return next(self._counter)
+
+    async def key_with(self, scope: str | None) -> str:
+        if scope not in self.keys:
+            wanted = [scope] if scope else sorted(scopes.ALL_SCOPES)
+            self.keys[scope] = (await new_api_key(self.run.client, self.admin, wanted))["key"]
+        return self.keys[scope]
+
+    async def key_without(self, scope: str | None) -> str:
+        if scope not in self.keys_without:
+            wanted = sorted(scopes.ALL_SCOPES - {scope})
+            data = await new_api_key(self.run.client, self.admin, wanted)
+            self.keys_without[scope] = data["key"]
+        return self.keys_without[scope]
+
+
+async def make_world(run: Running) -> World:
+    client = run.client
+    admin = await run.admin_token()
+    operator = await run.operator_token()
+    other = await create_operator(run, "other@example.com", "operator")
+    widget_a = await create_webchat(client, admin)
+    widget_b = await create_webchat(client, admin)
+    visitor = (await visitor_session(client, widget_a["public_key"], name="Vera"))["visitor_token"]
+    r = await visitor_post(client, widget_a["public_key"], visitor, "Hello", "hello-1")
+    assert r.status_code == 201, r.text
+    message = r.json()["message"]
+    victim = await new_api_key(client, admin, [scopes.CONTACTS_READ])
+    team = await client.post("/api/v1/teams", json={"name": "Sales"}, headers=auth(admin))
+    assert team.status_code == 201, team.text
+    return World(
+        run=run,
+        admin=admin,
+        operator=operator,
+        operator_id=await operator_id(client, operator),
+        other_operator=other,
+        other_operator_id=await operator_id(client, other),
+        widget_a=widget_a["public_key"],
+        widget_b=widget_b["public_key"],
+        channel_b_id=widget_b["id"],
+        visitor=visitor,
+        conversation_id=message["conversation_id"],
+        message_id=message["id"],
+        contact_id=int(claims_of(visitor)["sub"]),
+        victim_key_id=victim["id"],
+        team_id=team.json()["id"],
+    )
+
+
+@pytest.fixture
+async def world(run: Running) -> World:
+    return await make_world(run)
+
+
+def expired_operator_token(run: Running, token: str) -> str:
+    return reissue(token, run.ctx.signing_key, ttl=-60)
+
+
+# ------------------------------------------------------------------ completeness
+
+
+def test_every_route_has_a_rule(settings: Settings) -> None:
+    routes = app_routes(create_app(settings))
+    assert any(path.startswith("/api/v1/") for _, path in routes), routes
+    assert any(path.startswith("/widget/v1/") for _, path in routes), routes
+    tables = [set(API_RULES), PUBLIC, PROVIDER_WEBHOOKS, set(WIDGET_RULES), set(SOCKET_RULES)]
+    missing = [r for r in routes if sum(r in t for t in tables) != 1]
+    assert not missing, f"routes without exactly one authorization rule in this test: {missing}"
+    stale = set().union(*tables) - set(routes)
+    assert not stale, f"rules for routes the app no longer has: {stale}"
+    widget_routes = {r for r in routes if r[1].startswith("/widget/v1/")}
+    assert widget_routes <= set(WIDGET_RULES) | set(SOCKET_RULES)
+
+
+# ------------------------------------------------------------------ the API matrix
+
+
+async def test_api_authorization_matrix(world: World) -> None:
+    client = world.run.client
+    signing_key = world.run.ctx.signing_key
+    revoked = await new_api_key(client, world.admin, sorted(scopes.ALL_SCOPES))
+    r = await client.delete(f"/api/v1/api-keys/{revoked['id']}", headers=auth(world.admin))
+    assert r.status_code == 200, r.text
+
+    broken: dict[str, dict[str, str]] = {
+        "anonymous": {},
+        "garbage bearer": auth("not-a-token"),
+        "basic auth": {"Authorization": "Basic YWRtaW5AZXhhbXBsZS5jb206cGFzc3dvcmQxMjM="},
+        "forged admin token": auth(reissue(world.admin, OTHER_KEY)),
+        "expired admin token": auth(expired_operator_token(world.run, world.admin)),
+        "visitor token": auth(world.visitor),
+        "malformed api key": {"X-Api-Key": "nope"},
+        "unknown api key": {"X-Api-Key": f"{security.API_KEY_PREFIX}abcdef012345_secret"},
+        "revoked api key": {"X-Api-Key": revoked["key"]},
+    }
+    assert signing_key != OTHER_KEY
+
+    failures: list[str] = []
+    checked = 0
+    for route in app_routes(world.run.app):
+        method, path = route
+        if route in PUBLIC or route in SOCKET_RULES or not path.startswith("/api/v1/"):
+            continue
+        rule = API_RULES[route]  # KeyError: a new endpoint needs a rule above
+        checked += 1
+        allowed: dict[str, dict[str, str]] = {"admin": auth(world.admin)}
+        denied: dict[str, dict[str, str]] = {
+            "api key without the scope": {"X-Api-Key": await world.key_without(rule.scope)}
+        }
+        (allowed if rule.operator else denied)["operator"] = auth(world.operator)
+        (allowed if rule.api_key else denied)["api key with the scope"] = {
+            "X-Api-Key": await world.key_with(rule.scope)
+        }
+        expectations = (
+            [(who, h, 401) for who, h in broken.items()]
+            + [(who, h, 403) for who, h in denied.items()]
+            + [(who, h, rule.ok) for who, h in allowed.items()]
+        )
+        for who, headers, expected in expectations:
+            url, body = rule.call(world)
+            r = await client.request(method, url, json=body, headers=headers)
+            where = f"{method} {path} as {who}: expected {expected}, got {r.status_code} {r.text}"
+            if r.status_code != expected:
+                failures.append(where)
+                continue
+            if expected in (401, 403):
+                try:
+                    error_of(r, expected)
+                except AssertionError as exc:
+                    failures.append(f"{where}: bad error body: {exc}")
+            if who == "anonymous" and "bearer" not in r.headers.get("www-authenticate", "").lower():
+                failures.append(f"{where}: no WWW-Authenticate: Bearer")
+    assert checked == len(API_RULES)
+    assert not failures, "\n".join(failures)
+
+
+async def test_login_and_public_routes(run: Running) -> None:
+    await run.admin_token()
+    for body in (
+        {"email": "admin@example.com", "password": "wrong-password"},
+        {"email": "nobody@example.com", "password": "password123"},
+    ):
+        r = await run.client.post("/api/v1/auth/login", json=body)
+        error_of(r, 401, "bad_credentials")
+    for method, path in sorted(PUBLIC - {("POST", "/api/v1/auth/login")}):
+        r = await run.client.request(method, path)
+        assert r.status_code == 200, (path, r.text)
+
+
+# ------------------------------------------------------------------ tokens
+
+
+async def test_forged_expired_and_confused_tokens_are_401(world: World) -> None:
+    client = world.run.client
+    key = world.run.ctx.signing_key
+    admin_claims = claims_of(world.admin)
+    now = int(time.time())
+    unsigned = jwt.encode(
+        {"typ": OPERATOR_TOKEN, "sub": admin_claims["sub"], "iat": now, "exp": now + 600},
+        key=None,
+        algorithm="none",
+    )
+    tokens = {
+        "forged": (reissue(world.admin, OTHER_KEY), "invalid_token"),
+        "expired": (expired_operator_token(world.run, world.admin), "token_expired"),
+        "alg none": (unsigned, "invalid_token"),
+        "tampered payload": (_tamper(world.operator, admin_claims["sub"]), "invalid_token"),
+        # Correctly signed, but a visitor token whose subject is the admin's id.
+        "visitor kind": (
+            security.issue_token(key, VISITOR_TOKEN, admin_claims["sub"], 600, ch=1, ext="x"),
+            "invalid_token",
+        ),
+        "no subject": (jwt.encode({"typ": OPERATOR_TOKEN, "exp": now + 600}, key), None),
+        "non-numeric subject": (security.issue_token(key, OPERATOR_TOKEN, "admin", 600), None),
+        "unknown operator": (security.issue_token(key, OPERATOR_TOKEN, "999999", 600), None),
+    }
+    for name, (token, code) in tokens.items():
+        for path in ("/api/v1/operators/me", "/api/v1/conversations", "/api/v1/api-keys"):
+            r = await client.get(path, headers=auth(token))
+            assert r.status_code == 401, (name, path, r.text)
+            error_of(r, 401, code)
+
+    # A deactivated operator's still-unexpired token stops working at once.
+    r = await client.patch(
+        f"/api/v1/operators/{world.other_operator_id}",
+        json={"is_active": False},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 200, r.text
+    error_of(
+        await client.get("/api/v1/conversations", headers=auth(world.other_operator)),
+        401,
+        "inactive_operator",
+    )
+    # ... and cannot log in again.
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": "other@example.com", "password": "password123"}
+    )
+    error_of(r, 401, "bad_credentials")
+
+
+def _tamper(token: str, subject: str) -> str:
+    """Swap the payload of a genuine token for one with another subject, keeping the
+    original signature."""
+    header, _, signature = token.split(".")
+    claims = claims_of(token) | {"sub": subject}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
+async def test_revoked_key_is_401_and_scopes_are_checked(world: World) -> None:
+    client = world.run.client
+    reader = await new_api_key(client, world.admin, [scopes.CONVERSATIONS_READ])
+    headers = {"X-Api-Key": reader["key"]}
+    assert (await client.get("/api/v1/conversations", headers=headers)).status_code == 200
+    error_of(await client.get("/api/v1/contacts", headers=headers), 403, "missing_scope")
+    error_of(
+        await client.post(
+            f"/api/v1/conversations/{world.conversation_id}/messages",
+            json={"text": "sneaky"},
+            headers=headers,
+        ),
+        403,
+        "missing_scope",
+    )
+    # Unknown scopes are refused when the key is made, not silently dropped.
+    r = await client.post(
+        "/api/v1/api-keys", json={"name": "x", "scopes": ["everything"]}, headers=auth(world.admin)
+    )
+    error_of(r, 422, "unknown_scope")
+    # The right prefix with a wrong secret is no key.
+    prefix = reader["key"].rsplit("_", 1)[0]
+    bad = {"X-Api-Key": f"{prefix}_not-the-secret"}
+    error_of(await client.get("/api/v1/conversations", headers=bad), 401, "invalid_api_key")
+
+    r = await client.delete(f"/api/v1/api-keys/{reader['id']}", headers=auth(world.admin))
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None, r.text
+    error_of(await client.get("/api/v1/conversations", headers=headers), 401, "invalid_api_key")
+    # An API key never makes API keys of its own unless it holds api_keys:write.
+    error_of(
+        await client.post(
+            "/api/v1/api-keys",
+            json={"name": "escalate", "scopes": sorted(scopes.ALL_SCOPES)},
+            headers={"X-Api-Key": await world.key_without(scopes.API_KEYS_WRITE)},
+        ),
+        403,
+        "missing_scope",
+    )
+
+
+# ------------------------------------------------------------------ conversation ownership
+
+
+async def test_operator_sees_own_and_queue_but_not_others(world: World) -> None:
+    client, run = world.run.client, world.run
+
+    async def conversation_of_new_visitor(name: str) -> tuple[int, int]:
+        token = (await visitor_session(client, world.widget_a, name=name))["visitor_token"]
+        r = await visitor_post(client, world.widget_a, token, f"hi from {name}")
+        assert r.status_code == 201, r.text
+        return int(r.json()["message"]["conversation_id"]), int(r.json()["message"]["id"])
+
+    queued = world.conversation_id  # unassigned
+    mine, _ = await conversation_of_new_visitor("Mia")
+    theirs, their_message = await conversation_of_new_visitor("Theo")
+    for conv, assignee in ((mine, world.operator_id), (theirs, world.other_operator_id)):
+        r = await client.post(
+            f"/api/v1/conversations/{conv}/assign",
+            json={"assignee_id": assignee},
+            headers=auth(world.admin),
+        )
+        assert r.status_code == 200 and r.json()["assignee_id"] == assignee, r.text
+
+    async def listed(token: str, **params: Any) -> set[int]:
+        r = await client.get("/api/v1/conversations", params=params, headers=auth(token))
+        assert r.status_code == 200, r.text
+        return {c["id"] for c in r.json()["items"]}
+
+    assert await listed(world.operator) == {queued, mine}
+    assert await listed(world.operator, assignee=str(world.other_operator_id)) == set()
+    assert await listed(world.other_operator) == {queued, theirs}
+    assert await listed(world.admin) == {queued, mine, theirs}
+    everything = await world.key_with(scopes.CONVERSATIONS_READ)
+    r = await client.get("/api/v1/conversations", headers={"X-Api-Key": everything})
+    assert {c["id"] for c in r.json()["items"]} == {queued, mine, theirs}
+
+    for conv in (queued, mine):
+        for suffix in ("", "/messages"):
+            r = await client.get(
+                f"/api/v1/conversations/{conv}{suffix}", headers=auth(world.operator)
+            )
+            assert r.status_code == 200, r.text
+
+    messages_before = await count(run, "messages")
+    touchpoints_before = await count(run, "touchpoints")
+    denied: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/api/v1/conversations/{theirs}", None),
+        ("GET", f"/api/v1/conversations/{theirs}/messages", None),
+        ("GET", f"/api/v1/messages/{their_message}/attachments/0", None),
+        ("POST", f"/api/v1/conversations/{theirs}/messages", {"text": "mine now"}),
+        ("POST", f"/api/v1/conversations/{theirs}/messages", {"text": "n", "private": True}),
+        ("POST", f"/api/v1/conversations/{theirs}/assign", {"assignee_id": world.operator_id}),
+        ("POST", f"/api/v1/conversations/{theirs}/status", {"status": "resolved"}),
+        ("POST", f"/api/v1/conversations/{theirs}/read", None),
+        (
+            "POST",
+            "/api/v1/messages",
+            {"idempotency_key": "k1", "text": "x", "conversation_id": theirs},
+        ),
+    ]
+    for method, url, body in denied:
+        r = await client.request(method, url, json=body, headers=auth(world.operator))
+        error_of(r, 403, "not_your_conversation")
+    assert await count(run, "messages") == messages_before
+    assert await count(run, "touchpoints") == touchpoints_before
+    r = await client.get(f"/api/v1/conversations/{theirs}", headers=auth(world.admin))
+    assert r.json()["assignee_id"] == world.other_operator_id
+    assert r.json()["status"] != "resolved"
+
+    # The admin sees and acts on every conversation.
+    for conv in (queued, mine, theirs):
+        r = await client.get(f"/api/v1/conversations/{conv}/messages", headers=auth(world.admin))
+        assert r.status_code == 200 and r.json()["items"], r.text
+    r = await client.post(
+        f"/api/v1/conversations/{theirs}/messages",
+        json={"text": "admin"},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 201, r.text
+
+    # Once the other operator hands it back to the queue, everyone sees it again.
+    r = await client.post(
+        f"/api/v1/conversations/{theirs}/assign",
+        json={"assignee_id": None},
+        headers=auth(world.other_operator),
+    )
+    assert r.status_code == 200, r.text
+    assert await listed(world.operator) == {queued, mine, theirs}
+
+
+async def test_idempotency_keys_do_not_cross_callers(world: World) -> None:
+    """Operators and API keys have separate id sequences; an API key whose id equals an
+    operator's must not share that operator's idempotency keys (and so must never get the
+    operator's private note back), and the other way round."""
+    client = world.run.client
+    tokens = {
+        await operator_id(client, token): token
+        for token in (world.admin, world.operator, world.other_operator)
+    }
+    needed = [scopes.CONVERSATIONS_WRITE, scopes.MESSAGES_WRITE]
+    key = await new_api_key(client, world.admin, needed)
+    while key["id"] < min(tokens):
+        key = await new_api_key(client, world.admin, needed)
+    assert key["id"] in tokens, "the test needs an API key with an operator's numeric id"
+    twin = tokens[key["id"]]
+    as_key = {"X-Api-Key": key["key"]}
+    conv = world.conversation_id
+    note = {"text": "internal: VIP, discount", "private": True, "client_message_id": "c1"}
+
+    r = await client.post(f"/api/v1/conversations/{conv}/messages", json=note, headers=auth(twin))
+    assert r.status_code == 201, r.text
+    note_id = r.json()["id"]
+    r = await client.post(
+        f"/api/v1/conversations/{conv}/messages",
+        json={"text": "bot reply", "client_message_id": "c1"},
+        headers=as_key,
+    )
+    assert r.status_code in (201, 403), r.text
+    if r.status_code == 201:
+        assert r.json()["id"] != note_id, "an API key was handed an operator's private note"
+        assert r.json()["text"] == "bot reply"
+
+    send = {"idempotency_key": "same", "conversation_id": conv}
+    r = await client.post("/api/v1/messages", json=send | {"text": "from the key"}, headers=as_key)
+    assert r.status_code == 201, r.text
+    r2 = await client.post(
+        "/api/v1/messages", json=send | {"text": "from the operator"}, headers=auth(twin)
+    )
+    assert r2.status_code == 201, r2.text
+    assert r2.json()["id"] != r.json()["id"]
+    assert r2.json()["text"] == "from the operator"
+
+
+# ------------------------------------------------------------------ the widget API
+
+
+async def test_widget_authorization_matrix(world: World) -> None:
+    client, run = world.run.client, world.run
+    visitor_b = (await visitor_session(client, world.widget_b))["visitor_token"]
+    api_key = await world.key_with(None)
+    broken: dict[str, dict[str, str]] = {
+        "anonymous": {},
+        "garbage token": auth("not-a-token"),
+        "forged visitor token": auth(reissue(world.visitor, OTHER_KEY)),
+        "expired visitor token": auth(reissue(world.visitor, run.ctx.signing_key, ttl=-60)),
+        "visitor of widget B": auth(visitor_b),
+        "operator token": auth(world.operator),
+        "admin token": auth(world.admin),
+        "api key": {"X-Api-Key": api_key},
+    }
+    checked = 0
+    for route in app_routes(run.app):
+        method, path = route
+        if method == "WS" or not path.startswith("/widget/v1/"):
+            continue
+        rule = WIDGET_RULES[route]  # KeyError: a new widget endpoint needs a rule above
+        checked += 1
+        url = path.replace("{widget_key}", world.widget_a)
+        body = {"text": "hi"} if method == "POST" else None
+        if rule == "public":
+            r = await client.request(method, url, json={})
+            assert r.status_code == 201, r.text
+            continue
+        assert rule == "visitor"
+        stored = await count(run, "messages")
+        for who, headers in broken.items():
+            r = await client.request(method, url, json=body, headers=headers)
+            assert r.status_code == 401, (route, who, r.text)
+            error_of(r, 401)
+        assert await count(run, "messages") == stored
+        r = await client.request(method, url, json=body, headers=auth(world.visitor))
+        assert r.status_code == (201 if method == "POST" else 200), r.text
+    assert checked == len(WIDGET_RULES)
+
+    # Widget A's visitor, on widget B's key, with A's token: refused, nothing stored.
+    stored = await count(run, "messages")
+    r = await visitor_post(client, world.widget_b, world.visitor, "wrong widget")
+    error_of(r, 401, "invalid_token")
+    r = await client.get(f"/widget/v1/{world.widget_b}/messages", headers=auth(world.visitor))
+    error_of(r, 401, "invalid_token")
+    assert await count(run, "messages") == stored
+
+
+async def test_visitor_never_sees_another_visitors_messages(world: World) -> None:
+    client, key = world.run.client, world.widget_a
+    x = (await visitor_session(client, key, name="Xena"))["visitor_token"]
+    y = (await visitor_session(client, key, name="Yuri"))["visitor_token"]
+    ids: dict[str, set[int]] = {"x": set(), "y": set()}
+    conversations: dict[str, int] = {}
+    for who, token in (("x", x), ("y", y), ("x", x), ("y", y)):
+        r = await visitor_post(client, key, token, f"secret of {who}")
+        assert r.status_code == 201, r.text
+        ids[who].add(r.json()["message"]["id"])
+        conversations[who] = r.json()["message"]["conversation_id"]
+    assert conversations["x"] != conversations["y"]
+    r = await client.post(
+        f"/api/v1/conversations/{conversations['y']}/messages",
+        json={"text": "reply for y"},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 201, r.text
+    ids["y"].add(r.json()["id"])
+
+    for params in ({}, {"after": 0}, {"after": 0, "limit": 200}, {"after": min(ids["y"]) - 1}):
+        r = await client.get(f"/widget/v1/{key}/messages", params=params, headers=auth(x))
+        assert r.status_code == 200, r.text
+        seen = {m["id"] for m in r.json()["items"]}
+        assert seen == ids["x"] - {i for i in ids["x"] if i <= params.get("after", -1)}, params
+        assert not seen & ids["y"]
+        assert all(m["conversation_id"] == conversations["x"] for m in r.json()["items"])
+        assert all(m["text"] != "secret of y" for m in r.json()["items"])
+
+    # Y's claims re-signed with another key are refused.
+    r = await client.get(f"/widget/v1/{key}/messages", headers=auth(reissue(y, OTHER_KEY)))
+    error_of(r, 401, "invalid_token")
+
+
+# ------------------------------------------------------------------ websockets
+
+
+async def _ws_outcome(url: str, origin: str | None = None) -> str:
+    """'ready' when the socket is served; otherwise how it was refused."""
+    try:
+        async with websockets.connect(url, origin=origin, open_timeout=5) as ws:
+            try:
+                while True:
+                    event = json.loads(await ws.recv())
+                    if event.get("type") == "ready":
+                        return "ready"
+            except websockets.ConnectionClosed as exc:
+                return f"closed {exc.rcvd.code if exc.rcvd else None}"
+    except websockets.InvalidStatus as exc:
+        return f"http {exc.response.status_code}"
+
+
+async def test_websocket_authorization(live: LiveServer) -> None:
+    w = await make_world(Running(app=None, ctx=live.ctx, client=live.client))  # type: ignore[arg-type]
+    signing_key = w.run.ctx.signing_key
+    # Any route the app gains must be listed.
+    assert {("WS", p) for m, p in app_routes(create_app(w.run.ctx.settings)) if m == "WS"} == set(
+        SOCKET_RULES
+    )
+    operator_ws = f"{live.ws_url}/api/v1/ws"
+    widget_ws = f"{live.ws_url}/widget/v1/{w.widget_a}/ws"
+    visitor_b = (await visitor_session(live.client, w.widget_b))["visitor_token"]
+    refused = {
+        operator_ws: {
+            "anonymous": "",
+            "garbage": "not-a-token",
+            "forged": reissue(w.admin, OTHER_KEY),
+            "expired": reissue(w.admin, signing_key, ttl=-60),
+            "visitor token": w.visitor,
+        },
+        widget_ws: {
+            "anonymous": "",
+            "garbage": "not-a-token",
+            "forged": reissue(w.visitor, OTHER_KEY),
+            "expired": reissue(w.visitor, signing_key, ttl=-60),
+            "operator token": w.operator,
+            "visitor of widget B": visitor_b,
+        },
+    }
+    for url, tokens in refused.items():
+        for who, token in tokens.items():
+            outcome = await _ws_outcome(f"{url}?token={token}")
+            assert outcome == "closed 4401", (url, who, outcome)
+    assert await _ws_outcome(f"{operator_ws}?token={w.operator}") == "ready"
+    assert await _ws_outcome(f"{operator_ws}?token={w.admin}") == "ready"
+    assert await _ws_outcome(f"{widget_ws}?token={w.visitor}") == "ready"
+
+    # A widget restricted to one site refuses a socket opened from another (4403).
+    shop = "https://shop.example"
+    restricted = (await create_webchat(live.client, w.admin, allowed_origins=[shop]))["public_key"]
+    token = (await visitor_session(live.client, restricted))["visitor_token"]
+    url = f"{live.ws_url}/widget/v1/{restricted}/ws?token={token}"
+    assert await _ws_outcome(url, origin="https://evil.example") == "closed 4403"
+    assert await _ws_outcome(url, origin=shop) == "ready"
+
+
+async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> None:
+    """Each webhook route, for a channel of its type, without the provider's proof."""
+    admin = await run.admin_token()
+    channels = await run.client.get("/api/v1/channels", headers=auth(admin))
+    assert channels.status_code == 200
+    async with run.ctx.sessions() as s:
+        tg = await s.scalar(
+            text(
+                "INSERT INTO channel_accounts (type, name, public_key, settings, credentials) "
+                "VALUES ('telegram', 'bot', 'k-tg', '{}', "
+                '\'{"token": "1:x", "webhook_secret": "s"}\') RETURNING id'
+            )
+        )
+        wa = await s.scalar(
+            text(
+                "INSERT INTO channel_accounts (type, name, public_key, settings, credentials) "
+                "VALUES ('whatsapp', 'num', 'k-wa', '{}', '{\"phone_number_id\": \"1\", "
+                '"access_token": "t", "app_secret": "a", '
+                '"verify_token": "v"}\') RETURNING id'
+            )
+        )
+        await s.commit()
+    body = {"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}}}
+    r = await run.client.post(f"/webhooks/telegram/{tg}", json=body)
+    assert r.status_code == 401, r.text
+    r = await run.client.post(
+        f"/webhooks/whatsapp/{wa}", json={"object": "whatsapp_business_account", "entry": []}
+    )
+    assert r.status_code == 401, r.text
+    r = await run.client.get(
+        f"/webhooks/whatsapp/{wa}",
+        params={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+    )
+    assert r.status_code == 403, r.text
+    async with run.ctx.sessions() as s:
+        assert await s.scalar(text("SELECT count(*) FROM messages")) == 0
