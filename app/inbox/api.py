@@ -4,7 +4,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.core.deps import Ctx, Session
-from app.core.errors import NotFound
+from app.core.errors import NotFound, Unavailable
 from app.inbox import service as inbox_service
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
@@ -21,7 +21,7 @@ from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.surveys import service as surveys_service
-from connectors.base import MediaUnavailable
+from connectors.base import MediaUnavailable, TemporaryError
 from connectors.registry import get_connector
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
@@ -188,6 +188,10 @@ async def download_attachment(
         )
     except MediaUnavailable as exc:
         raise NotFound(str(exc), "media_unavailable") from exc
+    except TemporaryError as exc:
+        raise Unavailable(
+            "The provider is not answering; try again", "provider_unavailable"
+        ) from exc
     headers = {}
     if media.filename:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.filename)}"

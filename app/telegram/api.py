@@ -1,0 +1,48 @@
+"""POST /webhooks/telegram/{channel_id}: Telegram's webhook deliveries.
+
+Answers fast: the update is stored in one short transaction and nothing else is called.
+A button press is answered inside the webhook response itself (Telegram runs a method
+given in the response body), which costs no extra request."""
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core.deps import Session
+from app.core.errors import DomainError, Unauthorized
+from app.telegram import service as telegram_service
+from connectors.telegram.parse import InvalidUpdate, parse_update
+
+router = APIRouter(prefix="/webhooks/telegram", tags=["providers"])
+
+
+class MalformedUpdate(DomainError):
+    status_code = 400
+    code = "malformed_update"
+
+
+@router.post("/{channel_id}", status_code=200, response_class=Response)
+async def telegram_webhook(
+    channel_id: int,
+    request: Request,
+    session: Session,
+    secret: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
+) -> Response:
+    channel = await telegram_service.webhook_channel(session, channel_id)
+    if not telegram_service.secret_matches(channel, secret):
+        raise Unauthorized("Missing or wrong X-Telegram-Bot-Api-Secret-Token", "bad_secret")
+    try:
+        parsed = parse_update(orjson.loads(await request.body()))
+    except orjson.JSONDecodeError:
+        raise MalformedUpdate("The body is not valid JSON", "malformed_json") from None
+    except InvalidUpdate as exc:
+        raise MalformedUpdate(str(exc)) from None
+    await telegram_service.store_update(session, channel, parsed)
+    await session.commit()
+    if parsed.callback_query_id:
+        return JSONResponse(
+            {"method": "answerCallbackQuery", "callback_query_id": parsed.callback_query_id}
+        )
+    return Response(status_code=200)

@@ -1,0 +1,115 @@
+"""Telegram bots as channel accounts: preparing a new bot (getMe, then setWebhook or
+deleteWebhook) and turning a parsed update into inbox rows. Webhook and poller share
+`store_update`, so both modes store exactly the same thing.
+
+Channel settings: mode ("webhook" | "polling"), bot_id, bot_username, api_server,
+poll_offset (polling: the next getUpdates offset, advanced in the same transaction as the
+messages it confirms). Credentials: bot_token, webhook_secret."""
+
+import hmac
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.channels.models import ChannelAccount, ChannelType
+from app.config import Settings
+from app.core.errors import Conflict, Invalid, NotFound, Unavailable
+from app.inbox.ingest import apply_edit, ingest
+from connectors.base import PermanentError, TemporaryError
+from connectors.telegram import client
+from connectors.telegram.parse import ParsedUpdate
+
+log = logging.getLogger(__name__)
+
+MODES = ("webhook", "polling")
+
+
+def webhook_url(config: Settings, channel_id: int) -> str:
+    return f"{config.public_url.rstrip('/')}/webhooks/telegram/{channel_id}"
+
+
+async def prepare(
+    session: AsyncSession, config: Settings, settings: dict[str, Any], credentials: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Checks the token with getMe before anything is stored. Returns the settings and
+    credentials to store. Never puts the token in an error message."""
+    token = credentials.get("bot_token", "").strip()
+    if not token:
+        raise Invalid("credentials.bot_token is required (from @BotFather)", "invalid_bot_token")
+    mode = settings.get("mode") or ("webhook" if config.public_url else "polling")
+    if mode not in MODES:
+        raise Invalid("settings.mode must be 'webhook' or 'polling'", "invalid_settings")
+    if mode == "webhook" and not config.public_url.startswith(("http://", "https://")):
+        raise Invalid(
+            "Webhook mode needs CHATCENTRE_PUBLIC_URL (the address Telegram can reach); "
+            "without one use settings.mode 'polling'",
+            "public_url_missing",
+        )
+    api_server = str(settings.get("api_server") or config.telegram_api_server)
+    if not api_server.startswith(("http://", "https://")):
+        raise Invalid("settings.api_server must be an http(s) URL", "invalid_settings")
+    try:
+        me = await client.get_me(token, api_server)
+    except client.InvalidToken as exc:
+        raise Invalid(str(exc), "invalid_bot_token") from None
+    except (TemporaryError, PermanentError) as exc:
+        raise Unavailable(f"Could not reach the Telegram Bot API: {exc.reason}") from None
+    taken = await session.scalar(
+        select(ChannelAccount.id).where(
+            ChannelAccount.type == ChannelType.telegram,
+            ChannelAccount.settings["bot_id"].as_string() == str(me.id),
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"This bot is already connected as channel {taken}", "bot_already_connected")
+    stored = {k: v for k, v in settings.items() if k != "poll_offset"}
+    stored |= {"mode": mode, "bot_id": me.id, "bot_username": me.username, "api_server": api_server}
+    return stored, {**credentials, "bot_token": token}
+
+
+async def connect(config: Settings, channel: ChannelAccount) -> None:
+    """Points Telegram at us: setWebhook with a fresh secret, or deleteWebhook so that
+    getUpdates works. Call after the channel row has its id, before committing it."""
+    token = channel.credentials["bot_token"]
+    api_server = channel.settings.get("api_server")
+    try:
+        if channel.settings["mode"] == "webhook":
+            secret = secrets.token_urlsafe(32)  # A-Z a-z 0-9 _ -, as Telegram requires
+            await client.set_webhook(token, api_server, webhook_url(config, channel.id), secret)
+            channel.credentials = {**channel.credentials, "webhook_secret": secret}
+        else:
+            await client.delete_webhook(token, api_server)
+            channel.credentials = {
+                k: v for k, v in channel.credentials.items() if k != "webhook_secret"
+            }
+    except (TemporaryError, PermanentError) as exc:
+        raise Unavailable(f"Telegram refused to set up the bot: {exc.reason}") from None
+    log.info("telegram channel %s connected in %s mode", channel.id, channel.settings["mode"])
+
+
+async def webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
+    channel = await session.get(ChannelAccount, channel_id)
+    if channel is None or channel.type != ChannelType.telegram or not channel.is_active:
+        raise NotFound("Unknown Telegram channel", "unknown_channel")
+    return channel
+
+
+def secret_matches(channel: ChannelAccount, given: str | None) -> bool:
+    expected = channel.credentials.get("webhook_secret")
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+async def store_update(
+    session: AsyncSession, channel: ChannelAccount, parsed: ParsedUpdate
+) -> bool:
+    """Ingests one update (caller commits). Returns False when it changed nothing."""
+    # An edit of a message that never reached us is kept as the message itself.
+    if parsed.edit is not None and await apply_edit(session, channel, parsed.edit) is not None:
+        return True
+    result = await ingest(session, channel, parsed.message)
+    return not result.duplicate

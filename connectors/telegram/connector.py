@@ -1,0 +1,214 @@
+"""Telegram: outbound through aiogram (text split at 4096, media by URL or file_id, inline
+buttons) and media download through getFile.
+
+Channel credentials: bot_token. Channel settings: api_server (Bot API base URL).
+
+A long text goes out as several messages. If a later part fails and is retried, the parts
+already sent are remembered (per process, for a while) and not sent again."""
+
+import mimetypes
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from io import BytesIO
+from pathlib import PurePosixPath
+from typing import Any
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramNotFound
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import Message as TgMessage
+
+from connectors.base import (
+    Media,
+    MediaUnavailable,
+    OutboundMessage,
+    PermanentError,
+    SendResult,
+    TemporaryError,
+)
+from connectors.telegram.client import map_error, open_bot, scrub
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_PROGRESS_LIMIT = 2048
+_DEFAULT_TYPES = {
+    "image": "image/jpeg",
+    "sticker": "image/webp",
+    "voice": "audio/ogg",
+    "video": "video/mp4",
+    "animation": "video/mp4",
+}
+
+Step = Callable[[Bot, InlineKeyboardMarkup | None], Awaitable[TgMessage]]
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Telegram counts UTF-16 code units. Cut at the last line break (or else space) in the
+    second half of a chunk so words stay whole; hard-cut a chunk with neither."""
+    parts: list[str] = []
+    while _utf16_len(text) > limit:
+        end = 0
+        units = 0
+        for i, ch in enumerate(text):
+            units += 2 if ord(ch) > 0xFFFF else 1
+            if units > limit:
+                break
+            end = i + 1
+        head = text[:end]
+        cut = max(head.rfind("\n"), head.rfind(" "))
+        if cut >= end // 2:
+            end = cut + 1
+        parts.append(text[:end])
+        text = text[end:]
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def inline_keyboard(buttons: Any) -> InlineKeyboardMarkup | None:
+    """meta["buttons"]: rows of {"text", "data"|"callback_data"|"url"}; a flat list is one
+    button per row."""
+    if not buttons or not isinstance(buttons, list):
+        return None
+    rows = [row if isinstance(row, list) else [row] for row in buttons]
+    keyboard: list[list[InlineKeyboardButton]] = []
+    for row in rows:
+        line = []
+        for b in row:
+            if not isinstance(b, dict) or not b.get("text"):
+                raise PermanentError(f"Invalid inline button: {b!r}")
+            if b.get("url"):
+                line.append(InlineKeyboardButton(text=str(b["text"]), url=str(b["url"])))
+            else:
+                data = b.get("data", b.get("callback_data", b["text"]))
+                line.append(InlineKeyboardButton(text=str(b["text"]), callback_data=str(data)))
+        keyboard.append(line)
+    return InlineKeyboardMarkup(inline_keyboard=keyboard)
+
+
+def _attachment_step(chat_id: int, attachment: dict[str, Any], caption: str | None) -> Step:
+    source = attachment.get("file_id") or attachment.get("url")
+    if not isinstance(source, str) or not source:
+        raise PermanentError("An attachment needs a url or a file_id")
+    kind = attachment.get("type", "document")
+
+    async def step(bot: Bot, markup: InlineKeyboardMarkup | None) -> TgMessage:
+        common: dict[str, Any] = {"caption": caption, "reply_markup": markup}
+        if kind in ("image", "photo"):
+            return await bot.send_photo(chat_id, source, **common)
+        if kind == "video":
+            return await bot.send_video(chat_id, source, **common)
+        if kind == "audio":
+            return await bot.send_audio(chat_id, source, **common)
+        if kind == "voice":
+            return await bot.send_voice(chat_id, source, **common)
+        if kind == "animation":
+            return await bot.send_animation(chat_id, source, **common)
+        if kind == "sticker":
+            return await bot.send_sticker(chat_id, source, reply_markup=markup)
+        return await bot.send_document(chat_id, source, **common)
+
+    return step
+
+
+def _text_step(chat_id: int, text: str) -> Step:
+    async def step(bot: Bot, markup: InlineKeyboardMarkup | None) -> TgMessage:
+        return await bot.send_message(chat_id, text, reply_markup=markup)
+
+    return step
+
+
+def _steps(chat_id: int, message: OutboundMessage) -> list[Step]:
+    text = message.text or ""
+    attachments = list(message.attachments or [])
+    if len(attachments) == 1 and _utf16_len(text) <= CAPTION_LIMIT:
+        return [_attachment_step(chat_id, attachments[0], text or None)]
+    steps = [_text_step(chat_id, part) for part in split_text(text)] if text else []
+    steps += [_attachment_step(chat_id, a, None) for a in attachments]
+    if not steps:
+        raise PermanentError("Nothing to send: no text and no attachments")
+    return steps
+
+
+class TelegramConnector:
+    channel_type = "telegram"
+    # Telegram's documented limits: ~30 messages/s per bot, ~1/s per chat.
+    rate_per_account: str | None = "30/second"
+    rate_per_chat: str | None = "1/second"
+
+    def __init__(self) -> None:
+        # (bot id, our message id) -> Telegram ids of the parts already sent.
+        self._progress: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
+
+    async def send(
+        self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage
+    ) -> SendResult:
+        token = str(credentials.get("bot_token", ""))
+        try:
+            chat_id = int(message.recipient_external_id)
+        except ValueError:
+            raise PermanentError("The recipient is not a Telegram chat id") from None
+        steps = _steps(chat_id, message)
+        markup = inline_keyboard(message.meta.get("buttons"))
+        key = (token.partition(":")[0], message.message_id)
+        sent = self._progress.pop(key, [])
+        try:
+            async with open_bot(token, settings.get("api_server")) as bot:
+                for i, step in enumerate(steps[len(sent) :], start=len(sent)):
+                    result = await step(bot, markup if i == len(steps) - 1 else None)
+                    sent.append(result.message_id)
+        except AiogramError as exc:
+            error = map_error(exc, token)
+            if isinstance(error, TemporaryError) and sent:
+                self._remember(key, sent)
+            raise error from None
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(scrub(str(exc), token)) from None
+        return SendResult(provider_message_id=",".join(str(i) for i in sent))
+
+    def _remember(self, key: tuple[str, int], sent: list[int]) -> None:
+        self._progress[key] = sent
+        while len(self._progress) > _PROGRESS_LIMIT:
+            self._progress.popitem(last=False)
+
+    async def fetch_media(
+        self, credentials: dict[str, Any], settings: dict[str, Any], attachment: dict[str, Any]
+    ) -> Media:
+        token = str(credentials.get("bot_token", ""))
+        file_id = attachment.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise MediaUnavailable("The attachment has no Telegram file_id")
+        try:
+            async with open_bot(token, settings.get("api_server")) as bot:
+                file = await bot.get_file(file_id)
+                if not file.file_path:
+                    raise MediaUnavailable("Telegram does not serve this file (over 20 MB)")
+                buffer = BytesIO()
+                await bot.download_file(file.file_path, destination=buffer, timeout=60)
+        except (TelegramBadRequest, TelegramNotFound) as exc:
+            raise MediaUnavailable(scrub(exc.message, token)) from None
+        except aiohttp.ClientResponseError as exc:
+            if exc.status in (400, 404):
+                raise MediaUnavailable(f"Telegram has no such file ({exc.status})") from None
+            raise TemporaryError(f"File download failed with HTTP {exc.status}") from None
+        except AiogramError as exc:
+            raise map_error(exc, token) from None
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(scrub(str(exc), token)) from None
+        path = PurePosixPath(file.file_path)
+        content_type = (
+            attachment.get("mime_type")
+            or mimetypes.guess_type(path.name)[0]
+            or _DEFAULT_TYPES.get(str(attachment.get("type")))
+            or "application/octet-stream"
+        )
+        return Media(
+            content=buffer.getvalue(),
+            content_type=str(content_type),
+            filename=attachment.get("file_name") or path.name,
+        )
