@@ -19,11 +19,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     CHATCENTRE_HOST=0.0.0.0 \
     CHATCENTRE_PORT=8000 \
     CHATCENTRE_DATA_DIR=/home/chatcentre/data
-USER chatcentre
+USER 10001
 WORKDIR /home/chatcentre
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 # Configured only by environment (CHATCENTRE_DATABASE_URL, CHATCENTRE_SECRET_KEY, ...);
 # `serve` upgrades the schema on start.
 CMD ["chatcentre", "serve"]

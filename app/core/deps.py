@@ -9,13 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.context import AppContext
 
 
-def get_ctx(request: Request) -> AppContext:
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def`
+# dependencies in a thread pool, which costs more than the work itself here.
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_ctx(request).sessions() as session:
+    ctx: AppContext = request.app.state.ctx
+    async with ctx.sessions() as session:
         yield session
 
 

@@ -25,27 +25,29 @@ from app.touchpoints.service import shape_of
 from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
 _UPSERT_IDENTITY = text("""
-INSERT INTO contact_identities AS ci
-    (contact_id, channel_account_id, external_id, username, display_name, last_inbound_at)
-VALUES (nextval(pg_get_serial_sequence('contacts', 'id')), :channel_id, :external_id,
-        :username, :name, :inbound_at)
-ON CONFLICT (channel_account_id, external_id) DO UPDATE SET
-    last_inbound_at = COALESCE(EXCLUDED.last_inbound_at, ci.last_inbound_at),
-    username = COALESCE(EXCLUDED.username, ci.username),
-    display_name = COALESCE(EXCLUDED.display_name, ci.display_name)
-RETURNING id, contact_id, (xmax = 0) AS inserted
+WITH ci AS (
+    INSERT INTO contact_identities AS ci
+        (contact_id, channel_account_id, external_id, username, display_name, last_inbound_at)
+    VALUES (nextval(pg_get_serial_sequence('contacts', 'id')), :channel_id, :external_id,
+            :username, :name, :inbound_at)
+    ON CONFLICT (channel_account_id, external_id) DO UPDATE SET
+        last_inbound_at = COALESCE(EXCLUDED.last_inbound_at, ci.last_inbound_at),
+        username = COALESCE(EXCLUDED.username, ci.username),
+        display_name = COALESCE(EXCLUDED.display_name, ci.display_name)
+    RETURNING id, contact_id, (xmax = 0) AS inserted
+), touched AS (
+    -- A known contact: refresh it in the same round trip (a new one is inserted next).
+    UPDATE contacts c SET last_seen_at = :now,
+        phone = COALESCE(c.phone, :phone), email = COALESCE(c.email, :email),
+        name = COALESCE(c.name, :name), source = COALESCE(c.source, :source)
+    FROM ci WHERE c.id = ci.contact_id AND NOT ci.inserted
+)
+SELECT id, contact_id, inserted FROM ci
 """)
 
 _INSERT_CONTACT = text("""
 INSERT INTO contacts (id, name, email, phone, source, last_seen_at)
 VALUES (:id, :name, :email, :phone, :source, :now)
-""")
-
-_TOUCH_CONTACT = text("""
-UPDATE contacts SET last_seen_at = :now,
-    phone = COALESCE(phone, :phone), email = COALESCE(email, :email),
-    name = COALESCE(name, :name), source = COALESCE(source, :source)
-WHERE id = :id
 """)
 
 _FIND_OR_OPEN_CONVERSATION = text("""
@@ -126,6 +128,7 @@ class IngestResult:
     contact_id: int
     conversation_created: bool = False
     contact_created: bool = False
+    received_at: datetime | None = None  # the stored message's created_at
 
     @property
     def duplicate(self) -> bool:
@@ -146,19 +149,26 @@ async def upsert_identity(
                 "username": sender.username,
                 "name": sender.name,
                 "inbound_at": now if inbound else None,
+                "email": sender.email,
+                "phone": sender.phone,
+                "source": sender.source,
+                "now": now,
             },
         )
     ).one()
     identity_id, contact_id, inserted = row
-    params = {
-        "id": contact_id,
-        "name": sender.name,
-        "email": sender.email,
-        "phone": sender.phone,
-        "source": sender.source,
-        "now": now,
-    }
-    await session.execute(_INSERT_CONTACT if inserted else _TOUCH_CONTACT, params)
+    if inserted:
+        await session.execute(
+            _INSERT_CONTACT,
+            {
+                "id": contact_id,
+                "name": sender.name,
+                "email": sender.email,
+                "phone": sender.phone,
+                "source": sender.source,
+                "now": now,
+            },
+        )
     return identity_id, contact_id, bool(inserted)
 
 
@@ -234,7 +244,7 @@ async def ingest(
         await routing_service.route(session, conversation_id)
     emit(session, "message.created", conversation_id=conversation_id, message_id=message_id)
     return IngestResult(
-        message_id, conversation_id, contact_id, conversation_created, contact_created
+        message_id, conversation_id, contact_id, conversation_created, contact_created, now
     )
 
 

@@ -25,6 +25,10 @@ WEBSOCKETS = Gauge("chatcentre_websockets", "Open WebSockets", ["kind"])
 
 
 def _route_of(scope: Scope) -> str:
+    # The router records the matched route in the scope; scanning is the fallback.
+    matched = scope.get("route")
+    if matched is not None and hasattr(matched, "path"):
+        return str(matched.path)
     app = scope.get("app")
     router = getattr(app, "router", None)
     for route in getattr(router, "routes", []):

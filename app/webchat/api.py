@@ -56,8 +56,9 @@ CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
 
 @router.post("/sessions", response_model=SessionRead, status_code=201)
 async def create_session(
-    body: SessionCreate, channel: WidgetChannel, ctx: Ctx, session: Session
+    body: SessionCreate, channel: WidgetChannel, request: Request, ctx: Ctx, session: Session
 ) -> SessionRead:
+    await ctx.limiter.hit(ctx.settings.rate_limit_widget_sessions, "session-ip", client_ip(request))
     token, contact_id, conversation_id = await webchat_service.start_session(
         session,
         channel,
@@ -77,10 +78,14 @@ async def post_message(
     body: WidgetMessageCreate,
     channel: WidgetChannel,
     visitor: CurrentVisitor,
+    request: Request,
     ctx: Ctx,
     session: Session,
 ) -> WidgetMessagePosted:
     await ctx.limiter.hit(ctx.settings.rate_limit_widget_messages, "visitor", visitor.external_id)
+    await ctx.limiter.hit(
+        ctx.settings.rate_limit_widget_messages_ip, "visitor-ip", client_ip(request)
+    )
     result, stored = await webchat_service.post_message(
         session,
         channel,
@@ -90,7 +95,7 @@ async def post_message(
         max_chars=ctx.settings.max_message_chars,
     )
     await session.commit()
-    return WidgetMessagePosted(message=to_widget_message(stored), duplicate=result.duplicate)
+    return WidgetMessagePosted(message=stored, duplicate=result.duplicate)
 
 
 @router.get("/messages", response_model=WidgetMessagePage)

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.core.errors import Invalid, Unauthorized
 from app.inbox.ingest import IngestResult, ingest, upsert_identity
-from app.inbox.models import ACTIVE_STATUSES, Conversation, Message
+from app.inbox.models import ACTIVE_STATUSES, Conversation, Direction, Message, SenderType
 from app.operators import security
+from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
 from connectors.webchat.connector import InvalidPayload, parse_visitor_message, verify_identity
 
@@ -86,7 +87,7 @@ async def post_message(
     text: str,
     client_message_id: str | None,
     max_chars: int,
-) -> tuple[IngestResult, Message]:
+) -> tuple[IngestResult, WidgetMessageRead]:
     if not text.strip():
         raise Invalid("The text is empty", "empty_text")
     if len(text) > max_chars:
@@ -98,13 +99,25 @@ async def post_message(
     except InvalidPayload as exc:
         raise Invalid(str(exc), "invalid_client_message_id") from exc
     result = await ingest(session, channel, inbound)
+    if result.message_id is not None and result.conversation_id is not None:
+        # New: everything the answer shows is known, no need to read it back.
+        return result, WidgetMessageRead(
+            id=result.message_id,
+            conversation_id=result.conversation_id,
+            direction=Direction.inbound,
+            sender_type=SenderType.contact,
+            text=text,
+            attachments=[],
+            created_at=result.received_at or datetime.now(UTC),
+            sent_at=None,
+        )
     stored = await session.scalar(
         select(Message).where(
             Message.channel_account_id == channel.id, Message.external_id == inbound.external_id
         )
     )
     assert stored is not None
-    return result, stored
+    return result, to_widget_message(stored)
 
 
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:

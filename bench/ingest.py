@@ -1,0 +1,466 @@
+"""Ingest: messages/s through the real inbound endpoints, against their floors.
+
+    python -m bench.ingest [--kinds widget,telegram,whatsapp,mixed] [--workers 2]
+                           [--nodes 1] [--rates 100,200,...] [--step-seconds 4] [--smoke]
+
+The service runs as in production (`python -m app serve --workers N`, one or more nodes,
+real PostgreSQL). A load generator in another process sends open-loop at stepped fixed
+rates; latency is from the request's scheduled time to its response, which comes after
+the commit of the message and its touchpoint. For each kind: the highest rate with
+p99 <= 100 ms (and all requests accepted), then p50/p99 at 50% and 80% of it.
+
+Floors, measured in the same run:
+- raw asyncpg: the very statements the ingest issues (compiled from app.inbox.ingest), in
+  one transaction per message, from the same number of concurrent tasks, closed-loop;
+- bare ASGI: GET /healthz on the same server, at the same stepped rates."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import multiprocessing
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+import httpx
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.common import (
+    Node,
+    Report,
+    admin_token,
+    database,
+    percentile,
+    seed_admin,
+    start_node,
+    wait_ready,
+)
+
+P99_TARGET_MS = 100.0
+WA_SECRET = "bench-app-secret"
+KINDS = ("widget", "telegram", "whatsapp", "mixed")
+
+
+@dataclass
+class Target:
+    """Everything the load generator needs to build valid requests of each kind."""
+
+    bases: list[str]
+    widget_key: str
+    visitor_tokens: list[str]
+    telegram_channel: int
+    telegram_secret: str
+    whatsapp_channel: int
+    phone_number_id: str
+
+
+# ------------------------------------------------------------------ setup
+
+
+async def setup(url: str, nodes: list[Node]) -> Target:
+    from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
+
+    await seed_admin(url)
+    fake = FakeBotApi()
+    await fake.start()
+    base = nodes[0].base
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        token = await admin_token(client)
+        headers = {"Authorization": f"Bearer {token}"}
+        r = await client.post(
+            "/api/v1/channels",
+            json={"type": "webchat", "name": "bench widget"},
+            headers=headers,
+        )
+        r.raise_for_status()
+        widget_key = r.json()["public_key"]
+        r = await client.post(
+            "/api/v1/channels",
+            json={
+                "type": "telegram",
+                "name": "bench bot",
+                "settings": {"mode": "webhook", "api_server": fake.url},
+                "credentials": {"bot_token": TOKEN},
+            },
+            headers=headers,
+        )
+        r.raise_for_status()
+        telegram_channel = r.json()["id"]
+        # The secret Telegram would hold: what the service registered with setWebhook.
+        telegram_secret = fake.webhook[TOKEN]["secret_token"]
+        phone_number_id = "106540352242922"
+        r = await client.post(
+            "/api/v1/channels",
+            json={
+                "type": "whatsapp",
+                "name": "bench number",
+                "credentials": {
+                    "phone_number_id": phone_number_id,
+                    "access_token": "bench-token",
+                    "app_secret": WA_SECRET,
+                    "verify_token": "bench-verify",
+                },
+            },
+            headers=headers,
+        )
+        r.raise_for_status()
+        whatsapp_channel = r.json()["id"]
+        visitors = []
+        for _ in range(200):
+            r = await client.post(f"/widget/v1/{widget_key}/sessions", json={})
+            r.raise_for_status()
+            visitors.append(r.json()["visitor_token"])
+    await fake.stop()
+    return Target(
+        bases=[n.base for n in nodes],
+        widget_key=widget_key,
+        visitor_tokens=visitors,
+        telegram_channel=telegram_channel,
+        telegram_secret=telegram_secret,
+        whatsapp_channel=whatsapp_channel,
+        phone_number_id=phone_number_id,
+    )
+
+
+# ------------------------------------------------------------------ requests
+
+
+def build_request(
+    kind: str, target: Target, n: int, run_id: str
+) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, path, body, headers) for the n-th request of a kind."""
+    sender = n % 200
+    if kind == "widget":
+        body = json.dumps({"text": f"bench {n}", "client_message_id": f"{run_id}-{n}"})
+        headers = {
+            "Authorization": f"Bearer {target.visitor_tokens[sender]}",
+            "Content-Type": "application/json",
+        }
+        return "POST", f"/widget/v1/{target.widget_key}/messages", body.encode(), headers
+    if kind == "telegram":
+        user = 500_000_000 + sender
+        update = {
+            "update_id": n + 1,
+            "message": {
+                "message_id": n + 1,
+                "from": {"id": user, "is_bot": False, "first_name": f"User {sender}"},
+                "chat": {"id": user, "type": "private", "first_name": f"User {sender}"},
+                "date": int(time.time()),
+                "text": f"bench {run_id} {n}",
+            },
+        }
+        headers = {
+            "X-Telegram-Bot-Api-Secret-Token": target.telegram_secret,
+            "Content-Type": "application/json",
+        }
+        path = f"/webhooks/telegram/{target.telegram_channel}"
+        return "POST", path, json.dumps(update).encode(), headers
+    if kind == "whatsapp":
+        wa_id = f"1650555{sender:04d}"
+        payload = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "102290129340398",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "15550783881",
+                                    "phone_number_id": target.phone_number_id,
+                                },
+                                "contacts": [{"profile": {"name": f"WA {sender}"}, "wa_id": wa_id}],
+                                "messages": [
+                                    {
+                                        "from": wa_id,
+                                        "id": f"wamid.{run_id}.{n}",
+                                        "timestamp": str(int(time.time())),
+                                        "type": "text",
+                                        "text": {"body": f"bench {n}"},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        raw = json.dumps(payload).encode()
+        signature = hmac.new(WA_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature-256": f"sha256={signature}", "Content-Type": "application/json"}
+        return "POST", f"/webhooks/whatsapp/{target.whatsapp_channel}", raw, headers
+    if kind == "mixed":
+        return build_request(("widget", "telegram", "whatsapp")[n % 3], target, n, run_id)
+    if kind == "bare":
+        return "GET", "/healthz", b"", {}
+    raise ValueError(kind)
+
+
+# ------------------------------------------------------------------ load generator
+
+
+def _generate(
+    kind: str, target: Target, rate: float, seconds: float, run_id: str, first: int
+) -> dict[str, Any]:
+    """Runs in its own process: open-loop at `rate` for `seconds`."""
+    return asyncio.run(_generate_async(kind, target, rate, seconds, run_id, first))
+
+
+async def _generate_async(
+    kind: str, target: Target, rate: float, seconds: float, run_id: str, first: int
+) -> dict[str, Any]:
+    total = max(1, int(rate * seconds))
+    requests = [build_request(kind, target, first + i, run_id) for i in range(total)]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=512)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter() + 0.05
+
+        async def one(i: int) -> None:
+            method, path, body, headers = requests[i]
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            base = target.bases[i % len(target.bases)]
+            try:
+                async with session.request(
+                    method, base + path, data=body or None, headers=headers
+                ) as resp:
+                    await resp.read()
+                    status = resp.status
+            except aiohttp.ClientError:
+                status = 0
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed, "sent": total}
+
+
+def run_step(kind: str, target: Target, rate: float, seconds: float, first: int) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(
+            _generate, (kind, target, rate, seconds, uuid.uuid4().hex[:8], first)
+        )
+    lat = result["latencies"]
+    ok = sum(v for k, v in result["statuses"].items() if 200 <= k < 300)
+    return {
+        "rate": rate,
+        "p50": percentile(lat, 50),
+        "p99": percentile(lat, 99),
+        "ok": ok,
+        "sent": result["sent"],
+        "achieved": ok / max(result["elapsed"], 1e-9),
+        "statuses": result["statuses"],
+    }
+
+
+def passes(step: dict[str, Any]) -> bool:
+    return step["p99"] <= P99_TARGET_MS and step["ok"] == step["sent"]
+
+
+def find_max(
+    kind: str, target: Target, rates: list[float], seconds: float, counter: itertools.count[int]
+) -> tuple[float, list[dict[str, Any]]]:
+    steps = []
+    best = 0.0
+    for rate in rates:
+        step = run_step(kind, target, rate, seconds, next(counter) * 1_000_000)
+        steps.append(step)
+        print(
+            f"  {kind:9s} {rate:7.0f}/s  p50 {step['p50']:7.1f} ms  p99 {step['p99']:7.1f} ms"
+            f"  ok {step['ok']}/{step['sent']}"
+        )
+        if not passes(step):
+            break
+        best = rate
+    return best, steps
+
+
+# ------------------------------------------------------------------ raw asyncpg floor
+
+
+def _asyncpg_sql(statement: Any) -> tuple[str, list[str]]:
+    compiled = statement.compile(dialect=PGDialect_asyncpg())
+    return str(compiled), list(compiled.positiontup or [])
+
+
+async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -> float:
+    """The ingest's own statements, by raw asyncpg, one transaction per message."""
+    from app.inbox import ingest as ingest_sql
+
+    statements = [
+        _asyncpg_sql(ingest_sql._UPSERT_IDENTITY),
+        _asyncpg_sql(ingest_sql._FIND_OR_OPEN_CONVERSATION),
+        _asyncpg_sql(ingest_sql._INSERT_MESSAGE),
+        _asyncpg_sql(ingest_sql._INSERT_CONTACT),
+    ]
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=tasks, max_size=tasks)
+    run_id = uuid.uuid4().hex[:8]
+    counter = itertools.count()
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        async with pool.acquire() as conn:
+            prepared = [(await conn.prepare(sql), names) for sql, names in statements]
+            while time.perf_counter() < deadline:
+                n = next(counter)
+                now = _now()
+                params: dict[str, Any] = {
+                    "channel_id": channel_id,
+                    "external_id": f"floor-{run_id}-{n % 200}",
+                    "username": None,
+                    "name": "floor",
+                    "inbound_at": now,
+                    "email": None,
+                    "phone": None,
+                    "source": None,
+                    "now": now,
+                    "team_id": None,
+                    "is_rating": False,
+                    "survey_window_hours": 72,
+                    "kind": "text",
+                    "text": f"floor {n}",
+                    "attachments": "[]",
+                    "sent_at": None,
+                    "meta": "{}",
+                    "reply_to_external_id": None,
+                    "channel_type": "webchat",
+                    "touch_kind": "message",
+                    "reaction": "unknown",
+                    "default_target": 300,
+                    "recurrence": "repeating",
+                    "attention": "long",
+                }
+                async with conn.transaction():
+                    row = await prepared[0][0].fetchrow(*_args(prepared[0][1], params))
+                    params["identity_id"], params["id"] = row[0], row[1]
+                    params["contact_id"] = row[1]
+                    if row[2]:  # a new contact, as the ingest does
+                        await prepared[3][0].fetch(*_args(prepared[3][1], params))
+                    params["external_id"] = f"floor-{run_id}-msg-{n}"
+                    conv = await prepared[1][0].fetchrow(*_args(prepared[1][1], params))
+                    params["conversation_id"] = conv[0]
+                    await prepared[2][0].fetchval(*_args(prepared[2][1], params))
+                done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(tasks)))
+    elapsed = time.perf_counter() - start
+    await pool.close()
+    return done / elapsed
+
+
+def _args(names: list[str], params: dict[str, Any]) -> list[Any]:
+    return [params[n] for n in names]
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ main
+
+
+async def count_rows(url: str) -> tuple[int, int]:
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        messages = await conn.scalar(text("SELECT count(*) FROM messages"))
+        touches = await conn.scalar(text("SELECT count(*) FROM touchpoints WHERE kind = 'message'"))
+    await engine.dispose()
+    return int(messages or 0), int(touches or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per node")
+    parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--rates", default="100,200,400,600,800,1000,1200,1500,1800,2200,2600")
+    parser.add_argument("--step-seconds", type=float, default=4.0)
+    parser.add_argument("--floor-tasks", type=int, default=16)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")
+    parser.add_argument("--output", default="ingest.json")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rates, args.step_seconds, args.kinds = "50,100", 1.0, "widget,mixed"
+    asyncio.run(run(args))
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = await database()
+    nodes = [
+        start_node(url, workers=args.workers, CHATCENTRE_PUBLIC_URL="http://127.0.0.1")
+        for _ in range(args.nodes)
+    ]
+    try:
+        await wait_ready(nodes)
+        target = await setup(url, nodes)
+        rates = [float(r) for r in args.rates.split(",")]
+        counter = itertools.count(1)
+        report = Report(
+            f"Ingest ({args.nodes} node(s) x {args.workers} workers, open-loop, "
+            f"p99 target {P99_TARGET_MS:.0f} ms)",
+            ["endpoint", "max msg/s", "p50 @50%", "p99 @50%", "p50 @80%", "p99 @80%"],
+        )
+        results: dict[str, Any] = {}
+        for kind in [*args.kinds.split(","), "bare"]:
+            # Warm-up (not recorded): connection pools, prepared statements, caches.
+            run_step(kind, target, rates[0], 1.0, next(counter) * 1_000_000)
+            best, steps = find_max(kind, target, rates, args.step_seconds, counter)
+            row: list[Any] = [kind if kind != "bare" else "bare ASGI (floor)", best]
+            for share in (0.5, 0.8):
+                if best:
+                    step = run_step(
+                        kind, target, best * share, args.step_seconds, next(counter) * 1_000_000
+                    )
+                    row += [step["p50"], step["p99"]]
+                else:
+                    row += ["-", "-"]
+            report.rows.append(row)
+            results[kind] = {"max": best, "steps": steps}
+        before = await count_rows(url)
+        floor = await asyncpg_floor(
+            url, target.telegram_channel, args.floor_tasks, max(2.0, args.step_seconds)
+        )
+        report.rows.append(
+            [f"raw asyncpg, same SQL, {args.floor_tasks} tasks (floor)", floor, "-", "-", "-", "-"]
+        )
+        best_ingest = max(results[k]["max"] for k in args.kinds.split(","))
+        report.notes["ingest / raw-asyncpg floor"] = (
+            f"{best_ingest / floor:.2f}" if floor else "n/a"
+        )
+        report.notes["ingest / bare-ASGI floor"] = (
+            f"{best_ingest / results['bare']['max']:.2f}" if results["bare"]["max"] else "n/a"
+        )
+        report.notes["messages stored / message touchpoints (before floor)"] = before
+        report.print()
+        print(f"saved {report.save(args.output)}")
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+if __name__ == "__main__":
+    main()
