@@ -1,0 +1,1 @@
+"""The operator console and the embeddable chat widget: static files served by the service."""

@@ -1,0 +1,107 @@
+"""Serves the operator console (`/`, `/console/<file>`), the widget (`/widget.js`) and its
+demo page (`/widget/demo`).
+
+Plain ES modules and CSS, read once from `static/`: no build step. Everything here is
+public and holds no secrets; the console and the widget talk to the public API only. HTML
+pages carry a strict Content-Security-Policy (no inline scripts or styles)."""
+
+from html import escape
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.core.errors import NotFound
+
+router = APIRouter(tags=["console"], include_in_schema=False)
+
+STATIC = Path(__file__).parent / "static"
+
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+}
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self' ws: wss:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+HTML_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",
+}
+
+
+def _load() -> dict[str, bytes]:
+    """The asset allow-list: every file of static/ by name (no sub-folders, no traversal)."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(STATIC.iterdir())
+        if p.is_file() and p.suffix in CONTENT_TYPES
+    }
+
+
+_ASSETS = _load()
+
+
+def _asset(name: str) -> Response:
+    body = _ASSETS.get(name)
+    if body is None:
+        raise NotFound("No such file", "not_found")
+    return Response(
+        body,
+        media_type=CONTENT_TYPES[Path(name).suffix],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def console_page() -> HTMLResponse:
+    return HTMLResponse(_ASSETS["index.html"], headers=HTML_HEADERS)
+
+
+@router.get("/console/{asset}")
+async def console_asset(asset: str) -> Response:
+    if asset.endswith(".html"):  # pages have their own routes (and headers)
+        raise NotFound("No such file", "not_found")
+    return _asset(asset)
+
+
+@router.get("/widget.js")
+async def widget_script() -> Response:
+    return _asset("widget.js")
+
+
+@router.get("/widget/demo", response_class=HTMLResponse)
+async def widget_demo(
+    request: Request,
+    key: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+) -> HTMLResponse:
+    """A page that embeds the widget with `?key=<widget key>`; without a key, how to get one."""
+    page = _ASSETS["demo.html"].decode()
+    if key:
+        embed = f'<script src="/widget.js" data-widget-key="{escape(key)}" async></script>'
+        origin = str(request.base_url).rstrip("/")
+        page = page.replace("<!--WIDGET-->", embed).replace("{{KEY}}", escape(key))
+        page = page.replace("{{ORIGIN}}", escape(origin))
+        page = page.replace('class="demo-nokey"', 'class="demo-nokey" hidden')
+    else:
+        page = page.replace('class="demo-haskey"', 'class="demo-haskey" hidden')
+    return HTMLResponse(page, headers=HTML_HEADERS)

@@ -1,0 +1,966 @@
+// The operator console: login, then the inbox (list, conversation, contact card), kept live
+// over the WebSocket. Uses only the public API (see api.js). No framework, no build step.
+
+import {
+  api,
+  ApiError,
+  clearToken,
+  newClientId,
+  savedToken,
+  saveToken,
+  setUnauthorizedHandler,
+} from "./api.js";
+import { LiveFeed } from "./live.js";
+
+const $ = (id) => document.getElementById(id);
+
+const CHANNEL_LABELS = { telegram: "Telegram", whatsapp: "WhatsApp", webchat: "Web chat" };
+const STATE_LABELS = {
+  queued: "Queued",
+  sent: "Sent",
+  delivered: "Delivered",
+  read: "Read",
+  failed: "Failed",
+};
+const TOUCH_LABELS = {
+  message: "Message",
+  notification: "Notification",
+  assignment: "Assignment",
+  status_change: "Status change",
+  survey: "Survey",
+  note: "Note",
+  call: "Call",
+  meeting: "Meeting",
+  button: "Button press",
+  delivery_failure: "Delivery failure",
+  email: "Email",
+  stage_change: "Stage change",
+  alert: "Alert",
+};
+
+const S = {
+  me: null,
+  operators: new Map(),
+  channels: new Map(),
+  filter: sessionStorage.getItem("chatcentre.filter") || "mine",
+  convs: new Map(),
+  previews: new Map(),
+  nextCursor: null,
+  selected: null,
+  messages: new Map(),
+  lastId: null,
+  live: null,
+  templates: new Map(),
+  mode: "reply",
+  pending: null, // {text, mode, cid}: a failed send keeps its id, so a retry stores once
+  ticker: null,
+};
+
+// ------------------------------------------------------------------ DOM helpers
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function channelIcon(type, extra = "") {
+  return h("span", {
+    class: `ch-icon ch-${type} ${extra}`,
+    role: "img",
+    "aria-label": CHANNEL_LABELS[type] || type,
+    title: CHANNEL_LABELS[type] || type,
+  });
+}
+
+function initials(name) {
+  const parts = (name || "").split(/\s+/).filter((p) => /^\p{L}/u.test(p)).slice(0, 2);
+  return parts.map((p) => p[0].toUpperCase()).join("") || "?";
+}
+
+function avatar(name, type, size = "") {
+  const hue = [...(name || "?")].reduce((a, c) => (a * 31 + c.charCodeAt(0)) % 360, 7);
+  const el = h("span", { class: `avatar ${size} hue-${hue % 8}`, "aria-hidden": "true" }, initials(name));
+  if (type) el.append(channelIcon(type, "ch-badge"));
+  return el;
+}
+
+function shortAgo(seconds) {
+  if (seconds < 60) return "now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}
+
+function longWait(seconds) {
+  if (seconds < 60) return "less than a minute";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  const hours = Math.floor(seconds / 3600);
+  if (hours < 48) return `${hours} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(hours / 24)} days`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
+function operatorName(id) {
+  if (id === null || id === undefined) return null;
+  if (S.me && id === S.me.id) return "You";
+  return S.operators.get(id)?.name || `Operator #${id}`;
+}
+
+function contactName(c) {
+  if (c.contact?.name) return c.contact.name;
+  return `${c.channel_type === "webchat" ? "Visitor" : "Client"} #${c.contact?.id}`;
+}
+
+function channelName(id) {
+  const ch = S.channels.get(id);
+  return ch ? ch.name : `Channel #${id}`;
+}
+
+function toast(message, kind = "error") {
+  const el = h("div", { class: `toast toast-${kind}` }, message);
+  $("toasts").append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+function explain(err) {
+  if (err instanceof ApiError) {
+    if (err.code === "whatsapp_window_closed")
+      return "The WhatsApp 24-hour window is closed: send an approved template instead.";
+    return err.message;
+  }
+  return String(err);
+}
+
+// ------------------------------------------------------------------ login
+
+function showLogin(message) {
+  $("inbox-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-error").textContent = message || "";
+  $("login-email").focus();
+}
+
+async function onLogin(e) {
+  e.preventDefault();
+  const email = $("login-email").value.trim();
+  const password = $("login-password").value;
+  const err = $("login-error");
+  if (!email || !password) {
+    err.textContent = "Enter your email and password.";
+    return;
+  }
+  err.textContent = "";
+  const btn = e.submitter || $("login-form").querySelector("button");
+  btn.disabled = true;
+  try {
+    const { access_token } = await api.login(email, password);
+    saveToken(access_token, $("login-remember").checked);
+    $("login-password").value = "";
+    await startInbox();
+  } catch (ex) {
+    err.textContent =
+      ex instanceof ApiError && ex.status === 401 ? "Wrong email or password." : explain(ex);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function logout(message) {
+  if (S.live) S.live.stop();
+  S.live = null;
+  clearInterval(S.ticker);
+  clearToken();
+  S.convs.clear();
+  S.messages.clear();
+  S.selected = null;
+  S.lastId = null;
+  showLogin(message);
+}
+
+// ------------------------------------------------------------------ inbox
+
+async function startInbox() {
+  let me;
+  try {
+    me = await api.me();
+  } catch (ex) {
+    if (ex instanceof ApiError && ex.status === 401) return; // handler shows the login
+    showLogin(explain(ex));
+    return;
+  }
+  S.me = me;
+  const [operators, channels] = await Promise.all([
+    api.operators().catch(() => []),
+    api.channels().catch(() => []),
+  ]);
+  S.operators = new Map(operators.map((o) => [o.id, o]));
+  S.operators.set(me.id, { ...S.operators.get(me.id), ...me });
+  S.channels = new Map(channels.map((c) => [c.id, c]));
+  $("login-view").hidden = true;
+  $("inbox-view").hidden = false;
+  $("me-name").textContent = me.name;
+  $("presence").value = me.presence === "away" ? "away" : "online";
+  setFilterButtons();
+  closeThread();
+  S.live = new LiveFeed({
+    token: savedToken(),
+    lastId: () => S.lastId,
+    onEvent,
+    onReady,
+    onState: setConnState,
+    onUnauthorized: () => logout("Your session ended. Sign in again."),
+  });
+  S.live.start();
+  clearInterval(S.ticker);
+  S.ticker = setInterval(() => {
+    renderList();
+    if (S.selected) renderThreadHead();
+  }, 20000);
+}
+
+function setConnState(state) {
+  const el = $("conn-status");
+  el.dataset.state = state;
+  el.textContent = {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    offline: "Offline",
+  }[state];
+}
+
+async function onReady(again) {
+  // Catch-up: the server replayed messages after our last id; lists and the open
+  // conversation are re-read because conversation events are not replayed.
+  if (again) document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
+  await loadList();
+  if (S.selected) await refreshThread();
+}
+
+function bumpLastId(id) {
+  if (S.lastId === null || id > S.lastId) S.lastId = id;
+}
+
+function onEvent(ev) {
+  const type = ev.type || "";
+  if (type.startsWith("message.")) {
+    const msg = ev.data;
+    bumpLastId(msg.id);
+    if (ev.conversation) upsertConv(ev.conversation);
+    const prev = S.previews.get(msg.conversation_id);
+    if (!prev || prev.id <= msg.id) S.previews.set(msg.conversation_id, msg);
+    if (msg.conversation_id === S.selected) {
+      upsertMessage(msg);
+      if (type === "message.created" && msg.direction === "inbound" && document.hasFocus())
+        scheduleMarkRead();
+      scheduleContactRefresh();
+    }
+    scheduleRenderList();
+  } else if (type.startsWith("conversation.")) {
+    if (ev.data && ev.data.id) {
+      upsertConv(ev.data);
+      if (ev.data.id === S.selected) renderThreadHead();
+    }
+  } else if (type === "operator.presence") {
+    const d = ev.data || {};
+    if (S.me && d.operator_id === S.me.id && d.presence !== "offline")
+      $("presence").value = d.presence === "away" ? "away" : "online";
+    const op = S.operators.get(d.operator_id);
+    if (op) {
+      op.presence = d.presence;
+      if (S.selected) renderAssign();
+    }
+  }
+}
+
+// ------------------------------------------------------------------ the list
+
+function matches(c) {
+  switch (S.filter) {
+    case "mine":
+      return c.assignee_id === S.me.id && c.status !== "resolved";
+    case "queue":
+      return c.assignee_id === null && c.status !== "resolved";
+    case "resolved":
+      return c.status === "resolved";
+    default:
+      return true;
+  }
+}
+
+function filterParams() {
+  return {
+    mine: { assignee: "me" },
+    queue: { assignee: "none" },
+    all: {},
+    resolved: { status: "resolved" },
+  }[S.filter];
+}
+
+function upsertConv(c) {
+  c._rx = Date.now();
+  S.convs.set(c.id, c);
+  scheduleRenderList();
+}
+
+async function loadList(more = false) {
+  const params = { ...filterParams(), limit: 50 };
+  if (more && S.nextCursor) params.cursor = S.nextCursor;
+  try {
+    const page = await api.conversations(params);
+    if (!more) {
+      for (const [id, c] of S.convs) if (matchesFilterOf(c)) S.convs.delete(id);
+    }
+    for (const c of page.items) upsertConv(c);
+    S.nextCursor = page.next_cursor;
+    $("conv-more").hidden = !page.next_cursor;
+  } catch (ex) {
+    if (ex.status !== 401) toast(explain(ex));
+  }
+  renderList();
+}
+
+function matchesFilterOf(c) {
+  // Conversations the current filter's query would return (so a reload can drop stale ones).
+  return c.id !== S.selected && matches(c);
+}
+
+let listFrame = 0;
+function scheduleRenderList() {
+  if (!listFrame) listFrame = requestAnimationFrame(() => ((listFrame = 0), renderList()));
+}
+
+function renderList() {
+  if (!S.me) return;
+  const list = $("conv-list");
+  const focused = document.activeElement?.closest?.(".conv")?.dataset.id;
+  const items = [...S.convs.values()]
+    .filter(matches)
+    .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
+  list.replaceChildren(...items.map(convItem));
+  $("conv-empty").hidden = items.length > 0;
+  if (focused) list.querySelector(`.conv[data-id="${focused}"]`)?.focus();
+}
+
+function waitingSeconds(c) {
+  if (c.waiting_seconds === null || c.waiting_seconds === undefined) return null;
+  return c.waiting_seconds + (Date.now() - c._rx) / 1000;
+}
+
+function convItem(c) {
+  const name = contactName(c);
+  const preview = S.previews.get(c.id);
+  const previewText = preview
+    ? (preview.private ? "Note: " : preview.direction === "outbound" ? "You: " : "") +
+      (preview.text || (preview.attachments?.length ? "Attachment" : preview.kind))
+    : `${CHANNEL_LABELS[c.channel_type] || c.channel_type} · ${channelName(c.channel_id)}`;
+  const wait = waitingSeconds(c);
+  const ago = (Date.now() - new Date(c.last_activity_at).getTime()) / 1000;
+  const assignee = operatorName(c.assignee_id);
+  const unread = c.unread_count > 0;
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        class: `conv${unread ? " conv-unread" : ""}`,
+        "data-id": c.id,
+        "aria-current": c.id === S.selected ? "true" : null,
+        onclick: () => selectConv(c.id),
+      },
+      avatar(name, c.channel_type),
+      h(
+        "span",
+        { class: "conv-main" },
+        h(
+          "span",
+          { class: "conv-top" },
+          h("span", { class: "conv-name" }, name),
+          h("time", { class: "conv-time", datetime: c.last_activity_at }, shortAgo(Math.max(0, ago)))
+        ),
+        h("span", { class: "conv-preview" }, previewText),
+        h(
+          "span",
+          { class: "conv-bottom" },
+          h(
+            "span",
+            { class: `assignee${assignee ? "" : " assignee-none"}` },
+            assignee || "Unassigned"
+          ),
+          c.status === "resolved" ? h("span", { class: "tag tag-resolved" }, "Resolved") : null,
+          wait !== null
+            ? h(
+                "span",
+                { class: `wait${wait > 300 ? " wait-late" : ""}`, title: "Waiting for a reply" },
+                `${shortAgo(wait)}`
+              )
+            : null,
+          unread
+            ? h(
+                "span",
+                { class: "unread", "aria-label": `${c.unread_count} unread` },
+                String(c.unread_count)
+              )
+            : null
+        )
+      )
+    )
+  );
+}
+
+function setFilterButtons() {
+  for (const b of document.querySelectorAll(".filter"))
+    b.setAttribute("aria-pressed", String(b.dataset.filter === S.filter));
+}
+
+async function setFilter(f) {
+  S.filter = f;
+  sessionStorage.setItem("chatcentre.filter", f);
+  setFilterButtons();
+  S.nextCursor = null;
+  renderList();
+  await loadList();
+}
+
+// ------------------------------------------------------------------ the conversation
+
+function closeThread() {
+  S.selected = null;
+  $("thread-body").hidden = true;
+  $("thread-placeholder").hidden = false;
+  $("contact-body").replaceChildren(
+    h("p", { class: "empty" }, "The client's card shows here.")
+  );
+}
+
+async function selectConv(id) {
+  const changed = S.selected !== id;
+  S.selected = id;
+  document.querySelector(".panes").dataset.mobile = "thread";
+  $("thread-placeholder").hidden = true;
+  $("thread-body").hidden = false;
+  if (changed) {
+    S.messages.clear();
+    $("messages").replaceChildren();
+    S.pending = null;
+    $("template-form").hidden = true;
+    $("template-toggle").setAttribute("aria-expanded", "false");
+  }
+  renderList();
+  renderThreadHead();
+  await refreshThread();
+  if (S.selected !== id) return;
+  $("composer-text").focus();
+  markRead();
+  loadContact();
+  loadTemplates();
+}
+
+async function refreshThread() {
+  const id = S.selected;
+  try {
+    const [conv, page] = await Promise.all([api.conversation(id), api.messages(id, { limit: 100 })]);
+    if (S.selected !== id) return;
+    upsertConv(conv);
+    for (const m of page.items) {
+      upsertMessage(m);
+      bumpLastId(m.id);
+      const prev = S.previews.get(id);
+      if (!prev || prev.id <= m.id) S.previews.set(id, m);
+    }
+    renderThreadHead();
+  } catch (ex) {
+    if (ex.status === 403 || ex.status === 404) {
+      toast("This conversation is no longer yours to see.");
+      S.convs.delete(id);
+      closeThread();
+      renderList();
+    } else if (ex.status !== 401) toast(explain(ex));
+  }
+}
+
+function renderThreadHead() {
+  const c = S.convs.get(S.selected);
+  if (!c) return;
+  const name = contactName(c);
+  $("thread-title").textContent = name;
+  const wait = waitingSeconds(c);
+  const meta = [
+    channelIcon(c.channel_type),
+    h("span", {}, `${CHANNEL_LABELS[c.channel_type] || c.channel_type} · ${channelName(c.channel_id)}`),
+    h("span", { class: `tag tag-${c.status}` }, c.status),
+    h("span", {}, operatorName(c.assignee_id) ? `Assigned to ${operatorName(c.assignee_id)}` : "In the queue"),
+  ];
+  if (wait !== null)
+    meta.push(h("span", { class: `wait${wait > 300 ? " wait-late" : ""}` }, `Waiting ${longWait(wait)}`));
+  $("thread-meta").replaceChildren(...meta);
+  $("status-btn").textContent = c.status === "resolved" ? "Reopen" : "Resolve";
+  renderAssign();
+  renderWindow(c);
+}
+
+function renderAssign() {
+  const c = S.convs.get(S.selected);
+  if (!c) return;
+  const sel = $("assign-select");
+  const dot = { online: "●", away: "◐", offline: "○" };
+  const ops = [...S.operators.values()].filter((o) => o.is_active !== false);
+  ops.sort((a, b) => (a.id === S.me.id ? -1 : b.id === S.me.id ? 1 : a.name.localeCompare(b.name)));
+  sel.replaceChildren(
+    h("option", { value: "" }, "Queue (unassigned)"),
+    ...ops.map((o) =>
+      h(
+        "option",
+        { value: String(o.id) },
+        `${dot[o.presence] || "○"} ${o.id === S.me.id ? `${o.name} (me)` : o.name}`
+      )
+    )
+  );
+  sel.value = c.assignee_id === null ? "" : String(c.assignee_id);
+  $("assign-btn").textContent = c.assignee_id === null ? "Assign" : "Transfer";
+}
+
+function renderWindow(c) {
+  const banner = $("window-banner");
+  if (!c.reply_window_expires_at) {
+    banner.hidden = true;
+    return;
+  }
+  const until = new Date(c.reply_window_expires_at);
+  const open = c.reply_window_open ?? until > new Date();
+  banner.hidden = false;
+  banner.className = `banner ${open ? "banner-info" : "banner-warn"}`;
+  banner.textContent = open
+    ? `WhatsApp reply window open until ${fmtTime(c.reply_window_expires_at)} (${longWait((until - Date.now()) / 1000)} left).`
+    : `The WhatsApp 24-hour window closed at ${fmtTime(c.reply_window_expires_at)}: only an approved template can be sent.`;
+}
+
+function messageEl(m) {
+  const cls =
+    m.private || m.direction === "internal"
+      ? "msg-note"
+      : m.direction === "inbound"
+        ? "msg-in"
+        : "msg-out";
+  const who =
+    m.private || m.direction === "internal"
+      ? `Private note · ${operatorName(m.operator_id) || "Team"}`
+      : m.direction === "outbound"
+        ? operatorName(m.operator_id) || (m.sender_type === "integration" ? "Integration" : "System")
+        : null;
+  const atts = (m.attachments || []).map((a, i) =>
+    h(
+      "li",
+      {},
+      h(
+        "button",
+        { type: "button", class: "att", onclick: () => download(m.id, i, a) },
+        h("span", { class: "att-icon", "aria-hidden": "true" }),
+        h("span", {}, a.file_name || a.filename || a.caption || a.type || "Attachment"),
+        a.file_size ? h("span", { class: "muted" }, ` ${Math.ceil(a.file_size / 1024)} KB`) : null
+      )
+    )
+  );
+  const state = m.direction === "outbound" && m.delivery_state ? m.delivery_state : null;
+  return h(
+    "li",
+    { class: `msg ${cls}`, "data-id": m.id, "data-state": state },
+    h(
+      "div",
+      { class: "bubble" },
+      who ? h("div", { class: "msg-who" }, who) : null,
+      m.text ? h("p", { class: "msg-text" }, m.text) : null,
+      !m.text && !atts.length ? h("p", { class: "msg-text muted" }, `[${m.kind}]`) : null,
+      atts.length ? h("ul", { class: "atts", "aria-label": "Attachments" }, atts) : null
+    ),
+    h(
+      "div",
+      { class: "msg-meta" },
+      h("time", { datetime: m.created_at }, fmtTime(m.created_at)),
+      m.edited_at ? h("span", {}, "edited") : null,
+      state
+        ? h("span", { class: `state state-${state}`, title: STATE_LABELS[state] }, STATE_LABELS[state] || state)
+        : null,
+      state === "failed" && m.failure_reason
+        ? h("span", { class: "failure" }, m.failure_reason)
+        : null
+    )
+  );
+}
+
+function upsertMessage(m) {
+  if (m.conversation_id !== S.selected) return;
+  const list = $("messages");
+  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const el = messageEl(m);
+  const old = list.querySelector(`.msg[data-id="${m.id}"]`);
+  S.messages.set(m.id, m);
+  if (old) {
+    old.replaceWith(el);
+  } else {
+    let next = null;
+    for (const child of list.children) {
+      if (Number(child.dataset.id) > m.id) {
+        next = child;
+        break;
+      }
+    }
+    list.insertBefore(el, next);
+  }
+  if (nearBottom || !old) list.scrollTop = list.scrollHeight;
+}
+
+async function download(messageId, index, a) {
+  try {
+    const res = await api.attachment(messageId, index);
+    const blob = await res.blob();
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: a.file_name || a.filename || `attachment-${messageId}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (ex) {
+    toast(explain(ex));
+  }
+}
+
+let readTimer = 0;
+function scheduleMarkRead() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(markRead, 400);
+}
+
+async function markRead() {
+  const c = S.convs.get(S.selected);
+  if (!c || !c.unread_count) return;
+  try {
+    upsertConv(await api.markRead(c.id));
+  } catch {
+    /* not ours any more, or offline: harmless */
+  }
+}
+
+// ------------------------------------------------------------------ sending
+
+function setMode(mode) {
+  S.mode = mode;
+  $("composer").dataset.mode = mode;
+  for (const t of document.querySelectorAll(".composer-tabs .tab[data-mode]"))
+    t.setAttribute("aria-pressed", String(t.dataset.mode === mode));
+  $("composer-text").placeholder =
+    mode === "note"
+      ? "Write a private note for your team (the client never sees it)…"
+      : "Type a reply… (Enter sends, Shift+Enter for a new line)";
+  $("send-btn").textContent = mode === "note" ? "Add note" : "Send";
+  $("composer-text").focus();
+}
+
+async function sendReply(e) {
+  e?.preventDefault();
+  const box = $("composer-text");
+  const text = box.value.trim();
+  const id = S.selected;
+  if (!text || !id) return;
+  if (!S.pending || S.pending.text !== text || S.pending.mode !== S.mode || S.pending.conv !== id)
+    S.pending = { text, mode: S.mode, conv: id, cid: newClientId() };
+  const btn = $("send-btn");
+  btn.disabled = true;
+  try {
+    const msg = await api.send(id, {
+      text,
+      private: S.mode === "note",
+      client_message_id: S.pending.cid,
+    });
+    S.pending = null;
+    if (box.value.trim() === text) box.value = "";
+    upsertMessage(msg);
+    bumpLastId(msg.id);
+    S.previews.set(id, msg);
+    scheduleRenderList();
+  } catch (ex) {
+    toast(explain(ex));
+  } finally {
+    btn.disabled = false;
+    box.focus();
+  }
+}
+
+async function loadTemplates() {
+  const c = S.convs.get(S.selected);
+  const toggle = $("template-toggle");
+  toggle.hidden = true;
+  if (!c || c.channel_type !== "whatsapp") return;
+  let list = S.templates.get(c.channel_id);
+  if (list === undefined) {
+    try {
+      list = (await api.templates(c.channel_id)).templates || [];
+    } catch {
+      list = []; // no template API (or not allowed): no picker
+    }
+    S.templates.set(c.channel_id, list);
+  }
+  if (S.selected !== c.id || !list.length) return;
+  toggle.hidden = false;
+  const sel = $("template-select");
+  sel.replaceChildren(
+    ...list.map((t, i) => h("option", { value: String(i) }, `${t.name} (${t.language})`))
+  );
+  renderTemplateParams();
+}
+
+function renderTemplateParams() {
+  const c = S.convs.get(S.selected);
+  const t = (S.templates.get(c?.channel_id) || [])[Number($("template-select").value)];
+  const box = $("template-params");
+  box.replaceChildren();
+  for (let i = 1; i <= (t?.parameters || 0); i++) {
+    const inputId = `template-param-${i}`;
+    box.append(
+      h("label", { for: inputId }, `Parameter {{${i}}}`),
+      h("input", { id: inputId, type: "text", class: "template-param", required: true })
+    );
+  }
+}
+
+async function sendTemplate() {
+  const c = S.convs.get(S.selected);
+  const t = (S.templates.get(c?.channel_id) || [])[Number($("template-select").value)];
+  if (!c || !t) return;
+  const parameters = [...document.querySelectorAll(".template-param")].map((i) => i.value);
+  if (parameters.some((p) => !p.trim())) {
+    toast("Fill in every parameter of the template.");
+    return;
+  }
+  try {
+    const msg = await api.send(c.id, {
+      template: { name: t.name, language: t.language, parameters },
+      client_message_id: newClientId(),
+    });
+    upsertMessage(msg);
+    $("template-form").hidden = true;
+    $("template-toggle").setAttribute("aria-expanded", "false");
+  } catch (ex) {
+    toast(explain(ex));
+  }
+}
+
+// ------------------------------------------------------------------ assign, status
+
+async function assign() {
+  const c = S.convs.get(S.selected);
+  if (!c) return;
+  const value = $("assign-select").value;
+  const target = value === "" ? null : Number(value);
+  if (target === c.assignee_id) return;
+  try {
+    upsertConv(await api.assign(c.id, target));
+    renderThreadHead();
+    toast(target === null ? "Sent back to the queue." : `Assigned to ${operatorName(target)}.`, "ok");
+  } catch (ex) {
+    toast(explain(ex));
+    renderAssign();
+  }
+}
+
+async function toggleStatus() {
+  const c = S.convs.get(S.selected);
+  if (!c) return;
+  try {
+    upsertConv(await api.setStatus(c.id, c.status === "resolved" ? "open" : "resolved"));
+    renderThreadHead();
+  } catch (ex) {
+    toast(explain(ex));
+  }
+}
+
+// ------------------------------------------------------------------ contact card
+
+let contactTimer = 0;
+function scheduleContactRefresh() {
+  clearTimeout(contactTimer);
+  contactTimer = setTimeout(loadContact, 1500);
+}
+
+async function loadContact() {
+  const c = S.convs.get(S.selected);
+  if (!c) return;
+  const convId = c.id;
+  let contact;
+  let touches = [];
+  try {
+    [contact, touches] = await Promise.all([
+      api.contact(c.contact.id),
+      api.touchpoints(c.contact.id).then((p) => p.items).catch(() => []),
+    ]);
+  } catch (ex) {
+    if (S.selected === convId)
+      $("contact-body").replaceChildren(h("p", { class: "empty" }, explain(ex)));
+    return;
+  }
+  if (S.selected !== convId) return;
+  const name = contactName({ contact, channel_type: c.channel_type });
+  const facts = [
+    ["Stage", h("span", { class: `pill stage-${contact.stage}` }, contact.stage)],
+    ["Category", contact.category ? h("span", { class: "pill" }, contact.category) : "—"],
+    ["Owner", operatorName(contact.owner_id) || "—"],
+    ["Source", contact.source || "—"],
+    ["Client since", fmtTime(contact.created_at)],
+  ];
+  $("contact-body").replaceChildren(
+    h(
+      "div",
+      { class: "contact-head" },
+      avatar(name, null, "avatar-lg"),
+      h(
+        "div",
+        {},
+        h("h3", {}, name),
+        contact.email ? h("p", { class: "muted" }, contact.email) : null,
+        contact.phone ? h("p", { class: "muted" }, contact.phone) : null
+      )
+    ),
+    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    h("h4", {}, "Channels"),
+    h(
+      "ul",
+      { class: "identities" },
+      contact.identities.map((i) => {
+        const ch = S.channels.get(i.channel_account_id);
+        return h(
+          "li",
+          {},
+          channelIcon(ch?.type || "webchat"),
+          h(
+            "span",
+            { class: "ident-main" },
+            h("span", {}, ch ? ch.name : `Channel #${i.channel_account_id}`),
+            h(
+              "span",
+              { class: "muted" },
+              i.username ? `@${i.username}` : i.display_name || i.external_id
+            )
+          ),
+          i.reachable ? null : h("span", { class: "tag tag-failed" }, "unreachable")
+        );
+      })
+    ),
+    h("h4", {}, "Timeline"),
+    touches.length
+      ? h(
+          "ol",
+          { class: "timeline" },
+          touches.map((t) =>
+            h(
+              "li",
+              { class: `tp tp-${t.reaction}` },
+              h("span", { class: "tp-dot", "aria-hidden": "true" }),
+              h(
+                "div",
+                {},
+                h(
+                  "div",
+                  { class: "tp-title" },
+                  `${TOUCH_LABELS[t.kind] || t.kind}${t.direction && t.direction !== "internal" ? ` · ${t.direction}` : ""}`
+                ),
+                h(
+                  "div",
+                  { class: "muted" },
+                  `${t.channel} · ${fmtTime(t.occurred_at)}${t.reaction !== "unknown" ? ` · ${t.reaction}` : ""}`
+                ),
+                t.meta?.note ? h("p", { class: "tp-note" }, t.meta.note) : null
+              )
+            )
+          )
+        )
+      : h("p", { class: "empty" }, "No touchpoints yet.")
+  );
+}
+
+// ------------------------------------------------------------------ wiring
+
+function wire() {
+  setUnauthorizedHandler(() => logout("Your session ended. Sign in again."));
+  $("login-form").addEventListener("submit", onLogin);
+  $("logout").addEventListener("click", () => logout());
+  for (const b of document.querySelectorAll(".filter"))
+    b.addEventListener("click", () => setFilter(b.dataset.filter));
+  $("conv-more").addEventListener("click", () => loadList(true));
+  $("conv-list").addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const buttons = [...$("conv-list").querySelectorAll(".conv")];
+    const i = buttons.indexOf(document.activeElement);
+    const next = buttons[i + (e.key === "ArrowDown" ? 1 : -1)];
+    if (next) {
+      e.preventDefault();
+      next.focus();
+    }
+  });
+  $("composer").addEventListener("submit", sendReply);
+  $("composer-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendReply();
+    }
+  });
+  for (const t of document.querySelectorAll(".composer-tabs .tab[data-mode]"))
+    t.addEventListener("click", () => setMode(t.dataset.mode));
+  $("template-toggle").addEventListener("click", () => {
+    const form = $("template-form");
+    form.hidden = !form.hidden;
+    $("template-toggle").setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) $("template-select").focus();
+  });
+  $("template-select").addEventListener("change", renderTemplateParams);
+  $("template-send").addEventListener("click", sendTemplate);
+  $("assign-btn").addEventListener("click", assign);
+  $("status-btn").addEventListener("click", toggleStatus);
+  $("back").addEventListener("click", () => {
+    document.querySelector(".panes").dataset.mobile = "list";
+    document.querySelector(`.conv[data-id="${S.selected}"]`)?.focus();
+  });
+  $("contact-toggle").addEventListener("click", () => {
+    const panes = document.querySelector(".panes");
+    const open = panes.dataset.contact !== "open";
+    panes.dataset.contact = open ? "open" : "";
+    $("contact-toggle").setAttribute("aria-expanded", String(open));
+  });
+  $("presence").addEventListener("change", async (e) => {
+    try {
+      await api.presence(S.me.id, e.target.value);
+    } catch (ex) {
+      toast(explain(ex));
+    }
+  });
+  window.addEventListener("focus", () => S.selected && markRead());
+}
+
+wire();
+if (savedToken()) startInbox();
+else showLogin();

@@ -1,0 +1,553 @@
+/*! chatcentre web chat widget.
+ * <script src="https://YOUR-HOST/widget.js" data-widget-key="KEY" async></script>
+ * Optional: data-title="Chat with us", data-subtitle="...", data-color="#4f46e5".
+ * Everything lives in a Shadow DOM; the only global is window.ChatcentreWidget. */
+(function () {
+  "use strict";
+  if (window.ChatcentreWidget) return;
+
+  var script =
+    document.currentScript || document.querySelector("script[data-widget-key][src*='widget.js']");
+  if (!script) return;
+  var KEY = script.getAttribute("data-widget-key");
+  if (!KEY) {
+    console.warn("chatcentre widget: data-widget-key is missing");
+    return;
+  }
+  var BASE = new URL(script.src, location.href).origin;
+  var WS_BASE = BASE.replace(/^http/, "ws");
+  var TITLE = script.getAttribute("data-title") || "Chat with us";
+  var SUBTITLE = script.getAttribute("data-subtitle") || "We usually reply within a few minutes";
+  var COLOR = /^#[0-9a-fA-F]{3,8}$/.test(script.getAttribute("data-color") || "")
+    ? script.getAttribute("data-color")
+    : "#4f46e5";
+  var STORE = "chatcentre:" + KEY + ":";
+
+  // ---------------------------------------------------------------- storage
+  function load(name, fallback) {
+    try {
+      var v = localStorage.getItem(STORE + name);
+      return v === null ? fallback : JSON.parse(v);
+    } catch (e) {
+      return fallback;
+    }
+  }
+  function store(name, value) {
+    try {
+      if (value === null) localStorage.removeItem(STORE + name);
+      else localStorage.setItem(STORE + name, JSON.stringify(value));
+    } catch (e) {
+      /* private mode: the session lasts for this page only */
+    }
+  }
+
+  var state = {
+    token: load("visitor_token", null),
+    open: load("open", false),
+    lastId: 0,
+    messages: [], // {id?, cid?, direction, text, created_at, status?}
+    pending: load("pending", []), // {cid, text, created_at}: re-sent after a reload
+    unread: 0,
+    ws: null,
+    attempt: 0,
+    timer: null,
+    sessionPromise: null,
+  };
+
+  function randomId() {
+    var b = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(b);
+    return "w-" + Array.prototype.map.call(b, function (x) {
+      return ("0" + x.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  // ---------------------------------------------------------------- styles
+  var CSS =
+    ":host{all:initial}" +
+    "*{box-sizing:border-box}" +
+    ".root{--c:" + COLOR + ";position:fixed;right:20px;bottom:20px;z-index:2147483000;" +
+    "font-family:Inter,'Segoe UI',system-ui,-apple-system,Roboto,Arial,sans-serif;font-size:14px;color:#1e2433;line-height:1.4}" +
+    ".launcher{width:58px;height:58px;border-radius:50%;border:0;background:var(--c);color:#fff;cursor:pointer;" +
+    "box-shadow:0 8px 24px rgba(30,36,51,.25);display:flex;align-items:center;justify-content:center;position:relative}" +
+    ".launcher:hover{box-shadow:0 10px 28px rgba(30,36,51,.35)}" +
+    ".launcher:focus-visible,.send:focus-visible,.close:focus-visible{outline:3px solid rgba(79,70,229,.45);outline-offset:2px}" +
+    ".launcher-icon,.launcher svg{width:28px;height:28px;display:block}" +
+    ".badge{position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;padding:0 6px;border-radius:10px;background:#ef4444;color:#fff;" +
+    "font-size:11px;font-weight:700;display:flex;align-items:center;justify-content:center;border:2px solid #fff}" +
+    ".panel{position:absolute;right:0;bottom:74px;width:370px;height:min(600px,calc(100vh - 110px));background:#fff;border-radius:16px;" +
+    "box-shadow:0 16px 48px rgba(30,36,51,.22);display:flex;flex-direction:column;overflow:hidden}" +
+    ".head{background:var(--c);color:#fff;padding:16px 16px 18px;display:flex;align-items:flex-start;gap:12px}" +
+    ".head-text{flex:1;min-width:0}" +
+    ".title{font-size:16px;font-weight:700;margin:0}" +
+    ".subtitle{margin:2px 0 0;font-size:12px;opacity:.85}" +
+    ".status{display:inline-block;width:8px;height:8px;border-radius:50%;background:#86efac;margin-right:6px;vertical-align:middle}" +
+    ".status[data-state=off]{background:#fcd34d}" +
+    ".close{border:0;background:rgba(255,255,255,.15);color:#fff;width:32px;height:32px;border-radius:8px;cursor:pointer;font-size:20px;line-height:1}" +
+    ".close:hover{background:rgba(255,255,255,.28)}" +
+    ".log{flex:1;overflow-y:auto;padding:16px;margin:0;list-style:none;display:flex;flex-direction:column;gap:8px;background:#f6f7fb}" +
+    ".hello{align-self:center;text-align:center;color:#6b7386;font-size:13px;padding:8px 16px}" +
+    ".m{max-width:80%;display:flex;flex-direction:column}" +
+    ".m-in{align-self:flex-end;align-items:flex-end}" +
+    ".m-out{align-self:flex-start}" +
+    ".b{padding:8px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".m-in .b{background:var(--c);color:#fff;border-bottom-right-radius:4px}" +
+    ".m-out .b{background:#fff;border-bottom-left-radius:4px;box-shadow:0 1px 2px rgba(16,24,40,.08)}" +
+    ".t{font-size:11px;color:#8a91a3;margin-top:3px;padding:0 4px}" +
+    ".m[data-status=failed] .t{color:#b91c1c}" +
+    ".m[data-status=sending] .b{opacity:.7}" +
+    ".retry{border:0;background:none;color:#b91c1c;text-decoration:underline;cursor:pointer;font:inherit;padding:0}" +
+    ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e4e7ef;background:#fff;align-items:flex-end}" +
+    ".input{flex:1;resize:none;border:1px solid #e4e7ef;border-radius:10px;padding:9px 11px;font:inherit;color:inherit;min-height:40px;max-height:120px;outline:none}" +
+    ".input:focus{border-color:var(--c);box-shadow:0 0 0 3px rgba(79,70,229,.15)}" +
+    ".send{width:40px;height:40px;border:0;border-radius:10px;background:var(--c);color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;flex:none}" +
+    ".send svg{width:18px;height:18px}" +
+    ".send:disabled{opacity:.5;cursor:default}" +
+    ".brandline{text-align:center;font-size:11px;color:#9aa1b2;padding:0 0 8px;background:#fff}" +
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
+    "[hidden]{display:none!important}" +
+    "@media (max-width:480px){.root{right:14px;bottom:14px}" +
+    ".root[data-open=true]{right:0;bottom:0;left:0;top:0}" +
+    ".root[data-open=true] .launcher{display:none}" +
+    ".panel{position:fixed;inset:0;width:100%;height:100%;border-radius:0}}";
+
+  // ---------------------------------------------------------------- DOM
+  var host = document.createElement("div");
+  host.setAttribute("data-chatcentre-widget", "");
+  var shadow = host.attachShadow({ mode: "open" });
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    shadow.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    var style = document.createElement("style");
+    style.textContent = CSS;
+    shadow.appendChild(style);
+  }
+
+  var ICON_CHAT =
+    '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.6A8 8 0 1 1 21 12z"/></svg>';
+  var ICON_DOWN =
+    '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="m6 9 6 6 6-6"/></svg>';
+  var ICON_SEND =
+    '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M22 2 11 13"/><path d="M22 2 15 22l-4-9-9-4z"/></svg>';
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  var root = el("div", { class: "root", "data-open": "false" });
+  var launcher = el("button", {
+    class: "launcher",
+    type: "button",
+    "aria-label": "Open chat",
+    "aria-expanded": "false",
+    "aria-controls": "cc-panel",
+  });
+  var launcherIcon = el("span", { class: "launcher-icon" });
+  launcherIcon.innerHTML = ICON_CHAT; // constants, never user data
+  launcher.appendChild(launcherIcon);
+  var badge = el("span", { class: "badge", "aria-hidden": "true", hidden: "" });
+  launcher.appendChild(badge);
+
+  var panel = el("div", {
+    class: "panel",
+    id: "cc-panel",
+    role: "dialog",
+    "aria-modal": "false",
+    "aria-labelledby": "cc-title",
+    hidden: "",
+  });
+  var head = el("div", { class: "head" });
+  var headText = el("div", { class: "head-text" });
+  headText.appendChild(el("p", { class: "title", id: "cc-title" }, TITLE));
+  var sub = el("p", { class: "subtitle" });
+  var dot = el("span", { class: "status", "data-state": "off", "aria-hidden": "true" });
+  sub.appendChild(dot);
+  sub.appendChild(document.createTextNode(SUBTITLE));
+  headText.appendChild(sub);
+  var closeBtn = el("button", { class: "close", type: "button", "aria-label": "Close chat" }, "×");
+  head.appendChild(headText);
+  head.appendChild(closeBtn);
+
+  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
+  var hello = el("li", { class: "hello" }, "Hi! Ask us anything: we are here to help.");
+  log.appendChild(hello);
+
+  var form = el("form", { class: "form" });
+  var label = el("label", { class: "sr", for: "cc-input" }, "Your message");
+  var input = el("textarea", {
+    class: "input",
+    id: "cc-input",
+    rows: "1",
+    placeholder: "Write a message…",
+    maxlength: "4096",
+  });
+  var send = el("button", { class: "send", type: "submit", "aria-label": "Send" });
+  send.innerHTML = ICON_SEND;
+  form.appendChild(label);
+  form.appendChild(input);
+  form.appendChild(send);
+
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(form);
+  panel.appendChild(el("div", { class: "brandline" }, "Powered by chatcentre"));
+  root.appendChild(panel);
+  root.appendChild(launcher);
+  shadow.appendChild(root);
+
+  // ---------------------------------------------------------------- rendering
+  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+  function itemFor(m) {
+    var li = el("li", { class: "m " + (m.direction === "inbound" ? "m-in" : "m-out") });
+    if (m.id) li.setAttribute("data-id", String(m.id));
+    if (m.status) li.setAttribute("data-status", m.status);
+    li.appendChild(el("div", { class: "b" }, m.text || (m.attachments && m.attachments.length ? "(attachment)" : "")));
+    var t = el("div", { class: "t" });
+    if (m.status === "failed") {
+      t.appendChild(document.createTextNode("Not sent. "));
+      var retry = el("button", { class: "retry", type: "button" }, "Retry");
+      retry.addEventListener("click", function () {
+        m.status = "sending";
+        render();
+        deliver(m);
+      });
+      t.appendChild(retry);
+    } else {
+      t.textContent =
+        m.status === "sending" ? "Sending…" : timeFmt.format(new Date(m.created_at || Date.now()));
+    }
+    li.appendChild(t);
+    return li;
+  }
+
+  function render() {
+    var items = [hello];
+    state.messages.forEach(function (m) {
+      items.push(itemFor(m));
+    });
+    log.replaceChildren.apply(log, items);
+    log.scrollTop = log.scrollHeight;
+    badge.textContent = String(state.unread);
+    if (state.unread && !state.open) badge.removeAttribute("hidden");
+    else badge.setAttribute("hidden", "");
+    launcher.setAttribute(
+      "aria-label",
+      state.unread && !state.open ? "Open chat (" + state.unread + " new)" : "Open chat"
+    );
+  }
+
+  function sortKey(m) {
+    return m.id || Number.MAX_SAFE_INTEGER;
+  }
+
+  function addServerMessage(m, fromLive) {
+    if (m.id > state.lastId) state.lastId = m.id;
+    for (var i = 0; i < state.messages.length; i++) {
+      if (state.messages[i].id === m.id) return false; // de-duplicated by id
+    }
+    if (m.direction === "inbound") {
+      // Our own message echoed back: attach its id to the pending bubble.
+      for (var j = 0; j < state.messages.length; j++) {
+        var p = state.messages[j];
+        if (!p.id && p.cid && p.text === m.text) {
+          p.id = m.id;
+          p.created_at = m.created_at;
+          p.status = null;
+          dropPending(p.cid);
+          render();
+          return false;
+        }
+      }
+    }
+    state.messages.push({
+      id: m.id,
+      direction: m.direction,
+      text: m.text,
+      attachments: m.attachments,
+      created_at: m.created_at,
+    });
+    state.messages.sort(function (a, b) {
+      return sortKey(a) - sortKey(b);
+    });
+    if (fromLive && m.direction === "outbound" && (!state.open || document.hidden)) state.unread++;
+    render();
+    return true;
+  }
+
+  // ---------------------------------------------------------------- API
+  function api(method, path, body) {
+    var headers = { "Content-Type": "application/json" };
+    if (state.token) headers.Authorization = "Bearer " + state.token;
+    return fetch(BASE + "/widget/v1/" + encodeURIComponent(KEY) + path, {
+      method: method,
+      headers: headers,
+      body: body ? JSON.stringify(body) : undefined,
+      credentials: "omit",
+      mode: "cors",
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try {
+          data = text ? JSON.parse(text) : null;
+        } catch (e) {
+          data = null;
+        }
+        if (!res.ok) {
+          var err = new Error((data && data.error && data.error.message) || res.statusText);
+          err.status = res.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  function ensureSession() {
+    if (state.token) return Promise.resolve(state.token);
+    if (!state.sessionPromise) {
+      state.sessionPromise = api("POST", "/sessions", {}).then(
+        function (s) {
+          state.token = s.visitor_token;
+          store("visitor_token", state.token);
+          state.sessionPromise = null;
+          connect();
+          return state.token;
+        },
+        function (e) {
+          state.sessionPromise = null;
+          throw e;
+        }
+      );
+    }
+    return state.sessionPromise;
+  }
+
+  function resetSession() {
+    state.token = null;
+    store("visitor_token", null);
+    if (state.ws) {
+      var ws = state.ws;
+      state.ws = null;
+      ws.close();
+    }
+  }
+
+  function dropPending(cid) {
+    state.pending = state.pending.filter(function (p) {
+      return p.cid !== cid;
+    });
+    store("pending", state.pending);
+  }
+
+  // Sends one message; network errors, 429 and 5xx are retried with backoff and the same
+  // client_message_id, so the server stores it once however often it arrives.
+  function deliver(m, attempt) {
+    attempt = attempt || 0;
+    return ensureSession()
+      .then(function () {
+        return api("POST", "/messages", { text: m.text, client_message_id: m.cid });
+      })
+      .then(function (res) {
+        dropPending(m.cid);
+        m.status = null;
+        var stored = res.message;
+        var dup = false;
+        for (var i = 0; i < state.messages.length; i++) {
+          if (state.messages[i] !== m && state.messages[i].id === stored.id) dup = true;
+        }
+        if (dup) {
+          state.messages.splice(state.messages.indexOf(m), 1);
+        } else {
+          m.id = stored.id;
+          m.created_at = stored.created_at;
+        }
+        if (stored.id > state.lastId) state.lastId = stored.id;
+        render();
+      })
+      .catch(function (e) {
+        if (e && e.status === 401 && attempt < 2) {
+          resetSession();
+          return deliver(m, attempt + 1);
+        }
+        var transient = !e || !e.status || e.status === 429 || e.status >= 500;
+        if (transient && attempt < 8) {
+          var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+          return new Promise(function (r) {
+            setTimeout(r, delay);
+          }).then(function () {
+            return deliver(m, attempt + 1);
+          });
+        }
+        m.status = "failed";
+        render();
+      });
+  }
+
+  function submit() {
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    autosize();
+    var m = {
+      cid: randomId(),
+      direction: "inbound",
+      text: text,
+      created_at: new Date().toISOString(),
+      status: "sending",
+    };
+    state.pending.push({ cid: m.cid, text: m.text, created_at: m.created_at });
+    store("pending", state.pending);
+    state.messages.push(m);
+    render();
+    deliver(m);
+  }
+
+  function loadHistory() {
+    return api("GET", "/messages?limit=100").then(
+      function (page) {
+        (page.items || []).forEach(function (m) {
+          addServerMessage(m, false);
+        });
+      },
+      function (e) {
+        if (e && e.status === 401) resetSession();
+      }
+    );
+  }
+
+  // ---------------------------------------------------------------- live
+  function connect() {
+    if (!state.token || state.ws) return;
+    clearTimeout(state.timer);
+    var url =
+      WS_BASE +
+      "/widget/v1/" +
+      encodeURIComponent(KEY) +
+      "/ws?token=" +
+      encodeURIComponent(state.token) +
+      "&after=" +
+      state.lastId;
+    var ws = new WebSocket(url);
+    state.ws = ws;
+    var pinger = null;
+    ws.onopen = function () {
+      pinger = setInterval(function () {
+        if (ws.readyState === 1) ws.send("ping");
+      }, 25000);
+    };
+    ws.onmessage = function (e) {
+      var ev;
+      try {
+        ev = JSON.parse(e.data);
+      } catch (x) {
+        return;
+      }
+      if (ev.type === "ready") {
+        state.attempt = 0;
+        dot.setAttribute("data-state", "on");
+      } else if (ev.type === "message.created" && ev.data) {
+        addServerMessage(ev.data, !ev.replay);
+      }
+    };
+    ws.onclose = function (e) {
+      clearInterval(pinger);
+      dot.setAttribute("data-state", "off");
+      if (state.ws !== ws) return;
+      state.ws = null;
+      if (e.code === 4401) {
+        resetSession(); // the token expired: a new session starts with the next message
+        return;
+      }
+      if (e.code === 4403) return; // this site may not use the widget
+      var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.5 + Math.random() / 2);
+      state.attempt++;
+      state.timer = setTimeout(connect, delay);
+    };
+  }
+
+  window.addEventListener("online", function () {
+    state.attempt = 0;
+    connect();
+  });
+
+  // ---------------------------------------------------------------- behaviour
+  function setOpen(open, focus) {
+    state.open = open;
+    store("open", open);
+    root.setAttribute("data-open", String(open));
+    launcher.setAttribute("aria-expanded", String(open));
+    launcherIcon.innerHTML = open ? ICON_DOWN : ICON_CHAT;
+    if (open) {
+      panel.removeAttribute("hidden");
+      state.unread = 0;
+      render();
+      if (focus !== false) input.focus();
+    } else {
+      panel.setAttribute("hidden", "");
+      render();
+      if (focus !== false) launcher.focus();
+    }
+  }
+
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = Math.min(120, input.scrollHeight + 2) + "px";
+  }
+
+  launcher.addEventListener("click", function () {
+    setOpen(!state.open);
+  });
+  closeBtn.addEventListener("click", function () {
+    setOpen(false);
+  });
+  panel.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") setOpen(false);
+  });
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener("input", autosize);
+
+  function start() {
+    document.body.appendChild(host);
+    setOpen(!!state.open, false);
+    // Messages typed before a reload that never reached the server go out again (same id).
+    state.pending.forEach(function (p) {
+      var m = { cid: p.cid, direction: "inbound", text: p.text, created_at: p.created_at, status: "sending" };
+      state.messages.push(m);
+    });
+    var ready = state.token ? loadHistory() : Promise.resolve();
+    ready.then(function () {
+      connect();
+      state.messages.forEach(function (m) {
+        if (m.status === "sending") deliver(m);
+      });
+    });
+  }
+
+  window.ChatcentreWidget = {
+    open: function () {
+      setOpen(true);
+    },
+    close: function () {
+      setOpen(false);
+    },
+    version: "1",
+  };
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
