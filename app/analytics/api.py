@@ -1,0 +1,142 @@
+"""GET /api/v1/analytics/*: what a head of sales looks at (issue 6, DOMAIN.md measures).
+Every report takes from/to (default: the last 30 days; a time without a zone is UTC)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.analytics import schemas
+from app.analytics import service as analytics
+from app.analytics.service import Filters
+from app.core.deps import Session
+from app.operators import scopes
+from app.operators.auth import require
+
+# Every report needs touchpoints:read (operators have it; API keys must hold it).
+router = APIRouter(
+    prefix="/api/v1/analytics",
+    tags=["analytics"],
+    dependencies=[Depends(require(scopes.TOUCHPOINTS_READ))],
+)
+
+DEFAULT_DAYS = 30
+
+Start = Annotated[
+    datetime | None, Query(alias="from", description="Inclusive. Default: `to` - 30 days")
+]
+End = Annotated[datetime | None, Query(alias="to", description="Exclusive. Default: now")]
+OperatorId = Annotated[int | None, Query(description="One manager")]
+TeamId = Annotated[int | None, Query(description="The managers of one team")]
+Channel = Annotated[
+    str | None, Query(max_length=32, description="telegram, whatsapp, webchat, phone, ...")
+]
+Chain = Annotated[str | None, Query(max_length=64)]
+Step = Annotated[str | None, Query(max_length=64)]
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    end = _aware(end) if end else datetime.now(UTC)
+    start = _aware(start) if start else end - timedelta(days=DEFAULT_DAYS)
+    return start, end
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def touch_filters(
+    start: Start = None,
+    end: End = None,
+    channel: Channel = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
+    chain: Chain = None,
+    step: Step = None,
+) -> Filters:
+    """For reports over touchpoints: the manager is the touchpoint's operator."""
+    return Filters(
+        *_window(start, end),
+        channel=channel,
+        operator_id=operator_id,
+        team_id=team_id,
+        chain=chain,
+        step=step,
+    )
+
+
+def owner_filters(
+    start: Start = None, end: End = None, operator_id: OperatorId = None, team_id: TeamId = None
+) -> Filters:
+    """For reports over contacts: the manager is the contact's owner."""
+    return Filters(*_window(start, end), operator_id=operator_id, team_id=team_id)
+
+
+def conversation_filters(
+    start: Start = None,
+    end: End = None,
+    channel: Channel = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
+) -> Filters:
+    """For reports over conversations: the manager is the assignee."""
+    return Filters(*_window(start, end), channel=channel, operator_id=operator_id, team_id=team_id)
+
+
+TouchFilters = Annotated[Filters, Depends(touch_filters)]
+OwnerFilters = Annotated[Filters, Depends(owner_filters)]
+ConversationFilters = Annotated[Filters, Depends(conversation_filters)]
+
+
+@router.get("/touches-per-client", response_model=schemas.TouchesPerClient)
+async def touches_per_client(session: Session, f: TouchFilters) -> schemas.TouchesPerClient:
+    """Client touches per contact in the range: mean, median, p90 and a 1..7+ histogram."""
+    return await analytics.touches_per_client(session, f)
+
+
+@router.get("/conversion-by-touch", response_model=schemas.ConversionByTouch)
+async def conversion_by_touch(session: Session, f: OwnerFilters) -> schemas.ConversionByTouch:
+    """The rule of seven: of the contacts converted in the range, the share that converted
+    at client touch 1, 2, ..., 6, 7+."""
+    return await analytics.conversion_by_touch(session, f)
+
+
+@router.get("/dropped-leads", response_model=schemas.DroppedLeads)
+async def dropped_leads(
+    session: Session,
+    f: OwnerFilters,
+    inactive_days: Annotated[int, Query(ge=1, le=365)] = 30,
+    limit: Annotated[int, Query(ge=1, le=1000)] = analytics.DEFAULT_DROPPED_LIMIT,
+) -> schemas.DroppedLeads:
+    """Leads dropped in the range before their seventh client touch (lost, or no client
+    touch for inactive_days), per manager and as a list."""
+    return await analytics.dropped_leads(session, f, inactive_days=inactive_days, limit=limit)
+
+
+@router.get("/rates", response_model=schemas.Rates)
+async def rates(session: Session, f: ConversationFilters) -> schemas.Rates:
+    """CR and CLR (contacts, by owner; channel does not apply), SR from surveys and SR
+    adjusted by negative signals (by conversation assignee / touchpoint operator)."""
+    return await analytics.rates(session, f)
+
+
+@router.get("/response-times", response_model=schemas.ResponseTimes)
+async def response_times(session: Session, f: ConversationFilters) -> schemas.ResponseTimes:
+    """First response and resolution times per manager: median and p90, in seconds."""
+    return await analytics.response_times(session, f)
+
+
+@router.get("/reactions", response_model=schemas.Reactions)
+async def reactions(session: Session, f: TouchFilters) -> schemas.Reactions:
+    """Reactions by channel, by chain step and by manager: the weak links first."""
+    return await analytics.reactions(session, f)
+
+
+@router.get("/inbound-load", response_model=schemas.InboundLoad)
+async def inbound_load(
+    session: Session,
+    f: ConversationFilters,
+    timezone: Annotated[str, Query(max_length=64, description="IANA zone for days")] = "UTC",
+) -> schemas.InboundLoad:
+    """Inbound messages per manager per day."""
+    return await analytics.inbound_load(session, f, timezone=timezone)
