@@ -1,0 +1,103 @@
+"""Finding the client of an order among our contacts (or creating one)."""
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chains.schemas import ClientRef
+from app.channels.models import ChannelAccount, ChannelType
+from app.core.errors import Invalid
+from app.inbox.models import Contact, ContactIdentity
+
+
+async def _by_identity(session: AsyncSession, ctype: ChannelType, external_id: str) -> int | None:
+    return await session.scalar(
+        select(ContactIdentity.contact_id)
+        .join(ChannelAccount, ChannelAccount.id == ContactIdentity.channel_account_id)
+        .where(ChannelAccount.type == ctype, ContactIdentity.external_id == external_id)
+        .order_by(ContactIdentity.last_inbound_at.desc().nulls_last(), ContactIdentity.id)
+        .limit(1)
+    )
+
+
+def _digits(phone: str) -> str:
+    return "".join(c for c in phone if c.isdigit())
+
+
+def _phone_forms(phone: str) -> list[str]:
+    return sorted({phone, "+" + _digits(phone), _digits(phone)})
+
+
+async def find_contact(session: AsyncSession, client: ClientRef) -> int | None:
+    if client.contact_id is not None:
+        if await session.get(Contact, client.contact_id) is None:
+            raise Invalid(f"Contact {client.contact_id} not found", "unknown_contact")
+        return client.contact_id
+    lookups: list[tuple[ChannelType, str | None]] = [
+        (ChannelType.telegram, client.telegram_id),
+        (ChannelType.whatsapp, client.wa_id),
+        (
+            ChannelType.webchat,
+            f"user:{client.widget_identifier}" if client.widget_identifier else None,
+        ),
+        # A wa_id is the phone number in digits.
+        (ChannelType.whatsapp, _digits(client.phone) if client.phone else None),
+    ]
+    for ctype, external_id in lookups:
+        if external_id:
+            found = await _by_identity(session, ctype, external_id)
+            if found is not None:
+                return found
+    if client.phone:
+        found = await session.scalar(
+            select(Contact.id)
+            .where(Contact.phone.in_(_phone_forms(client.phone)))
+            .order_by(Contact.id)
+            .limit(1)
+        )
+        if found is not None:
+            return found
+    if client.email:
+        found = await session.scalar(
+            select(Contact.id)
+            .where(func.lower(Contact.email) == client.email.lower())
+            .order_by(Contact.id)
+            .limit(1)
+        )
+        if found is not None:
+            return found
+    return None
+
+
+async def find_or_create_contact(
+    session: AsyncSession, client: ClientRef, first_name: str | None
+) -> int:
+    found = await find_contact(session, client)
+    if found is not None:
+        return found
+    contact = Contact(
+        name=client.name or first_name, phone=client.phone, email=client.email, source="orders"
+    )
+    session.add(contact)
+    await session.flush()
+    if client.wa_id:
+        await _add_whatsapp_identity(session, contact.id, client.wa_id)
+    return contact.id
+
+
+async def _add_whatsapp_identity(session: AsyncSession, contact_id: int, wa_id: str) -> None:
+    """A shop may notify on WhatsApp someone who never wrote (a template opens the chat):
+    known by wa_id on our WhatsApp number, if we have one."""
+    channel_id = await session.scalar(
+        select(ChannelAccount.id)
+        .where(ChannelAccount.type == ChannelType.whatsapp, ChannelAccount.is_active.is_(True))
+        .order_by(ChannelAccount.id)
+        .limit(1)
+    )
+    if channel_id is None:
+        return
+    await session.execute(
+        pg_insert(ContactIdentity)
+        .values(contact_id=contact_id, channel_account_id=channel_id, external_id=wa_id)
+        .on_conflict_do_nothing()
+    )

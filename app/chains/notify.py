@@ -1,0 +1,204 @@
+"""Sending one chain step: pick the channel the client really uses, render the text (or the
+approved WhatsApp template outside the 24-hour window), queue it through the outbox exactly
+once per (order, step); flag the order for its manager when nothing can reach the client."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chains.models import CHAIN, ChainTemplate, Order
+from app.chains.templates import render
+from app.channels.models import ChannelAccount, ChannelType
+from app.inbox import service as inbox_service
+from app.inbox.models import Contact, ContactIdentity, Conversation, Message, SenderType
+from app.realtime.events import emit
+from app.touchpoints import service as touchpoints_service
+from app.touchpoints.models import Reaction, TouchKind
+from app.whatsapp import service as whatsapp_service
+from app.whatsapp.schemas import TemplateSend
+from app.whatsapp.window import window_open
+
+# WhatsApp template body parameters by default, per step (a channel may list its own).
+_TEMPLATE_PARAMETERS: dict[str, list[str]] = {
+    "accepted": ["first_name", "order", "date"],
+    "delayed": ["first_name", "order", "delay_days", "reason"],
+    "courier_scheduled": ["first_name", "order", "window"],
+}
+_DEFAULT_PARAMETERS = ["first_name", "order", "tracking_url"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    channel: ChannelAccount
+    identity: ContactIdentity
+    template: TemplateSend | None = None  # set: WhatsApp outside the window
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message: Message
+    conversation: Conversation
+    as_template: bool
+
+
+async def template_for(session: AsyncSession, key: str, language: str) -> ChainTemplate | None:
+    rows = (
+        await session.scalars(
+            select(ChainTemplate).where(
+                ChainTemplate.status == key, ChainTemplate.language.in_((language, "en"))
+            )
+        )
+    ).all()
+    return next((t for t in rows if t.language == language), rows[0] if rows else None)
+
+
+def _whatsapp_template(
+    channel: ChannelAccount, step: str, language: str, variables: dict[str, str]
+) -> TemplateSend | None:
+    """The approved template mapped to this step (settings.chain_templates), if registered:
+    {"accepted": "order_accepted"} or {"accepted": {"name", "language", "parameters"}}."""
+    mapped = (channel.settings.get("chain_templates") or {}).get(step)
+    if not mapped:
+        return None
+    spec_of: dict[str, Any] = mapped if isinstance(mapped, dict) else {"name": mapped}
+    candidates = [t for t in whatsapp_service.templates_of(channel) if t.name == spec_of["name"]]
+    wanted = spec_of.get("language")
+    spec = next(
+        (
+            t
+            for t in candidates
+            if (t.language == wanted if wanted else t.language.split("_")[0] == language)
+        ),
+        None if wanted else (candidates[0] if candidates else None),
+    )
+    if spec is None:
+        return None
+    names = list(spec_of.get("parameters") or _TEMPLATE_PARAMETERS.get(step, _DEFAULT_PARAMETERS))
+    values = [variables.get(n) or "-" for n in names][: spec.parameters]
+    values += ["-"] * (spec.parameters - len(values))
+    return TemplateSend(name=spec.name, language=spec.language, parameters=values)
+
+
+async def choose_target(
+    session: AsyncSession, contact_id: int, step: str, language: str, variables: dict[str, str]
+) -> tuple[Target | None, str]:
+    """The preferred channel, else the one the client last wrote from, else any reachable
+    identity; a WhatsApp identity outside the window only with an approved template.
+    Returns (target, why none) ."""
+    query = (
+        select(ContactIdentity, ChannelAccount, Contact.preferred_channel_id)
+        .join(ChannelAccount, ChannelAccount.id == ContactIdentity.channel_account_id)
+        .join(Contact, Contact.id == ContactIdentity.contact_id)
+        .where(
+            ContactIdentity.contact_id == contact_id,
+            ContactIdentity.reachable.is_(True),
+            ChannelAccount.is_active.is_(True),
+        )
+    )
+    rows = [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+    epoch = datetime.min.replace(tzinfo=UTC)
+    rows.sort(
+        key=lambda r: (
+            r[1].id != r[2],
+            -(r[0].last_inbound_at or epoch).timestamp(),
+            r[0].id,
+        )
+    )
+    why = "no_reachable_channel"
+    for identity, channel, _ in rows:
+        if channel.type != ChannelType.whatsapp or window_open(identity.last_inbound_at):
+            return Target(channel, identity), ""
+        template = _whatsapp_template(channel, step, language, variables)
+        if template is not None:
+            return Target(channel, identity, template), ""
+        why = "whatsapp_window_closed_no_template"
+    return None, why
+
+
+async def send_step(
+    session: AsyncSession,
+    order: Order,
+    step: str,
+    template: ChainTemplate,
+    variables: dict[str, str],
+) -> Sent | None:
+    """Queue the step's message once (external_id chain/<order>/<step>); None when no channel
+    can take it (the order is then flagged)."""
+    target, why = await choose_target(session, order.contact_id, step, order.language, variables)
+    if target is None:
+        await flag(session, order, why, step)
+        return None
+    conv = await inbox_service._open_for_contact(session, order.contact_id, target.channel.id)
+    text = render(template.text, variables)
+    meta: dict[str, Any] = {"chain": CHAIN, "step": step, "order": order.external_id}
+    kind = "text"
+    if target.template is not None:
+        content = await whatsapp_service.outgoing_content(
+            session, conv, text=text, template=target.template
+        )
+        kind, meta = content.kind, {**meta, **content.meta}
+    elif template.buttons:
+        meta["buttons"] = [
+            [{"text": b["text"], "data": f"chain:{order.id}:{step}:{b['action']}"} for b in row]
+            for row in template.buttons
+        ]
+    msg, _ = await inbox_service.queue_outgoing(
+        session,
+        conv,
+        text=text,
+        private=False,
+        sender_type=SenderType.system,
+        operator_id=None,
+        external_id=f"chain/{order.id}/{step}",
+        kind=kind,
+        meta=meta,
+        touch_kind=TouchKind.notification,
+        chain=CHAIN,
+        step=step,
+        order_id=order.id,
+    )
+    return Sent(msg, conv, as_template=target.template is not None)
+
+
+async def alert(
+    session: AsyncSession,
+    order: Order,
+    what: str,
+    step: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A broken link the owner manager must see: a negative alert touchpoint and an event to
+    the owner's console."""
+    owner = await session.scalar(select(Contact.owner_id).where(Contact.id == order.contact_id))
+    await touchpoints_service.record(
+        session,
+        contact_id=order.contact_id,
+        order_id=order.id,
+        operator_id=owner,
+        channel="internal",
+        direction="internal",
+        kind=TouchKind.alert,
+        reaction=Reaction.negative,
+        chain=CHAIN,
+        step=step,
+        meta={"alert": what, "order": order.external_id, **(detail or {})},
+    )
+    if owner is not None:  # without an owner there is nobody to address it to
+        emit(
+            session,
+            "order.alert",
+            notify_operator_id=owner,
+            order=order.external_id,
+            alert=what,
+            step=step,
+        )
+
+
+async def flag(session: AsyncSession, order: Order, reason: str, step: str) -> None:
+    order.flagged = True
+    order.flag_reason = reason
+    await session.flush()
+    await alert(session, order, reason, step)
