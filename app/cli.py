@@ -64,6 +64,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level,
         proxy_headers=True,
+        ws_per_message_deflate=settings.ws_compression,
     )
 
 
@@ -73,6 +74,7 @@ def worker() -> None:
     from app.core.context import build_context
     from app.whatsapp import service as whatsapp_service
     from app.workers import Workers
+    from connectors import registry as connectors_registry
 
     settings = _settings_with_database()
     logging.basicConfig(level=settings.log_level.upper())
@@ -90,6 +92,7 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await workers.stop()
+        await connectors_registry.close_all()
         await ctx.close()
 
     asyncio.run(run())

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=None,
         description="Signs access and visitor tokens; unset = generated once into data_dir",
     )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) encrypting provider credentials at rest (comma separated: "
+        "the first encrypts, all decrypt); unset = derived from the secret key",
+    )
     access_token_ttl_seconds: int = Field(default=12 * 3600, description="Operator token life")
     visitor_token_ttl_seconds: int = Field(
         default=30 * 24 * 3600, description="Widget visitor token life"
@@ -44,6 +49,28 @@ class Settings(BaseSettings):
     )
     rate_limit_login: str = Field(default="10/minute", description="Per IP, login attempts")
     rate_limit_api: str = Field(default="600/minute", description="Per operator or API key")
+    login_lockout: str = Field(
+        default="5/15minutes",
+        description="Failed logins per account before it is locked (429 account_locked) "
+        "until the oldest failure is older than the window",
+    )
+    rate_limit_widget_sessions: str = Field(
+        default="20/minute", description="Per IP, widget session creation"
+    )
+    rate_limit_widget_messages_ip: str = Field(
+        default="120/minute", description="Per IP, widget message posts (all visitors)"
+    )
+    ws_compression: bool = Field(
+        default=False,
+        description="permessage-deflate on WebSockets: events are small, and compressing each "
+        "frame per socket costs more CPU than the bandwidth it saves",
+    )
+    ws_max_message_bytes: int = Field(
+        default=4096, description="Largest WebSocket frame a client may send (else close 1009)"
+    )
+    ws_rate_limit: str = Field(
+        default="20/second", description="Frames per WebSocket client (else close 1008)"
+    )
 
     # Real time
     redis_url: str | None = Field(
@@ -59,6 +86,10 @@ class Settings(BaseSettings):
 
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")
+    dispatcher_lease_seconds: float = Field(
+        default=120.0,
+        description="How long a claimed outbox row is reserved (longer than any send takes)",
+    )
     dispatcher_batch_size: int = Field(default=50, description="Rows claimed per batch")
     dispatcher_concurrency: int = Field(default=2, description="Dispatcher loops per process")
     dispatcher_idle_poll_seconds: float = Field(

@@ -6,8 +6,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.analytics.api import router as analytics_router
+from app.audit.api import router as audit_router
+from app.chains.api import public_router as tracking_router
+from app.chains.api import router as chains_router
 from app.channels.api import router as channels_router
 from app.config import Settings, get_settings
+from app.console.api import router as console_router
 from app.contacts.api import router as contacts_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
@@ -26,6 +31,7 @@ from app.webchat.cors import WidgetCorsMiddleware
 from app.whatsapp import service as whatsapp_service
 from app.whatsapp.api import router as whatsapp_router
 from app.workers import Workers
+from connectors import registry as connectors_registry
 
 
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
@@ -49,6 +55,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
             if workers:
                 await workers.stop()
             await hub.close_all()
+            await connectors_registry.close_all()
             await context.close()
 
     app = FastAPI(
@@ -69,11 +76,16 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         inbox_router,
         contacts_router,
         touchpoints_router,
+        analytics_router,
         routing_router,
         realtime_router,
         widget_router,
         telegram_router,
         whatsapp_router,
+        audit_router,
+        console_router,
+        chains_router,
+        tracking_router,
     ):
         app.include_router(router)
     return app

@@ -1,9 +1,10 @@
 """Background workers of a process: outbox dispatchers, routing timers, Telegram pollers,
-the daily cadence digest."""
+the daily cadence digest, the delivery-chain watchdogs."""
 
 import asyncio
 import contextlib
 
+from app.chains.tasks import ChainWatchdogs
 from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
@@ -21,6 +22,7 @@ class Workers:
         self.timers = RoutingTimers(ctx, interval=ctx.settings.routing_tick_seconds)
         self.telegram_pollers = TelegramPollers(ctx)
         self.digest = CadenceDigest(ctx)
+        self.chain_watchdogs = ChainWatchdogs(ctx)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -32,6 +34,9 @@ class Workers:
             asyncio.create_task(self.telegram_pollers.run_forever(), name="telegram-pollers")
         )
         self._tasks.append(asyncio.create_task(self.digest.run_forever(), name="cadence-digest"))
+        self._tasks.append(
+            asyncio.create_task(self.chain_watchdogs.run_forever(), name="chain-watchdogs")
+        )
 
     async def stop(self) -> None:
         for d in self.dispatchers:
@@ -39,6 +44,7 @@ class Workers:
         self.timers.stop()
         self.telegram_pollers.stop()
         self.digest.stop()
+        self.chain_watchdogs.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

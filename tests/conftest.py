@@ -5,6 +5,7 @@ dispatch), so every table is truncated after each test instead of rolling back."
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -77,6 +78,9 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "rate_limit_widget_messages": "100000/minute",
         "rate_limit_login": "100000/minute",
         "rate_limit_api": "100000/minute",
+        "rate_limit_widget_sessions": "100000/minute",
+        "rate_limit_widget_messages_ip": "100000/minute",
+        "login_lockout": "100000/minute",
         "dispatcher_idle_poll_seconds": 0.2,
         "outbox_backoff_initial_seconds": 0.05,
         "outbox_backoff_max_seconds": 0.2,
@@ -87,7 +91,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 
 
 # Rows the migrations seed (default client categories): put back after every truncate.
-SEEDED_TABLES = ("categories",)
+SEEDED_TABLES = ("categories", "chain_templates")
 _seeded: dict[str, list[dict[str, Any]]] = {}
 
 
@@ -98,6 +102,11 @@ async def remember_seeds(url: str) -> None:
             rows = await conn.execute(text(f"SELECT * FROM {table}"))
             _seeded[table] = [dict(r._mapping) for r in rows]
     await engine.dispose()
+
+
+def _json_encoded(row: dict[str, Any]) -> dict[str, Any]:
+    """JSONB values (e.g. chain template buttons) go back as JSON text."""
+    return {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
 
 
 async def truncate_all(database_url: str) -> None:
@@ -113,7 +122,7 @@ async def truncate_all(database_url: str) -> None:
                 values = ", ".join(f":{c}" for c in rows[0])
                 await conn.execute(
                     text(f"INSERT INTO {table} ({columns}) VALUES ({values})"),
-                    rows,
+                    [_json_encoded(r) for r in rows],
                 )
 
 
@@ -171,7 +180,9 @@ async def running_app(settings: Settings, truncate: bool = True) -> AsyncIterato
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://test", timeout=30
+            ) as client:
                 yield Running(app, ctx, client)
     finally:
         if truncate:
@@ -214,7 +225,7 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
         if task.done():
             task.result()
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         try:
             yield LiveServer(base, f"ws://127.0.0.1:{port}", ctx, client)
         finally:

@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from app.audit import service as audit
 from app.channels import service as channels_service
 from app.channels.schemas import ChannelCreate, ChannelCreated, ChannelRead, ChannelUpdate
-from app.core.deps import Ctx, Session
+from app.core.deps import Ctx, Session, client_ip
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -22,11 +23,22 @@ async def list_channels(
 @router.post("", response_model=ChannelCreated, status_code=201)
 async def create_channel(
     body: ChannelCreate,
-    _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    request: Request,
     session: Session,
     ctx: Ctx,
 ) -> ChannelCreated:
     channel, generated = await channels_service.create_channel(session, body, ctx.settings)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="channel.create",
+        target_type="channel",
+        target_id=channel.id,
+        ip=client_ip(request),
+        details={"type": channel.type.value, "name": channel.name, "credentials": body.credentials},
+    )
     await session.commit()
     read = channels_service.to_read(channel)
     return ChannelCreated(**read.model_dump(), generated_credentials=generated)
@@ -45,9 +57,20 @@ async def get_channel(
 async def update_channel(
     channel_id: int,
     body: ChannelUpdate,
-    _: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    request: Request,
     session: Session,
 ) -> ChannelRead:
     channel = await channels_service.update_channel(session, channel_id, body)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="channel.update",
+        target_type="channel",
+        target_id=channel.id,
+        ip=client_ip(request),
+        details=body.model_dump(mode="json", exclude_unset=True),
+    )
     await session.commit()
     return channels_service.to_read(channel)

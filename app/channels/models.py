@@ -5,6 +5,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Identity, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.crypto import EncryptedJSON
 from app.db.base import Base, TimestampMixin
 from app.db.types import str_enum
 
@@ -16,7 +17,8 @@ class ChannelType(enum.StrEnum):
 
 
 class ChannelAccount(TimestampMixin, Base):
-    """One connected bot, number or widget. `credentials` are write-only: never serialised."""
+    """One connected bot, number or widget. `credentials` are write-only (never serialised)
+    and encrypted at rest."""
 
     __tablename__ = "channel_accounts"
 
@@ -26,6 +28,9 @@ class ChannelAccount(TimestampMixin, Base):
     # Public routing key: widget key for webchat, unused by providers that post to /{id}.
     public_key: Mapped[str] = mapped_column(String(64), unique=True)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
-    credentials: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # Encrypted at rest: stored as {"enc": "<Fernet token>"} (app/core/crypto.py).
+    credentials: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON, default=dict, server_default="{}"
+    )
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")

@@ -22,7 +22,9 @@ class ChannelCreate(BaseModel):
 
 class ChannelUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    settings: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = Field(
+        default=None, description="Merged into the current settings; a key set to null is removed"
+    )
     credentials: dict[str, str] | None = Field(default=None, description="Write-only")
     team_id: int | None = None
     is_active: bool | None = None

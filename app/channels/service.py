@@ -85,7 +85,11 @@ async def update_channel(
     channel = await get_channel(session, channel_id)
     changes = data.model_dump(exclude_unset=True)
     if "settings" in changes and changes["settings"] is not None:
-        channel.settings = _validate_settings(channel.type, changes.pop("settings"))
+        # PATCH merges: keys given replace, keys set to null are removed, others stay
+        # (a bot's mode, id and polling offset survive a change of, say, csat_enabled).
+        merged = {**channel.settings, **changes.pop("settings")}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        channel.settings = _validate_settings(channel.type, merged)
     if "credentials" in changes and changes["credentials"] is not None:
         channel.credentials = {**channel.credentials, **changes.pop("credentials")}
     for key, value in changes.items():

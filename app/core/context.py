@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings
+from app.core import crypto
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import signing_key
 from app.db.engine import asyncpg_dsn, resolve_database_url
@@ -32,6 +33,10 @@ class AppContext:
 
     async def close(self) -> None:
         await self.bus.stop()
+        for extra in self.extras.values():  # e.g. the dispatchers' send leases
+            close = getattr(extra, "close", None)
+            if close is not None:
+                await close()
         await self.engine.dispose()
 
 
@@ -53,6 +58,10 @@ def build_context(settings: Settings, database_url: str | None = None) -> AppCon
     sessions = async_sessionmaker(
         engine, expire_on_commit=False, sync_session_class=make_session_class(bus.publish)
     )
+    key = signing_key(settings)
+    crypto.configure(
+        settings.credentials_key.get_secret_value() if settings.credentials_key else None, key
+    )
     return AppContext(
         settings=settings,
         database_url=url,
@@ -60,5 +69,5 @@ def build_context(settings: Settings, database_url: str | None = None) -> AppCon
         sessions=sessions,
         bus=bus,
         limiter=RateLimiter(settings.redis_url),
-        signing_key=signing_key(settings),
+        signing_key=key,
     )

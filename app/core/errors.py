@@ -87,6 +87,67 @@ _HTTP_CODES = {
 }
 
 
+# SQLSTATEs that mean "the server is not there right now", not "your query is wrong":
+# connection exceptions (08xxx), operator intervention (57P01 admin shutdown, 57P02 crash
+# shutdown, 57P03 cannot connect now), and 53300 too many connections.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when a database error says the server is away (restarting, failing over), so
+    the right answer is 503 and a retry, not 500."""
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | ConnectionError):
+            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        name = type(current).__name__
+        if name in ("ConnectionDoesNotExistError", "InternalClientError", "InterfaceError"):
+            return True
+        current = (
+            getattr(current, "orig", None)
+            or getattr(current, "driver_exception", None)
+            or current.__cause__
+            or current.__context__
+        )
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in out):
+        out.append(current)
+        current = (
+            getattr(current, "orig", None)
+            or getattr(current, "driver_exception", None)
+            or current.__cause__
+            or current.__context__
+        )
+    return out
+
+
+def invalid_value(exc: BaseException) -> bool:
+    """A value the database cannot take (an id beyond int64, a malformed number): the
+    request is wrong (422), not the service (SQLSTATE class 22, or asyncpg refusing to
+    encode an argument)."""
+    for e in _chain(exc):
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return True
+        if isinstance(e, OverflowError) or type(e).__name__ == "DataError":
+            return True
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -122,7 +183,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
         # The database is away (restarting, failing over): 503 tells providers to redeliver
         # and clients to retry; nothing was committed, so nothing is half-stored.
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        if invalid_value(exc):
+            return JSONResponse(
+                error_body("invalid", "A value in the request is out of range or malformed"),
+                status_code=422,
+            )
+        if database_unavailable(exc):
             log.warning("database unavailable: %s", type(exc.orig).__name__)
             return JSONResponse(
                 error_body("database_unavailable", "The service is briefly unavailable"),

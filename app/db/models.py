@@ -1,5 +1,8 @@
 """Imports every domain's models so metadata is complete (Alembic, tests)."""
 
+import app.analytics.models  # noqa: F401  (indexes on touchpoints)
+from app.audit.models import AuditEntry
+from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.db.base import Base
@@ -12,8 +15,11 @@ from app.touchpoints.models import Touchpoint
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Category",
+    "ChainTemplate",
+    "ChainWatchdog",
     "ChannelAccount",
     "Contact",
     "ContactIdentity",
@@ -21,6 +27,8 @@ __all__ = [
     "JobRun",
     "Message",
     "Operator",
+    "Order",
+    "OrderEvent",
     "OutboxItem",
     "Survey",
     "Team",

@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
+from app.core.errors import database_unavailable
+from app.db.engine import asyncpg_dsn
 from app.delivery.backoff import retry_delay
+from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
 from app.inbox.models import ContactIdentity, Conversation, DeliveryState, Message
 from app.observability.metrics import SEND_FAILURES, SENT
@@ -34,15 +37,24 @@ from connectors.registry import get_connector
 
 log = logging.getLogger(__name__)
 
+_DUE_CHANNELS = text("""
+SELECT DISTINCT channel_account_id FROM outbox
+WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+""")
+
 _CLAIM = text("""
-SELECT o.message_id, o.attempts FROM outbox o
-WHERE o.due_at <= now()
-  AND NOT EXISTS (SELECT 1 FROM outbox older
-                  WHERE older.conversation_id = o.conversation_id
-                    AND older.message_id < o.message_id)
-ORDER BY o.due_at, o.message_id
-LIMIT :limit
-FOR UPDATE OF o SKIP LOCKED
+UPDATE outbox SET claimed_until = now() + make_interval(secs => :lease)
+WHERE message_id IN (
+    SELECT o.message_id FROM outbox o
+    WHERE o.due_at <= now() AND (o.claimed_until IS NULL OR o.claimed_until < now())
+      AND o.channel_account_id = ANY(CAST(:channels AS bigint[]))
+      AND NOT EXISTS (SELECT 1 FROM outbox older
+                      WHERE older.conversation_id = o.conversation_id
+                        AND older.message_id < o.message_id)
+    ORDER BY o.due_at, o.message_id
+    LIMIT :limit
+    FOR UPDATE OF o SKIP LOCKED)
+RETURNING message_id, attempts
 """)
 
 
@@ -62,10 +74,20 @@ class _Job:
     recipient: ContactIdentity
 
 
+def leases_of(ctx: AppContext) -> SendLeases:
+    """One set of send leases per process (per app context), shared by its dispatchers."""
+    leases = ctx.extras.get("send_leases")
+    if leases is None:
+        leases = ctx.extras["send_leases"] = SendLeases(asyncpg_dsn(ctx.database_url))
+    assert isinstance(leases, SendLeases)
+    return leases
+
+
 class Dispatcher:
     def __init__(self, ctx: AppContext, name: str = "dispatcher"):
         self.ctx = ctx
         self.name = name
+        self.leases = leases_of(ctx)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -83,8 +105,11 @@ class Dispatcher:
                 sent = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s: batch failed; retrying shortly", self.name)
+            except Exception as exc:
+                if database_unavailable(exc):  # its rows stay queued; nothing was sent twice
+                    log.warning("%s: database unavailable; retrying shortly", self.name)
+                else:
+                    log.exception("%s: batch failed; retrying shortly", self.name)
                 sent = 0
                 await asyncio.sleep(poll)
             if sent == 0:
@@ -97,21 +122,42 @@ class Dispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Claim one batch, send it, record it. Returns how many rows were handled."""
+        """Claim one batch, send it, record each outcome. Returns how many rows it handled.
+
+        The claim is a short transaction that stamps the rows with a lease (claimed_until),
+        so no other dispatcher takes them; each send is then recorded in a transaction of its
+        own right after the provider answers. A dispatcher killed mid-batch can only resend
+        what the provider accepted in the instant before that message's record committed;
+        its other rows come back when the lease runs out."""
         settings = self.ctx.settings
         async with self.ctx.sessions() as session:
-            claimed = (
-                await session.execute(_CLAIM, {"limit": settings.dispatcher_batch_size})
-            ).all()
-            if not claimed:
+            due = list((await session.execute(_DUE_CHANNELS)).scalars())
+            channels = await self.leases.acquire(due) if due else set()
+            if not channels:
                 await session.rollback()
                 return 0
-            jobs = await self._load(session, dict(claimed))
-            results = await asyncio.gather(*(self._send(job) for job in jobs))
-            for job, result in zip(jobs, results, strict=True):
-                await self._record(session, job, result)
+            claimed = (
+                await session.execute(
+                    _CLAIM,
+                    {
+                        "limit": settings.dispatcher_batch_size,
+                        "channels": sorted(channels),
+                        "lease": settings.dispatcher_lease_seconds,
+                    },
+                )
+            ).all()
             await session.commit()
-            return len(jobs)
+            if not claimed:
+                return 0
+            jobs = await self._load(session, dict(claimed))
+        await asyncio.gather(*(self._send_and_record(job) for job in jobs))
+        return len(jobs)
+
+    async def _send_and_record(self, job: _Job) -> None:
+        result = await self._send(job)
+        async with self.ctx.sessions() as session:
+            await self._record(session, job, result)
+            await session.commit()
 
     async def _load(self, session: AsyncSession, attempts: dict[int, int]) -> list[_Job]:
         rows = (
@@ -177,7 +223,9 @@ class Dispatcher:
             await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.message_id == msg.id)
-                .values(due_at=datetime.now(UTC) + timedelta(seconds=result.wait))
+                .values(
+                    due_at=datetime.now(UTC) + timedelta(seconds=result.wait), claimed_until=None
+                )
             )
             return
         attempts = job.attempts + 1
@@ -211,6 +259,7 @@ class Dispatcher:
                 attempts=attempts,
                 last_error=reason[:2000],
                 due_at=datetime.now(UTC) + timedelta(seconds=delay),
+                claimed_until=None,
             )
         )
 

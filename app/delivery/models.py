@@ -9,8 +9,8 @@ from app.db.base import Base
 class OutboxItem(Base):
     """A message waiting to be sent. The row exists from the moment the message is queued
     (same transaction) until it is sent or fails for good; dispatchers claim rows with
-    FOR UPDATE SKIP LOCKED and hold the lock while they send, so a crashed dispatcher's rows
-    come back by themselves when its connection drops."""
+    FOR UPDATE SKIP LOCKED and a short lease (claimed_until), and record each send in its
+    own transaction, so a crashed dispatcher's rows come back when their lease runs out."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -27,4 +27,7 @@ class OutboxItem(Base):
     channel_account_id: Mapped[int] = mapped_column(BigInteger)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by the dispatcher that claimed the row; others skip it until then (a dispatcher
+    # that died releases its rows when this passes).
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)

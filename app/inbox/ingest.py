@@ -7,8 +7,10 @@ One transaction, three statements in the common case (four for a new contact):
 3. insert the message idempotently, its touchpoint and the conversation's counters at once.
 A redelivered message changes nothing. Events are published after the caller commits."""
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import text
@@ -172,9 +174,58 @@ async def upsert_identity(
     return identity_id, contact_id, bool(inserted)
 
 
+def _clean(value: Any) -> Any:
+    """PostgreSQL refuses NUL characters in text and JSONB: drop them wherever they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _key(value: str, limit: int = 200) -> str:
+    """An id that fits its column: a longer one is replaced by a digest (still unique)."""
+    if len(value) <= limit:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None
+
+
+def sanitize(msg: InboundMessage) -> InboundMessage:
+    """What a provider sent, made storable: whatever the payload, never a database error."""
+    sender = msg.sender
+    sender = replace(
+        sender,
+        external_id=_key(_clean(sender.external_id)),
+        name=_cut(_clean(sender.name), 300),
+        username=_cut(_clean(sender.username), 200),
+        phone=_cut(_clean(sender.phone), 32),
+        email=_cut(_clean(sender.email), 320),
+        source=_cut(_clean(sender.source), 300),
+    )
+    return replace(
+        msg,
+        sender=sender,
+        external_id=_key(_clean(msg.external_id)),
+        text=_clean(msg.text),
+        kind=msg.kind[:24],
+        attachments=_clean(msg.attachments),
+        reply_to_external_id=(
+            _key(_clean(msg.reply_to_external_id)) if msg.reply_to_external_id else None
+        ),
+        meta=_clean(msg.meta),
+    )
+
+
 async def ingest(
     session: AsyncSession, channel: ChannelAccount, msg: InboundMessage
 ) -> IngestResult:
+    msg = sanitize(msg)
     now = datetime.now(UTC)
     rating = surveys_answers.rating_of(msg)
     identity_id, contact_id, contact_created = await upsert_identity(

@@ -248,6 +248,7 @@ async def queue_outgoing(
     touch_kind: TouchKind = TouchKind.message,
     chain: str | None = None,
     step: str | None = None,
+    order_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Write an outgoing message (or a private note) with its touchpoint and, unless it is a
     note, its outbox row, all in the caller's transaction. Returns (message, created): with
@@ -304,6 +305,7 @@ async def queue_outgoing(
         kind=TouchKind.note if private else touch_kind,
         chain=chain,
         step=step,
+        order_id=order_id,
     )
     if not private:
         await delivery_service.enqueue(

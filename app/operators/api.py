@@ -1,9 +1,11 @@
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
+from app.audit import service as audit
 from app.core.deps import Ctx, Session, client_ip
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, Unauthorized
 from app.operators import scopes, security
 from app.operators import service as operators_service
 from app.operators.auth import OPERATOR_TOKEN, current_principal, require
@@ -23,17 +25,53 @@ from app.operators.service import Principal
 from app.routing import presence as presence_service
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
+log = logging.getLogger(__name__)
 
 
-@router.post("/auth/login", response_model=TokenResponse)
+@router.post(
+    "/auth/login",
+    response_model=TokenResponse,
+    responses={429: {"description": "rate_limited (per IP) or account_locked (per account)"}},
+)
 async def login(body: LoginRequest, request: Request, ctx: Ctx, session: Session) -> TokenResponse:
-    await ctx.limiter.hit(ctx.settings.rate_limit_login, "login", client_ip(request))
-    op = await operators_service.authenticate(session, body.email, body.password)
+    ip = client_ip(request)
+    await ctx.limiter.hit(ctx.settings.rate_limit_login, "login", ip)
+    lockout, account = ctx.settings.login_lockout, body.email.strip().lower()
+    await ctx.limiter.check(
+        lockout,
+        "account_locked",
+        "Too many failed logins for this account: it is locked for a while",
+        "login-fail",
+        account,
+    )
+    try:
+        op = await operators_service.authenticate(session, body.email, body.password)
+    except Unauthorized:
+        if not await ctx.limiter.record(lockout, "login-fail", account):
+            log.warning("login locked out after repeated failures (ip %s)", ip)
+        raise
+    await ctx.limiter.reset(lockout, "login-fail", account)
     ttl = ctx.settings.access_token_ttl_seconds
     token = security.issue_token(
-        ctx.signing_key, OPERATOR_TOKEN, str(op.id), ttl, role=op.role.value
+        ctx.signing_key, OPERATOR_TOKEN, str(op.id), ttl, role=op.role.value, ver=op.token_version
     )
     return TokenResponse(access_token=token, expires_in=ttl)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(
+    principal: Annotated[Principal, Depends(current_principal)], session: Session
+) -> Response:
+    """Revokes every token of the calling operator (all devices)."""
+    if principal.operator_id is None:
+        raise Forbidden("An API key is not an operator", "operator_only")
+    await operators_service.revoke_tokens(session, principal.operator_id)
+    await session.commit()
+    return Response(status_code=204)
+
+
+def _actor(principal: Principal) -> dict[str, Any]:
+    return {"actor_kind": principal.kind, "actor_id": principal.id}
 
 
 @router.get("/operators/me", response_model=OperatorRead)
@@ -55,10 +93,20 @@ async def list_operators(
 @router.post("/operators", response_model=OperatorRead, status_code=201)
 async def create_operator(
     body: OperatorCreate,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    request: Request,
     session: Session,
 ) -> OperatorRead:
     op = await operators_service.create_operator(session, body)
+    await audit.record(
+        session,
+        **_actor(principal),
+        action="operator.create",
+        target_type="operator",
+        target_id=op.id,
+        ip=client_ip(request),
+        details={"email": op.email, "role": op.role.value},
+    )
     await session.commit()
     return OperatorRead.model_validate(op)
 
@@ -67,13 +115,23 @@ async def create_operator(
 async def update_operator(
     operator_id: int,
     body: OperatorUpdate,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    request: Request,
     ctx: Ctx,
     session: Session,
 ) -> OperatorRead:
     before = await operators_service.get_operator(session, operator_id)
     presence_before, limit_before = before.presence, before.max_open_conversations
     op = await operators_service.update_operator(session, operator_id, body)
+    await audit.record(
+        session,
+        **_actor(principal),
+        action="operator.update",
+        target_type="operator",
+        target_id=op.id,
+        ip=client_ip(request),
+        details=body.model_dump(mode="json", exclude_unset=True),
+    )
     await session.commit()
     # Capacity may have changed: hand out the queue, or release on going offline.
     if op.presence != presence_before:
@@ -96,10 +154,20 @@ async def list_teams(
 @router.post("/teams", response_model=TeamRead, status_code=201)
 async def create_team(
     body: TeamCreate,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    request: Request,
     session: Session,
 ) -> TeamRead:
     team, members = await operators_service.create_team(session, body)
+    await audit.record(
+        session,
+        **_actor(principal),
+        action="team.create",
+        target_type="team",
+        target_id=team.id,
+        ip=client_ip(request),
+        details={"name": team.name, "member_ids": members},
+    )
     await session.commit()
     return TeamRead(id=team.id, name=team.name, member_ids=members)
 
@@ -115,9 +183,19 @@ async def list_api_keys(
 async def create_api_key(
     body: ApiKeyCreate,
     principal: Annotated[Principal, Depends(require(scopes.API_KEYS_WRITE))],
+    request: Request,
     session: Session,
 ) -> ApiKeyCreated:
     key, full = await operators_service.create_api_key(session, body, principal.operator_id)
+    await audit.record(
+        session,
+        **_actor(principal),
+        action="api_key.create",
+        target_type="api_key",
+        target_id=key.id,
+        ip=client_ip(request),
+        details={"name": key.name, "scopes": key.scopes},
+    )
     await session.commit()
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=full)
 
@@ -125,9 +203,19 @@ async def create_api_key(
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
 async def revoke_api_key(
     key_id: int,
-    _: Annotated[Principal, Depends(require(scopes.API_KEYS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.API_KEYS_WRITE))],
+    request: Request,
     session: Session,
 ) -> ApiKeyRead:
     key = await operators_service.revoke_api_key(session, key_id)
+    await audit.record(
+        session,
+        **_actor(principal),
+        action="api_key.revoke",
+        target_type="api_key",
+        target_id=key.id,
+        ip=client_ip(request),
+        details={"name": key.name},
+    )
     await session.commit()
     return ApiKeyRead.model_validate(key)

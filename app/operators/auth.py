@@ -19,9 +19,15 @@ _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False)
 
 
 def operator_id_from_token(signing_key: str, token: str) -> int:
+    return operator_from_token(signing_key, token)[0]
+
+
+def operator_from_token(signing_key: str, token: str) -> tuple[int, int]:
+    """(operator id, token version): a token whose version is behind the operator's was
+    revoked (logout, password change)."""
     claims = security.read_token(signing_key, token, OPERATOR_TOKEN)
     try:
-        return int(claims["sub"])
+        return int(claims["sub"]), int(claims.get("ver", 0))
     except (TypeError, ValueError) as exc:
         raise Unauthorized("The token is not valid", "invalid_token") from exc
 
@@ -37,8 +43,8 @@ async def current_principal(
         principal = await operators_service.authenticate_api_key(session, api_key)
         await session.commit()  # last_used_at
     elif bearer is not None and bearer.scheme.lower() == "bearer":
-        operator_id = operator_id_from_token(ctx.signing_key, bearer.credentials)
-        principal = await operators_service.principal_for_operator(session, operator_id)
+        operator_id, version = operator_from_token(ctx.signing_key, bearer.credentials)
+        principal = await operators_service.principal_for_operator(session, operator_id, version)
     else:
         raise Unauthorized(
             "Authentication required: a Bearer token or an X-Api-Key header",

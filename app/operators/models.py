@@ -70,6 +70,9 @@ class Operator(TimestampMixin, Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Open operator consoles (WebSockets): presence is online while one is open.
     live_sessions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Carried in every access token; bumped by logout and password change, which revokes
+    # every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 operator_channels = Table(

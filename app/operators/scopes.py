@@ -12,6 +12,9 @@ CHANNELS_WRITE = "channels:write"
 OPERATORS_READ = "operators:read"
 OPERATORS_WRITE = "operators:write"
 API_KEYS_WRITE = "api_keys:write"
+AUDIT_READ = "audit:read"
+ORDERS_READ = "orders:read"
+ORDERS_WRITE = "orders:write"
 
 ALL_SCOPES = frozenset(
     {
@@ -27,6 +30,9 @@ ALL_SCOPES = frozenset(
         OPERATORS_READ,
         OPERATORS_WRITE,
         API_KEYS_WRITE,
+        AUDIT_READ,
+        ORDERS_READ,
+        ORDERS_WRITE,
     }
 )
 
@@ -41,6 +47,7 @@ OPERATOR_SCOPES = frozenset(
         TOUCHPOINTS_WRITE,
         CHANNELS_READ,
         OPERATORS_READ,
+        ORDERS_READ,
     }
 )
 ADMIN_SCOPES = ALL_SCOPES

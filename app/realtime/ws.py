@@ -5,9 +5,11 @@ and replay from the database second, so nothing falls in between (a message may 
 twice; clients de-duplicate by id). Then {"type": "ready"}."""
 
 import contextlib
+import time
 
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
+from limits import parse as parse_limit
 from sqlalchemy import select
 
 from app.core.context import AppContext
@@ -28,17 +30,49 @@ def _hub(websocket: WebSocket) -> Hub:
     return hub
 
 
+CLOSE_TOO_BIG = 1009  # a frame over ws_max_message_bytes
+CLOSE_POLICY = 1008  # more frames than ws_rate_limit allows
+
+
 async def _pump(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
-    """Keep reading (pings, closes) until the client leaves."""
+    """Keep reading (pings, closes) until the client leaves. Clients only send pings: a
+    frame over the size limit, or frames faster than the rate limit, close the socket with
+    a code and a reason that say which."""
+    settings = websocket.app.state.ctx.settings
+    max_bytes: int = settings.ws_max_message_bytes
+    rate = parse_limit(settings.ws_rate_limit)
+    window, allowed = float(rate.get_expiry()), rate.amount
+    started, seen = time.monotonic(), 0
     try:
         while True:
-            text = await websocket.receive_text()
-            if text == "ping":
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("text") or message.get("bytes") or ""
+            size = len(data.encode()) if isinstance(data, str) else len(data)
+            if size > max_bytes:
+                await _close(conn, CLOSE_TOO_BIG, f"message_too_big: over {max_bytes} bytes")
+                break
+            now = time.monotonic()
+            if now - started >= window:
+                started, seen = now, 0
+            seen += 1
+            if seen > allowed:
+                await _close(conn, CLOSE_POLICY, f"rate_limited: over {settings.ws_rate_limit}")
+                break
+            if data == "ping":
                 conn.push(b'{"type":"pong"}')
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         await hub.remove(conn)
+
+
+async def _close(conn: Connection, code: int, reason: str) -> None:
+    if conn.writer is not None:
+        conn.writer.cancel()
+    with contextlib.suppress(Exception):
+        await conn.ws.close(code=code, reason=reason)
 
 
 async def serve_operator(

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy import delete, insert
 
+from app.audit import service as audit
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.operators import scopes
@@ -57,7 +58,7 @@ async def get_team_routing(
 async def update_team(
     team_id: int,
     body: TeamRoutingUpdate,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
     session: Session,
 ) -> TeamRoutingRead:
     team = await session.get(Team, team_id, with_for_update=True)
@@ -73,6 +74,15 @@ async def update_team(
             setattr(team, key, value.value if isinstance(value, Strategy) else value)
     if members is not None:
         await operators_service.set_team_members(session, team_id, sorted(set(members)))
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="team.update",
+        target_type="team",
+        target_id=team_id,
+        details=body.model_dump(mode="json", exclude_unset=True),
+    )
     await session.commit()
     return await _team_read(session, team)
 
@@ -81,7 +91,7 @@ async def update_team(
 async def set_operator_channels(
     operator_id: int,
     body: OperatorChannels,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
     session: Session,
 ) -> OperatorChannels:
     await operators_service.get_operator(session, operator_id)
@@ -94,6 +104,15 @@ async def set_operator_channels(
             insert(operator_channels),
             [{"operator_id": operator_id, "channel_account_id": c} for c in ids],
         )
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="operator.channels",
+        target_type="operator",
+        target_id=operator_id,
+        details={"channel_ids": ids},
+    )
     await session.commit()
     return OperatorChannels(channel_ids=ids)
 

@@ -20,15 +20,25 @@ DEFAULT_QUESTION = (
 )
 
 
-async def maybe_request(session: AsyncSession, conv: Conversation) -> Survey | None:
-    """Called when a conversation is resolved: queue the rating request once."""
+async def maybe_request(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    always: bool = False,
+    question: str | None = None,
+    chain: str | None = None,
+    step: str | None = None,
+) -> Survey | None:
+    """Called when a conversation is resolved: queue the rating request once. `always`:
+    ask even where CSAT is off for chats (delivery feedback closes a chain), with its own
+    question, chain and step."""
     channel = await session.get(ChannelAccount, conv.channel_account_id)
-    if channel is None or not channel.settings.get("csat_enabled"):
+    if channel is None or not (always or channel.settings.get("csat_enabled")):
         return None
     existing = await session.scalar(select(Survey).where(Survey.conversation_id == conv.id))
     if existing is not None:
         return None
-    question = str(channel.settings.get("csat_question") or DEFAULT_QUESTION)
+    question = question or str(channel.settings.get("csat_question") or DEFAULT_QUESTION)
     buttons = [[{"text": str(n), "data": f"{BUTTON_PREFIX}{n}"} for n in range(1, 6)]]
     msg, _ = await inbox_service.queue_outgoing(
         session,
@@ -40,6 +50,8 @@ async def maybe_request(session: AsyncSession, conv: Conversation) -> Survey | N
         external_id=f"csat/{conv.id}",
         meta={"buttons": buttons, "survey": True},
         touch_kind=TouchKind.survey,
+        chain=chain,
+        step=step,
     )
     survey = Survey(
         conversation_id=conv.id,

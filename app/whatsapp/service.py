@@ -220,14 +220,25 @@ async def _channel_for(
     if number is None or number == str(channel.credentials.get("phone_number_id")):
         return channel
     if number not in cache:
-        found = await session.scalar(
+        # Credentials are encrypted at rest, so the match is made here, not in SQL.
+        candidates = await session.scalars(
             select(ChannelAccount).where(
                 ChannelAccount.type == ChannelType.whatsapp,
                 ChannelAccount.is_active.is_(True),
-                ChannelAccount.credentials["phone_number_id"].astext == number,
-                ChannelAccount.credentials["app_secret"].astext
-                == str(channel.credentials.get("app_secret")),
+                ChannelAccount.id != channel.id,
             )
+        )
+        secret = str(channel.credentials.get("app_secret") or "")
+        found = next(
+            (
+                c
+                for c in candidates
+                if str(c.credentials.get("phone_number_id")) == number
+                and hmac.compare_digest(
+                    str(c.credentials.get("app_secret") or "").encode(), secret.encode()
+                )
+            ),
+            None,
         )
         if found is None:
             log.warning("whatsapp webhook for unknown phone number id %s skipped", number)

@@ -4,13 +4,18 @@ channel-setup calls, and the mapping of aiogram's errors onto ours.
 The bot token is only ever passed in and used for the call; it is scrubbed from any error
 text we build, because aiohttp puts full URLs (which contain the token) in its messages."""
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+import certifi
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     AiogramError,
@@ -25,6 +30,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.utils.token import TokenValidationError, extract_bot_id
+from aiohttp import TCPConnector
 
 from connectors.base import PermanentError, TemporaryError
 
@@ -57,7 +63,23 @@ def scrub(text: str, token: str) -> str:
     return text.replace(token, "<token>") if token else text
 
 
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class _Session(AiohttpSession):
+    def __init__(self, **kwargs: Any) -> None:
+        # AiohttpSession.__init__ as in aiogram 3.31, minus building a new SSL context (it
+        # reads the CA bundle: 20-170 ms of CPU that blocks the event loop) per session,
+        # which a per-call session paid on every send. One shared context is safe.
+        BaseSession.__init__(self, **kwargs)
+        self._session = None
+        self._connector_type = TCPConnector
+        self._connector_init = {"ssl": _ssl_context(), "limit": 100, "ttl_dns_cache": 3600}
+        self._should_reset_connector = True
+        self._proxy = None
+
     async def close(self) -> None:
         # aiogram sleeps 250 ms here for SSL shutdown; a per-call session would pay that on
         # every send, so close the connections and move on.
@@ -79,6 +101,32 @@ async def open_bot(
         yield Bot(token, session=session)
     finally:
         await session.close()
+
+
+# One HTTP session (connection pool) per API server and event loop, shared by every send:
+# a new TCP + TLS connection per message capped throughput at a few dozen sends/s. The
+# session holds no credentials; the token goes into a Bot made per call.
+_shared_sessions: dict[tuple[str, int], _Session] = {}
+
+
+@asynccontextmanager
+async def shared_bot(token: str, api_server: str | None) -> AsyncIterator[Bot]:
+    """A Bot on the shared session (for sends and downloads): nothing is closed on exit."""
+    bot_id_of(token)
+    server = api_server or DEFAULT_API_SERVER
+    key = (server, id(asyncio.get_running_loop()))
+    session = _shared_sessions.get(key)
+    if session is None:
+        session = _Session(api=TelegramAPIServer.from_base(server), timeout=60.0)
+        _shared_sessions[key] = session
+    yield Bot(token, session=session)
+
+
+async def close_shared_sessions() -> None:
+    """At shutdown: close the pools this event loop opened."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _shared_sessions if k[1] == loop_id]:
+        await _shared_sessions.pop(key).close()
 
 
 def map_error(exc: Exception, token: str) -> TemporaryError | PermanentError:

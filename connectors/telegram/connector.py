@@ -27,7 +27,7 @@ from connectors.base import (
     SendResult,
     TemporaryError,
 )
-from connectors.telegram.client import map_error, open_bot, scrub
+from connectors.telegram.client import map_error, scrub, shared_bot
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -158,7 +158,7 @@ class TelegramConnector:
         key = (token.partition(":")[0], message.message_id)
         sent = self._progress.pop(key, [])
         try:
-            async with open_bot(token, settings.get("api_server")) as bot:
+            async with shared_bot(token, settings.get("api_server")) as bot:
                 for i, step in enumerate(steps[len(sent) :], start=len(sent)):
                     result = await step(bot, markup if i == len(steps) - 1 else None)
                     sent.append(result.message_id)
@@ -184,7 +184,7 @@ class TelegramConnector:
         if not isinstance(file_id, str) or not file_id:
             raise MediaUnavailable("The attachment has no Telegram file_id")
         try:
-            async with open_bot(token, settings.get("api_server")) as bot:
+            async with shared_bot(token, settings.get("api_server")) as bot:
                 file = await bot.get_file(file_id)
                 if not file.file_path:
                     raise MediaUnavailable("Telegram does not serve this file (over 20 MB)")

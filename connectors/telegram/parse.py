@@ -7,6 +7,7 @@ Idempotency keys: a message is "<chat id>:<message id>" (the same for its redeli
 and its later edits), a button press is "cb:<callback query id>", any other update is
 "update:<update id>"."""
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,6 +92,14 @@ def parse_update(update: Any) -> ParsedUpdate:
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise InvalidUpdate("not a Telegram Update: no integer update_id")
     update_id: int = update["update_id"]
+    try:
+        return _parse_known(update_id, update)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError):
+        # A known kind with fields of unexpected shapes: kept raw, never dropped.
+        return ParsedUpdate(update_id, _unsupported(update))
+
+
+def _parse_known(update_id: int, update: dict[str, Any]) -> ParsedUpdate:
     message = update.get("message")
     if _is_message(message):
         return ParsedUpdate(update_id, _parse_message(message, update))
@@ -125,9 +134,14 @@ def _time(unix: Any) -> datetime | None:
     return datetime.fromtimestamp(unix, UTC) if isinstance(unix, int | float) else None
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _full_name(person: dict[str, Any]) -> str | None:
-    name = " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p)
-    return name or person.get("title") or None
+    parts = (_str(person.get("first_name")), _str(person.get("last_name")))
+    name = " ".join(p for p in parts if p)
+    return name or _str(person.get("title"))
 
 
 def _sender(chat: dict[str, Any], user: dict[str, Any] | None, **extra: Any) -> Sender:
@@ -138,7 +152,7 @@ def _sender(chat: dict[str, Any], user: dict[str, Any] | None, **extra: Any) -> 
     return Sender(
         external_id=str(user["id"]),
         name=_full_name(user),
-        username=user.get("username"),
+        username=_str(user.get("username")),
         **extra,
     )
 
@@ -271,12 +285,12 @@ def _find_person(update: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[st
 
 def _unsupported(update: dict[str, Any]) -> InboundMessage:
     chat, user = _find_person(update)
-    if chat is not None:
-        sender = _sender(chat, user)
-    elif user is not None:
-        sender = _sender({"id": user["id"], "type": "private"}, user)
-    else:
-        sender = Sender(external_id="telegram", name="Telegram")
+    sender = Sender(external_id="telegram", name="Telegram")
+    with contextlib.suppress(TypeError, AttributeError, KeyError, ValueError):
+        if chat is not None:
+            sender = _sender(chat, user)
+        elif user is not None:
+            sender = _sender({"id": user["id"], "type": "private"}, user)
     update_type = next((k for k in update if k != "update_id"), None)
     return InboundMessage(
         sender=sender,

@@ -40,23 +40,61 @@ def parse_webhook(payload: Any) -> list[WebhookEvent]:
             value = _dict(change.get("value"))
             phone_number_id = _dict(value.get("metadata")).get("phone_number_id")
             contacts = [_dict(c) for c in _list(value.get("contacts"))]
+            if phone_number_id is not None and not isinstance(phone_number_id, str | int):
+                phone_number_id = None
+            number = str(phone_number_id) if phone_number_id is not None else None
             for raw in _list(value.get("messages")):
-                msg = parse_message(_dict(raw), contacts)
+                msg = _parse_message_safely(_dict(raw), contacts)
                 if msg is not None:
-                    events.append(WebhookEvent(phone_number_id, msg))
+                    events.append(WebhookEvent(number, msg))
             for raw in _list(value.get("statuses")):
-                status = parse_status(_dict(raw))
+                try:
+                    status = parse_status(_dict(raw))
+                except (TypeError, ValueError, KeyError, AttributeError):
+                    status = None  # not a status we can apply: nothing to change
                 if status is not None:
-                    events.append(WebhookEvent(phone_number_id, status))
+                    events.append(WebhookEvent(number, status))
     return events
+
+
+def _parse_message_safely(
+    m: dict[str, Any], contacts: list[dict[str, Any]]
+) -> InboundMessage | None:
+    """A message whose fields have unexpected shapes is kept as `unsupported` with its raw
+    payload (never dropped, never an error), as long as it has an id and a sender."""
+    try:
+        return parse_message(m, contacts)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        wamid = m.get("id")
+        sender_id = m.get("from") or m.get("from_user_id")
+        if not _scalar(wamid) or not _scalar(sender_id):
+            return None
+        return InboundMessage(
+            sender=Sender(external_id=str(sender_id)),
+            external_id=str(wamid),
+            kind="unsupported",
+            meta={"raw": m},
+        )
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value)
+    return text[:limit] if limit else text
 
 
 def parse_message(m: dict[str, Any], contacts: list[dict[str, Any]]) -> InboundMessage | None:
     wamid = m.get("id")
     sender_id = m.get("from") or m.get("from_user_id")
-    if not wamid or not sender_id:
+    if not _scalar(wamid) or not _scalar(sender_id):
         return None  # without a key or a sender it cannot be stored once and only once
     kind, text, attachments, meta = _content(m)
+    text = _text(text)
     meta = {"wa_type": m.get("type"), **meta}
     if m.get("from_user_id"):
         meta["user_id"] = m["from_user_id"]
@@ -66,6 +104,7 @@ def parse_message(m: dict[str, Any], contacts: list[dict[str, Any]]) -> InboundM
     reply_to = context.get("id")
     if kind == "reaction":
         reply_to = _dict(m.get("reaction")).get("message_id")
+    reply_to = str(reply_to) if _scalar(reply_to) else None
     return InboundMessage(
         sender=_sender(m, contacts),
         external_id=str(wamid),
@@ -80,14 +119,14 @@ def parse_message(m: dict[str, Any], contacts: list[dict[str, Any]]) -> InboundM
 
 def parse_status(s: dict[str, Any]) -> StatusUpdate | None:
     state = s.get("status")
-    if not s.get("id") or state not in STATUS_STATES:
+    if not _scalar(s.get("id")) or not isinstance(state, str) or state not in STATUS_STATES:
         return None  # e.g. "deleted", "played": no delivery state of ours follows
     code = title = None
     errors = [_dict(e) for e in _list(s.get("errors"))]
     if errors:
         first = errors[0]
         code = str(first["code"]) if first.get("code") is not None else None
-        title = first.get("title") or first.get("message")
+        title = _text(first.get("title") or first.get("message"), 2000)
     return StatusUpdate(
         provider_message_id=str(s["id"]),
         state=state,
@@ -110,16 +149,18 @@ def _sender(m: dict[str, Any], contacts: list[dict[str, Any]]) -> Sender:
     )
     profile = _dict(contact.get("profile"))
     wa_id = wa_id or contact.get("wa_id")
+    wa_id = wa_id if _scalar(wa_id) else None
+    user_id = user_id if _scalar(user_id) else None
     referral = _dict(m.get("referral"))  # click-to-WhatsApp ads: where the lead came from
     source = referral.get("source_url") or referral.get("headline")
     return Sender(
         # The phone-based wa_id when Meta shares it, else the business-scoped user id
         # (username-only contacts, 2026): never assume a phone number.
         external_id=str(wa_id or user_id),
-        name=profile.get("name"),
-        username=profile.get("username") or contact.get("username"),
+        name=_text(profile.get("name"), 200),
+        username=_text(profile.get("username") or contact.get("username"), 200),
         phone=f"+{wa_id}" if wa_id and str(wa_id).isdigit() else None,
-        source=source,
+        source=_text(source, 500),
     )
 
 

@@ -97,6 +97,9 @@ API_RULES: dict[Route, Rule] = {
     ("DELETE", "/api/v1/api-keys/{key_id}"): Rule(
         scopes.API_KEYS_WRITE, operator=False, call=_to("/api/v1/api-keys/{w.victim_key_id}")
     ),
+    ("GET", "/api/v1/audit-log"): Rule(
+        scopes.AUDIT_READ, operator=False, call=_to("/api/v1/audit-log")
+    ),
     ("GET", "/api/v1/channels"): Rule(
         scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channels")
     ),
@@ -264,6 +267,57 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/touchpoints/export.csv"): Rule(
         scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/touchpoints/export.csv")
     ),
+    # Sales analytics: every report reads the touchpoint log.
+    ("GET", "/api/v1/analytics/touches-per-client"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/touches-per-client")
+    ),
+    ("GET", "/api/v1/analytics/conversion-by-touch"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/conversion-by-touch")
+    ),
+    ("GET", "/api/v1/analytics/dropped-leads"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/dropped-leads")
+    ),
+    ("GET", "/api/v1/analytics/rates"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/rates")
+    ),
+    ("GET", "/api/v1/analytics/response-times"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/response-times")
+    ),
+    ("GET", "/api/v1/analytics/reactions"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/reactions")
+    ),
+    ("GET", "/api/v1/analytics/inbound-load"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/inbound-load")
+    ),
+    # Delivery chains: shops write orders and events; operators read them.
+    ("PUT", "/api/v1/orders/{external_id}"): Rule(
+        scopes.ORDERS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            f"/api/v1/orders/new-{w.unique()}",
+            {"client": {"contact_id": w.contact_id}},
+        ),
+    ),
+    ("GET", "/api/v1/orders/{external_id}"): Rule(
+        scopes.ORDERS_READ, operator=True, call=_to("/api/v1/orders/{w.order}")
+    ),
+    ("POST", "/api/v1/orders/{external_id}/events"): Rule(
+        scopes.ORDERS_WRITE,
+        operator=False,
+        call=lambda w: (
+            f"/api/v1/orders/{w.order}/events",
+            {"event_id": f"e{w.unique()}", "status": "shipped"},
+        ),
+    ),
+    ("GET", "/api/v1/chain-templates"): Rule(
+        scopes.ORDERS_READ, operator=True, call=_to("/api/v1/chain-templates")
+    ),
+    ("PUT", "/api/v1/chain-templates/{status}/{language}"): Rule(
+        scopes.ORDERS_WRITE,
+        operator=False,
+        call=lambda w: ("/api/v1/chain-templates/shipped/en", {"text": "Order {order} shipped"}),
+    ),
 }
 
 # Anyone may call these; login checks its own credentials.
@@ -272,7 +326,18 @@ PUBLIC: set[Route] = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    # The operator console and the widget: static files, no secrets in them.
+    ("GET", "/"),
+    ("GET", "/console/{asset}"),
+    ("GET", "/widget.js"),
+    ("GET", "/widget/demo"),
 }
+# Logout revokes the caller's own tokens, so it cannot run in the shared matrix: checked by
+# test_logout_revokes_only_the_callers_tokens below and in tests/security/.
+SELF_SERVICE: set[Route] = {("POST", "/api/v1/auth/logout")}
+
+# A concrete URL for a public route whose path has parameters.
+PUBLIC_EXAMPLES: dict[Route, str] = {("GET", "/console/{asset}"): "/console/app.js"}
 
 # Provider webhooks authenticate the provider, not a user: Telegram's secret token header,
 # WhatsApp's body signature (and verify token for the handshake). Checked below: without
@@ -282,6 +347,10 @@ PROVIDER_WEBHOOKS: set[Route] = {
     ("GET", "/webhooks/whatsapp/{channel_id}"),
     ("POST", "/webhooks/whatsapp/{channel_id}"),
 }
+
+# Public pages keyed by an unguessable token in the path (the order tracking page): no
+# credentials, and a wrong token is 404. Checked in test_public_pages_need_their_token.
+PUBLIC_PAGES: set[Route] = {("GET", "/track/{token}")}
 
 # The widget API: "public" needs nothing, "visitor" needs this widget's visitor token.
 WIDGET_RULES: dict[Route, str] = {
@@ -376,6 +445,7 @@ class World:
     contact_id: int
     victim_key_id: int
     team_id: int
+    order: str = "auth-order"  # an order of the visitor's, for the orders routes
     keys: dict[str | None, str] = field(default_factory=dict)
     keys_without: dict[str | None, str] = field(default_factory=dict)
     _counter: Iterator[int] = field(default_factory=itertools.count)
@@ -411,6 +481,13 @@ async def make_world(run: Running) -> World:
     victim = await new_api_key(client, admin, [scopes.CONTACTS_READ])
     team = await client.post("/api/v1/teams", json={"name": "Sales"}, headers=auth(admin))
     assert team.status_code == 201, team.text
+    contact_id = int(claims_of(visitor)["sub"])
+    order = await client.put(
+        "/api/v1/orders/auth-order",
+        json={"client": {"contact_id": contact_id}},
+        headers=auth(admin),
+    )
+    assert order.status_code == 201, order.text
     return World(
         run=run,
         admin=admin,
@@ -424,7 +501,7 @@ async def make_world(run: Running) -> World:
         visitor=visitor,
         conversation_id=message["conversation_id"],
         message_id=message["id"],
-        contact_id=int(claims_of(visitor)["sub"]),
+        contact_id=contact_id,
         victim_key_id=victim["id"],
         team_id=team.json()["id"],
     )
@@ -446,7 +523,15 @@ def test_every_route_has_a_rule(settings: Settings) -> None:
     routes = app_routes(create_app(settings))
     assert any(path.startswith("/api/v1/") for _, path in routes), routes
     assert any(path.startswith("/widget/v1/") for _, path in routes), routes
-    tables = [set(API_RULES), PUBLIC, PROVIDER_WEBHOOKS, set(WIDGET_RULES), set(SOCKET_RULES)]
+    tables = [
+        set(API_RULES),
+        PUBLIC,
+        PROVIDER_WEBHOOKS,
+        PUBLIC_PAGES,
+        set(WIDGET_RULES),
+        set(SOCKET_RULES),
+        SELF_SERVICE,
+    ]
     missing = [r for r in routes if sum(r in t for t in tables) != 1]
     assert not missing, f"routes without exactly one authorization rule in this test: {missing}"
     stale = set().union(*tables) - set(routes)
@@ -482,7 +567,9 @@ async def test_api_authorization_matrix(world: World) -> None:
     checked = 0
     for route in app_routes(world.run.app):
         method, path = route
-        if route in PUBLIC or route in SOCKET_RULES or not path.startswith("/api/v1/"):
+        if route in PUBLIC or route in SOCKET_RULES or route in SELF_SERVICE:
+            continue
+        if not path.startswith("/api/v1/"):
             continue
         rule = API_RULES[route]  # KeyError: a new endpoint needs a rule above
         checked += 1
@@ -526,7 +613,7 @@ async def test_login_and_public_routes(run: Running) -> None:
         r = await run.client.post("/api/v1/auth/login", json=body)
         error_of(r, 401, "bad_credentials")
     for method, path in sorted(PUBLIC - {("POST", "/api/v1/auth/login")}):
-        r = await run.client.request(method, path)
+        r = await run.client.request(method, PUBLIC_EXAMPLES.get((method, path), path))
         assert r.status_code == 200, (path, r.text)
 
 
@@ -910,6 +997,18 @@ async def test_websocket_authorization(live: LiveServer) -> None:
     assert await _ws_outcome(url, origin=shop) == "ready"
 
 
+async def test_public_pages_need_their_token(world: World) -> None:
+    """No credentials needed, none help: the token in the path is the only key."""
+    client = world.run.client
+    r = await client.get("/api/v1/orders/auth-order", headers=auth(world.admin))
+    token = r.json()["tracking_url"].rsplit("/", 1)[1]
+    assert (await client.get(f"/track/{token}")).status_code == 200
+    for headers in ({}, auth(world.admin), {"X-Api-Key": await world.key_with(None)}):
+        r = await client.get(f"/track/{token[:-1]}!", headers=headers)
+        assert r.status_code == 404, r.text
+        error_of(r, 404)
+
+
 async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> None:
     """Each webhook route, for a channel of its type, without the provider's proof."""
     admin = await run.admin_token()
@@ -946,3 +1045,25 @@ async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> N
     assert r.status_code == 403, r.text
     async with run.ctx.sessions() as s:
         assert await s.scalar(text("SELECT count(*) FROM messages")) == 0
+
+
+async def test_logout_revokes_only_the_callers_tokens(world: World) -> None:
+    client = world.run.client
+    r = await client.post("/api/v1/auth/logout")
+    error_of(r, 401)
+    key = await new_api_key(client, world.admin, sorted(scopes.ALL_SCOPES))
+    error_of(
+        await client.post("/api/v1/auth/logout", headers={"X-Api-Key": key["key"]}),
+        403,
+        "operator_only",
+    )
+    r = await client.post("/api/v1/auth/logout", headers=auth(world.other_operator))
+    assert r.status_code == 204, r.text
+    error_of(
+        await client.get("/api/v1/conversations", headers=auth(world.other_operator)),
+        401,
+        "token_revoked",
+    )
+    # Everyone else's tokens still work.
+    for token in (world.admin, world.operator):
+        assert (await client.get("/api/v1/conversations", headers=auth(token))).status_code == 200

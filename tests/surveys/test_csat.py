@@ -67,6 +67,9 @@ async def test_rating_answer_sets_reactions_and_survey(run: Running) -> None:
     r = await visitor_post(run.client, key, token, "5")
     assert r.status_code == 201
     assert r.json()["message"]["conversation_id"] == conv  # no new conversation
+    r = await run.client.get("/api/v1/analytics/rates", headers=auth(admin))
+    satisfaction = r.json()["satisfaction"]
+    assert (satisfaction["answers"], satisfaction["positive"], satisfaction["sr"]) == (1, 1, 1.0)
     (survey,) = await rows(run, "SELECT rating, answered_at FROM surveys")
     assert survey.rating == 5 and survey.answered_at is not None
     kinds = await rows(
@@ -102,6 +105,11 @@ async def test_low_rating_is_negative_and_other_text_is_a_message(run: Running) 
         run, "SELECT DISTINCT reaction FROM touchpoints WHERE conversation_id = :c", c=conv2
     )
     assert [r.reaction for r in reactions] == ["negative"]
+
+    # The answers feed SR: one survey rated 1 (the first survey was never answered).
+    r = await run.client.get("/api/v1/analytics/rates", headers=auth(admin))
+    satisfaction = r.json()["satisfaction"]
+    assert (satisfaction["answers"], satisfaction["positive"], satisfaction["sr"]) == (1, 0, 0.0)
 
 
 async def test_disabled_by_default(run: Running) -> None:
