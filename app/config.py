@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")
+    dispatcher_sends_in_flight: int = Field(
+        default=4, description="Concurrent sends per dispatcher loop (keep under the DB pool)"
+    )
     dispatcher_lease_seconds: float = Field(
         default=120.0,
         description="How long a claimed outbox row is reserved (longer than any send takes)",

@@ -150,14 +150,18 @@ class Dispatcher:
             if not claimed:
                 return 0
             jobs = await self._load(session, dict(claimed))
-        await asyncio.gather(*(self._send_and_record(job) for job in jobs))
+        # Bounded, so every finished send finds a database connection for its record at once
+        # (a record waiting for the pool would widen the crash window).
+        in_flight = asyncio.Semaphore(settings.dispatcher_sends_in_flight)
+        await asyncio.gather(*(self._send_and_record(job, in_flight) for job in jobs))
         return len(jobs)
 
-    async def _send_and_record(self, job: _Job) -> None:
-        result = await self._send(job)
-        async with self.ctx.sessions() as session:
-            await self._record(session, job, result)
-            await session.commit()
+    async def _send_and_record(self, job: _Job, in_flight: asyncio.Semaphore) -> None:
+        async with in_flight:
+            result = await self._send(job)
+            async with self.ctx.sessions() as session:
+                await self._record(session, job, result)
+                await session.commit()
 
     async def _load(self, session: AsyncSession, attempts: dict[int, int]) -> list[_Job]:
         rows = (
