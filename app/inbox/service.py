@@ -291,16 +291,11 @@ async def queue_outgoing(
         )
         assert existing is not None
         return existing, False
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
+    await touchpoints_service.record_in_conversation(
         session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
+        conv,
         message_id=msg.id,
         operator_id=operator_id,
-        channel=str(channel_type),
         direction="internal" if private else "outbound",
         kind=TouchKind.note if private else touch_kind,
         chain=chain,
@@ -509,15 +504,10 @@ async def set_status(
         ) from exc
     if status == ConversationStatus.resolved and conv.assignee_id is not None:
         await routing_service.drain(session, conv.assignee_id)
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
+    await touchpoints_service.record_in_conversation(
         session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
+        conv,
         operator_id=principal.operator_id,
-        channel=str(channel_type),
         direction="internal",
         kind=TouchKind.status_change,
         meta={"from": previous.value, "to": status.value},

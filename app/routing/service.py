@@ -251,15 +251,10 @@ async def assign(
         update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
     )
     await session.flush()
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
+    await touchpoints_service.record_in_conversation(
         session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
+        conv,
         operator_id=operator_id,
-        channel=str(channel_type),
         direction="internal",
         kind=TouchKind.assignment,
         meta={"from": previous, "to": operator_id, "reason": reason, "by": by, "note": note},
@@ -367,15 +362,10 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
     missed_by = conv.assignee_id
     conv.slow_response = True
     conv.response_due_at = None
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
+    await touchpoints_service.record_in_conversation(
         session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
+        conv,
         operator_id=missed_by,
-        channel=str(channel_type),
         direction="internal",
         kind=TouchKind.assignment,
         reaction=Reaction.negative,
@@ -443,15 +433,10 @@ async def unassign(
 ) -> None:
     previous = conv.assignee_id
     await enqueue(session, conv)
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
-    await touchpoints_service.record(
+    await touchpoints_service.record_in_conversation(
         session,
-        contact_id=conv.contact_id,
-        conversation_id=conv.id,
+        conv,
         operator_id=previous,
-        channel=str(channel_type),
         direction="internal",
         kind=TouchKind.assignment,
         meta={"from": previous, "to": None, "reason": "unassigned", "by": by, "note": note},

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels.models import ChannelAccount
 from app.core.errors import Invalid, NotFound
 from app.inbox.models import Contact, Conversation
 from app.operators.models import Operator
@@ -94,6 +95,23 @@ async def list_touchpoints(
     if before_id is not None:
         q = q.where(Touchpoint.id < before_id)
     return list((await session.scalars(q)).all())
+
+
+async def record_in_conversation(
+    session: AsyncSession, conv: Conversation, *, kind: TouchKind, **fields: Any
+) -> Touchpoint:
+    """A touch within a conversation: contact, conversation and channel come from it."""
+    channel_type = await session.scalar(
+        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
+    )
+    return await record(
+        session,
+        contact_id=conv.contact_id,
+        conversation_id=conv.id,
+        channel=str(channel_type),
+        kind=kind,
+        **fields,
+    )
 
 
 # A logged touch this long or longer held the client's attention (a call, a meeting).
