@@ -72,6 +72,7 @@ def serve(
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
     from app.core.context import build_context
+    from app.telegram import service as telegram_service
     from app.whatsapp import service as whatsapp_service
     from app.workers import Workers
     from connectors import registry as connectors_registry
@@ -83,6 +84,7 @@ def worker() -> None:
     async def run() -> None:
         ctx = build_context(settings)
         whatsapp_service.configure_connector(settings)
+        telegram_service.configure_connector(settings)
         await ctx.bus.start()
         workers = Workers(ctx)
         await workers.start()

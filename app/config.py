@@ -124,6 +124,9 @@ class Settings(BaseSettings):
         description="Bot API base URL for new bots (a local Bot API server); "
         "a channel's settings.api_server wins",
     )
+    telegram_send_timeout_seconds: float = Field(
+        default=30.0, description="Bot API request timeout of a send (a timeout is retried)"
+    )
     telegram_poll_timeout_seconds: int = Field(
         default=25, description="Long-poll wait of one getUpdates call (polling mode)"
     )

@@ -24,6 +24,7 @@ from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
 from app.routing.api import router as routing_router
+from app.telegram import service as telegram_service
 from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
 from app.webchat.api import router as widget_router
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     )
     install_error_handlers(app)
     whatsapp_service.configure_connector(settings)
+    telegram_service.configure_connector(settings)
     app.add_middleware(WidgetCorsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)

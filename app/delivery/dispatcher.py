@@ -3,11 +3,17 @@ the outcome. Exactly once per message: a row is locked (FOR UPDATE SKIP LOCKED) 
 whole claim -> send -> record transaction, so no other dispatcher can pick it up, and a
 dispatcher that dies releases its rows when its connection closes.
 
-Per-conversation order: only the oldest waiting row of a conversation can be claimed."""
+Per-conversation order: only the oldest waiting row of a conversation can be claimed.
+
+A provider's "429, retry after N seconds" is about the sender (a Telegram bot hitting its
+flood limit), not the one message: the channel account is put on hold for N seconds, and
+this process (the only one sending for that account, see leases.py) sends nothing for it
+until the hold ends; the refused message itself is retried after at least N seconds."""
 
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -83,11 +89,48 @@ def leases_of(ctx: AppContext) -> SendLeases:
     return leases
 
 
+class ProviderHolds:
+    """Channel accounts the provider asked us to leave alone for a while (429 retry_after).
+    Per process, like the provider limits: the send lease makes this process the only one
+    sending for the account. A process that takes the lease over learns of a hold still
+    running from the provider's next 429."""
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}  # channel account id -> time.monotonic() deadline
+
+    def hold(self, channel_id: int, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        self._until[channel_id] = max(until, self._until.get(channel_id, 0.0))
+
+    def remaining(self, channel_id: int) -> float:
+        until = self._until.get(channel_id)
+        if until is None:
+            return 0.0
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._until[channel_id]
+            return 0.0
+        return left
+
+    def held(self, channel_ids: set[int]) -> set[int]:
+        return {c for c in channel_ids if self.remaining(c) > 0}
+
+
+def holds_of(ctx: AppContext) -> ProviderHolds:
+    """One set of holds per process (per app context), shared by its dispatchers."""
+    holds = ctx.extras.get("provider_holds")
+    if holds is None:
+        holds = ctx.extras["provider_holds"] = ProviderHolds()
+    assert isinstance(holds, ProviderHolds)
+    return holds
+
+
 class Dispatcher:
     def __init__(self, ctx: AppContext, name: str = "dispatcher"):
         self.ctx = ctx
         self.name = name
         self.leases = leases_of(ctx)
+        self.holds = holds_of(ctx)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -133,6 +176,7 @@ class Dispatcher:
         async with self.ctx.sessions() as session:
             due = list((await session.execute(_DUE_CHANNELS)).scalars())
             channels = await self.leases.acquire(due) if due else set()
+            channels -= self.holds.held(channels)
             if not channels:
                 await session.rollback()
                 return 0
@@ -189,6 +233,10 @@ class Dispatcher:
         return await self.ctx.limiter.try_acquire(limits)
 
     async def _send(self, job: _Job) -> SendResult | Exception:
+        # Claimed in the same batch as a send the provider has just refused with a 429.
+        held = self.holds.remaining(job.channel.id)
+        if held > 0:
+            return _Throttled(held)
         connector = get_connector(job.channel.type.value)
         wait = await self._throttle(job, connector)
         if wait > 0:
@@ -202,6 +250,10 @@ class Dispatcher:
         )
         try:
             return await connector.send(job.channel.credentials, job.channel.settings, outbound)
+        except TemporaryError as exc:
+            if exc.retry_after is not None and exc.retry_after > 0:
+                self.holds.hold(job.channel.id, exc.retry_after)
+            return exc
         except Exception as exc:  # recorded below: the batch goes on
             return exc
 

@@ -18,13 +18,20 @@ from app.channels.models import ChannelAccount, ChannelType
 from app.config import Settings
 from app.core.errors import Conflict, Invalid, NotFound, Unavailable
 from app.inbox.ingest import apply_edit, ingest
+from connectors import registry
 from connectors.base import PermanentError, TemporaryError
 from connectors.telegram import client
+from connectors.telegram.connector import TelegramConnector
 from connectors.telegram.parse import ParsedUpdate
 
 log = logging.getLogger(__name__)
 
 MODES = ("webhook", "polling")
+
+
+def configure_connector(settings: Settings) -> None:
+    """Install the connector with this deployment's send timeout."""
+    registry.register(TelegramConnector(send_timeout=settings.telegram_send_timeout_seconds))
 
 
 def webhook_url(config: Settings, channel_id: int) -> str:

@@ -103,21 +103,23 @@ async def open_bot(
         await session.close()
 
 
-# One HTTP session (connection pool) per API server and event loop, shared by every send:
-# a new TCP + TLS connection per message capped throughput at a few dozen sends/s. The
-# session holds no credentials; the token goes into a Bot made per call.
-_shared_sessions: dict[tuple[str, int], _Session] = {}
+# One HTTP session (connection pool) per API server, event loop and request timeout, shared
+# by every send: a new TCP + TLS connection per message capped throughput at a few dozen
+# sends/s. The session holds no credentials; the token goes into a Bot made per call.
+_shared_sessions: dict[tuple[str, int, float], _Session] = {}
 
 
 @asynccontextmanager
-async def shared_bot(token: str, api_server: str | None) -> AsyncIterator[Bot]:
+async def shared_bot(
+    token: str, api_server: str | None, request_timeout: float = 60.0
+) -> AsyncIterator[Bot]:
     """A Bot on the shared session (for sends and downloads): nothing is closed on exit."""
     bot_id_of(token)
     server = api_server or DEFAULT_API_SERVER
-    key = (server, id(asyncio.get_running_loop()))
+    key = (server, id(asyncio.get_running_loop()), request_timeout)
     session = _shared_sessions.get(key)
     if session is None:
-        session = _Session(api=TelegramAPIServer.from_base(server), timeout=60.0)
+        session = _Session(api=TelegramAPIServer.from_base(server), timeout=request_timeout)
         _shared_sessions[key] = session
     yield Bot(token, session=session)
 

@@ -141,7 +141,10 @@ class TelegramConnector:
     rate_per_account: str | None = "30/second"
     rate_per_chat: str | None = "1/second"
 
-    def __init__(self) -> None:
+    def __init__(self, send_timeout: float = 30.0) -> None:
+        # How long one Bot API call of a send may take; a timeout is retried (TemporaryError),
+        # so a hung Bot API holds a dispatcher's send slot no longer than this.
+        self.send_timeout = send_timeout
         # (bot id, our message id) -> Telegram ids of the parts already sent.
         self._progress: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
 
@@ -158,7 +161,7 @@ class TelegramConnector:
         key = (token.partition(":")[0], message.message_id)
         sent = self._progress.pop(key, [])
         try:
-            async with shared_bot(token, settings.get("api_server")) as bot:
+            async with shared_bot(token, settings.get("api_server"), self.send_timeout) as bot:
                 for i, step in enumerate(steps[len(sent) :], start=len(sent)):
                     result = await step(bot, markup if i == len(steps) - 1 else None)
                     sent.append(result.message_id)

@@ -174,6 +174,49 @@ async def test_retry_after_is_honoured(run: Running, provider: Provider) -> None
     assert 25 < float(row[1]) <= 31
 
 
+async def test_a_429_holds_every_chat_of_its_channel_until_retry_after(
+    run: Running, provider: Provider
+) -> None:
+    """A 429 is the provider refusing the sender, not one message: until retry_after has
+    passed nothing more goes out for that channel account (not even rows claimed in the same
+    batch, which are put back without using an attempt); other channels carry on."""
+    admin = await run.admin_token()
+    held_key = (await create_webchat(run.client, admin))["public_key"]
+    other_key = (await create_webchat(run.client, admin))["public_key"]
+    first = await open_conversation(run, admin, held_key, "Ann")
+    second = await open_conversation(run, admin, held_key, "Bob")
+    elsewhere = await open_conversation(run, admin, other_key, "Cid")
+    refused = await reply(run, admin, first, "one")
+    waiting = await reply(run, admin, second, "two")
+    other = await reply(run, admin, elsewhere, "three")
+
+    async def flood_limit(message: OutboundMessage, attempt: int) -> None:
+        if message.message_id == refused and attempt == 1:
+            raise TemporaryError("Too Many Requests: retry after 1", retry_after=1)
+
+    provider.hook = flood_limit
+    dispatcher = Dispatcher(run.ctx)
+    # One at a time, so the 429 comes back before the next send of the batch starts.
+    run.ctx.settings.dispatcher_sends_in_flight = 1
+    assert await dispatcher.run_once() == 3
+    assert provider.calls == [refused, other]  # `waiting` was held back, not sent
+    assert provider.sent == [other]
+    row = await one(
+        run,
+        "SELECT attempts, claimed_until IS NULL, due_at > now() FROM outbox WHERE message_id = :id",
+        id=waiting,
+    )
+    assert row is not None and tuple(row) == (0, True, True)  # no attempt used
+    # During the hold the channel is not even claimed.
+    assert await dispatcher.run_once() == 0
+    await wait_until_due(run, refused)
+    await wait_until_due(run, waiting)
+    while await dispatcher.run_once():
+        pass
+    assert sorted(provider.sent) == sorted([other, refused, waiting])
+    assert provider.calls.count(refused) == 2 and provider.calls.count(waiting) == 1
+
+
 async def test_permanent_error_fails_at_once(run: Running, provider: Provider) -> None:
     admin, conversation_id, message_id = await setup_reply(run)
 

@@ -3,7 +3,9 @@
 It speaks what aiogram sends (form data, nested values JSON-encoded, multipart for files)
 and keeps what a test needs to look at: every call, the webhook, the pending updates with
 getUpdates' offset semantics, and files for getFile + download. Errors are scripted per
-method: `fail(method, envelope_or_status, times)`."""
+method: `fail(method, envelope_or_status, times)`, or as an outage that lasts until cleared:
+`fake.outage = Outage("5xx" | "timeout" | "429", ...)`, then `fake.outage = None`. Texts it
+accepted (answered 200) are kept per chat, in order, in `accepted`."""
 
 import asyncio
 import itertools
@@ -33,6 +35,21 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    status: int = 0  # the HTTP status it was answered (0: not answered, e.g. timed out)
+    answered_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The Bot API failing on every call until cleared. kind: "5xx" answers 502 (Bad
+    Gateway), "429" answers Too Many Requests with `retry_after`, "timeout" holds the
+    request for `delay` seconds (longer than the client waits) and then answers 504.
+    chat_ids: only calls for these chats fail (None: every call)."""
+
+    kind: str
+    retry_after: int = 1
+    delay: float = 30.0
+    chat_ids: frozenset[int] | None = None
 
 
 @dataclass
@@ -54,6 +71,8 @@ class FakeBotApi:
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.delivered: dict[int, int] = defaultdict(int)  # update_id -> times returned
         self.polls_in_flight = 0
+        self.outage: Outage | None = None
+        self.accepted: dict[int, list[str]] = defaultdict(list)  # chat id -> texts sent
         self.max_polls_in_flight = 0
         self._new_update = asyncio.Event()
         self._message_ids = itertools.count(2000)
@@ -136,9 +155,47 @@ class FakeBotApi:
     async def _method(self, request: web.Request) -> web.StreamResponse:
         token, method = request.match_info["token"], request.match_info["method"]
         params = await self._params(request)
-        self.calls.append(Call(token, method, params))
+        call = Call(token, method, params)
+        self.calls.append(call)
+        try:
+            response = await self._answer(call, request)
+        except web.HTTPException as exc:
+            call.status, call.answered_at = exc.status, time.monotonic()
+            raise
+        call.status, call.answered_at = response.status, time.monotonic()
+        return response
+
+    async def _outage(self, call: Call) -> web.StreamResponse | None:
+        outage = self.outage
+        if outage is None:
+            return None
+        chat = call.params.get("chat_id")
+        if outage.chat_ids is not None and (chat is None or int(chat) not in outage.chat_ids):
+            return None
+        if outage.kind == "5xx":
+            body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            return web.json_response(body, status=502)
+        if outage.kind == "429":
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {outage.retry_after}",
+                "parameters": {"retry_after": outage.retry_after},
+            }
+            return web.json_response(body, status=429)
+        assert outage.kind == "timeout", outage
+        await asyncio.sleep(outage.delay)  # cancelled when the client gives up
+        return web.json_response(
+            {"ok": False, "error_code": 504, "description": "Gateway Timeout"}, status=504
+        )
+
+    async def _answer(self, call: Call, request: web.Request) -> web.StreamResponse:
+        token, method, params = call.token, call.method, call.params
         if token not in self.tokens:
             return web.json_response(API_RESPONSES["error_401"], status=401)
+        down = await self._outage(call)
+        if down is not None:
+            return down
         self.counts[method] += 1
         failure = self.nth_failures.pop((method, self.counts[method]), None)
         if failure is None and self.failures[method]:
@@ -224,6 +281,7 @@ class FakeBotApi:
         return message
 
     async def _m_sendMessage(self, token: str, params: dict[str, Any]) -> Any:
+        self.accepted[int(params["chat_id"])].append(params["text"])
         return self._message(params, text=params["text"])
 
     async def _m_sendPhoto(self, token: str, params: dict[str, Any]) -> Any:
