@@ -27,6 +27,7 @@ from app.routing.api import router as routing_router
 from app.telegram import service as telegram_service
 from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
+from app.webchat import service as webchat_service
 from app.webchat.api import router as widget_router
 from app.webchat.cors import WidgetCorsMiddleware
 from app.whatsapp import service as whatsapp_service
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         context = ctx or build_context(settings)
         hub = Hub(context)
         context.bus.subscribe(hub.on_events)
+        context.bus.subscribe(webchat_service.revocation_listener(context, hub))
         app.state.ctx = context
         app.state.hub = hub
         await context.bus.start()

@@ -1,8 +1,9 @@
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from app.audit import service as audit
 from app.contacts import service as contacts_service
 from app.contacts.schemas import (
     CadenceReport,
@@ -14,12 +15,13 @@ from app.contacts.schemas import (
     ContactUpdate,
     IdentityRead,
 )
-from app.core.deps import Session
+from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.touchpoints.schemas import TouchpointRead
+from app.webchat import service as webchat_service
 
 router = APIRouter(prefix="/api/v1", tags=["contacts"])
 
@@ -64,6 +66,28 @@ async def update_contact(
     await contacts_service.update_contact(session, principal, contact_id, body)
     await session.commit()
     return await _detail(session, contact_id)
+
+
+@router.post("/contacts/{contact_id}/revoke-widget-sessions", status_code=204)
+async def revoke_widget_sessions(
+    contact_id: int, principal: ContactsWriter, request: Request, ctx: Ctx, session: Session
+) -> Response:
+    """End every web chat session of the contact (a leaked token, a shared computer, the
+    site's user signed out): their visitor tokens answer 401 `token_revoked` from now on and
+    their open widget sockets close with 4401. A new session can be started as before."""
+    await webchat_service.revoke_sessions(session, contact_id)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="contact.revoke_widget_sessions",
+        target_type="contact",
+        target_id=contact_id,
+        ip=client_ip(request),
+    )
+    await session.commit()
+    webchat_service.versions_of(ctx).forget([contact_id])  # the bus tells the other nodes
+    return Response(status_code=204)
 
 
 @router.get("/contacts/{contact_id}/timeline", response_model=list[TouchpointRead])

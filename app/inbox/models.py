@@ -88,6 +88,9 @@ class Contact(TimestampMixin, Base):
     )
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Carried in every widget visitor token of the contact ("ver"); bumping it ends all of
+    # them (POST /api/v1/contacts/{id}/revoke-widget-sessions).
+    visitor_token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ContactIdentity(TimestampMixin, Base):

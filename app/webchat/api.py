@@ -42,12 +42,13 @@ async def widget_channel(
 
 async def current_visitor(
     ctx: Ctx,
+    session: Session,
     channel: Annotated[ChannelAccount, Depends(widget_channel)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Visitor:
     if bearer is None:
         raise Unauthorized("A visitor token is required", headers={"WWW-Authenticate": "Bearer"})
-    return webchat_service.read_visitor_token(ctx.signing_key, bearer.credentials, channel)
+    return await webchat_service.authenticate_visitor(session, ctx, bearer.credentials, channel)
 
 
 WidgetChannel = Annotated[ChannelAccount, Depends(widget_channel)]
@@ -125,9 +126,9 @@ async def visitor_ws(
     try:
         async with ctx.sessions() as session:
             channel = await channels_service.get_by_public_key(session, widget_key)
-        if not webchat_service.allowed_origin(channel, websocket.headers.get("origin")):
-            raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
-        visitor = webchat_service.read_visitor_token(ctx.signing_key, token, channel)
+            if not webchat_service.allowed_origin(channel, websocket.headers.get("origin")):
+                raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
+            visitor = await webchat_service.authenticate_visitor(session, ctx, token, channel)
     except DomainError as exc:
         # Accept first: a close code before the handshake is lost (the client only sees an
         # HTTP 403), and browsers cannot read HTTP statuses of failed handshakes at all.

@@ -1,23 +1,51 @@
-"""Widget sessions and visitor messages. The visitor token binds a contact to one widget."""
+"""Widget sessions and visitor messages. The visitor token binds a contact to one widget.
 
+Revocation: a visitor token carries the contact's visitor_token_version ("ver"); bumping it
+(revoke_sessions) ends every widget session of the contact: their tokens answer 401
+token_revoked and their open sockets are closed with 4401. The check runs on every widget
+request, so the version is kept per process for a few seconds (VisitorVersions): at most one
+primary-key lookup per visitor per VERSION_TTL, none for a visitor seen just before. A
+revocation clears the entry on every node at once through the event bus."""
+
+import contextlib
+import logging
+import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.core.errors import Invalid, Unauthorized
+from app.core.context import AppContext
+from app.core.errors import Invalid, NotFound, Unauthorized
 from app.inbox.ingest import IngestResult, ingest, upsert_identity
-from app.inbox.models import ACTIVE_STATUSES, Conversation, Direction, Message, SenderType
+from app.inbox.models import (
+    ACTIVE_STATUSES,
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    SenderType,
+)
 from app.operators import security
+from app.realtime.events import Event, emit
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
 from connectors.webchat.connector import InvalidPayload, parse_visitor_message, verify_identity
 
+if TYPE_CHECKING:
+    from app.realtime.hub import Hub
+
+log = logging.getLogger(__name__)
+
 VISITOR_TOKEN = "visitor"
+SESSIONS_REVOKED = "visitor.sessions_revoked"
+CLOSE_REVOKED = 4401  # the widget starts a new session on this code
+VERSION_TTL = 5.0  # seconds a contact's token version is trusted without reading it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +53,112 @@ class Visitor:
     contact_id: int
     channel_id: int
     external_id: str
+    version: int = 0  # the contact's visitor_token_version when the token was issued
 
 
 def read_visitor_token(signing_key: str, token: str, channel: ChannelAccount) -> Visitor:
+    """The token's visitor, if it is signed, unexpired and for this widget. Whether it was
+    revoked since is authenticate_visitor's part."""
     claims = security.read_token(signing_key, token, VISITOR_TOKEN)
     if claims.get("ch") != channel.id:
         raise Unauthorized("The visitor token belongs to another widget", "invalid_token")
-    return Visitor(contact_id=int(claims["sub"]), channel_id=channel.id, external_id=claims["ext"])
+    try:
+        version = int(claims.get("ver", 0))
+    except (TypeError, ValueError):
+        raise Unauthorized("The token is not valid", "invalid_token") from None
+    return Visitor(
+        contact_id=int(claims["sub"]),
+        channel_id=channel.id,
+        external_id=claims["ext"],
+        version=version,
+    )
+
+
+class VisitorVersions:
+    """contact id -> visitor_token_version, as read from the database within VERSION_TTL.
+    Versions only grow, so a token older than the version held here is revoked without a
+    lookup; a token newer than it (a session started after a revocation that this process
+    has not heard of) makes it read again."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, ttl: float = VERSION_TTL) -> None:
+        self.ttl = ttl
+        self._seen: dict[int, tuple[float, int]] = {}
+
+    async def current(self, session: AsyncSession, contact_id: int, at_least: int) -> int:
+        now = time.monotonic()
+        hit = self._seen.get(contact_id)
+        if hit is not None and now - hit[0] < self.ttl and at_least <= hit[1]:
+            return hit[1]
+        version = await session.scalar(
+            select(Contact.visitor_token_version).where(Contact.id == contact_id)
+        )
+        if version is None:
+            raise Unauthorized("The visitor is unknown: start a new session", "invalid_token")
+        if len(self._seen) >= self.MAX_ENTRIES:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.ttl}
+            if len(self._seen) >= self.MAX_ENTRIES:
+                self._seen.clear()
+        self._seen[contact_id] = (now, version)
+        return version
+
+    def forget(self, contact_ids: Iterable[int]) -> None:
+        for contact_id in contact_ids:
+            self._seen.pop(contact_id, None)
+
+
+def versions_of(ctx: AppContext) -> VisitorVersions:
+    """One cache per process (per app context)."""
+    versions = ctx.extras.get("visitor_versions")
+    if versions is None:
+        versions = ctx.extras["visitor_versions"] = VisitorVersions()
+    assert isinstance(versions, VisitorVersions)
+    return versions
+
+
+async def authenticate_visitor(
+    session: AsyncSession, ctx: AppContext, token: str, channel: ChannelAccount
+) -> Visitor:
+    """read_visitor_token, and the session was not ended since the token was issued."""
+    visitor = read_visitor_token(ctx.signing_key, token, channel)
+    current = await versions_of(ctx).current(session, visitor.contact_id, visitor.version)
+    if visitor.version < current:
+        raise Unauthorized("This chat session was ended: start a new one", "token_revoked")
+    return visitor
+
+
+async def revoke_sessions(session: AsyncSession, contact_id: int) -> int:
+    """Ends every widget session of the contact (caller commits). Returns the new version."""
+    version = await session.scalar(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(visitor_token_version=Contact.visitor_token_version + 1)
+        .returning(Contact.visitor_token_version)
+    )
+    if version is None:
+        raise NotFound(f"Contact {contact_id} not found")
+    emit(session, SESSIONS_REVOKED, contact_id=contact_id)
+    return int(version)
+
+
+def revocation_listener(ctx: AppContext, hub: "Hub") -> Callable[[list[Event]], Awaitable[None]]:
+    """A bus subscriber for every process: forgets revoked contacts' versions and closes
+    their visitors' open sockets (4401 token_revoked: the widget starts a new session)."""
+
+    async def on_events(events: list[Event]) -> None:
+        revoked = {e["contact_id"] for e in events if e.get("type") == SESSIONS_REVOKED}
+        if not revoked:
+            return
+        versions_of(ctx).forget(revoked)
+        for conn in list(hub.connections):
+            if conn.kind == "visitor" and conn.contact_id in revoked:
+                with contextlib.suppress(Exception):
+                    await conn.ws.close(code=CLOSE_REVOKED, reason="token_revoked")
+                await hub.remove(conn)
+                log.info("closed a widget socket of contact %s: sessions revoked", conn.contact_id)
+
+    return on_events
 
 
 async def start_session(
@@ -66,15 +193,28 @@ async def start_session(
         datetime.now(UTC),
         inbound=False,
     )
-    conversation_id = await session.scalar(
-        select(Conversation.id).where(
+    active = (
+        select(Conversation.id)
+        .where(
             Conversation.contact_id == contact_id,
             Conversation.channel_account_id == channel.id,
             Conversation.status.in_(ACTIVE_STATUSES),
         )
+        .scalar_subquery()
     )
+    version, conversation_id = (
+        await session.execute(
+            select(Contact.visitor_token_version, active).where(Contact.id == contact_id)
+        )
+    ).one()
     token = security.issue_token(
-        signing_key, VISITOR_TOKEN, str(contact_id), ttl, ch=channel.id, ext=external_id
+        signing_key,
+        VISITOR_TOKEN,
+        str(contact_id),
+        ttl,
+        ch=channel.id,
+        ext=external_id,
+        ver=version,
     )
     return token, contact_id, conversation_id
 

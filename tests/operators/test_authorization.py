@@ -4,7 +4,8 @@ Every route of the app is listed in one of the tables below; a new endpoint with
 fails `test_every_route_has_a_rule`, and the matrix tests walk the routes the app really has
 (not the tables), so a rule cannot silently go unchecked. Callers: anonymous, broken
 credentials (garbage, forged, expired, a visitor token, a bad or revoked API key), an
-operator, an admin, an API key with the route's scope and one with every scope but that one.
+operator, an admin, an API key with the route's scope and one with every scope but that one;
+on the widget API also a visitor of another widget and a visitor whose sessions were ended.
 Wrong or missing credentials answer 401, known but not allowed 403, both as
 {"error": {"code", "message"}}."""
 
@@ -216,6 +217,14 @@ API_RULES: dict[Route, Rule] = {
         scopes.CONTACTS_WRITE,
         operator=True,
         call=lambda w: (f"/api/v1/contacts/{w.contact_id}", {"category": "B"}),
+    ),
+    # Ends the contact's widget sessions (a shop's backend may call it when its user signs
+    # out). It revokes the world's visitor: the matrix only uses that token as a bad one.
+    ("POST", "/api/v1/contacts/{contact_id}/revoke-widget-sessions"): Rule(
+        scopes.CONTACTS_WRITE,
+        operator=True,
+        ok=204,
+        call=_to("/api/v1/contacts/{w.contact_id}/revoke-widget-sessions"),
     ),
     ("GET", "/api/v1/contacts/{contact_id}/timeline"): Rule(
         scopes.TOUCHPOINTS_READ,
@@ -854,6 +863,17 @@ async def test_idempotency_keys_do_not_cross_callers(world: World) -> None:
 # ------------------------------------------------------------------ the widget API
 
 
+async def revoked_visitor(client: httpx.AsyncClient, admin: str, widget_key: str) -> str:
+    """A visitor token of widget `widget_key` whose sessions were ended."""
+    session = await visitor_session(client, widget_key, name="Rex")
+    r = await client.post(
+        f"/api/v1/contacts/{session['contact_id']}/revoke-widget-sessions", headers=auth(admin)
+    )
+    assert r.status_code == 204, r.text
+    token: str = session["visitor_token"]
+    return token
+
+
 async def test_widget_authorization_matrix(world: World) -> None:
     client, run = world.run.client, world.run
     visitor_b = (await visitor_session(client, world.widget_b))["visitor_token"]
@@ -863,6 +883,7 @@ async def test_widget_authorization_matrix(world: World) -> None:
         "garbage token": auth("not-a-token"),
         "forged visitor token": auth(reissue(world.visitor, OTHER_KEY)),
         "expired visitor token": auth(reissue(world.visitor, run.ctx.signing_key, ttl=-60)),
+        "revoked visitor token": auth(await revoked_visitor(client, world.admin, world.widget_a)),
         "visitor of widget B": auth(visitor_b),
         "operator token": auth(world.operator),
         "admin token": auth(world.admin),
@@ -978,6 +999,7 @@ async def test_websocket_authorization(live: LiveServer) -> None:
             "expired": reissue(w.visitor, signing_key, ttl=-60),
             "operator token": w.operator,
             "visitor of widget B": visitor_b,
+            "revoked": await revoked_visitor(live.client, w.admin, w.widget_a),
         },
     }
     for url, tokens in refused.items():
