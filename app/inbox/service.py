@@ -67,16 +67,47 @@ def parse_id_cursor(cursor: str | None) -> int | None:
 # ---------------------------------------------------------------- visibility
 
 
+def operator_sees(
+    sees_everything: bool,
+    operator_id: int | None,
+    team_ids: frozenset[int],
+    assignee_id: int | None,
+    team_id: int | None,
+) -> bool:
+    """Who sees a conversation, as a pure function (the inbox, the realtime hub and
+    visible_to's SQL agree on it). Admins and integrations see everything; an operator sees
+    the conversations assigned to them, and unassigned ones of a team they belong to or of no
+    team. Someone else's conversation, or an unassigned one of another team, is not theirs."""
+    if sees_everything:
+        return True
+    if assignee_id is not None:
+        return operator_id is not None and assignee_id == operator_id
+    return team_id is None or team_id in team_ids
+
+
 def visible_to(principal: Principal) -> list[ColumnElement[bool]]:
-    """Operators see what is assigned to them and the unassigned queue; admins and
-    integrations see everything."""
+    """operator_sees as a WHERE clause on Conversation."""
     if principal.sees_everything:
         return []
-    return [or_(Conversation.assignee_id == principal.id, Conversation.assignee_id.is_(None))]
+    queue: ColumnElement[bool] = Conversation.team_id.is_(None)
+    if principal.team_ids:
+        queue = or_(queue, Conversation.team_id.in_(sorted(principal.team_ids)))
+    return [
+        or_(
+            Conversation.assignee_id == principal.id,
+            and_(Conversation.assignee_id.is_(None), queue),
+        )
+    ]
 
 
 def can_see(principal: Principal, conversation: Conversation) -> bool:
-    return principal.sees_everything or conversation.assignee_id in (None, principal.id)
+    return operator_sees(
+        principal.sees_everything,
+        principal.operator_id,
+        principal.team_ids,
+        conversation.assignee_id,
+        conversation.team_id,
+    )
 
 
 async def get_conversation(
@@ -89,7 +120,10 @@ async def get_conversation(
     if conv is None:
         raise NotFound(f"Conversation {conversation_id} not found")
     if not can_see(principal, conv):
-        raise Forbidden("This conversation is assigned to someone else", "not_your_conversation")
+        raise Forbidden(
+            "This conversation is assigned to someone else or waits for another team",
+            "not_your_conversation",
+        )
     return conv
 
 

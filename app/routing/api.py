@@ -136,10 +136,13 @@ async def set_presence(
 
 @router.get("/routing/queue", response_model=list[QueueItem])
 async def get_queue(
-    _: Annotated[Principal, Depends(require(scopes.CONVERSATIONS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.CONVERSATIONS_READ))],
     session: Session,
     team: int | None = None,
 ) -> list[QueueItem]:
+    """The waiting conversations in hand-out order; an operator sees those of their teams and
+    of no team."""
+    of_teams = None if principal.sees_everything else principal.team_ids
     now = datetime.now(UTC)
     return [
         QueueItem(
@@ -149,7 +152,9 @@ async def get_queue(
             waiting_seconds=(now - queued_at).total_seconds(),
             category=category,
         )
-        for pos, conv_id, queued_at, category in await routing_service.queue(session, team)
+        for pos, conv_id, queued_at, category in await routing_service.queue(
+            session, team, of_teams=of_teams
+        )
     ]
 
 

@@ -330,10 +330,15 @@ async def online_with_room(session: AsyncSession) -> list[int]:
 
 
 async def queue(
-    session: AsyncSession, team_id: int | None = None, limit: int = 200
+    session: AsyncSession,
+    team_id: int | None = None,
+    limit: int = 200,
+    *,
+    of_teams: frozenset[int] | None = None,
 ) -> list[tuple[int, int, datetime, str | None]]:
     """The waiting conversations in hand-out order: (position, conversation id, queued at,
-    category)."""
+    category). of_teams: only those of these teams and of no team (what an operator may
+    see, see inbox operator_sees); None: all."""
     q = text(
         """
     SELECT c.id, c.queued_at, ct.category FROM conversations c
@@ -341,11 +346,14 @@ async def queue(
     LEFT JOIN categories cat ON cat.code = ct.category
     WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
       AND (CAST(:team_id AS bigint) IS NULL OR c.team_id = :team_id)
+      AND (CAST(:of_teams AS bigint[]) IS NULL OR c.team_id IS NULL
+           OR c.team_id = ANY(CAST(:of_teams AS bigint[])))
     ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
     LIMIT :limit
     """
     )
-    rows = (await session.execute(q, {"team_id": team_id, "limit": limit})).all()
+    teams = None if of_teams is None else sorted(of_teams)
+    rows = (await session.execute(q, {"team_id": team_id, "limit": limit, "of_teams": teams})).all()
     return [(i + 1, r.id, r.queued_at, r.category) for i, r in enumerate(rows)]
 
 

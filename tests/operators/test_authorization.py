@@ -4,11 +4,14 @@ Every route of the app is listed in one of the tables below; a new endpoint with
 fails `test_every_route_has_a_rule`, and the matrix tests walk the routes the app really has
 (not the tables), so a rule cannot silently go unchecked. Callers: anonymous, broken
 credentials (garbage, forged, expired, a visitor token, a bad or revoked API key), an
-operator, an admin, an API key with the route's scope and one with every scope but that one;
-on the widget API also a visitor of another widget and a visitor whose sessions were ended.
+operator, an operator of another team, an admin, an API key with the route's scope and one
+with every scope but that one; on the widget API also a visitor of another widget and a
+visitor whose sessions were ended. The world's conversation waits unassigned in team Sales:
+its members (the operator) see it, an operator only of team Support does not.
 Wrong or missing credentials answer 401, known but not allowed 403, both as
 {"error": {"code", "message"}}."""
 
+import asyncio
 import base64
 import itertools
 import json
@@ -43,13 +46,20 @@ OTHER_KEY = "a-different-signing-key-nobody-configured-0123456789"
 class Rule:
     """scope: what the route needs (None: any operator, never an API key).
     operator: whether a plain operator may call it. api_key: whether an API key holding the
-    scope may. ok: the status an allowed caller gets. call: (url, json body) to send."""
+    scope may. ok: the status an allowed caller gets. call: (url, json body) to send.
+    outsider: the 403 code the operator of another team gets where the world's operator is
+    allowed (the world's conversation waits for team Sales: not_your_conversation; the
+    operator's own presence or plan: not_yourself); None: allowed like the operator."""
 
     scope: str | None
     operator: bool
     call: Call
     api_key: bool = True
     ok: int = 200
+    outsider: str | None = None
+
+
+NOT_YOURS = "not_your_conversation"
 
 
 def _to(url: str) -> Call:
@@ -124,16 +134,19 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/conversations/{conversation_id}"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,
+        outsider=NOT_YOURS,
         call=_to("/api/v1/conversations/{w.conversation_id}"),
     ),
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,
+        outsider=NOT_YOURS,
         call=_to("/api/v1/conversations/{w.conversation_id}/messages"),
     ),
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): Rule(
         scopes.CONVERSATIONS_WRITE,
         operator=True,
+        outsider=NOT_YOURS,
         ok=201,
         call=lambda w: (
             f"/api/v1/conversations/{w.conversation_id}/messages",
@@ -143,6 +156,7 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/conversations/{conversation_id}/assign"): Rule(
         scopes.CONVERSATIONS_WRITE,
         operator=True,
+        outsider=NOT_YOURS,
         call=lambda w: (
             f"/api/v1/conversations/{w.conversation_id}/assign",
             {"assignee_id": None},
@@ -151,11 +165,13 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/conversations/{conversation_id}/status"): Rule(
         scopes.CONVERSATIONS_WRITE,
         operator=True,
+        outsider=NOT_YOURS,
         call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/status", {"status": "open"}),
     ),
     ("POST", "/api/v1/conversations/{conversation_id}/read"): Rule(
         scopes.CONVERSATIONS_WRITE,
         operator=True,
+        outsider=NOT_YOURS,
         call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/read", None),
     ),
     ("GET", "/api/v1/teams/{team_id}/routing"): Rule(
@@ -175,6 +191,7 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/operators/{operator_id}/presence"): Rule(
         scopes.CONVERSATIONS_WRITE,
         operator=True,
+        outsider="not_yourself",
         api_key=False,
         call=lambda w: (f"/api/v1/operators/{w.operator_id}/presence", {"presence": "away"}),
     ),
@@ -187,6 +204,7 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/messages"): Rule(
         scopes.MESSAGES_WRITE,
         operator=True,
+        outsider=NOT_YOURS,
         ok=201,
         call=lambda w: (
             "/api/v1/messages",
@@ -201,6 +219,7 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/messages/{message_id}/attachments/{index}"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,
+        outsider=NOT_YOURS,
         ok=404,
         call=_to("/api/v1/messages/{w.message_id}/attachments/0"),
     ),
@@ -249,6 +268,7 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/cadence"): Rule(
         scopes.CONTACTS_READ,
         operator=True,
+        outsider="not_yourself",
         call=lambda w: (f"/api/v1/cadence?operator_id={w.operator_id}", None),
     ),
     ("POST", "/api/v1/touchpoints"): Rule(
@@ -441,10 +461,12 @@ async def new_api_key(client: httpx.AsyncClient, admin: str, key_scopes: list[st
 class World:
     run: Running
     admin: str
-    operator: str
+    operator: str  # in team Sales, like other_operator
     operator_id: int
     other_operator: str
     other_operator_id: int
+    outsider: str  # an operator only of team Support
+    outsider_id: int
     widget_a: str
     widget_b: str
     channel_b_id: int
@@ -453,7 +475,8 @@ class World:
     message_id: int  # the visitor's first message
     contact_id: int
     victim_key_id: int
-    team_id: int
+    team_id: int  # Sales: widget A's team, so the conversation's
+    support_team_id: int
     order: str = "auth-order"  # an order of the visitor's, for the orders routes
     keys: dict[str | None, str] = field(default_factory=dict)
     keys_without: dict[str | None, str] = field(default_factory=dict)
@@ -476,20 +499,41 @@ class World:
         return self.keys_without[scope]
 
 
+async def create_team(client: httpx.AsyncClient, admin: str, name: str, members: list[int]) -> int:
+    r = await client.post(
+        "/api/v1/teams", json={"name": name, "member_ids": members}, headers=auth(admin)
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def create_team_webchat(client: httpx.AsyncClient, admin: str, team_id: int) -> dict:
+    r = await client.post(
+        "/api/v1/channels",
+        json={"type": "webchat", "name": "Team site", "team_id": team_id},
+        headers=auth(admin),
+    )
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
 async def make_world(run: Running) -> World:
     client = run.client
     admin = await run.admin_token()
     operator = await run.operator_token()
     other = await create_operator(run, "other@example.com", "operator")
-    widget_a = await create_webchat(client, admin)
+    outsider = await create_operator(run, "outsider@example.com", "operator")
+    operator_ids = [await operator_id(client, t) for t in (operator, other, outsider)]
+    sales = await create_team(client, admin, "Sales", operator_ids[:2])
+    support = await create_team(client, admin, "Support", operator_ids[2:])
+    widget_a = await create_team_webchat(client, admin, sales)
     widget_b = await create_webchat(client, admin)
     visitor = (await visitor_session(client, widget_a["public_key"], name="Vera"))["visitor_token"]
     r = await visitor_post(client, widget_a["public_key"], visitor, "Hello", "hello-1")
     assert r.status_code == 201, r.text
     message = r.json()["message"]
     victim = await new_api_key(client, admin, [scopes.CONTACTS_READ])
-    team = await client.post("/api/v1/teams", json={"name": "Sales"}, headers=auth(admin))
-    assert team.status_code == 201, team.text
     contact_id = int(claims_of(visitor)["sub"])
     order = await client.put(
         "/api/v1/orders/auth-order",
@@ -501,9 +545,11 @@ async def make_world(run: Running) -> World:
         run=run,
         admin=admin,
         operator=operator,
-        operator_id=await operator_id(client, operator),
+        operator_id=operator_ids[0],
         other_operator=other,
-        other_operator_id=await operator_id(client, other),
+        other_operator_id=operator_ids[1],
+        outsider=outsider,
+        outsider_id=operator_ids[2],
         widget_a=widget_a["public_key"],
         widget_b=widget_b["public_key"],
         channel_b_id=widget_b["id"],
@@ -512,7 +558,8 @@ async def make_world(run: Running) -> World:
         message_id=message["id"],
         contact_id=contact_id,
         victim_key_id=victim["id"],
-        team_id=team.json()["id"],
+        team_id=sales,
+        support_team_id=support,
     )
 
 
@@ -587,6 +634,9 @@ async def test_api_authorization_matrix(world: World) -> None:
             "api key without the scope": {"X-Api-Key": await world.key_without(rule.scope)}
         }
         (allowed if rule.operator else denied)["operator"] = auth(world.operator)
+        (allowed if rule.operator and not rule.outsider else denied)["operator of another team"] = (
+            auth(world.outsider)
+        )
         (allowed if rule.api_key else denied)["api key with the scope"] = {
             "X-Api-Key": await world.key_with(rule.scope)
         }
@@ -603,8 +653,11 @@ async def test_api_authorization_matrix(world: World) -> None:
                 failures.append(where)
                 continue
             if expected in (401, 403):
+                code = None
+                if who == "operator of another team" and rule.operator:
+                    code = rule.outsider
                 try:
-                    error_of(r, expected)
+                    error_of(r, expected, code)
                 except AssertionError as exc:
                     failures.append(f"{where}: bad error body: {exc}")
             if who == "anonymous" and "bearer" not in r.headers.get("www-authenticate", "").lower():
@@ -815,6 +868,137 @@ async def test_operator_sees_own_and_queue_but_not_others(world: World) -> None:
     )
     assert r.status_code == 200, r.text
     assert await listed(world.operator) == {queued, mine, theirs}
+
+
+async def open_on(world: World, widget_key: str, name: str) -> tuple[int, int]:
+    """A new visitor's conversation on a widget: (conversation id, first message id)."""
+    token = (await visitor_session(world.run.client, widget_key, name=name))["visitor_token"]
+    r = await visitor_post(world.run.client, widget_key, token, f"hi from {name}")
+    assert r.status_code == 201, r.text
+    return int(r.json()["message"]["conversation_id"]), int(r.json()["message"]["id"])
+
+
+async def listed(world: World, token: str, **params: Any) -> set[int]:
+    r = await world.run.client.get("/api/v1/conversations", params=params, headers=auth(token))
+    assert r.status_code == 200, r.text
+    return {c["id"] for c in r.json()["items"]}
+
+
+async def test_an_operator_sees_the_queue_of_their_teams_not_another_teams(
+    world: World,
+) -> None:
+    """Unassigned conversations: an operator sees those of their teams and those of no team;
+    one waiting for a team they are not in is refused on every route, like one assigned to
+    someone else. Once assigned to them, it is theirs whatever its team."""
+    client, run = world.run.client, world.run
+    sales = world.conversation_id  # waits for team Sales (the operator's, not the outsider's)
+    no_team_key = (await create_webchat(client, world.admin))["public_key"]
+    support_channel = await create_team_webchat(client, world.admin, world.support_team_id)
+    nobodys, _ = await open_on(world, no_team_key, "Nia")
+    supports, _ = await open_on(world, support_channel["public_key"], "Sam")
+    r = await client.get(f"/api/v1/conversations/{supports}", headers=auth(world.admin))
+    assert (r.json()["team_id"], r.json()["assignee_id"]) == (world.support_team_id, None)
+
+    assert await listed(world, world.outsider) == {nobodys, supports}
+    assert await listed(world, world.operator) == {sales, nobodys}
+    assert await listed(world, world.admin) == {sales, nobodys, supports}
+    # No filter lets it through either.
+    assert await listed(world, world.outsider, team=world.team_id) == set()
+    assert await listed(world, world.outsider, assignee="none") == {nobodys, supports}
+    r = await client.get(f"/api/v1/conversations/{sales}", headers=auth(world.admin))
+    assert await listed(world, world.outsider, channel=r.json()["channel_id"]) == set()
+
+    # The routing queue: the outsider's shows no Sales conversation; an admin's does.
+    def queued(r: httpx.Response) -> set[int]:
+        assert r.status_code == 200, r.text
+        return {item["conversation_id"] for item in r.json()}
+
+    everything = queued(await client.get("/api/v1/routing/queue", headers=auth(world.admin)))
+    assert sales in everything, everything
+    theirs = queued(await client.get("/api/v1/routing/queue", headers=auth(world.outsider)))
+    assert sales not in theirs and theirs <= {nobodys, supports}, theirs
+
+    messages_before = await count(run, "messages")
+    touchpoints_before = await count(run, "touchpoints")
+    denied: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", f"/api/v1/conversations/{sales}", None),
+        ("GET", f"/api/v1/conversations/{sales}/messages", None),
+        ("GET", f"/api/v1/messages/{world.message_id}/attachments/0", None),
+        ("POST", f"/api/v1/conversations/{sales}/messages", {"text": "can I help?"}),
+        ("POST", f"/api/v1/conversations/{sales}/messages", {"text": "n", "private": True}),
+        ("POST", f"/api/v1/conversations/{sales}/assign", {"assignee_id": world.outsider_id}),
+        (
+            "POST",
+            f"/api/v1/conversations/{sales}/assign",
+            {"assignee_id": None, "team_id": world.support_team_id},
+        ),
+        ("POST", f"/api/v1/conversations/{sales}/status", {"status": "resolved"}),
+        ("POST", f"/api/v1/conversations/{sales}/read", None),
+        (
+            "POST",
+            "/api/v1/messages",
+            {"idempotency_key": "k-sales", "text": "x", "conversation_id": sales},
+        ),
+    ]
+    for method, url, body in denied:
+        r = await client.request(method, url, json=body, headers=auth(world.outsider))
+        error_of(r, 403, "not_your_conversation")
+    assert await count(run, "messages") == messages_before
+    assert await count(run, "touchpoints") == touchpoints_before
+    r = await client.get(f"/api/v1/conversations/{sales}", headers=auth(world.admin))
+    assert (r.json()["team_id"], r.json()["assignee_id"]) == (world.team_id, None)
+    assert r.json()["status"] != "resolved"
+
+    # The operator of the team answers it; the outsider still cannot read the answer.
+    r = await client.post(
+        f"/api/v1/conversations/{sales}/messages",
+        json={"text": "Sales here"},
+        headers=auth(world.operator),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/api/v1/conversations/{sales}/messages", headers=auth(world.outsider))
+    error_of(r, 403, "not_your_conversation")
+
+    # An admin gives it to the outsider: assigned to them, it is theirs (and no longer the
+    # queue's, so the Sales operator loses it).
+    r = await client.post(
+        f"/api/v1/conversations/{sales}/assign",
+        json={"assignee_id": world.outsider_id},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 200 and r.json()["assignee_id"] == world.outsider_id, r.text
+    assert await listed(world, world.outsider) == {sales, nobodys, supports}
+    r = await client.get(f"/api/v1/conversations/{sales}/messages", headers=auth(world.outsider))
+    assert r.status_code == 200 and r.json()["items"], r.text
+    assert await listed(world, world.operator) == {nobodys}
+
+
+async def test_websocket_catch_up_leaves_out_another_teams_queue(live: LiveServer) -> None:
+    """A console reconnecting with after= replays only conversations its operator sees."""
+    w = await make_world(Running(app=None, ctx=live.ctx, client=live.client))  # type: ignore[arg-type]
+    support_channel = await create_team_webchat(live.client, w.admin, w.support_team_id)
+    supports, supports_message = await open_on(w, support_channel["public_key"], "Sam")
+
+    async def replayed(token: str) -> dict[int, int]:
+        """message id -> conversation id of every message replayed to `token`."""
+        out: dict[int, int] = {}
+        url = f"{live.ws_url}/api/v1/ws?token={token}&after=0"
+        async with websockets.connect(url, open_timeout=5) as ws:
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                # Several events may come in one frame: {"type": "batch", "events": [...]}.
+                for event in frame["events"] if frame["type"] == "batch" else [frame]:
+                    if event["type"] == "ready":
+                        return out
+                    if event.get("replay"):
+                        out[event["data"]["id"]] = event["data"]["conversation_id"]
+
+    outsider = await replayed(w.outsider)
+    assert outsider == {supports_message: supports}
+    operator = await replayed(w.operator)
+    assert operator == {w.message_id: w.conversation_id}
+    admin = await replayed(w.admin)
+    assert admin == {w.message_id: w.conversation_id, supports_message: supports}
 
 
 async def test_idempotency_keys_do_not_cross_callers(world: World) -> None:
