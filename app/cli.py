@@ -65,6 +65,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
         ws_per_message_deflate=settings.ws_compression,
+        ws="websockets-sansio",
     )
 
 

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     bus_coalesce_ms: float = Field(
         default=2.0, description="Window in which published ids are merged into one NOTIFY"
     )
+    fanout_interval_ms: float = Field(
+        default=10.0,
+        description="Least time between two WebSocket fan-outs of a process (events that "
+        "arrive meanwhile go out together); the wait also grows to the last fan-out's cost",
+    )
 
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")

@@ -158,17 +158,19 @@ async def bench(messages: int, visitors: int, rate: float) -> dict[str, Any]:
             all_seen = asyncio.Event()
             posting_done = False
             async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/ws?token={admin}") as ws:
-                while json.loads(await ws.recv())["type"] != "ready":
+                while '"ready"' not in str(await ws.recv()):
                     pass
 
                 async def receive() -> None:
                     async for raw in ws:
                         now = time.perf_counter()
-                        event = json.loads(raw)
-                        if event.get("type") == "message.created":
-                            seen.setdefault(event["data"]["id"], now)
-                            if posting_done and set(sent) <= set(seen):
-                                all_seen.set()
+                        frame = json.loads(raw)
+                        batch = frame.get("type") == "batch"
+                        for event in frame["events"] if batch else [frame]:
+                            if event.get("type") == "message.created":
+                                seen.setdefault(event["data"]["id"], now)
+                        if posting_done and set(sent) <= set(seen):
+                            all_seen.set()
 
                 receiver = asyncio.create_task(receive())
                 errors = 0

@@ -1,5 +1,9 @@
 """Small API helpers shared by tests (they call the public API, like any client)."""
 
+import asyncio
+import collections
+import json
+import weakref
 from typing import Any
 
 import httpx
@@ -38,3 +42,19 @@ async def visitor_post(
     if client_id is not None:
         body["client_message_id"] = client_id
     return await client.post(f"/widget/v1/{widget_key}/messages", json=body, headers=auth(token))
+
+
+# Events already received in a batch frame and not yet handed out, per socket.
+_pending_events: weakref.WeakKeyDictionary[Any, collections.deque[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def recv_event(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """The next event on a chatcentre WebSocket. A busy server puts several events in one
+    {"type": "batch", "events": [...]} frame; they come out one by one, in order."""
+    pending = _pending_events.setdefault(ws, collections.deque())
+    if not pending:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        pending.extend(frame["events"] if frame.get("type") == "batch" else [frame])
+    return pending.popleft()

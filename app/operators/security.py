@@ -1,5 +1,6 @@
 """Password hashing (argon2), signed tokens (JWT) and API key material."""
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -38,15 +39,28 @@ def issue_token(key: str, kind: str, subject: str, ttl: int, **claims: Any) -> s
     return jwt.encode(payload, key, algorithm=_ALGORITHM)
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified(key: str, token: str) -> dict[str, Any]:
+    """The claims of a token whose signature holds. Cached: a widget or console sends the
+    same token with every request, and checking the signature is most of reading it. The
+    expiry is checked on every call (read_token), not only the first."""
+    payload: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[_ALGORITHM],
+        options={"require": ["exp", "sub", "typ"], "verify_exp": False},
+    )
+    return payload
+
+
 def read_token(key: str, token: str, kind: str) -> dict[str, Any]:
     try:
-        payload: dict[str, Any] = jwt.decode(
-            token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "typ"]}
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired", code="token_expired") from exc
+        payload = dict(_verified(key, token))  # a copy: callers must not change the cache
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is not valid", code="invalid_token") from exc
+    exp = payload.get("exp")
+    if not isinstance(exp, int | float) or exp <= time.time():
+        raise Unauthorized("The token has expired", code="token_expired")
     if payload.get("typ") != kind:
         raise Unauthorized("The token is not valid here", code="invalid_token")
     return payload

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from app.db import migrate
 from tests.conftest import FIXTURES, Running, create_operator, make_settings
 from tests.faults.support import PrivatePostgres, Served, serve, wait_for
-from tests.helpers import auth, create_webchat, visitor_session
+from tests.helpers import auth, create_webchat, recv_event, visitor_session
 from tests.telegram.conftest import telegram_settings
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.helpers import SECRET_HEADER, create_bot, secret_of
@@ -223,15 +223,14 @@ async def _message_ids(app: Served) -> list[int]:
 
 
 async def _next(ws: Any, timeout: float = 10) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-    return event
+    return await recv_event(ws, timeout)
 
 
 async def _drain(ws: Any) -> list[int]:
     ids: list[int] = []
     try:
         while True:
-            event = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            event = await recv_event(ws, 0.5)
             if event["type"] == "message.created":
                 ids.append(event["data"]["id"])
     except (TimeoutError, websockets.ConnectionClosed):

@@ -1,20 +1,17 @@
 """The whole path over real HTTP and WebSockets: widget -> inbox -> operator -> widget."""
 
-import asyncio
-import json
 import time
 
 import websockets
 
 from tests.conftest import LiveServer, create_operator
-from tests.helpers import auth, create_webchat, visitor_post, visitor_session
+from tests.helpers import auth, create_webchat, recv_event, visitor_post, visitor_session
 
 
 async def next_event(ws: websockets.ClientConnection, type_: str, timeout: float = 5) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
-        event = json.loads(raw)
+        event = await recv_event(ws, max(0.01, deadline - time.monotonic()))
         if event["type"] == type_:
             return event
 

@@ -63,20 +63,23 @@ export class LiveFeed {
     const ws = new WebSocket(this._url());
     this.ws = ws;
     ws.onmessage = (e) => {
-      let ev;
+      let frame;
       try {
-        ev = JSON.parse(e.data);
+        frame = JSON.parse(e.data);
       } catch {
         return;
       }
-      if (ev.type === "ready") {
-        this.attempt = 0;
-        const again = this.connects > 0;
-        this.connects += 1;
-        this.onState("live");
-        this.onReady(again, ev);
-      } else if (ev.type !== "pong") {
-        this.onEvent(ev);
+      // A busy server sends what piled up as one {"type": "batch"} frame, in order.
+      for (const ev of frame.type === "batch" ? frame.events : [frame]) {
+        if (ev.type === "ready") {
+          this.attempt = 0;
+          const again = this.connects > 0;
+          this.connects += 1;
+          this.onState("live");
+          this.onReady(again, ev);
+        } else if (ev.type !== "pong") {
+          this.onEvent(ev);
+        }
       }
     };
     ws.onopen = () => {

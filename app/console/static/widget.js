@@ -442,17 +442,22 @@
       }, 25000);
     };
     ws.onmessage = function (e) {
-      var ev;
+      var frame;
       try {
-        ev = JSON.parse(e.data);
+        frame = JSON.parse(e.data);
       } catch (x) {
         return;
       }
-      if (ev.type === "ready") {
-        state.attempt = 0;
-        dot.setAttribute("data-state", "on");
-      } else if (ev.type === "message.created" && ev.data) {
-        addServerMessage(ev.data, !ev.replay);
+      // A busy server sends what piled up as one {"type": "batch"} frame, in order.
+      var events = frame.type === "batch" ? frame.events : [frame];
+      for (var i = 0; i < events.length; i++) {
+        var ev = events[i];
+        if (ev.type === "ready") {
+          state.attempt = 0;
+          dot.setAttribute("data-state", "on");
+        } else if (ev.type === "message.created" && ev.data) {
+          addServerMessage(ev.data, !ev.replay);
+        }
       }
     };
     ws.onclose = function (e) {
