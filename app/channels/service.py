@@ -11,6 +11,7 @@ from app.channels.models import ChannelAccount, ChannelType
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
+from app.operators.models import Team
 from app.telegram import service as telegram_service
 from app.whatsapp import service as whatsapp_service
 
@@ -35,11 +36,18 @@ def _validate_settings(channel_type: ChannelType, settings: dict[str, Any]) -> d
     return settings
 
 
+async def _check_team(session: AsyncSession, team_id: int | None) -> None:
+    """A 422 instead of the foreign key's 500 (found by schemathesis)."""
+    if team_id is not None and await session.get(Team, team_id) is None:
+        raise Invalid(f"Team {team_id} not found", "unknown_team")
+
+
 async def create_channel(
     session: AsyncSession, data: ChannelCreate, config: Settings | None = None
 ) -> tuple[ChannelAccount, dict[str, str]]:
     """`config`: the app's settings (Telegram needs the Bot API server and public URL)."""
     config = config or get_settings()
+    await _check_team(session, data.team_id)
     credentials = dict(data.credentials)
     settings = _validate_settings(data.type, data.settings)
     generated: dict[str, str] = {}
@@ -84,6 +92,7 @@ async def update_channel(
 ) -> ChannelAccount:
     channel = await get_channel(session, channel_id)
     changes = data.model_dump(exclude_unset=True)
+    await _check_team(session, changes.get("team_id"))
     if "settings" in changes and changes["settings"] is not None:
         # PATCH merges: keys given replace, keys set to null are removed, others stay
         # (a bot's mode, id and polling offset survive a change of, say, csat_enabled).
