@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 
+# uvicorn's sans-I/O WebSocket protocol: a send is a write, without the legacy
+# implementation's drain and lock per frame (tests serve with the same).
+WS_PROTOCOL = "websockets-sansio"
+
 T = TypeVar("T")
 
 cli = typer.Typer(help="chatcentre: omnichannel chat-centre backend", no_args_is_help=True)
@@ -65,7 +69,7 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
         ws_per_message_deflate=settings.ws_compression,
-        ws="websockets-sansio",
+        ws=WS_PROTOCOL,
     )
 
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.cli import WS_PROTOCOL
 from app.config import Settings
 from app.core.context import AppContext, build_context
 from app.db import migrate
@@ -217,7 +218,14 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
     app = create_app(ctx=ctx)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws=WS_PROTOCOL,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

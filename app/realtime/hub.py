@@ -37,6 +37,7 @@ class Connection:
     kind: str  # "operator" | "visitor"
     operator_id: int | None = None
     sees_everything: bool = False
+    team_ids: frozenset[int] = frozenset()
     contact_id: int | None = None
     channel_id: int | None = None
     queue: asyncio.Queue[bytes | None] = field(
@@ -47,11 +48,10 @@ class Connection:
     def sees(self, conv: ConversationRead, previous_assignee: Any = None) -> bool:
         if self.kind != "operator":
             return False
-        return (
-            self.sees_everything
-            or conv.assignee_id in (None, self.operator_id)
-            or (previous_assignee is not None and previous_assignee == self.operator_id)
-        )
+        # The one who just lost it is told too, so the chat leaves their list.
+        return inbox_service.operator_sees(
+            self.sees_everything, self.operator_id, self.team_ids, conv.assignee_id, conv.team_id
+        ) or (previous_assignee is not None and previous_assignee == self.operator_id)
 
     def push(self, payload: bytes) -> None:
         try:

@@ -85,6 +85,7 @@ async def serve_operator(
         kind="operator",
         operator_id=principal.operator_id,
         sees_everything=principal.sees_everything,
+        team_ids=principal.team_ids,
     )
     await hub.add(conn)
     assert principal.operator_id is not None

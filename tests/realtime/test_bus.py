@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.cli import WS_PROTOCOL
 from app.config import Settings
 from app.realtime.bus import EventBus, PostgresBus, RedisBus
 from app.realtime.events import Event
@@ -79,7 +80,9 @@ async def test_end_to_end_on_each_backend(backend: str, migrated: str, tmp_path:
     ctx = build_context(settings)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(ctx=ctx), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(ctx=ctx), host="127.0.0.1", port=port, log_level="warning", ws=WS_PROTOCOL
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

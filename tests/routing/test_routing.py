@@ -46,9 +46,11 @@ async def set_presence(run: Running, admin: str, op: int, presence: str) -> None
     assert r.status_code == 200, r.text
 
 
-async def team_channel(run: Running, admin: str, members: list[int], **routing: Any) -> str:
+async def team_channel(
+    run: Running, admin: str, members: list[int], name: str = "Sales", **routing: Any
+) -> str:
     r = await run.client.post(
-        "/api/v1/teams", json={"name": "Sales", "member_ids": members}, headers=auth(admin)
+        "/api/v1/teams", json={"name": name, "member_ids": members}, headers=auth(admin)
     )
     assert r.status_code == 201, r.text
     team_id = r.json()["id"]
