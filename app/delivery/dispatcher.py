@@ -48,6 +48,14 @@ SELECT DISTINCT channel_account_id FROM outbox
 WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
 """)
 
+# A send is recorded in one statement: the hot path of the dispatcher (one round trip, not
+# two, between the provider's answer and the commit that makes a resend impossible).
+_RECORD_SENT = text("""
+WITH done AS (DELETE FROM outbox WHERE message_id = :id)
+UPDATE messages SET delivery_state = 'sent', provider_message_id = :provider_id, sent_at = :now
+WHERE id = :id AND delivery_state = 'queued'
+""")
+
 _CLAIM = text("""
 UPDATE outbox SET claimed_until = now() + make_interval(secs => :lease)
 WHERE message_id IN (
@@ -263,15 +271,13 @@ class Dispatcher:
         msg, channel_type = job.message, job.channel.type.value
         if isinstance(result, SendResult):
             await session.execute(
-                update(Message)
-                .where(Message.id == msg.id, Message.delivery_state == DeliveryState.queued)
-                .values(
-                    delivery_state=DeliveryState.sent,
-                    provider_message_id=result.provider_message_id,
-                    sent_at=datetime.now(UTC),
-                )
+                _RECORD_SENT,
+                {
+                    "id": msg.id,
+                    "provider_id": result.provider_message_id,
+                    "now": datetime.now(UTC),
+                },
             )
-            await session.execute(delete(OutboxItem).where(OutboxItem.message_id == msg.id))
             SENT.labels(channel_type).inc()
             emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
             return

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import certifi
-from aiogram import Bot
+from aiogram import Bot, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -29,10 +29,35 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
+from aiogram.methods.base import Response
 from aiogram.utils.token import TokenValidationError, extract_bot_id
 from aiohttp import TCPConnector
 
 from connectors.base import PermanentError, TemporaryError
+
+# aiogram parses every answer as Response[T]. pydantic caches that class only weakly and it
+# sits in a reference cycle, so each full garbage collection drops it and the next call
+# rebuilds it (milliseconds of schema building, many times a minute in a busy dispatcher).
+# Holding the classes of the methods we call keeps them built once.
+_RESPONSE_CLASSES = [
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (
+        methods.SendMessage,
+        methods.SendPhoto,
+        methods.SendDocument,
+        methods.SendVideo,
+        methods.SendAudio,
+        methods.SendVoice,
+        methods.SendAnimation,
+        methods.SendSticker,
+        methods.GetMe,
+        methods.GetFile,
+        methods.GetUpdates,
+        methods.SetWebhook,
+        methods.DeleteWebhook,
+        methods.AnswerCallbackQuery,
+    )
+]
 
 DEFAULT_API_SERVER = "https://api.telegram.org"
 # What we ask Telegram to deliver (webhook and polling alike).
