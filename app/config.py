@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")
     dispatcher_sends_in_flight: int = Field(
-        default=4, description="Concurrent sends per dispatcher loop (keep under the DB pool)"
+        default=8,
+        description="Concurrent sends per dispatcher loop (loops x this stays under the DB pool; "
+        "also the most a SIGKILL can resend)",
     )
     dispatcher_lease_seconds: float = Field(
         default=120.0,
