@@ -3,15 +3,19 @@
 
     python -m bench.fanout [--consoles 100,1000] [--ingest-rate 200] [--load-fraction 0.5]
                            [--seconds 10] [--workers 2] [--no-deflate] [--smoke]
+                           [--audience admins|operators] [--supervisors 10]
 
 The service runs as in production (`python -m app serve --workers N`, real PostgreSQL).
-Consoles are admin WebSockets (`/api/v1/ws?token=...`, they see every conversation),
-opened from separate processes (1,000 spread over 2), offering permessage-deflate as
-browsers do. Another process posts widget messages open-loop at load-fraction x
+Consoles are WebSockets (`/api/v1/ws?token=...`) opened from separate processes (1,000
+spread over 2), offering permessage-deflate as browsers do. Audience `admins` (the worst
+case): every console is an admin's and must see every message. Audience `operators` (a
+chat centre's real shape): operator consoles, each seeing the chats routing gave it, plus
+--supervisors admin consoles that see everything; a message must reach its assignee and
+every supervisor. Another process posts widget messages open-loop at load-fraction x
 ingest-rate (ingest-rate: the widget max found by bench.ingest). For every accepted
 message and every console: latency from the 201 response (the commit happened before it)
 and from the POST's scheduled send time, to the frame carrying its id. Every console must
-see every message (no catch-up in the bench); what one did not see is counted as missed.
+see it (no catch-up in the bench); what one did not see is counted as missed.
 
 Floor, in the same run: raw asyncpg LISTEN/NOTIFY round trip (pg_notify on one connection,
 received on another), idle and while the 1,000-console step runs."""
@@ -29,6 +33,7 @@ import asyncpg
 import httpx
 
 from bench.common import (
+    SECRET,
     Node,
     Report,
     admin_token,
@@ -69,7 +74,42 @@ async def notify_floor(url: str, count: int, rate: float) -> list[float]:
     return [(got[i] - sent[i]) * 1000 for i in sent if i in got]
 
 
-async def setup(node: Node, visitors: int) -> tuple[str, str, list[str]]:
+async def operator_tokens(url: str, count: int) -> list[str]:
+    """`count` operator accounts, straight into the database (argon2 for a thousand
+    passwords would take a minute), with tokens signed as a login would sign them."""
+    from app.operators.auth import OPERATOR_TOKEN
+    from app.operators.security import hash_password, issue_token
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        ids = await conn.fetch(
+            "INSERT INTO operators (email, name, password_hash, role, max_open_conversations) "
+            "SELECT 'op' || g || '@bench.example', 'op' || g, $1, 'operator', 10 "
+            "FROM generate_series(1, $2) g RETURNING id",
+            hash_password(uuid.uuid4().hex),
+            count,
+        )
+    finally:
+        await conn.close()
+    return [
+        issue_token(SECRET, OPERATOR_TOKEN, str(r["id"]), 3600, role="operator", ver=0) for r in ids
+    ]
+
+
+async def open_conversations(node: Node, key: str, tokens: list[str]) -> None:
+    """One message per visitor: opens (and routes) each visitor's conversation."""
+    async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
+        for i, vt in enumerate(tokens):
+            r = await client.post(
+                f"/widget/v1/{key}/messages",
+                json={"text": "hello", "client_message_id": f"warm-{uuid.uuid4().hex}-{i}"},
+                headers={"Authorization": f"Bearer {vt}"},
+            )
+            r.raise_for_status()
+
+
+async def setup(node: Node, visitors: int, open_now: bool = True) -> tuple[str, str, list[str]]:
     async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
         token = await admin_token(client)
         r = await client.post(
@@ -84,14 +124,8 @@ async def setup(node: Node, visitors: int) -> tuple[str, str, list[str]]:
             r = await client.post(f"/widget/v1/{key}/sessions", json={"name": f"v{i}"})
             r.raise_for_status()
             tokens.append(r.json()["visitor_token"])
-        # Open each visitor's conversation now, so the measured messages are plain messages.
-        for i, vt in enumerate(tokens):
-            r = await client.post(
-                f"/widget/v1/{key}/messages",
-                json={"text": "hello", "client_message_id": f"warm-{i}"},
-                headers={"Authorization": f"Bearer {vt}"},
-            )
-            r.raise_for_status()
+    if open_now:  # so the measured messages are plain messages
+        await open_conversations(node, key, tokens)
     return token, key, tokens
 
 
@@ -104,17 +138,26 @@ async def step(
     tokens: list[str],
     consoles: int,
     floor_during: bool,
+    operators: list[str],
 ) -> dict[str, Any]:
+    """`operators`: operator tokens (the operators audience); empty: every console is an
+    admin's and sees every message."""
     mp = multiprocessing.get_context("spawn")
     procs_n = args.socket_procs or (1 if consoles <= 500 else 2)
-    ws_url = f"ws://127.0.0.1:{node.port}/api/v1/ws?token={token}"
+    base_ws = f"ws://127.0.0.1:{node.port}/api/v1/ws?token="
+    if operators:
+        supervisors = min(args.supervisors, consoles)
+        urls = [base_ws + token] * supervisors + [
+            base_ws + t for t in operators[: consoles - supervisors]
+        ]
+    else:
+        urls = [base_ws + token] * consoles
     ready, results, stop = mp.Queue(), mp.Queue(), mp.Event()
     procs = []
     for p in range(procs_n):
-        share = consoles // procs_n + (1 if p < consoles % procs_n else 0)
         proc = mp.Process(
             target=hold_sockets,
-            args=([ws_url] * share, ready, stop, results, True, not args.no_deflate),
+            args=(urls[p::procs_n], ready, stop, results, True, not args.no_deflate),
         )
         proc.start()
         procs.append(proc)
@@ -125,7 +168,13 @@ async def step(
         info = await loop.run_in_executor(None, ready.get, True, 300)
         opened += info["open"]
         failed += info["failed"]
-    await asyncio.sleep(1.0)  # let the connect burst (presence updates) settle
+    if operators and not args.opened:
+        # Now that operators are online, routing gives each new conversation to one of them.
+        await open_conversations(node, key, tokens)
+        args.opened = True
+    # Let the connect burst settle: each console that opens is a presence event to every
+    # operator console (a million frames for 1,000 operators), and a routing pass.
+    await asyncio.sleep(1.0 + (consoles / 200 if operators else 0))
 
     rate = args.ingest_rate * args.load_fraction
     with mp.Pool(1) as pool:
@@ -157,9 +206,11 @@ async def step(
     from_send: list[float] = []
     missed = 0
     last = 0.0
+    # Who must see a message: every console (admins), or its assignee and the supervisors.
+    expected = opened if not operators else min(args.supervisors, consoles) + 1
     for mid, scheduled, responded in posted["sent"]:
         times = seen.get(mid, [])
-        missed += opened - len(times)
+        missed += max(0, expected - len(times))
         for t in times:
             from_commit.append((t - responded) * 1000)
             from_send.append((t - scheduled) * 1000)
@@ -197,11 +248,16 @@ async def run(args: argparse.Namespace) -> None:
     steps = []
     try:
         await wait_ready([node])
-        token, key, tokens = await setup(node, args.visitors)
-        idle = await notify_floor(url, args.floor_count, 100)
         counts = [int(c) for c in args.consoles.split(",")]
+        by_operators = args.audience == "operators"
+        token, key, tokens = await setup(node, args.visitors, open_now=not by_operators)
+        operators = await operator_tokens(url, max(counts)) if by_operators else []
+        args.opened = False
+        idle = await notify_floor(url, args.floor_count, 100)
         for consoles in counts:
-            s = await step(args, url, node, token, key, tokens, consoles, consoles == max(counts))
+            s = await step(
+                args, url, node, token, key, tokens, consoles, consoles == max(counts), operators
+            )
             steps.append(s)
             print(
                 f"  {consoles:5d} consoles: p50 {s['p50_commit']:.1f} ms  "
@@ -211,9 +267,14 @@ async def run(args: argparse.Namespace) -> None:
         node.stop()
 
     floor_p50, floor_p99 = percentile(idle, 50), percentile(idle, 99)
+    audience = (
+        "admin consoles, each sees every message"
+        if args.audience == "admins"
+        else f"operator consoles (each sees its own chats) + {args.supervisors} admin supervisors"
+    )
     report = Report(
-        f"Live fan-out (1 node x {args.workers} workers, widget ingest open-loop, "
-        f"{'no deflate' if args.no_deflate else 'permessage-deflate'})",
+        f"Live fan-out (1 node x {args.workers} workers, widget ingest open-loop, {audience}, "
+        f"{'no deflate' if args.no_deflate else 'permessage-deflate offered'})",
         [
             "case",
             "ingest msg/s",
@@ -291,6 +352,14 @@ def main() -> None:
     parser.add_argument("--socket-procs", type=int, default=0, help="0: 1, or 2 above 500")
     parser.add_argument("--floor-count", type=int, default=500)
     parser.add_argument("--no-deflate", action="store_true", help="consoles without compression")
+    parser.add_argument(
+        "--audience",
+        choices=("admins", "operators"),
+        default="admins",
+        help="admins: every console sees every message; operators: operator consoles that "
+        "see their own (routed) chats, plus --supervisors admin consoles",
+    )
+    parser.add_argument("--supervisors", type=int, default=10)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")
     parser.add_argument("--output", default="fanout.json")
     args = parser.parse_args()
