@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import time
 import uuid
 from typing import Any
@@ -132,7 +133,7 @@ async def setup(node: Node, visitors: int, open_now: bool = True) -> tuple[str, 
 async def step(
     args: argparse.Namespace,
     url: str,
-    node: Node,
+    nodes: list[Node],
     token: str,
     key: str,
     tokens: list[str],
@@ -144,14 +145,17 @@ async def step(
     admin's and sees every message."""
     mp = multiprocessing.get_context("spawn")
     procs_n = args.socket_procs or (1 if consoles <= 500 else 2)
-    base_ws = f"ws://127.0.0.1:{node.port}/api/v1/ws?token="
     if operators:
         supervisors = min(args.supervisors, consoles)
-        urls = [base_ws + token] * supervisors + [
-            base_ws + t for t in operators[: consoles - supervisors]
-        ]
+        tokens_of = [token] * supervisors + operators[: consoles - supervisors]
     else:
-        urls = [base_ws + token] * consoles
+        tokens_of = [token] * consoles
+    # Consoles spread over the nodes, as a load balancer would spread them.
+    urls = [
+        f"ws://127.0.0.1:{nodes[i % len(nodes)].port}/api/v1/ws?token={t}"
+        for i, t in enumerate(tokens_of)
+    ]
+    node = nodes[0]
     ready, results, stop = mp.Queue(), mp.Queue(), mp.Event()
     procs = []
     for p in range(procs_n):
@@ -179,7 +183,15 @@ async def step(
     rate = args.ingest_rate * args.load_fraction
     with mp.Pool(1) as pool:
         load = pool.apply_async(
-            post_widget, (node.base, key, tokens, rate, args.seconds, uuid.uuid4().hex[:8])
+            post_widget,
+            (
+                ",".join(n.base for n in nodes),
+                key,
+                tokens,
+                rate,
+                args.seconds,
+                uuid.uuid4().hex[:8],
+            ),
         )
         floor: list[float] = []
         if floor_during:
@@ -244,10 +256,11 @@ async def step(
 async def run(args: argparse.Namespace) -> None:
     url = await own_database("chatcentre_bench_fanout")
     await seed_admin(url)
-    node = start_node(url, workers=args.workers, **unlimited())
+    nodes = [start_node(url, workers=args.workers, **unlimited()) for _ in range(args.nodes)]
+    node = nodes[0]
     steps = []
     try:
-        await wait_ready([node])
+        await wait_ready(nodes)
         counts = [int(c) for c in args.consoles.split(",")]
         by_operators = args.audience == "operators"
         token, key, tokens = await setup(node, args.visitors, open_now=not by_operators)
@@ -256,7 +269,7 @@ async def run(args: argparse.Namespace) -> None:
         idle = await notify_floor(url, args.floor_count, 100)
         for consoles in counts:
             s = await step(
-                args, url, node, token, key, tokens, consoles, consoles == max(counts), operators
+                args, url, nodes, token, key, tokens, consoles, consoles == max(counts), operators
             )
             steps.append(s)
             print(
@@ -264,16 +277,19 @@ async def run(args: argparse.Namespace) -> None:
                 f"p99 {s['p99_commit']:.1f} ms  missed {s['missed']}  closed {s['closed_early']}"
             )
     finally:
-        node.stop()
+        for n in nodes:
+            n.stop()
 
     floor_p50, floor_p99 = percentile(idle, 50), percentile(idle, 99)
+    bus = os.environ.get("CHATCENTRE_BUS_BACKEND", "postgres")
     audience = (
         "admin consoles, each sees every message"
         if args.audience == "admins"
         else f"operator consoles (each sees its own chats) + {args.supervisors} admin supervisors"
     )
     report = Report(
-        f"Live fan-out (1 node x {args.workers} workers, widget ingest open-loop, {audience}, "
+        f"Live fan-out ({args.nodes} node(s) x {args.workers} workers, bus {bus}, "
+        f"widget ingest open-loop, {audience}, "
         f"{'no deflate' if args.no_deflate else 'permessage-deflate offered'})",
         [
             "case",
@@ -348,6 +364,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=3.0, help="seconds to wait after the load")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--nodes", type=int, default=1, help="serve processes (one database)")
     parser.add_argument("--visitors", type=int, default=100)
     parser.add_argument("--socket-procs", type=int, default=0, help="0: 1, or 2 above 500")
     parser.add_argument("--floor-count", type=int, default=500)

@@ -166,7 +166,8 @@ async def _post_widget(
     base: str, key: str, tokens: list[str], rate: float, seconds: float, run_id: str
 ) -> dict[str, Any]:
     total = max(1, int(rate * seconds))
-    url = f"{base}/widget/v1/{key}/messages"
+    # `base`: one node, or several separated by commas (requests go round-robin).
+    urls = [f"{b}/widget/v1/{key}/messages" for b in base.split(",")]
     bodies = [
         orjson.dumps({"text": f"bench {run_id} {i}", "client_message_id": f"{run_id}-{i}"})
         for i in range(total)
@@ -187,6 +188,7 @@ async def _post_widget(
                 "Content-Type": "application/json",
             }
             try:
+                url = urls[i % len(urls)]
                 async with session.post(url, data=bodies[i], headers=headers) as resp:
                     body = await resp.read()
                     status = resp.status
