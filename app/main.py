@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         finally:
             if workers:
                 await workers.stop()
-            await hub.close_all()
+            await hub.stop()
             await connectors_registry.close_all()
             await context.close()
 

@@ -209,11 +209,14 @@ class LiveServer:
     ws_url: str
     ctx: AppContext
     client: httpx.AsyncClient
+    app: FastAPI | None = None
+    server: uvicorn.Server | None = None
 
 
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[LiveServer]:
-    """The app served by uvicorn on a loopback port: real HTTP and real WebSockets."""
+@contextlib.asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app served by uvicorn on a loopback port: real HTTP and real WebSockets, the
+    WebSocket protocol production uses. The one place tests start a server in-process."""
     ctx = build_context(settings)
     app = create_app(ctx=ctx)
     port = free_port()
@@ -235,11 +238,17 @@ async def live(settings: Settings) -> AsyncIterator[LiveServer]:
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         try:
-            yield LiveServer(base, f"ws://127.0.0.1:{port}", ctx, client)
+            yield LiveServer(base, f"ws://127.0.0.1:{port}", ctx, client, app, server)
         finally:
             server.should_exit = True
-            await task
-            await truncate_all(ctx.database_url)
+            await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serve_app(settings) as served:
+        yield served
+    await truncate_all(served.ctx.database_url)
 
 
 @pytest.fixture(scope="session")

@@ -110,11 +110,15 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await conn.writer
 
-    async def close_all(self, code: int = CLOSE_GOING_AWAY) -> None:
+    async def stop(self) -> None:
+        """Shutdown: no more fan-outs, and every socket told to reconnect elsewhere."""
         if self._fanner is not None:
             self._fanner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._fanner
+        await self.close_all()
+
+    async def close_all(self, code: int = CLOSE_GOING_AWAY) -> None:
         for conn in list(self.connections):
             with contextlib.suppress(Exception):
                 await conn.ws.close(code=code, reason="reconnect")

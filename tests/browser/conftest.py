@@ -2,22 +2,14 @@
 app served by uvicorn on a loopback port. Skipped, with the reason, when /usr/bin/chromium is
 missing (.ci/run installs it)."""
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
-from app.cli import WS_PROTOCOL
 from app.config import Settings
-from app.core.context import AppContext, build_context
-from app.main import create_app
-from tests.conftest import ROOT, free_port, truncate_all
+from tests.conftest import ROOT, LiveServer, serve_app, truncate_all
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -47,44 +39,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(skip)
 
 
-@dataclass
-class Served:
-    base_url: str
-    app: FastAPI
-    ctx: AppContext
-    client: httpx.AsyncClient
+Served = LiveServer  # `.app` lets a test cut every socket from the server side
 
 
 @pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[Served]:
-    """The app on uvicorn (real HTTP and WebSockets), with the app object at hand so a test
-    can cut every socket from the server side."""
-    ctx = build_context(settings)
-    app = create_app(ctx=ctx)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            ws=WS_PROTOCOL,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as client:
-        try:
-            yield Served(base, app, ctx, client)
-        finally:
-            server.should_exit = True
-            await task
-            await truncate_all(ctx.database_url)
+async def served(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serve_app(settings) as server:
+        yield server
+    await truncate_all(server.ctx.database_url)
 
 
 @pytest.fixture(scope="session")

