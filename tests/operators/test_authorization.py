@@ -34,7 +34,7 @@ from app.operators import scopes, security
 from app.operators.auth import OPERATOR_TOKEN
 from app.webchat.service import VISITOR_TOKEN
 from tests.conftest import LiveServer, Running, create_operator
-from tests.helpers import auth, create_webchat, visitor_post, visitor_session
+from tests.helpers import auth, create_webchat, recv_event, visitor_post, visitor_session
 
 Route = tuple[str, str]  # (method or "WS", path template)
 Call = Callable[["World"], tuple[str, dict[str, Any] | None]]
@@ -1149,7 +1149,7 @@ async def _ws_outcome(url: str, origin: str | None = None) -> str:
         async with websockets.connect(url, origin=origin, open_timeout=5) as ws:
             try:
                 while True:
-                    event = json.loads(await ws.recv())
+                    event = await recv_event(ws, 30)
                     if event.get("type") == "ready":
                         return "ready"
             except websockets.ConnectionClosed as exc:
