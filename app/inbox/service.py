@@ -429,6 +429,10 @@ async def integration_send(
         conv = await get_conversation(session, principal, conversation_id)
     elif contact_id is not None and channel_id is not None:
         conv = await _open_for_contact(session, contact_id, channel_id)
+        if not can_see(principal, conv):  # another team's client: nothing is written
+            raise Forbidden(
+                "This conversation is assigned to someone else", "not_your_conversation"
+            )
     else:
         raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
     content = await whatsapp_service.outgoing_content(session, conv, text=text, template=template)
@@ -466,10 +470,12 @@ async def _open_for_contact(
         )
     )
     if conv is None:
+        channel = await session.get(ChannelAccount, channel_id)
         conv = Conversation(
             contact_id=contact_id,
             channel_account_id=channel_id,
             identity_id=identity.id,
+            team_id=channel.team_id if channel else None,  # as if the client had written
             status=ConversationStatus.open,
         )
         session.add(conv)

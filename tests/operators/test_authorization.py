@@ -918,6 +918,8 @@ async def test_an_operator_sees_the_queue_of_their_teams_not_another_teams(
     theirs = queued(await client.get("/api/v1/routing/queue", headers=auth(world.outsider)))
     assert sales not in theirs and theirs <= {nobodys, supports}, theirs
 
+    r = await client.get(f"/api/v1/conversations/{sales}", headers=auth(world.admin))
+    sales_contact, sales_channel = r.json()["contact"]["id"], r.json()["channel_id"]
     messages_before = await count(run, "messages")
     touchpoints_before = await count(run, "touchpoints")
     denied: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -938,6 +940,16 @@ async def test_an_operator_sees_the_queue_of_their_teams_not_another_teams(
             "POST",
             "/api/v1/messages",
             {"idempotency_key": "k-sales", "text": "x", "conversation_id": sales},
+        ),
+        (  # the same client named by contact and channel instead
+            "POST",
+            "/api/v1/messages",
+            {
+                "idempotency_key": "k-sales-2",
+                "text": "x",
+                "contact_id": sales_contact,
+                "channel_id": sales_channel,
+            },
         ),
     ]
     for method, url, body in denied:
