@@ -121,6 +121,20 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# 40P01 deadlock detected, 40001 serialization failure: PostgreSQL aborted this transaction
+# to let a conflicting one finish; the same work succeeds when run again.
+_CONFLICT_STATES = ("40P01", "40001")
+
+
+def transient_conflict(exc: BaseException) -> bool:
+    """True when the database aborted the transaction over a lock conflict: retry it."""
+    return any(
+        getattr(e, "sqlstate", None) in _CONFLICT_STATES
+        or getattr(e, "pgcode", None) in _CONFLICT_STATES
+        for e in _chain(exc)
+    )
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
     current: BaseException | None = exc
@@ -194,6 +208,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 error_body("database_unavailable", "The service is briefly unavailable"),
                 status_code=503,
                 headers={"Retry-After": "5"},
+            )
+        if transient_conflict(exc):
+            # Nothing was committed; the request succeeds when sent again (providers and
+            # the widget resend, and a resent message is stored once).
+            log.warning("transaction aborted by a lock conflict: %s", type(exc.orig).__name__)
+            return JSONResponse(
+                error_body("conflict_retry", "A concurrent change got in the way; retry"),
+                status_code=503,
+                headers={"Retry-After": "1"},
             )
         log.exception("database error")
         return JSONResponse(error_body("internal", "Internal error"), status_code=500)

@@ -5,7 +5,14 @@ never holds the operator's row while it waits for conversation rows."""
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
+from app.core.errors import transient_conflict
 from app.operators.models import Operator, Presence
 from app.realtime.events import emit
 from app.routing import service as routing_service
@@ -33,12 +40,21 @@ async def after_change(
 ) -> None:
     if before == after:
         return
-    async with sessions() as session:
-        if after == Presence.online:
-            await routing_service.drain(session, operator_id)
-        elif before == Presence.online:
-            await routing_service.release(session, operator_id)
-        await session.commit()
+    # Many operators change at once when a node restarts; their routings can deadlock each
+    # other, and PostgreSQL then aborts one of them: run it again (nothing was committed).
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(transient_conflict),
+        stop=stop_after_attempt(5),
+        wait=wait_random_exponential(multiplier=0.05, max=1),
+        reraise=True,
+    ):
+        with attempt:
+            async with sessions() as session:
+                if after == Presence.online:
+                    await routing_service.drain(session, operator_id)
+                elif before == Presence.online:
+                    await routing_service.release(session, operator_id)
+                await session.commit()
 
 
 async def capacity_freed(sessions: async_sessionmaker[AsyncSession], operator_id: int) -> None:
