@@ -105,11 +105,16 @@ async def open_conversations(node: Node, key: str, tokens: list[str]) -> None:
     """One message per visitor: opens (and routes) each visitor's conversation."""
     async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
         for i, vt in enumerate(tokens):
-            r = await client.post(
-                f"/widget/v1/{key}/messages",
-                json={"text": "hello", "client_message_id": f"warm-{uuid.uuid4().hex}-{i}"},
-                headers={"Authorization": f"Bearer {vt}"},
-            )
+            body = {"text": "hello", "client_message_id": f"warm-{uuid.uuid4().hex}-{i}"}
+            for _ in range(10):  # a 503 (lock conflict) is resent, as the widget does
+                r = await client.post(
+                    f"/widget/v1/{key}/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {vt}"},
+                )
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(0.2)
             r.raise_for_status()
 
 
