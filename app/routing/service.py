@@ -3,8 +3,11 @@
 Correctness under concurrency rests on one rule: every path that gives a conversation to an
 operator first locks that operator's row (FOR UPDATE, in id order), and only then counts
 their open conversations in a new statement. Two routings can therefore never both see
-"9 of 10" for the same person. Queued conversations are taken with SKIP LOCKED, so two
-drains never hand out the same one."""
+"9 of 10" for the same person. Routings of one team also take turns (a transaction-scoped
+advisory lock per team), so each chooses from exact loads and a burst of leads is spread
+as if they came one by one, while a routing locks only the row of the operator it chose,
+not every online one. Queued conversations are taken with SKIP LOCKED, so two drains never
+hand out the same one."""
 
 import enum
 from dataclasses import dataclass
@@ -91,7 +94,6 @@ WHERE o.is_active AND o.presence = 'online'
                   WHERE oc.operator_id = o.id AND oc.channel_account_id = :channel_id))
   AND NOT (o.id = ANY(CAST(:exclude AS bigint[])))
 ORDER BY o.id
-FOR UPDATE OF o
 """)
 
 # A separate statement after the lock, so it sees every assignment committed before it.
@@ -102,6 +104,19 @@ SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
        (SELECT count(*) FROM contacts ct WHERE ct.owner_id = o.id) AS base_size
 FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
 """)
+
+
+_ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key is the team
+
+
+async def lock_team_routing(session: AsyncSession, team_ids: list[int | None]) -> None:
+    """Take the routing turn of these teams (0: conversations without a team) until the
+    transaction ends, in one order so two transactions never wait on each other."""
+    for team in sorted({t or 0 for t in team_ids}):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, CAST(:team AS integer))"),
+            {"ns": _ROUTING_LOCK, "team": team},
+        )
 
 
 async def lock_operators(session: AsyncSession, ids: list[int]) -> None:
@@ -149,6 +164,7 @@ async def route(
     assert contact is not None
     policy = await policy_for(session, conv)
 
+    await lock_team_routing(session, [conv.team_id])
     candidate_ids = list(
         (
             await session.execute(
@@ -163,45 +179,73 @@ async def route(
     )
     owner_id = contact.owner_id
     if owner_id is not None and owner_id not in candidate_ids and owner_id not in exclude:
-        owner = await session.get(Operator, owner_id, with_for_update=True)
+        owner = await session.get(Operator, owner_id)
         if owner is not None and owner.is_active and owner.presence == Presence.online:
             candidate_ids.append(owner_id)
-    current = await loads(session, candidate_ids)
-
-    # A returning client goes back to their manager when the manager can take it.
-    if owner_id is not None and owner_id in current and current[owner_id].has_room:
-        await assign(session, conv, owner_id, reason="owner", policy=policy)
-        return owner_id
-
     is_new_lead = owner_id is None
+
+    # Choose from the loads, then lock the one chosen and count again: another team's
+    # routing, a drain or a manual assignment may have filled them meanwhile (the count
+    # after the lock is exact). Then they are dropped and we choose again.
+    while candidate_ids:
+        current = await loads(session, candidate_ids)
+        chosen_id, reason = _pick(policy, current, owner_id, is_new_lead)
+        if chosen_id is None:
+            break
+        await lock_operators(session, [chosen_id])
+        fresh = (await loads(session, [chosen_id])).get(chosen_id)
+        op = await session.get(Operator, chosen_id, populate_existing=True)
+        if (
+            fresh is None
+            or op is None
+            or not op.is_active
+            or op.presence != Presence.online
+            or not fresh.has_room
+            or (reason != "owner" and is_new_lead and fresh.base_full)
+        ):
+            candidate_ids.remove(chosen_id)
+            continue
+        if reason != "owner" and owner_id is not None:
+            _notify_owner(session, conv.id, owner_id)
+        await assign(session, conv, chosen_id, reason=reason, policy=policy)
+        if is_new_lead and not fresh.base_full:
+            await session.execute(
+                update(Contact)
+                .where(Contact.id == contact.id, Contact.owner_id.is_(None))
+                .values(owner_id=chosen_id)
+            )
+        return chosen_id
+
+    if owner_id is not None:
+        _notify_owner(session, conv.id, owner_id)
+    await enqueue(session, conv)
+    return None
+
+
+def _pick(
+    policy: Policy, current: dict[int, Load], owner_id: int | None, is_new_lead: bool
+) -> tuple[int | None, str]:
+    """(operator, reason): the client's manager when they have room (a returning client
+    goes back to them), else by the team's strategy."""
+    if owner_id is not None and owner_id in current and current[owner_id].has_room:
+        return owner_id, "owner"
     options = [
         load
         for load in current.values()
-        if load.has_room
-        and not (is_new_lead and load.base_full)
-        and load.operator_id != owner_id
-        and load.operator_id in candidate_ids
+        if load.has_room and not (is_new_lead and load.base_full) and load.operator_id != owner_id
     ]
     chosen = _choose(policy.strategy, options)
-    if owner_id is not None:
-        # The owner could not take it: tell them who did (or that it waits).
-        emit(
-            session,
-            "conversation.owner_notified",
-            conversation_id=conv.id,
-            notify_operator_id=owner_id,
-        )
-    if chosen is None:
-        await enqueue(session, conv)
-        return None
-    await assign(session, conv, chosen.operator_id, reason=policy.strategy.value, policy=policy)
-    if is_new_lead and not chosen.base_full:
-        await session.execute(
-            update(Contact)
-            .where(Contact.id == contact.id, Contact.owner_id.is_(None))
-            .values(owner_id=chosen.operator_id)
-        )
-    return chosen.operator_id
+    return (chosen.operator_id, policy.strategy.value) if chosen else (None, "")
+
+
+def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
+    """The owner could not take it: tell them who did (or that it waits)."""
+    emit(
+        session,
+        "conversation.owner_notified",
+        conversation_id=conversation_id,
+        notify_operator_id=owner_id,
+    )
 
 
 async def enqueue(session: AsyncSession, conv: Conversation) -> None:
@@ -405,6 +449,9 @@ async def release(session: AsyncSession, operator_id: int) -> list[int]:
             )
         ).all()
     )
+    # Every team's routing turn first, in order: taking one after holding an operator's
+    # row (from routing the previous conversation) could wait on a routing that waits for us.
+    await lock_team_routing(session, [c.team_id for c in convs])
     moved = []
     for conv in convs:
         if not (await policy_for(session, conv)).release_on_offline:
