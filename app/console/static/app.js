@@ -330,10 +330,13 @@ function upsertConv(c) {
 async function loadList(more = false) {
   const params = { ...filterParams(), limit: 50 };
   if (more && S.nextCursor) params.cursor = S.nextCursor;
+  const asked = Date.now();
   try {
     const page = await api.conversations(params);
     if (!more) {
-      for (const [id, c] of S.convs) if (matchesFilterOf(c)) S.convs.delete(id);
+      // Drop what the page replaces, but not what a live event brought while it loaded
+      // (the page may have been read before that conversation existed).
+      for (const [id, c] of S.convs) if (c._rx < asked && matchesFilterOf(c)) S.convs.delete(id);
     }
     for (const c of page.items) upsertConv(c);
     S.nextCursor = page.next_cursor;
