@@ -1,8 +1,9 @@
 """Everything a process shares: settings, engine, sessions, bus, limiter. Built in the
 lifespan (or by the CLI and the tests) and reached by the API through request.app.state."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +21,8 @@ from app.db.engine import asyncpg_dsn, resolve_database_url
 from app.realtime.bus import EventBus, PostgresBus, RedisBus
 from app.realtime.events import make_session_class
 
+T = TypeVar("T")
+
 
 @dataclass
 class AppContext:
@@ -31,6 +34,15 @@ class AppContext:
     limiter: RateLimiter
     signing_key: str
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, kind: type[T], make: Callable[[], T]) -> T:
+        """The one `kind` object of this process (its app context), made on first use:
+        send leases, provider holds, caches that every dispatcher or request shares."""
+        found = self.extras.get(kind.__name__)
+        if found is None:
+            found = self.extras[kind.__name__] = make()
+        assert isinstance(found, kind)
+        return found
 
     async def warm_up(self) -> None:
         """Opens the pool's connections before traffic comes: opening one costs tens of

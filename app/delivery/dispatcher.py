@@ -90,11 +90,7 @@ class _Job:
 
 def leases_of(ctx: AppContext) -> SendLeases:
     """One set of send leases per process (per app context), shared by its dispatchers."""
-    leases = ctx.extras.get("send_leases")
-    if leases is None:
-        leases = ctx.extras["send_leases"] = SendLeases(asyncpg_dsn(ctx.database_url))
-    assert isinstance(leases, SendLeases)
-    return leases
+    return ctx.shared(SendLeases, lambda: SendLeases(asyncpg_dsn(ctx.database_url)))
 
 
 class ProviderHolds:
@@ -126,11 +122,7 @@ class ProviderHolds:
 
 def holds_of(ctx: AppContext) -> ProviderHolds:
     """One set of holds per process (per app context), shared by its dispatchers."""
-    holds = ctx.extras.get("provider_holds")
-    if holds is None:
-        holds = ctx.extras["provider_holds"] = ProviderHolds()
-    assert isinstance(holds, ProviderHolds)
-    return holds
+    return ctx.shared(ProviderHolds, ProviderHolds)
 
 
 class Dispatcher:

@@ -110,11 +110,7 @@ class VisitorVersions:
 
 def versions_of(ctx: AppContext) -> VisitorVersions:
     """One cache per process (per app context)."""
-    versions = ctx.extras.get("visitor_versions")
-    if versions is None:
-        versions = ctx.extras["visitor_versions"] = VisitorVersions()
-    assert isinstance(versions, VisitorVersions)
-    return versions
+    return ctx.shared(VisitorVersions, VisitorVersions)
 
 
 async def authenticate_visitor(

@@ -12,7 +12,6 @@ configured attempts, with the reason visible through the API, and does not hold 
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,14 +30,6 @@ SEND_TIMEOUT = 0.4  # the client's Bot API timeout; a held request outlasts it
 OUTAGE = 1.5  # seconds the provider is down
 RETRY_AFTER = 1  # seconds, in every 429
 FIRST_CHAT = 700_000
-
-
-@pytest.fixture
-async def fake_api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
