@@ -10,8 +10,9 @@ the commit of the message and its touchpoint. For each kind: the highest rate wi
 p99 <= 100 ms (and all requests accepted), then p50/p99 at 50% and 80% of it.
 
 Floors, measured in the same run:
-- raw asyncpg: the very statements the ingest issues (compiled from app.inbox.ingest), in
-  one transaction per message, from the same number of concurrent tasks, closed-loop;
+- raw asyncpg: the very statement the ingest issues (compiled from app.inbox.ingest, a call
+  of the ingest's SQL function), in one transaction per message, from the same number of
+  concurrent tasks, closed-loop;
 - bare ASGI: GET /healthz on the same server, at the same stepped rates."""
 
 from __future__ import annotations
@@ -302,15 +303,11 @@ def _asyncpg_sql(statement: Any) -> tuple[str, list[str]]:
 
 
 async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -> float:
-    """The ingest's own statements, by raw asyncpg, one transaction per message."""
+    """The ingest's own statement (compiled from app.inbox.ingest), by raw asyncpg, one
+    transaction per message, from `tasks` connections."""
     from app.inbox import ingest as ingest_sql
 
-    statements = [
-        _asyncpg_sql(ingest_sql._UPSERT_IDENTITY),
-        _asyncpg_sql(ingest_sql._FIND_OR_OPEN_CONVERSATION),
-        _asyncpg_sql(ingest_sql._INSERT_MESSAGE),
-        _asyncpg_sql(ingest_sql._INSERT_CONTACT),
-    ]
+    sql, names = _asyncpg_sql(ingest_sql.INGEST_MESSAGE)
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=tasks, max_size=tasks)
     run_id = uuid.uuid4().hex[:8]
@@ -321,46 +318,40 @@ async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -
     async def worker() -> None:
         nonlocal done
         async with pool.acquire() as conn:
-            prepared = [(await conn.prepare(sql), names) for sql, names in statements]
+            statement = await conn.prepare(sql)
             while time.perf_counter() < deadline:
                 n = next(counter)
-                now = _now()
                 params: dict[str, Any] = {
                     "channel_id": channel_id,
-                    "external_id": f"floor-{run_id}-{n % 200}",
+                    "team_id": None,
+                    "channel_type": "telegram",
+                    "sender_external_id": f"floor-{run_id}-{n % 200}",
                     "username": None,
                     "name": "floor",
-                    "inbound_at": now,
                     "email": None,
                     "phone": None,
                     "source": None,
-                    "now": now,
-                    "team_id": None,
-                    "is_rating": False,
-                    "survey_window_hours": 72,
+                    "external_id": f"floor-{run_id}-msg-{n}",
                     "kind": "text",
                     "text": f"floor {n}",
                     "attachments": "[]",
                     "sent_at": None,
                     "meta": "{}",
                     "reply_to_external_id": None,
-                    "channel_type": "webchat",
+                    "is_rating": False,
+                    "survey_button": False,
+                    "survey_window_hours": 72,
                     "touch_kind": "message",
-                    "reaction": "unknown",
-                    "default_target": 300,
                     "recurrence": "repeating",
                     "attention": "long",
+                    "survey_reaction": None,
+                    "survey_recurrence": "one_off",
+                    "survey_attention": "short",
+                    "default_target": 300,
+                    "now": _now(),
                 }
                 async with conn.transaction():
-                    row = await prepared[0][0].fetchrow(*_args(prepared[0][1], params))
-                    params["identity_id"], params["id"] = row[0], row[1]
-                    params["contact_id"] = row[1]
-                    if row[2]:  # a new contact, as the ingest does
-                        await prepared[3][0].fetch(*_args(prepared[3][1], params))
-                    params["external_id"] = f"floor-{run_id}-msg-{n}"
-                    conv = await prepared[1][0].fetchrow(*_args(prepared[1][1], params))
-                    params["conversation_id"] = conv[0]
-                    await prepared[2][0].fetchval(*_args(prepared[2][1], params))
+                    await statement.fetchrow(*_args(names, params))
                 done += 1
 
     start = time.perf_counter()

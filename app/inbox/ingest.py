@@ -1,11 +1,14 @@
 """The single inbound path for every channel: webhook, poller or widget -> ingest().
 
-One transaction, three statements in the common case (four for a new contact):
-1. upsert the sender's identity; its row lock serialises one sender's messages, so the
+One transaction and one statement, a call of the SQL function chatcentre_ingest_message
+(see its migration), which in the server:
+1. upserts the sender's identity; its row lock serialises one sender's messages, so the
    find-or-open of the conversation below cannot race;
-2. find the active conversation or open one (not for a message already stored);
-3. insert the message idempotently, its touchpoint and the conversation's counters at once.
-A redelivered message changes nothing. Events are published after the caller commits."""
+2. finds the active conversation or opens one (not for a message already stored);
+3. inserts the message idempotently, its touchpoint and the conversation's counters at once.
+Rare follow-ups (a survey answer, routing a new conversation) run here, in the same
+transaction. A redelivered message changes nothing. Events are published after the caller
+commits."""
 
 import hashlib
 from dataclasses import dataclass, replace
@@ -26,100 +29,22 @@ from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.service import shape_of
 from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
+# The statements live in the database as two functions (migration "ingest in one round
+# trip"): one call per message instead of three or four round trips.
 _UPSERT_IDENTITY = text("""
-WITH ci AS (
-    INSERT INTO contact_identities AS ci
-        (contact_id, channel_account_id, external_id, username, display_name, last_inbound_at)
-    VALUES (nextval(pg_get_serial_sequence('contacts', 'id')), :channel_id, :external_id,
-            :username, :name, :inbound_at)
-    ON CONFLICT (channel_account_id, external_id) DO UPDATE SET
-        last_inbound_at = COALESCE(EXCLUDED.last_inbound_at, ci.last_inbound_at),
-        username = COALESCE(EXCLUDED.username, ci.username),
-        display_name = COALESCE(EXCLUDED.display_name, ci.display_name)
-    RETURNING id, contact_id, (xmax = 0) AS inserted
-), touched AS (
-    -- A known contact: refresh it in the same round trip (a new one is inserted next).
-    UPDATE contacts c SET last_seen_at = :now,
-        phone = COALESCE(c.phone, :phone), email = COALESCE(c.email, :email),
-        name = COALESCE(c.name, :name), source = COALESCE(c.source, :source)
-    FROM ci WHERE c.id = ci.contact_id AND NOT ci.inserted
-)
-SELECT id, contact_id, inserted FROM ci
+SELECT * FROM chatcentre_upsert_identity(
+    :channel_id, :external_id, :username, :name, :email, :phone, :source, :inbound_at, :now)
 """)
 
-_INSERT_CONTACT = text("""
-INSERT INTO contacts (id, name, email, phone, source, last_seen_at)
-VALUES (:id, :name, :email, :phone, :source, :now)
-""")
-
-_FIND_OR_OPEN_CONVERSATION = text("""
-WITH found AS (
-    -- A rating also answers a survey asked in the open conversation itself (after a
-    -- delivery, say) when that survey is the one still waiting.
-    SELECT id, false AS created,
-           (CAST(:is_rating AS boolean) AND EXISTS (
-               SELECT 1 FROM surveys s WHERE s.conversation_id = conversations.id
-                 AND s.answered_at IS NULL
-                 AND s.sent_at > CAST(:now AS timestamptz)
-                                 - make_interval(hours => :survey_window_hours))) AS survey
-    FROM conversations
-    WHERE contact_id = :contact_id AND channel_account_id = :channel_id
-      AND status <> 'resolved'
-), awaiting_rating AS (
-    -- A rating answers the survey of a resolved conversation instead of opening a new one.
-    SELECT conversation_id AS id, false AS created, true AS survey FROM surveys
-    WHERE CAST(:is_rating AS boolean) AND NOT EXISTS (SELECT 1 FROM found)
-      AND contact_id = :contact_id AND channel_account_id = :channel_id
-      AND answered_at IS NULL
-      AND sent_at > CAST(:now AS timestamptz) - make_interval(hours => :survey_window_hours)
-    ORDER BY sent_at DESC LIMIT 1
-), opened AS (
-    INSERT INTO conversations
-        (contact_id, channel_account_id, identity_id, team_id, status,
-         last_activity_at, last_inbound_at)
-    SELECT :contact_id, :channel_id, :identity_id, :team_id, 'open', :now, :now
-    WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
-      AND NOT EXISTS (SELECT 1 FROM messages
-                      WHERE channel_account_id = :channel_id AND external_id = :external_id)
-    RETURNING id, true AS created, false AS survey
-)
-SELECT * FROM found UNION ALL SELECT * FROM awaiting_rating UNION ALL SELECT * FROM opened
-""")
-
-_INSERT_MESSAGE = text("""
-WITH m AS (
-    INSERT INTO messages
-        (conversation_id, channel_account_id, contact_id, direction, sender_type, kind, text,
-         attachments, external_id, delivery_state, sent_at, meta, reply_to_id, created_at)
-    VALUES (:conversation_id, :channel_id, :contact_id, 'inbound', 'contact', :kind, :text,
-            CAST(:attachments AS jsonb), :external_id, 'received', :sent_at,
-            CAST(:meta AS jsonb),
-            (SELECT id FROM messages WHERE channel_account_id = :channel_id
-                                       AND external_id = :reply_to_external_id),
-            :now)
-    ON CONFLICT (channel_account_id, external_id) DO NOTHING
-    RETURNING id
-), tp AS (
-    INSERT INTO touchpoints
-        (contact_id, conversation_id, message_id, channel, direction, kind, reaction,
-         recurrence, attention, occurred_at)
-    SELECT :contact_id, :conversation_id, id, :channel_type, 'inbound', :touch_kind, :reaction,
-           :recurrence, :attention, :now
-    FROM m
-), c AS (
-    UPDATE conversations SET
-        last_activity_at = :now, last_inbound_at = :now, unread_count = unread_count + 1,
-        status = CASE WHEN status IN ('pending', 'snoozed') THEN 'open' ELSE status END,
-        snoozed_until = NULL,
-        -- The assignee's answer clock starts at the first unanswered message.
-        response_due_at = COALESCE(response_due_at,
-            CASE WHEN assignee_id IS NOT NULL AND status <> 'resolved' THEN
-            :now + make_interval(secs => COALESCE(
-                (SELECT response_target_seconds FROM teams t WHERE t.id = team_id),
-                :default_target)) END)
-    WHERE id = :conversation_id AND EXISTS (SELECT 1 FROM m)
-)
-SELECT id FROM m
+INGEST_MESSAGE = text("""
+SELECT * FROM chatcentre_ingest_message(
+    :channel_id, :team_id, :channel_type,
+    :sender_external_id, :username, :name, :email, :phone, :source,
+    :external_id, :kind, :text, :attachments, :sent_at, :meta, :reply_to_external_id,
+    :is_rating, :survey_button, :survey_window_hours,
+    :touch_kind, :recurrence, :attention,
+    :survey_reaction, :survey_recurrence, :survey_attention,
+    :default_target, :now)
 """)
 
 
@@ -159,18 +84,6 @@ async def upsert_identity(
         )
     ).one()
     identity_id, contact_id, inserted = row
-    if inserted:
-        await session.execute(
-            _INSERT_CONTACT,
-            {
-                "id": contact_id,
-                "name": sender.name,
-                "email": sender.email,
-                "phone": sender.phone,
-                "source": sender.source,
-                "now": now,
-            },
-        )
     return identity_id, contact_id, bool(inserted)
 
 
@@ -228,63 +141,55 @@ async def ingest(
     msg = sanitize(msg)
     now = datetime.now(UTC)
     rating = surveys_answers.rating_of(msg)
-    identity_id, contact_id, contact_created = await upsert_identity(
-        session, channel, msg.sender, now, inbound=True
-    )
-    conv = (
-        await session.execute(
-            _FIND_OR_OPEN_CONVERSATION,
-            {
-                "contact_id": contact_id,
-                "channel_id": channel.id,
-                "identity_id": identity_id,
-                "team_id": channel.team_id,
-                "external_id": msg.external_id,
-                "is_rating": rating is not None,
-                "survey_window_hours": surveys_answers.window_hours(channel),
-                "now": now,
-            },
-        )
-    ).first()
-    if conv is None:  # already stored, and its conversation is closed since
-        INGEST_DUPLICATES.labels(channel.type.value).inc()
-        return IngestResult(None, None, contact_id)
-    conversation_id, conversation_created, answers_survey = conv
-    # A pressed button (inline keyboard, interactive reply) is a touch of its own kind; so
-    # is the answer to a survey, which also carries the client's reaction.
-    answers_survey = rating is not None and (
-        answers_survey or surveys_answers.is_survey_button(msg)
-    )
     touch_kind = TouchKind.button if msg.kind == "button" else TouchKind.message
-    reaction = Reaction.unknown
-    if answers_survey and rating is not None:
-        touch_kind, reaction = TouchKind.survey, surveys_answers.reaction_for(rating)
     recurrence, attention = shape_of(touch_kind)
-    message_id = (
+    survey_recurrence, survey_attention = shape_of(TouchKind.survey)
+    row = (
         await session.execute(
-            _INSERT_MESSAGE,
+            INGEST_MESSAGE,
             {
-                "conversation_id": conversation_id,
                 "channel_id": channel.id,
-                "contact_id": contact_id,
+                "team_id": channel.team_id,
+                "channel_type": channel.type.value,
+                "sender_external_id": msg.sender.external_id,
+                "username": msg.sender.username,
+                "name": msg.sender.name,
+                "email": msg.sender.email,
+                "phone": msg.sender.phone,
+                "source": msg.sender.source,
+                "external_id": msg.external_id,
                 "kind": msg.kind,
                 "text": msg.text,
                 "attachments": orjson.dumps(msg.attachments).decode(),
-                "external_id": msg.external_id,
                 "sent_at": msg.sent_at,
                 "meta": orjson.dumps(msg.meta).decode(),
                 "reply_to_external_id": msg.reply_to_external_id,
-                "channel_type": channel.type.value,
+                "is_rating": rating is not None,
+                "survey_button": surveys_answers.is_survey_button(msg),
+                "survey_window_hours": surveys_answers.window_hours(channel),
                 "touch_kind": touch_kind.value,
-                "reaction": reaction.value,
-                "default_target": DEFAULT_POLICY.response_target_seconds,
                 "recurrence": recurrence,
                 "attention": attention,
+                "survey_reaction": (
+                    surveys_answers.reaction_for(rating).value if rating is not None else None
+                ),
+                "survey_recurrence": survey_recurrence,
+                "survey_attention": survey_attention,
+                "default_target": DEFAULT_POLICY.response_target_seconds,
                 "now": now,
             },
         )
-    ).scalar()
-    if message_id is None:
+    ).one()
+    (
+        _identity_id,
+        contact_id,
+        contact_created,
+        conversation_id,
+        conversation_created,
+        answers_survey,
+        message_id,
+    ) = row
+    if message_id is None:  # seen before (its conversation may be closed since)
         INGEST_DUPLICATES.labels(channel.type.value).inc()
         return IngestResult(None, conversation_id, contact_id)
     INGESTED.labels(channel.type.value).inc()
