@@ -61,10 +61,77 @@ class Connection:
             self.queue.put_nowait(None)  # writer closes the socket
 
 
+class Audience:
+    """The sockets of this process, indexed by who they belong to, so an event costs the
+    sockets that get it rather than a pass over all of them: at 1,000 operator consoles a
+    message reaches its assignee and the supervisors, not 1,000 checks. recipients() is
+    Connection.sees (inbox_service.operator_sees) answered from the index; a test holds
+    the two equal."""
+
+    def __init__(self) -> None:
+        self.everything: set[Connection] = set()  # admins and integrations
+        self.operators: set[Connection] = set()  # every operator console
+        self.by_operator: dict[int, set[Connection]] = {}
+        self.by_team: dict[int, set[Connection]] = {}  # consoles of the team's members
+        self.visitors: dict[tuple[int | None, int | None], set[Connection]] = {}
+
+    def add(self, conn: Connection) -> None:
+        if conn.kind != "operator":
+            self.visitors.setdefault((conn.contact_id, conn.channel_id), set()).add(conn)
+            return
+        self.operators.add(conn)
+        if conn.sees_everything:
+            self.everything.add(conn)
+        if conn.operator_id is not None:
+            self.by_operator.setdefault(conn.operator_id, set()).add(conn)
+        for team in conn.team_ids:
+            self.by_team.setdefault(team, set()).add(conn)
+
+    def discard(self, conn: Connection) -> None:
+        if conn.kind != "operator":
+            _drop(self.visitors, (conn.contact_id, conn.channel_id), conn)
+            return
+        self.operators.discard(conn)
+        self.everything.discard(conn)
+        if conn.operator_id is not None:
+            _drop(self.by_operator, conn.operator_id, conn)
+        for team in conn.team_ids:
+            _drop(self.by_team, team, conn)
+
+    def recipients(self, conv: ConversationRead, previous_assignee: Any = None) -> set[Connection]:
+        """The operator consoles that see `conv` (plus the one who just lost it)."""
+        found = set(self.everything)
+        if conv.assignee_id is not None:
+            found |= self.by_operator.get(conv.assignee_id, set())
+        elif conv.team_id is None:
+            found |= self.operators  # an unassigned chat of no team is everyone's
+        else:
+            found |= self.by_team.get(conv.team_id, set())
+        if previous_assignee is not None:
+            found |= self.by_operator.get(previous_assignee, set())
+        return found
+
+    def of_operator(self, operator_id: int) -> set[Connection]:
+        return self.by_operator.get(operator_id, set())
+
+    def of_visitor(self, contact_id: int, channel_id: int) -> set[Connection]:
+        return self.visitors.get((contact_id, channel_id), set())
+
+
+def _drop(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None:
+    """Removes conn from index[key], and the key once empty (visitors come and go)."""
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.discard(conn)
+        if not bucket:
+            del index[key]
+
+
 class Hub:
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
         self.connections: set[Connection] = set()
+        self.audience = Audience()
         self._pending: list[Event] = []
         self._wake = asyncio.Event()
         self._fanner: asyncio.Task[None] | None = None
@@ -99,11 +166,13 @@ class Hub:
     async def add(self, conn: Connection) -> None:
         conn.writer = asyncio.create_task(self._write(conn))
         self.connections.add(conn)
+        self.audience.add(conn)
         WEBSOCKETS.labels(conn.kind).inc()
 
     async def remove(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
+            self.audience.discard(conn)
             WEBSOCKETS.labels(conn.kind).dec()
         if conn.writer is not None:
             conn.writer.cancel()
@@ -161,15 +230,13 @@ class Hub:
             if "conversation_id" not in event and "notify_operator_id" in event:
                 # A personal notice (e.g. the daily cadence digest) for one operator.
                 payload = orjson.dumps({"type": kind, "data": event})
-                for conn in self.connections:
-                    if conn.operator_id == event["notify_operator_id"]:
-                        conn.push(payload)
+                for conn in self.audience.of_operator(event["notify_operator_id"]):
+                    conn.push(payload)
                 continue
             if kind == "operator.presence":
                 payload = orjson.dumps({"type": kind, "data": event})
-                for conn in self.connections:
-                    if conn.kind == "operator":
-                        conn.push(payload)
+                for conn in self.audience.operators:
+                    conn.push(payload)
                 continue
             conv = conversations.get(event.get("conversation_id", -1))
             if conv is None:
@@ -182,37 +249,30 @@ class Hub:
                 payload = orjson.dumps({"type": kind, "data": conv.model_dump(mode="json")})
                 # The owner of a client is told even when someone else took the chat.
                 notify = event.get("notify_operator_id")
-                for conn in self.connections:
-                    if conn.sees(conv, event.get("previous_assignee_id")) or (
-                        notify is not None and conn.operator_id == notify
-                    ):
-                        conn.push(payload)
+                recipients = self.audience.recipients(conv, event.get("previous_assignee_id"))
+                if notify is not None:
+                    recipients |= self.audience.of_operator(notify)
+                for conn in recipients:
+                    conn.push(payload)
 
     def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:
-        op_payload: bytes | None = None
-        visitor_payload: bytes | None = None
-        for conn in self.connections:
-            if conn.kind == "operator":
-                if conn.sees(conv):
-                    if op_payload is None:
-                        op_payload = orjson.dumps(
-                            {
-                                "type": kind,
-                                "data": inbox_service.to_message_read(msg).model_dump(mode="json"),
-                                "conversation": conv.model_dump(mode="json"),
-                            }
-                        )
-                    conn.push(op_payload)
-            elif conn.contact_id == msg.contact_id and conn.channel_id == msg.channel_account_id:
-                if not visible_to_visitor(kind, msg):
-                    continue
-                if visitor_payload is None:
-                    visitor_payload = orjson.dumps(
-                        {
-                            "type": "message.created",
-                            "data": to_widget_message(msg).model_dump(mode="json"),
-                        }
-                    )
+        operators = self.audience.recipients(conv)
+        if operators:
+            op_payload = orjson.dumps(
+                {
+                    "type": kind,
+                    "data": inbox_service.to_message_read(msg).model_dump(mode="json"),
+                    "conversation": conv.model_dump(mode="json"),
+                }
+            )
+            for conn in operators:
+                conn.push(op_payload)
+        visitors = self.audience.of_visitor(msg.contact_id, msg.channel_account_id)
+        if visitors and visible_to_visitor(kind, msg):
+            visitor_payload = orjson.dumps(
+                {"type": "message.created", "data": to_widget_message(msg).model_dump(mode="json")}
+            )
+            for conn in visitors:
                 conn.push(visitor_payload)
 
 

@@ -19,11 +19,16 @@ async def test_reconnect_replays_missed_messages(live: LiveServer) -> None:
         await visitor_post(live.client, key, token, "first")
         last_seen = (await next_event(ws, "message.created"))["data"]["id"]
 
-    # Offline: three messages arrive.
-    missed = [
-        (await visitor_post(live.client, key, token, f"missed {i}")).json()["message"]["id"]
-        for i in range(3)
-    ]
+    # Offline: three messages arrive. A second console watches them go out live, so the
+    # reconnect below comes after their fan-out (as for a console that really was away).
+    async with websockets.connect(f"{live.ws_url}/api/v1/ws?token={admin}") as watcher:
+        await next_event(watcher, "ready")
+        missed = [
+            (await visitor_post(live.client, key, token, f"missed {i}")).json()["message"]["id"]
+            for i in range(3)
+        ]
+        seen = [(await next_event(watcher, "message.created"))["data"]["id"] for _ in range(3)]
+        assert seen == missed
     async with websockets.connect(f"{live.ws_url}/api/v1/ws?token={admin}&after={last_seen}") as ws:
         replayed = []
         while True:
