@@ -63,6 +63,7 @@ class Target:
     telegram_secret: str
     whatsapp_channel: int
     phone_number_id: str
+    floor_bases: list[str] | None = None  # the HTTP + SQL floor app (bench.floor_app)
 
 
 # ------------------------------------------------------------------ setup
@@ -206,6 +207,9 @@ def build_request(
         return build_request(("widget", "telegram", "whatsapp")[n % 3], target, n, run_id)
     if kind == "bare":
         return "GET", "/healthz", b"", {}
+    if kind == "http_sql":
+        body = json.dumps({"text": f"bench {n}", "client_message_id": f"{run_id}-{n}"})
+        return "POST", "/ingest", body.encode(), {"Content-Type": "application/json"}
     raise ValueError(kind)
 
 
@@ -236,7 +240,10 @@ async def _generate_async(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            base = target.bases[i % len(target.bases)]
+            bases = (
+                target.floor_bases if kind == "http_sql" and target.floor_bases else target.bases
+            )
+            base = bases[i % len(bases)]
             try:
                 async with session.request(
                     method, base + path, data=body or None, headers=headers
@@ -361,6 +368,49 @@ async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -
     return done / elapsed
 
 
+def start_floor_app(url: str, channel_id: int, workers: int) -> tuple[Any, str]:
+    """bench.floor_app under uvicorn, as many workers as the service: (process, base)."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.common import ROOT, free_port
+
+    port = free_port()
+    env = {**os.environ, "FLOOR_DATABASE_URL": url, "FLOOR_CHANNEL_ID": str(channel_id)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.floor_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def wait_floor_app(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(base + "/")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the floor app did not start")
+            await asyncio.sleep(0.1)
+
+
 def _args(names: list[str], params: dict[str, Any]) -> list[Any]:
     return [params[n] for n in names]
 
@@ -416,11 +466,15 @@ async def run(args: argparse.Namespace) -> None:
             ["endpoint", "max msg/s", "p50 @50%", "p99 @50%", "p50 @80%", "p99 @80%"],
         )
         results: dict[str, Any] = {}
-        for kind in [*args.kinds.split(","), "bare"]:
+        floor_proc, floor_base = start_floor_app(url, target.telegram_channel, args.workers)
+        await wait_floor_app(floor_base)
+        target.floor_bases = [floor_base]
+        for kind in [*args.kinds.split(","), "bare", "http_sql"]:
             # Warm-up (not recorded): connection pools, prepared statements, caches.
             run_step(kind, target, rates[0], 1.0, next(counter) * 1_000_000)
             best, steps = find_max(kind, target, rates, args.step_seconds, counter)
-            row: list[Any] = [kind if kind != "bare" else "bare ASGI (floor)", best]
+            label = {"bare": "bare ASGI (floor)", "http_sql": "bare ASGI + same SQL (floor)"}
+            row: list[Any] = [label.get(kind, kind), best]
             for share in (0.5, 0.8):
                 if best:
                     step = run_step(
@@ -431,6 +485,8 @@ async def run(args: argparse.Namespace) -> None:
                     row += ["-", "-"]
             report.rows.append(row)
             results[kind] = {"max": best, "steps": steps}
+        floor_proc.terminate()
+        floor_proc.wait(15)
         before = await count_rows(url)
         floor = await asyncpg_floor(
             url, target.telegram_channel, args.floor_tasks, max(2.0, args.step_seconds)
@@ -444,6 +500,11 @@ async def run(args: argparse.Namespace) -> None:
         )
         report.notes["ingest / bare-ASGI floor"] = (
             f"{best_ingest / results['bare']['max']:.2f}" if results["bare"]["max"] else "n/a"
+        )
+        report.notes["ingest / bare-ASGI-with-same-SQL floor"] = (
+            f"{best_ingest / results['http_sql']['max']:.2f}"
+            if results["http_sql"]["max"]
+            else "n/a"
         )
         report.notes["messages stored / message touchpoints (before floor)"] = before
         report.print()

@@ -1,0 +1,99 @@
+"""The HTTP + SQL floor for bench.ingest: the least any HTTP ingest can cost here.
+
+A bare ASGI app (no framework, no auth, no events) served by the same uvicorn as
+`chatcentre serve`, whose one route parses a widget-shaped JSON body and runs the ingest's
+own statement (a call of chatcentre_ingest_message) by raw asyncpg, one transaction per
+message. The load generator reaches it exactly as it reaches the real endpoints, so
+ingest / this floor is what our own code costs, with the load generator, the HTTP stack and
+PostgreSQL's work per message counted on both sides.
+
+    python -m uvicorn bench.floor_app:app --workers 2   (bench.ingest starts it itself)
+Needs FLOOR_DATABASE_URL and FLOOR_CHANNEL_ID in the environment."""
+
+import itertools
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+from app.inbox.ingest import INGEST_MESSAGE
+
+_compiled = INGEST_MESSAGE.compile(dialect=PGDialect_asyncpg())
+SQL, NAMES = str(_compiled), list(_compiled.positiontup or [])
+_pool: asyncpg.Pool | None = None
+_counter = itertools.count()
+_run = os.urandom(4).hex()
+
+
+async def _start() -> None:
+    global _pool
+    dsn = os.environ["FLOOR_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    _pool = await asyncpg.create_pool(dsn, min_size=4, max_size=16)
+
+
+async def _ingest(body: bytes) -> bytes:
+    assert _pool is not None
+    data = orjson.loads(body)
+    n = next(_counter)
+    params: dict[str, Any] = {
+        "channel_id": int(os.environ["FLOOR_CHANNEL_ID"]),
+        "team_id": None,
+        "channel_type": "webchat",
+        "sender_external_id": f"floor-http-{n % 200}",
+        "username": None,
+        "name": "floor",
+        "email": None,
+        "phone": None,
+        "source": None,
+        "external_id": f"floor-http-{_run}-{n}",
+        "kind": "text",
+        "text": data["text"],
+        "attachments": "[]",
+        "sent_at": None,
+        "meta": "{}",
+        "reply_to_external_id": None,
+        "is_rating": False,
+        "survey_button": False,
+        "survey_window_hours": 72,
+        "touch_kind": "message",
+        "recurrence": "repeating",
+        "attention": "long",
+        "survey_reaction": None,
+        "survey_recurrence": "one_off",
+        "survey_attention": "short",
+        "default_target": 300,
+        "now": datetime.now(UTC),
+    }
+    async with _pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(SQL, *(params[name] for name in NAMES))
+    return orjson.dumps({"id": row["o_message_id"], "conversation_id": row["o_conversation_id"]})
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await _start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if _pool is not None:
+                    await _pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    if scope["method"] == "GET":  # readiness
+        status, payload = 200, b"{}"
+    else:
+        status, payload = 201, await _ingest(body)
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
