@@ -13,7 +13,11 @@ Floors, measured in the same run:
 - raw asyncpg: the very statement the ingest issues (compiled from app.inbox.ingest, a call
   of the ingest's SQL function), in one transaction per message, from the same number of
   concurrent tasks, closed-loop;
-- bare ASGI: GET /healthz on the same server, at the same stepped rates."""
+- bare ASGI: GET /healthz on the same server, at the same stepped rates;
+- bare ASGI + the same SQL: bench/floor_app.py (no framework, no auth, no events) running
+  the ingest's statement by raw asyncpg behind the same uvicorn, at the same stepped rates.
+  ingest / this floor is what our own code costs; the raw-asyncpg ratio also counts what
+  HTTP and the load generator cost on the shared cores."""
 
 from __future__ import annotations
 
@@ -438,7 +442,9 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per node")
     parser.add_argument("--nodes", type=int, default=1)
-    parser.add_argument("--rates", default="100,200,400,600,800,1000,1200,1500,1800,2200,2600")
+    parser.add_argument(
+        "--rates", default="100,200,300,400,500,600,700,800,1000,1200,1500,1800,2200,2600,3000"
+    )
     parser.add_argument("--step-seconds", type=float, default=4.0)
     parser.add_argument("--floor-tasks", type=int, default=16)
     parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")

@@ -85,7 +85,7 @@ async def post_message(
     widget_key: str, body: WidgetMessageCreate, request: Request
 ) -> WidgetMessagePosted:
     # The busiest public endpoint: one plain function instead of a tree of dependencies
-    # (FastAPI solves each node per request; here that was a third of the handler's CPU).
+    # (FastAPI solves each node per request: ~15% of this endpoint's CPU went there).
     ctx: AppContext = request.app.state.ctx
     async with ctx.sessions() as session:
         channel = await widget_channel(widget_key, request, ctx, session)
