@@ -34,23 +34,21 @@ async def _start() -> None:
     _pool = await asyncpg.create_pool(dsn, min_size=4, max_size=16)
 
 
-async def _ingest(body: bytes) -> bytes:
-    assert _pool is not None
-    data = orjson.loads(body)
-    n = next(_counter)
+def ingest_args(channel_id: int, sender: str, external_id: str, text: str) -> list[Any]:
+    """SQL's arguments for a plain text message from `sender` (no rating, no team)."""
     params: dict[str, Any] = {
-        "channel_id": int(os.environ["FLOOR_CHANNEL_ID"]),
+        "channel_id": channel_id,
         "team_id": None,
         "channel_type": "webchat",
-        "sender_external_id": f"floor-http-{n % 200}",
+        "sender_external_id": sender,
         "username": None,
         "name": "floor",
         "email": None,
         "phone": None,
         "source": None,
-        "external_id": f"floor-http-{_run}-{n}",
+        "external_id": external_id,
         "kind": "text",
-        "text": data["text"],
+        "text": text,
         "attachments": "[]",
         "sent_at": None,
         "meta": "{}",
@@ -67,8 +65,17 @@ async def _ingest(body: bytes) -> bytes:
         "default_target": 300,
         "now": datetime.now(UTC),
     }
+    return [params[name] for name in NAMES]
+
+
+async def _ingest(body: bytes) -> bytes:
+    assert _pool is not None
+    text = orjson.loads(body)["text"]
+    n = next(_counter)
+    channel_id = int(os.environ["FLOOR_CHANNEL_ID"])
+    args = ingest_args(channel_id, f"floor-http-{n % 200}", f"floor-http-{_run}-{n}", text)
     async with _pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(SQL, *(params[name] for name in NAMES))
+        row = await conn.fetchrow(SQL, *args)
     return orjson.dumps({"id": row["o_message_id"], "conversation_id": row["o_conversation_id"]})
 
 

@@ -37,7 +37,6 @@ import aiohttp
 import asyncpg
 import httpx
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import (
@@ -308,17 +307,11 @@ def find_max(
 # ------------------------------------------------------------------ raw asyncpg floor
 
 
-def _asyncpg_sql(statement: Any) -> tuple[str, list[str]]:
-    compiled = statement.compile(dialect=PGDialect_asyncpg())
-    return str(compiled), list(compiled.positiontup or [])
-
-
 async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -> float:
     """The ingest's own statement (compiled from app.inbox.ingest), by raw asyncpg, one
     transaction per message, from `tasks` connections."""
-    from app.inbox import ingest as ingest_sql
+    from bench.floor_app import SQL, ingest_args
 
-    sql, names = _asyncpg_sql(ingest_sql.INGEST_MESSAGE)
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=tasks, max_size=tasks)
     run_id = uuid.uuid4().hex[:8]
@@ -329,40 +322,14 @@ async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -
     async def worker() -> None:
         nonlocal done
         async with pool.acquire() as conn:
-            statement = await conn.prepare(sql)
+            statement = await conn.prepare(SQL)
             while time.perf_counter() < deadline:
                 n = next(counter)
-                params: dict[str, Any] = {
-                    "channel_id": channel_id,
-                    "team_id": None,
-                    "channel_type": "telegram",
-                    "sender_external_id": f"floor-{run_id}-{n % 200}",
-                    "username": None,
-                    "name": "floor",
-                    "email": None,
-                    "phone": None,
-                    "source": None,
-                    "external_id": f"floor-{run_id}-msg-{n}",
-                    "kind": "text",
-                    "text": f"floor {n}",
-                    "attachments": "[]",
-                    "sent_at": None,
-                    "meta": "{}",
-                    "reply_to_external_id": None,
-                    "is_rating": False,
-                    "survey_button": False,
-                    "survey_window_hours": 72,
-                    "touch_kind": "message",
-                    "recurrence": "repeating",
-                    "attention": "long",
-                    "survey_reaction": None,
-                    "survey_recurrence": "one_off",
-                    "survey_attention": "short",
-                    "default_target": 300,
-                    "now": _now(),
-                }
+                args = ingest_args(
+                    channel_id, f"floor-{run_id}-{n % 200}", f"floor-{run_id}-msg-{n}", f"floor {n}"
+                )
                 async with conn.transaction():
-                    await statement.fetchrow(*_args(names, params))
+                    await statement.fetchrow(*args)
                 done += 1
 
     start = time.perf_counter()
@@ -413,16 +380,6 @@ async def wait_floor_app(base: str, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError("the floor app did not start")
             await asyncio.sleep(0.1)
-
-
-def _args(names: list[str], params: dict[str, Any]) -> list[Any]:
-    return [params[n] for n in names]
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 # ------------------------------------------------------------------ main
