@@ -45,14 +45,6 @@ class Connection:
     )
     writer: asyncio.Task[None] | None = None
 
-    def sees(self, conv: ConversationRead, previous_assignee: Any = None) -> bool:
-        if self.kind != "operator":
-            return False
-        # The one who just lost it is told too, so the chat leaves their list.
-        return inbox_service.operator_sees(
-            self.sees_everything, self.operator_id, self.team_ids, conv.assignee_id, conv.team_id
-        ) or (previous_assignee is not None and previous_assignee == self.operator_id)
-
     def push(self, payload: bytes) -> None:
         try:
             self.queue.put_nowait(payload)
@@ -65,8 +57,8 @@ class Audience:
     """The sockets of this process, indexed by who they belong to, so an event costs the
     sockets that get it rather than a pass over all of them: at 1,000 operator consoles a
     message reaches its assignee and the supervisors, not 1,000 checks. recipients() is
-    Connection.sees (inbox_service.operator_sees) answered from the index; a test holds
-    the two equal."""
+    inbox_service.operator_sees answered from the index (plus the previous assignee, so
+    the chat leaves their list); a test holds the two equal."""
 
     def __init__(self) -> None:
         self.everything: set[Connection] = set()  # admins and integrations
