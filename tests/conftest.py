@@ -29,7 +29,9 @@ from app.db.models import Base
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = (
+    ROOT / "tests" / "fixtures"
+)  # copied from the shared fixtures: the repo reads only itself
 
 
 @pytest.fixture(scope="session")

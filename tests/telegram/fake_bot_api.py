@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "telegram"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegram"
 API_RESPONSES: dict[str, Any] = json.loads((FIXTURES / "api_responses.json").read_text())
 TOKEN = "7012345678:AAHfakeTokenForTests_0123456789abcdef"
 BOT = API_RESPONSES["getMe"]["result"]

@@ -1,7 +1,7 @@
 """A stand-in for Meta's Graph API on a loopback port: real HTTP, Meta's wire format.
 
 It records every request, answers sends with a fresh wamid (or with queued error bodies from
-../shared/fixtures/whatsapp/graph_responses.json), and serves media URL lookups and
+tests/fixtures/whatsapp/graph_responses.json), and serves media URL lookups and
 downloads, all behind the bearer token."""
 
 import asyncio
