@@ -10,6 +10,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
 from app.core.errors import Invalid, NotFound
+from app.inbox import identity
 from app.inbox.models import Contact, ContactIdentity
 from app.inbox.service import parse_id_cursor
 from app.operators.models import Operator
@@ -88,7 +89,7 @@ async def update_contact(
     ):
         raise Invalid(f"Channel {changes['preferred_channel_id']} not found", "unknown_channel")
     new_stage = changes.pop("stage", None)
-    for key, value in changes.items():
+    for key, value in identity.vouched_by_business(changes).items():
         setattr(contact, key, value)
     if new_stage is not None and new_stage != contact.stage:
         await _change_stage(session, principal, contact, new_stage)
