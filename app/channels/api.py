@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 async def list_channels(
     principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))], session: Session
 ) -> list[ChannelRead]:
-    """The channels of the caller's teams and of no team (admins and API keys: all)."""
+    """The channels of the caller's teams, of no team and of conversations they see (admins
+    and API keys: all)."""
     channels = await channels_service.list_channels(session, principal)
     return [channels_service.to_read(c) for c in channels]
 
@@ -54,7 +55,7 @@ async def get_channel(
     principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
     session: Session,
 ) -> ChannelRead:
-    """A channel of the caller's teams or of no team (admins and API keys: any)."""
+    """One the caller sees as in the list (app/inbox/visibility.py)."""
     await visibility.require(session, principal, ChannelAccount, channel_id)
     return channels_service.to_read(await channels_service.get_channel(session, channel_id))
 

@@ -5,7 +5,8 @@ everything. An operator sees:
 - a conversation assigned to them, or an unassigned one of a team they are in or of no team;
 - a contact they own, or one with a conversation they see;
 - a touchpoint of a conversation they see; one outside any conversation by its contact;
-- a channel of a team they are in or of no team, and the settings of their own teams;
+- a channel of a team they are in, of no team, or of a conversation they see; the settings
+  of their own teams;
 - analytics: their own figures; a team's only as its lead (teams.lead_id).
 
 The conversation rule is written once, over a handful of operations (_Ops), and evaluated
@@ -118,8 +119,12 @@ def _touchpoints(p: Principal) -> ColumnElement[bool]:
 
 
 def _channels(p: Principal) -> ColumnElement[bool]:
-    rule: ColumnElement[bool] = _shared_with(_SQL, ChannelAccount.team_id, p.team_ids)
-    return rule
+    # Also another team's channel of a conversation handed to them: they answer in it.
+    ours: ColumnElement[bool] = _shared_with(_SQL, ChannelAccount.team_id, p.team_ids)
+    works_in = exists().where(
+        Conversation.channel_account_id == ChannelAccount.id, _conversations(p)
+    )
+    return or_(ours, works_in)
 
 
 def _teams(p: Principal) -> ColumnElement[bool]:

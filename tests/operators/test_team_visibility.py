@@ -92,3 +92,21 @@ async def test_a_teams_figures_are_for_its_lead_an_operator_gets_their_own(world
         error_of(await client.get(url, headers=auth(token)), 403, code)
     lead = (await get(world, world.operator, f"{report}?team_id={world.team_id}")).json()
     assert lead["touches"] >= 1
+
+
+async def test_a_chat_handed_over_from_another_team_brings_its_channel(world: World) -> None:
+    client, channel = world.run.client, world.channel_a_id
+    r = await client.get(f"/api/v1/channels/{channel}/templates", headers=auth(world.outsider))
+    error_of(r, 403, "not_your_team")
+    r = await client.post(
+        f"/api/v1/conversations/{world.conversation_id}/assign",
+        json={"assignee_id": world.outsider_id},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 200, r.text
+    await get(world, world.outsider, f"/api/v1/channels/{channel}/templates")
+    listed = (await get(world, world.outsider, "/api/v1/channels")).json()
+    assert channel in {c["id"] for c in listed}
+    # Its settings stay Sales' own.
+    r = await client.get(f"/api/v1/teams/{world.team_id}/routing", headers=auth(world.outsider))
+    error_of(r, 403, "not_your_team")
