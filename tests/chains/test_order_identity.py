@@ -2,12 +2,15 @@
 to a person who writes to us. A widget visitor who merely types an email is not the owner
 of that email's orders (issue 16, item 2)."""
 
+import copy
 from typing import Any
 
 from connectors.webchat.connector import identity_hash
-from tests.chains.support import drain, post_event, put_order, rows, shop_key
+from tests.chains.support import FAST, drain, post_event, put_order, rows, shop_key
 from tests.conftest import Running
 from tests.helpers import auth, create_webchat, visitor_post, visitor_session
+from tests.telegram.fake_bot_api import FakeBotApi, load_update
+from tests.telegram.helpers import create_bot, deliver, secret_of
 
 CAROL = "carol@example.com"
 
@@ -82,3 +85,34 @@ async def test_a_proven_widget_identity_still_gets_its_orders(run: Running) -> N
     # Her typed email still vouches for nothing: an order by email alone is another contact.
     by_email = await put_order(run.client, shop, "C-91", client={"email": CAROL})
     assert by_email["contact_id"] != carol["contact_id"]
+
+
+async def test_a_phone_telegram_vouches_for_finds_the_client_a_forwarded_card_does_not(
+    run: Running, fake_api: FakeBotApi
+) -> None:
+    """A Telegram user who shares their own contact is known by that phone; a contact card
+    of someone else, forwarded by another user, vouches for nothing."""
+    admin = await run.admin_token()
+    bot = await create_bot(run.client, admin, **FAST)
+    shop = await shop_key(run.client, admin)
+    own = load_update("update_contact")  # Anna shares her own number
+    assert (await deliver(run.client, bot["id"], own, secret_of(fake_api))).status_code == 200
+    forwarded = copy.deepcopy(own)
+    forwarded["update_id"] += 1
+    forwarded["message"]["message_id"] += 1
+    for where in ("from", "chat"):
+        forwarded["message"][where]["id"] = 700000001  # Boris forwards a card
+    forwarded["message"]["contact"]["phone_number"] = "+79160000001"
+    assert (await deliver(run.client, bot["id"], forwarded, secret_of(fake_api))).status_code == 200
+    anna = await rows(
+        run.ctx,
+        "SELECT ci.contact_id FROM contact_identities ci WHERE ci.external_id = '518003941'",
+    )
+    order = await put_order(run.client, shop, "T-1", client={"phone": "+7 916 123-45-67"})
+    assert order["contact_id"] == anna[0][0]
+    other = await put_order(run.client, shop, "T-2", client={"phone": "+79160000001"})
+    boris = await rows(
+        run.ctx,
+        "SELECT ci.contact_id FROM contact_identities ci WHERE ci.external_id = '700000001'",
+    )
+    assert other["contact_id"] != boris[0][0]
