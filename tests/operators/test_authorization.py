@@ -7,7 +7,10 @@ credentials (garbage, forged, expired, a visitor token, a bad or revoked API key
 operator, an operator of another team, an admin, an API key with the route's scope and one
 with every scope but that one; on the widget API also a visitor of another widget and a
 visitor whose sessions were ended. The world's conversation waits unassigned in team Sales:
-its members (the operator) see it, an operator only of team Support does not.
+its members (the operator) see it, an operator only of team Support does not; the same goes
+for its client, touches, order, Sales' channel, settings and figures (the operator leads
+Sales). Every route an operator may call states what that outsider gets on Sales' object
+(a 403 code, or a list probed for the object), or why it holds no team's object.
 Wrong or missing credentials answer 401, known but not allowed 403, both as
 {"error": {"code", "message"}}."""
 
