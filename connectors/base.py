@@ -13,6 +13,9 @@ class Sender:
     external_id: str  # stable id of the person on this channel account
     name: str | None = None
     username: str | None = None
+    # The provider's word only (a wa_id, a Telegram user's own shared contact): they are
+    # stored as vouched for and can tie the person to a shop's orders. Never what a person
+    # merely typed.
     phone: str | None = None
     email: str | None = None
     source: str | None = None  # where a lead came from (a deep-link payload, an ad)

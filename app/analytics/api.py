@@ -10,15 +10,16 @@ from app.analytics import schemas
 from app.analytics import service as analytics
 from app.analytics.service import Filters
 from app.core.deps import Session
+from app.inbox import visibility
 from app.operators import scopes
 from app.operators.auth import require
+from app.operators.service import Principal
 
-# Every report needs touchpoints:read (operators have it; API keys must hold it).
-router = APIRouter(
-    prefix="/api/v1/analytics",
-    tags=["analytics"],
-    dependencies=[Depends(require(scopes.TOUCHPOINTS_READ))],
-)
+# Every report needs touchpoints:read (operators have it; API keys must hold it). One
+# dependency object, so FastAPI resolves the caller once per request.
+_reader = require(scopes.TOUCHPOINTS_READ)
+Reader = Annotated[Principal, Depends(_reader)]
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], dependencies=[Depends(_reader)])
 
 DEFAULT_DAYS = 30
 
@@ -46,6 +47,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def touch_filters(
+    principal: Reader,
     start: Start = None,
     end: End = None,
     channel: Channel = None,
@@ -55,6 +57,7 @@ def touch_filters(
     step: Step = None,
 ) -> Filters:
     """For reports over touchpoints: the manager is the touchpoint's operator."""
+    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
     return Filters(
         *_window(start, end),
         channel=channel,
@@ -66,13 +69,19 @@ def touch_filters(
 
 
 def owner_filters(
-    start: Start = None, end: End = None, operator_id: OperatorId = None, team_id: TeamId = None
+    principal: Reader,
+    start: Start = None,
+    end: End = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
 ) -> Filters:
     """For reports over contacts: the manager is the contact's owner."""
+    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
     return Filters(*_window(start, end), operator_id=operator_id, team_id=team_id)
 
 
 def conversation_filters(
+    principal: Reader,
     start: Start = None,
     end: End = None,
     channel: Channel = None,
@@ -80,6 +89,7 @@ def conversation_filters(
     team_id: TeamId = None,
 ) -> Filters:
     """For reports over conversations: the manager is the assignee."""
+    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
     return Filters(*_window(start, end), channel=channel, operator_id=operator_id, team_id=team_id)
 
 

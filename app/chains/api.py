@@ -16,6 +16,8 @@ from app.chains.schemas import (
 )
 from app.chains.tracking import render_page
 from app.core.deps import Ctx, Session, client_ip
+from app.inbox import visibility
+from app.inbox.models import Contact
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -65,11 +67,13 @@ async def put_order(
 @router.get("/api/v1/orders/{external_id}", response_model=OrderRead)
 async def get_order(
     external_id: ExternalId,
-    _: Annotated[Principal, Depends(require(scopes.ORDERS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.ORDERS_READ))],
     ctx: Ctx,
     session: Session,
 ) -> OrderRead:
+    """An order of a client the caller sees (operators: app/inbox/visibility.py)."""
     order = await chains_service.get_order(session, external_id)
+    await visibility.require(session, principal, Contact, order.contact_id)
     return await _read(ctx, session, order)
 
 

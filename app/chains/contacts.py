@@ -1,12 +1,15 @@
-"""Finding the client of an order among our contacts (or creating one)."""
+"""Finding the client of an order among our contacts (or creating one). Only a vouched
+identity, phone or email finds one (app/inbox/identity.py); otherwise the order gets a
+contact of its own that only the shop's data vouches for."""
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chains.schemas import ClientRef
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.errors import Invalid
+from app.inbox import identity
 from app.inbox.models import Contact, ContactIdentity
 
 
@@ -38,7 +41,9 @@ async def find_contact(session: AsyncSession, client: ClientRef) -> int | None:
         (ChannelType.whatsapp, client.wa_id),
         (
             ChannelType.webchat,
-            f"user:{client.widget_identifier}" if client.widget_identifier else None,
+            identity.proven_widget_id(client.widget_identifier)
+            if client.widget_identifier
+            else None,
         ),
         # A wa_id is the phone number in digits.
         (ChannelType.whatsapp, _digits(client.phone) if client.phone else None),
@@ -51,7 +56,7 @@ async def find_contact(session: AsyncSession, client: ClientRef) -> int | None:
     if client.phone:
         found = await session.scalar(
             select(Contact.id)
-            .where(Contact.phone.in_(_phone_forms(client.phone)))
+            .where(identity.vouched_phone(_phone_forms(client.phone)))
             .order_by(Contact.id)
             .limit(1)
         )
@@ -60,7 +65,7 @@ async def find_contact(session: AsyncSession, client: ClientRef) -> int | None:
     if client.email:
         found = await session.scalar(
             select(Contact.id)
-            .where(func.lower(Contact.email) == client.email.lower())
+            .where(identity.vouched_email(client.email))
             .order_by(Contact.id)
             .limit(1)
         )
@@ -75,8 +80,11 @@ async def find_or_create_contact(
     found = await find_contact(session, client)
     if found is not None:
         return found
+    # Only the shop's data vouches for this contact's phone and email.
     contact = Contact(
-        name=client.name or first_name, phone=client.phone, email=client.email, source="orders"
+        name=client.name or first_name,
+        **identity.vouched_by_business({"phone": client.phone, "email": client.email}),
+        source="orders",
     )
     session.add(contact)
     await session.flush()

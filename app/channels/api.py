@@ -4,8 +4,10 @@ from fastapi import APIRouter, Depends, Request
 
 from app.audit import service as audit
 from app.channels import service as channels_service
+from app.channels.models import ChannelAccount
 from app.channels.schemas import ChannelCreate, ChannelCreated, ChannelRead, ChannelUpdate
 from app.core.deps import Ctx, Session, client_ip
+from app.inbox import visibility
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -15,9 +17,12 @@ router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 
 @router.get("", response_model=list[ChannelRead])
 async def list_channels(
-    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))], session: Session
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))], session: Session
 ) -> list[ChannelRead]:
-    return [channels_service.to_read(c) for c in await channels_service.list_channels(session)]
+    """The channels of the caller's teams, of no team and of conversations they see (admins
+    and API keys: all)."""
+    channels = await channels_service.list_channels(session, principal)
+    return [channels_service.to_read(c) for c in channels]
 
 
 @router.post("", response_model=ChannelCreated, status_code=201)
@@ -47,9 +52,11 @@ async def create_channel(
 @router.get("/{channel_id}", response_model=ChannelRead)
 async def get_channel(
     channel_id: int,
-    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
     session: Session,
 ) -> ChannelRead:
+    """One the caller sees as in the list (app/inbox/visibility.py)."""
+    await visibility.require(session, principal, ChannelAccount, channel_id)
     return channels_service.to_read(await channels_service.get_channel(session, channel_id))
 
 

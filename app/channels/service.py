@@ -11,7 +11,9 @@ from app.channels.models import ChannelAccount, ChannelType
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
+from app.inbox import visibility
 from app.operators.models import Team
+from app.operators.service import Principal
 from app.telegram import service as telegram_service
 from app.whatsapp import service as whatsapp_service
 
@@ -83,8 +85,9 @@ async def get_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
     return channel
 
 
-async def list_channels(session: AsyncSession) -> list[ChannelAccount]:
-    return list((await session.scalars(select(ChannelAccount).order_by(ChannelAccount.id))).all())
+async def list_channels(session: AsyncSession, principal: Principal) -> list[ChannelAccount]:
+    q = select(ChannelAccount).where(*visibility.where(principal, ChannelAccount))
+    return list((await session.scalars(q.order_by(ChannelAccount.id))).all())
 
 
 async def update_channel(

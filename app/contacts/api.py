@@ -17,6 +17,8 @@ from app.contacts.schemas import (
 )
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden
+from app.inbox import visibility
+from app.inbox.models import Contact
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -31,20 +33,20 @@ ContactsWriter = Annotated[Principal, Depends(require(scopes.CONTACTS_WRITE))]
 
 @router.get("/contacts", response_model=ContactPage)
 async def list_contacts(
-    _: ContactsReader,
+    principal: ContactsReader,
     session: Session,
     q: Annotated[str | None, Query(max_length=200, description="name, email or phone")] = None,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ContactPage:
     rows, next_cursor = await contacts_service.list_contacts(
-        session, q=q, cursor=cursor, limit=limit
+        session, principal, q=q, cursor=cursor, limit=limit
     )
     return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
 
 
-async def _detail(session: Session, contact_id: int) -> ContactDetail:
-    contact = await contacts_service.get_contact(session, contact_id)
+async def _detail(session: Session, principal: Principal, contact_id: int) -> ContactDetail:
+    contact = await contacts_service.get_contact(session, principal, contact_id)
     identities = await contacts_service.identities_of(session, contact_id)
     return ContactDetail(
         **ContactRead.model_validate(contact).model_dump(),
@@ -53,8 +55,10 @@ async def _detail(session: Session, contact_id: int) -> ContactDetail:
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactDetail)
-async def get_contact(contact_id: int, _: ContactsReader, session: Session) -> ContactDetail:
-    return await _detail(session, contact_id)
+async def get_contact(
+    contact_id: int, principal: ContactsReader, session: Session
+) -> ContactDetail:
+    return await _detail(session, principal, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactDetail)
@@ -65,7 +69,7 @@ async def update_contact(
     touch number at which it happened."""
     await contacts_service.update_contact(session, principal, contact_id, body)
     await session.commit()
-    return await _detail(session, contact_id)
+    return await _detail(session, principal, contact_id)
 
 
 @router.post("/contacts/{contact_id}/revoke-widget-sessions", status_code=204)
@@ -75,6 +79,7 @@ async def revoke_widget_sessions(
     """End every web chat session of the contact (a leaked token, a shared computer, the
     site's user signed out): their visitor tokens answer 401 `token_revoked` from now on and
     their open widget sockets close with 4401. A new session can be started as before."""
+    await visibility.require(session, principal, Contact, contact_id)
     await webchat_service.revoke_sessions(session, contact_id)
     await audit.record(
         session,
@@ -93,13 +98,15 @@ async def revoke_widget_sessions(
 @router.get("/contacts/{contact_id}/timeline", response_model=list[TouchpointRead])
 async def contact_timeline(
     contact_id: int,
-    _: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
     session: Session,
     before: Annotated[int | None, Query(ge=0, description="touchpoint id cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[TouchpointRead]:
     """Every touchpoint of the client, across channels, oldest first."""
-    rows = await contacts_service.timeline(session, contact_id, before=before, limit=limit)
+    rows = await contacts_service.timeline(
+        session, principal, contact_id, before=before, limit=limit
+    )
     return [TouchpointRead.model_validate(t) for t in rows]
 
 

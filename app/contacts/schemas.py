@@ -71,6 +71,8 @@ class ContactRead(BaseModel):
     name: str | None
     email: str | None
     phone: str | None
+    email_verified: bool = Field(description="the email is vouched for (not just typed)")
+    phone_verified: bool = Field(description="the phone is vouched for (not just typed)")
     owner_id: int | None
     stage: str
     category: str | None

@@ -10,6 +10,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
 from app.core.errors import Invalid, NotFound
+from app.inbox import identity, visibility
 from app.inbox.models import Contact, ContactIdentity
 from app.inbox.service import parse_id_cursor
 from app.operators.models import Operator
@@ -20,9 +21,14 @@ from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
 
 
 async def list_contacts(
-    session: AsyncSession, *, q: str | None, cursor: str | None, limit: int = 25
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    q: str | None,
+    cursor: str | None,
+    limit: int = 25,
 ) -> tuple[list[Contact], str | None]:
-    stmt = select(Contact)
+    stmt = select(Contact).where(*visibility.where(principal, Contact))
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
@@ -37,7 +43,8 @@ async def list_contacts(
     return rows[:limit], next_cursor
 
 
-async def get_contact(session: AsyncSession, contact_id: int) -> Contact:
+async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> Contact:
+    await visibility.require(session, principal, Contact, contact_id)
     contact = await session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(f"Contact {contact_id} not found")
@@ -68,6 +75,7 @@ async def client_touch_count(session: AsyncSession, contact_id: int) -> int:
 async def update_contact(
     session: AsyncSession, principal: Principal, contact_id: int, data: ContactUpdate
 ) -> Contact:
+    await visibility.require(session, principal, Contact, contact_id)
     contact = await session.get(Contact, contact_id, with_for_update=True)
     if contact is None:
         raise NotFound(f"Contact {contact_id} not found")
@@ -88,7 +96,7 @@ async def update_contact(
     ):
         raise Invalid(f"Channel {changes['preferred_channel_id']} not found", "unknown_channel")
     new_stage = changes.pop("stage", None)
-    for key, value in changes.items():
+    for key, value in identity.vouched_by_business(changes).items():
         setattr(contact, key, value)
     if new_stage is not None and new_stage != contact.stage:
         await _change_stage(session, principal, contact, new_stage)
@@ -120,10 +128,12 @@ async def _change_stage(
 
 
 async def timeline(
-    session: AsyncSession, contact_id: int, *, before: int | None, limit: int
+    session: AsyncSession, principal: Principal, contact_id: int, *, before: int | None, limit: int
 ) -> list[Touchpoint]:
-    await get_contact(session, contact_id)
-    q = select(Touchpoint).where(Touchpoint.contact_id == contact_id)
+    await get_contact(session, principal, contact_id)
+    q = select(Touchpoint).where(
+        Touchpoint.contact_id == contact_id, *visibility.where(principal, Touchpoint)
+    )
     if before is not None:
         q = q.where(Touchpoint.id < before)
     q = q.order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc()).limit(limit)

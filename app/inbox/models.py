@@ -73,6 +73,10 @@ class Contact(TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Whether someone vouches for the phone / email (app/inbox/identity.py): only a vouched
+    # value may tie this contact to an order. A widget visitor's typed email is not.
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("operators.id", ondelete="SET NULL"), index=True
     )

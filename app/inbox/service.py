@@ -4,13 +4,14 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.delivery import service as delivery_service
+from app.inbox import visibility
 from app.inbox.models import (
     ACTIVE_STATUSES,
     Contact,
@@ -65,49 +66,10 @@ def parse_id_cursor(cursor: str | None) -> int | None:
 
 
 # ---------------------------------------------------------------- visibility
-
-
-def operator_sees(
-    sees_everything: bool,
-    operator_id: int | None,
-    team_ids: frozenset[int],
-    assignee_id: int | None,
-    team_id: int | None,
-) -> bool:
-    """Who sees a conversation, as a pure function (the inbox, the realtime hub and
-    visible_to's SQL agree on it). Admins and integrations see everything; an operator sees
-    the conversations assigned to them, and unassigned ones of a team they belong to or of no
-    team. Someone else's conversation, or an unassigned one of another team, is not theirs."""
-    if sees_everything:
-        return True
-    if assignee_id is not None:
-        return operator_id is not None and assignee_id == operator_id
-    return team_id is None or team_id in team_ids
-
-
-def visible_to(principal: Principal) -> list[ColumnElement[bool]]:
-    """operator_sees as a WHERE clause on Conversation."""
-    if principal.sees_everything:
-        return []
-    queue: ColumnElement[bool] = Conversation.team_id.is_(None)
-    if principal.team_ids:
-        queue = or_(queue, Conversation.team_id.in_(sorted(principal.team_ids)))
-    return [
-        or_(
-            Conversation.assignee_id == principal.id,
-            and_(Conversation.assignee_id.is_(None), queue),
-        )
-    ]
-
-
-def can_see(principal: Principal, conversation: Conversation) -> bool:
-    return operator_sees(
-        principal.sees_everything,
-        principal.operator_id,
-        principal.team_ids,
-        conversation.assignee_id,
-        conversation.team_id,
-    )
+# The rule lives in app/inbox/visibility.py; these names are what the inbox's callers use.
+operator_sees = visibility.operator_sees
+visible_to = visibility.visible_to
+can_see = visibility.can_see
 
 
 async def get_conversation(

@@ -23,8 +23,10 @@ class Principal:
     scopes: frozenset[str]
     role: Role | None = None
     # An operator's teams, read once when the caller is authenticated: they decide which
-    # unassigned conversations the operator sees (app/inbox/service.py operator_sees).
+    # unassigned conversations the operator sees (app/inbox/visibility.py).
     team_ids: frozenset[int] = frozenset()
+    # The teams whose lead the operator is (teams.lead_id): they see those teams' figures.
+    lead_team_ids: frozenset[int] = frozenset()
 
     @property
     def is_admin(self) -> bool:
@@ -41,9 +43,20 @@ class Principal:
         return self.kind == "api_key" or self.role == Role.admin
 
 
-def operator_principal(op: Operator, team_ids: frozenset[int] = frozenset()) -> Principal:
+def operator_principal(
+    op: Operator,
+    team_ids: frozenset[int] = frozenset(),
+    lead_team_ids: frozenset[int] = frozenset(),
+) -> Principal:
     scopes = ADMIN_SCOPES if op.role == Role.admin else OPERATOR_SCOPES
-    return Principal(kind="operator", id=op.id, scopes=scopes, role=op.role, team_ids=team_ids)
+    return Principal(
+        kind="operator",
+        id=op.id,
+        scopes=scopes,
+        role=op.role,
+        team_ids=team_ids,
+        lead_team_ids=lead_team_ids,
+    )
 
 
 async def create_operator(session: AsyncSession, data: OperatorCreate) -> Operator:
@@ -212,19 +225,22 @@ WHERE id IN (SELECT id FROM api_keys
 async def principal_for_operator(
     session: AsyncSession, operator_id: int, token_version: int | None = None
 ) -> Principal:
-    """The operator behind a token, with their teams: one query."""
+    """The operator behind a token, with their teams and the teams they lead: one query."""
     teams = (
         select(func.array_agg(team_members.c.team_id))
         .where(team_members.c.operator_id == Operator.id)
         .scalar_subquery()
     )
-    row = (await session.execute(select(Operator, teams).where(Operator.id == operator_id))).first()
+    led = select(func.array_agg(Team.id)).where(Team.lead_id == Operator.id).scalar_subquery()
+    row = (
+        await session.execute(select(Operator, teams, led).where(Operator.id == operator_id))
+    ).first()
     if row is None or not row[0].is_active:
         raise Unauthorized("The operator is not active", "inactive_operator")
-    op, team_ids = row
+    op, team_ids, lead_team_ids = row
     if token_version is not None and token_version != op.token_version:
         raise Unauthorized("The token was revoked: log in again", "token_revoked")
-    return operator_principal(op, frozenset(team_ids or ()))
+    return operator_principal(op, frozenset(team_ids or ()), frozenset(lead_team_ids or ()))
 
 
 async def revoke_tokens(session: AsyncSession, operator_id: int) -> None:

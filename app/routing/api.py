@@ -7,6 +7,7 @@ from sqlalchemy import delete, insert
 from app.audit import service as audit
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.inbox import visibility
 from app.operators import scopes
 from app.operators import service as operators_service
 from app.operators.auth import require
@@ -45,9 +46,11 @@ async def _team_read(session: Session, team: Team) -> TeamRoutingRead:
 @router.get("/teams/{team_id}/routing", response_model=TeamRoutingRead)
 async def get_team_routing(
     team_id: int,
-    _: Annotated[Principal, Depends(require(scopes.OPERATORS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_READ))],
     session: Session,
 ) -> TeamRoutingRead:
+    """A team's routing settings: its members and admins."""
+    await visibility.require(session, principal, Team, team_id)
     team = await session.get(Team, team_id)
     if team is None:
         raise NotFound(f"Team {team_id} not found")
@@ -142,7 +145,6 @@ async def get_queue(
 ) -> list[QueueItem]:
     """The waiting conversations in hand-out order; an operator sees those of their teams and
     of no team."""
-    of_teams = None if principal.sees_everything else principal.team_ids
     now = datetime.now(UTC)
     return [
         QueueItem(
@@ -153,7 +155,7 @@ async def get_queue(
             category=category,
         )
         for pos, conv_id, queued_at, category in await routing_service.queue(
-            session, team, of_teams=of_teams
+            session, team, seen_by=principal
         )
     ]
 

@@ -13,13 +13,16 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
+from app.contacts.models import Category
 from app.core.errors import Conflict, Invalid
-from app.inbox.models import Contact, Conversation
+from app.inbox import visibility
+from app.inbox.models import Contact, Conversation, ConversationStatus
 from app.operators.models import Operator, Presence, Team
+from app.operators.service import Principal
 from app.realtime.events import emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
@@ -378,26 +381,29 @@ async def queue(
     team_id: int | None = None,
     limit: int = 200,
     *,
-    of_teams: frozenset[int] | None = None,
+    seen_by: Principal | None = None,
 ) -> list[tuple[int, int, datetime, str | None]]:
     """The waiting conversations in hand-out order: (position, conversation id, queued at,
-    category). of_teams: only those of these teams and of no team (what an operator may
-    see, see inbox operator_sees); None: all."""
-    q = text(
-        """
-    SELECT c.id, c.queued_at, ct.category FROM conversations c
-    JOIN contacts ct ON ct.id = c.contact_id
-    LEFT JOIN categories cat ON cat.code = ct.category
-    WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
-      AND (CAST(:team_id AS bigint) IS NULL OR c.team_id = :team_id)
-      AND (CAST(:of_teams AS bigint[]) IS NULL OR c.team_id IS NULL
-           OR c.team_id = ANY(CAST(:of_teams AS bigint[])))
-    ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
-    LIMIT :limit
-    """
+    category). seen_by: only those this caller sees (app/inbox/visibility.py); None: all."""
+    q = (
+        select(Conversation.id, Conversation.queued_at, Contact.category)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Category, Category.code == Contact.category)
+        .where(
+            Conversation.assignee_id.is_(None),
+            Conversation.status != ConversationStatus.resolved,
+            Conversation.queued_at.is_not(None),
+        )
+        .order_by(
+            func.coalesce(Category.position, 2147483647), Conversation.queued_at, Conversation.id
+        )
+        .limit(limit)
     )
-    teams = None if of_teams is None else sorted(of_teams)
-    rows = (await session.execute(q, {"team_id": team_id, "limit": limit, "of_teams": teams})).all()
+    if team_id is not None:
+        q = q.where(Conversation.team_id == team_id)
+    if seen_by is not None:
+        q = q.where(*visibility.where(seen_by, Conversation))
+    rows = (await session.execute(q)).all()
     return [(i + 1, r.id, r.queued_at, r.category) for i, r in enumerate(rows)]
 
 

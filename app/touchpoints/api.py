@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1/touchpoints", tags=["touchpoints"])
 
 @router.get("", response_model=TouchpointPage)
 async def list_touchpoints(
-    _: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
     session: Session,
     contact_id: int | None = None,
     conversation_id: int | None = None,
@@ -34,6 +34,7 @@ async def list_touchpoints(
 ) -> TouchpointPage:
     rows = await touchpoints_service.list_touchpoints(
         session,
+        principal,
         contact_id=contact_id,
         conversation_id=conversation_id,
         before_id=before,
@@ -76,7 +77,7 @@ async def mark_reaction(
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def export_csv(
-    _: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
     ctx: Ctx,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
@@ -94,7 +95,7 @@ async def export_csv(
         # Its own session: the request's is closed once the response starts streaming.
         async with ctx.sessions() as session:
             n = 0
-            async for row in touchpoints_service.export_rows(session, start, end):
+            async for row in touchpoints_service.export_rows(session, principal, start, end):
                 writer.writerow([v.isoformat() if isinstance(v, datetime) else v for v in row])
                 n += 1
                 if n % 500 == 0:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.errors import Invalid, NotFound
+from app.inbox import visibility
 from app.inbox.models import Contact, Conversation
 from app.operators.models import Operator
 from app.operators.service import Principal
@@ -81,13 +82,19 @@ async def record(
 
 async def list_touchpoints(
     session: AsyncSession,
+    principal: Principal,
     *,
     contact_id: int | None = None,
     conversation_id: int | None = None,
     before_id: int | None = None,
     limit: int = 50,
 ) -> list[Touchpoint]:
-    q = select(Touchpoint).order_by(Touchpoint.id.desc()).limit(limit)
+    q = (
+        select(Touchpoint)
+        .where(*visibility.where(principal, Touchpoint))
+        .order_by(Touchpoint.id.desc())
+        .limit(limit)
+    )
     if contact_id is not None:
         q = q.where(Touchpoint.contact_id == contact_id)
     if conversation_id is not None:
@@ -121,13 +128,14 @@ LONG_ATTENTION_SECONDS = 180
 async def log_touch(
     session: AsyncSession, principal: Principal, data: TouchpointCreate
 ) -> Touchpoint:
-    """A touch that happened elsewhere: a call, a meeting, an email, a note."""
-    if await session.get(Contact, data.contact_id) is None:
-        raise NotFound(f"Contact {data.contact_id} not found")
+    """A touch that happened elsewhere: a call, a meeting, an email, a note. Logged on a
+    client (and conversation) the caller sees."""
+    await visibility.require(session, principal, Contact, data.contact_id)
     if data.conversation_id is not None:
         conv = await session.get(Conversation, data.conversation_id)
         if conv is None or conv.contact_id != data.contact_id:
             raise Invalid("conversation_id is not this contact's", "conversation_mismatch")
+        await visibility.require(session, principal, Conversation, conv.id)
     operator_id = data.operator_id if data.operator_id is not None else principal.operator_id
     if operator_id is not None and await session.get(Operator, operator_id) is None:
         raise Invalid(f"Operator {operator_id} not found", "unknown_operator")
@@ -160,6 +168,7 @@ async def log_touch(
 async def set_reaction(
     session: AsyncSession, principal: Principal, touchpoint_id: int, reaction: Reaction
 ) -> Touchpoint:
+    await visibility.require(session, principal, Touchpoint, touchpoint_id)
     tp = await session.get(Touchpoint, touchpoint_id)
     if tp is None:
         raise NotFound(f"Touchpoint {touchpoint_id} not found")
@@ -189,13 +198,17 @@ CSV_COLUMNS = [
 
 
 async def export_rows(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, principal: Principal, start: datetime, end: datetime
 ) -> AsyncIterator[tuple[Any, ...]]:
     """Touchpoints in a range, streamed from a server-side cursor (never all in memory)."""
     columns = [getattr(Touchpoint, c) for c in CSV_COLUMNS]
     q = (
         select(*columns)
-        .where(Touchpoint.occurred_at >= start, Touchpoint.occurred_at < end)
+        .where(
+            Touchpoint.occurred_at >= start,
+            Touchpoint.occurred_at < end,
+            *visibility.where(principal, Touchpoint),
+        )
         .order_by(Touchpoint.occurred_at, Touchpoint.id)
         .execution_options(yield_per=2000)
     )

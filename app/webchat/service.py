@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
+from app.inbox import identity
 from app.inbox.ingest import IngestResult, ingest, upsert_identity
 from app.inbox.models import (
     ACTIVE_STATUSES,
@@ -177,18 +178,20 @@ async def start_session(
             or not verify_identity(secret, identifier, identifier_hash)
         ):
             raise Unauthorized("identifier_hash does not match identifier", "identity_mismatch")
-        external_id = f"user:{identifier}"
+        external_id = identity.proven_widget_id(identifier)
     elif identifier_hash is not None:
         raise Invalid("identifier_hash was given without identifier", "identity_mismatch")
     else:
         external_id = f"visitor:{uuid.uuid4()}"
+    # A Sender's email is vouched for (connectors/base.py); the visitor's is only declared.
     _, contact_id, _ = await upsert_identity(
         session,
         channel,
-        Sender(external_id=external_id, name=name, email=email),
+        Sender(external_id=external_id, name=name),
         datetime.now(UTC),
         inbound=False,
     )
+    await identity.declare_email(session, contact_id, email)
     active = (
         select(Conversation.id)
         .where(

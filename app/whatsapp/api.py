@@ -6,8 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from app.channels import service as channels_service
+from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.deps import Session
+from app.inbox import visibility
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -49,10 +51,11 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookResult:
 @router.get("/api/v1/channels/{channel_id}/templates", response_model=TemplateList)
 async def list_templates(
     channel_id: int,
-    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
     session: Session,
 ) -> TemplateList:
     """Operators read the list to pick a template once the 24-hour window has closed."""
+    await visibility.require(session, principal, ChannelAccount, channel_id)
     channel = await channels_service.get_channel(session, channel_id)
     return TemplateList(templates=whatsapp_service.templates_of(channel))
 

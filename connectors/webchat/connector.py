@@ -38,15 +38,15 @@ def parse_visitor_message(
     client_message_id: str | None,
     fallback_id: str,
     name: str | None = None,
-    email: str | None = None,
 ) -> InboundMessage:
     """A widget POST becomes an InboundMessage. The idempotency key is scoped to the visitor,
-    so two visitors using the same client id never collide."""
+    so two visitors using the same client id never collide. No email or phone: what a
+    visitor types is not the provider's word (see Sender)."""
     if client_message_id is not None and not _CLIENT_ID.match(client_message_id):
         raise InvalidPayload("client_message_id must be 1-100 of A-Z a-z 0-9 . _ : -")
     key = client_message_id or fallback_id
     return InboundMessage(
-        sender=Sender(external_id=visitor_external_id, name=name, email=email),
+        sender=Sender(external_id=visitor_external_id, name=name),
         external_id=f"{visitor_external_id}/{key}",
         text=text,
         kind="text",

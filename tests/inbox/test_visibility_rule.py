@@ -1,10 +1,18 @@
 """The visibility rule as a pure function (the inbox's SQL, its Python check and the
 realtime hub all follow it): admins and integrations see everything; an operator sees what
-is assigned to them, and unassigned conversations of their teams or of no team."""
+is assigned to them, and unassigned conversations of their teams or of no team. The SQL
+form (app/inbox/visibility.py where()) answers exactly as the Python one, in PostgreSQL."""
+
+import itertools
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 
-from app.inbox.service import operator_sees
+from app.inbox.visibility import operator_sees, visible_to
+from app.operators.models import Role
+from app.operators.service import Principal
+from tests.conftest import Running
 
 ME, SOMEONE = 7, 8
 SALES, SUPPORT = 1, 2
@@ -38,3 +46,46 @@ def test_an_operator_in_no_team_sees_only_the_common_queue_and_their_own() -> No
     assert operator_sees(False, ME, frozenset(), ME, SALES)
     # Without an operator id (not a person) only the common queue would be visible.
     assert not operator_sees(False, None, frozenset(), SOMEONE, None)
+
+
+async def test_the_sql_form_answers_as_the_python_form(run: Running) -> None:
+    """Every (assignee, team) against operators in no team, one team and two, and an admin:
+    the WHERE clause, run by PostgreSQL over those rows, keeps exactly what operator_sees
+    says."""
+    ids = [None, ME, SOMEONE]
+    teams = [None, SALES, SUPPORT]
+    rows = list(itertools.product(ids, teams))
+    values = ", ".join(
+        f"({'NULL' if a is None else a}::bigint, {'NULL' if t is None else t}::bigint, {i})"
+        for i, (a, t) in enumerate(rows)
+    )
+    callers = [
+        Principal(kind="operator", id=ME, scopes=frozenset(), role=Role.operator, team_ids=teams_)
+        for teams_ in (frozenset(), frozenset({SALES}), frozenset({SALES, SUPPORT}))
+    ] + [Principal(kind="operator", id=ME, scopes=frozenset(), role=Role.admin)]
+    async with run.ctx.sessions() as session:
+        for caller in callers:
+            clauses = visible_to(caller)
+            condition = (
+                " AND ".join(
+                    str(
+                        c.compile(
+                            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+                        )
+                    )
+                    for c in clauses
+                )
+                or "true"
+            )
+            kept = await session.scalars(
+                text(
+                    f"SELECT n FROM (VALUES {values}) AS conversations(assignee_id, team_id, n) "
+                    f"WHERE {condition}"
+                )
+            )
+            expected = {
+                i
+                for i, (a, t) in enumerate(rows)
+                if operator_sees(caller.sees_everything, caller.operator_id, caller.team_ids, a, t)
+            }
+            assert set(kept.all()) == expected, (caller, condition)

@@ -7,12 +7,17 @@ credentials (garbage, forged, expired, a visitor token, a bad or revoked API key
 operator, an operator of another team, an admin, an API key with the route's scope and one
 with every scope but that one; on the widget API also a visitor of another widget and a
 visitor whose sessions were ended. The world's conversation waits unassigned in team Sales:
-its members (the operator) see it, an operator only of team Support does not.
+its members (the operator) see it, an operator only of team Support does not; the same goes
+for its client, touches, order, Sales' channel, settings and figures (the operator leads
+Sales). Every route an operator may call states what that outsider gets on Sales' object
+(a 403 code, or a list probed for the object), or why it holds no team's object.
 Wrong or missing credentials answer 401, known but not allowed 403, both as
 {"error": {"code", "message"}}."""
 
 import asyncio
 import base64
+import csv
+import io
 import itertools
 import json
 import time
@@ -48,8 +53,11 @@ class Rule:
     operator: whether a plain operator may call it. api_key: whether an API key holding the
     scope may. ok: the status an allowed caller gets. call: (url, json body) to send.
     outsider: the 403 code the operator of another team gets where the world's operator is
-    allowed (the world's conversation waits for team Sales: not_your_conversation; the
-    operator's own presence or plan: not_yourself); None: allowed like the operator."""
+    allowed (the world's conversation waits for team Sales: not_your_conversation; its client:
+    not_your_contact; Sales' channel and settings: not_your_team; Sales' figures:
+    not_team_lead; the operator's own presence or plan: not_yourself); None: allowed like the
+    operator, and then the route is a list (`reveals` tells whether an answer shows Sales'
+    object: the operator's must, the outsider's must not) or in NO_TEAM_OBJECT."""
 
     scope: str | None
     operator: bool
@@ -57,9 +65,29 @@ class Rule:
     api_key: bool = True
     ok: int = 200
     outsider: str | None = None
+    reveals: "Callable[[World, httpx.Response], bool] | None" = None
 
 
 NOT_YOURS = "not_your_conversation"
+NOT_YOUR_CONTACT = "not_your_contact"
+NOT_YOUR_TEAM = "not_your_team"
+NOT_LEAD = "not_team_lead"
+
+
+def _items(r: httpx.Response) -> list[dict[str, Any]]:
+    body = r.json()
+    items: list[dict[str, Any]] = body if isinstance(body, list) else body["items"]
+    return items
+
+
+def _lists(key: str, wanted: Callable[["World"], int]) -> Callable[["World", httpx.Response], bool]:
+    """Whether a JSON list answer holds an item whose `key` is the world's object."""
+    return lambda w, r: any(item.get(key) == wanted(w) for item in _items(r))
+
+
+def _csv_has_contact(w: "World", r: httpx.Response) -> bool:
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    return any(row["contact_id"] == str(w.contact_id) for row in rows)
 
 
 def _to(url: str) -> Call:
@@ -112,7 +140,10 @@ API_RULES: dict[Route, Rule] = {
         scopes.AUDIT_READ, operator=False, call=_to("/api/v1/audit-log")
     ),
     ("GET", "/api/v1/channels"): Rule(
-        scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channels")
+        scopes.CHANNELS_READ,
+        operator=True,
+        call=_to("/api/v1/channels"),
+        reveals=_lists("id", lambda w: w.channel_a_id),
     ),
     ("POST", "/api/v1/channels"): Rule(
         scopes.CHANNELS_WRITE,
@@ -121,7 +152,10 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: ("/api/v1/channels", {"type": "webchat", "name": f"c{w.unique()}"}),
     ),
     ("GET", "/api/v1/channels/{channel_id}"): Rule(
-        scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channels/{w.channel_b_id}")
+        scopes.CHANNELS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/channels/{w.channel_a_id}"),
     ),
     ("PATCH", "/api/v1/channels/{channel_id}"): Rule(
         scopes.CHANNELS_WRITE,
@@ -129,7 +163,10 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: (f"/api/v1/channels/{w.channel_b_id}", {"name": "Renamed"}),
     ),
     ("GET", "/api/v1/conversations"): Rule(
-        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/conversations")
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/conversations"),
+        reveals=_lists("id", lambda w: w.conversation_id),
     ),
     ("GET", "/api/v1/conversations/{conversation_id}"): Rule(
         scopes.CONVERSATIONS_READ,
@@ -175,7 +212,10 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/read", None),
     ),
     ("GET", "/api/v1/teams/{team_id}/routing"): Rule(
-        scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/teams/{w.team_id}/routing")
+        scopes.OPERATORS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/teams/{w.team_id}/routing"),
     ),
     ("PATCH", "/api/v1/teams/{team_id}"): Rule(
         scopes.OPERATORS_WRITE,
@@ -196,7 +236,10 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: (f"/api/v1/operators/{w.operator_id}/presence", {"presence": "away"}),
     ),
     ("GET", "/api/v1/routing/queue"): Rule(
-        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/routing/queue")
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/routing/queue"),
+        reveals=_lists("conversation_id", lambda w: w.conversation_id),
     ),
     ("GET", "/api/v1/routing/load"): Rule(
         scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/routing/load")
@@ -224,17 +267,27 @@ API_RULES: dict[Route, Rule] = {
         call=_to("/api/v1/messages/{w.message_id}/attachments/0"),
     ),
     ("GET", "/api/v1/contacts"): Rule(
-        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/contacts")
+        scopes.CONTACTS_READ,
+        operator=True,
+        call=_to("/api/v1/contacts"),
+        reveals=_lists("id", lambda w: w.contact_id),
     ),
     ("GET", "/api/v1/contacts/{contact_id}"): Rule(
-        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/contacts/{w.contact_id}")
+        scopes.CONTACTS_READ,
+        operator=True,
+        outsider=NOT_YOUR_CONTACT,
+        call=_to("/api/v1/contacts/{w.contact_id}"),
     ),
     ("GET", "/api/v1/touchpoints"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/touchpoints")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        call=_to("/api/v1/touchpoints?conversation_id={w.conversation_id}"),
+        reveals=_lists("conversation_id", lambda w: w.conversation_id),
     ),
     ("PATCH", "/api/v1/contacts/{contact_id}"): Rule(
         scopes.CONTACTS_WRITE,
         operator=True,
+        outsider=NOT_YOUR_CONTACT,
         call=lambda w: (f"/api/v1/contacts/{w.contact_id}", {"category": "B"}),
     ),
     # Ends the contact's widget sessions (a shop's backend may call it when its user signs
@@ -242,12 +295,14 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/contacts/{contact_id}/revoke-widget-sessions"): Rule(
         scopes.CONTACTS_WRITE,
         operator=True,
+        outsider=NOT_YOUR_CONTACT,
         ok=204,
         call=_to("/api/v1/contacts/{w.contact_id}/revoke-widget-sessions"),
     ),
     ("GET", "/api/v1/contacts/{contact_id}/timeline"): Rule(
         scopes.TOUCHPOINTS_READ,
         operator=True,
+        outsider=NOT_YOUR_CONTACT,
         call=_to("/api/v1/contacts/{w.contact_id}/timeline"),
     ),
     ("GET", "/api/v1/categories"): Rule(
@@ -274,18 +329,21 @@ API_RULES: dict[Route, Rule] = {
     ("POST", "/api/v1/touchpoints"): Rule(
         scopes.TOUCHPOINTS_WRITE,
         operator=True,
+        outsider=NOT_YOUR_CONTACT,
         ok=201,
         call=lambda w: ("/api/v1/touchpoints", {"contact_id": w.contact_id, "kind": "call"}),
     ),
     ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): Rule(
         scopes.TOUCHPOINTS_WRITE,
         operator=True,
-        call=lambda w: ("/api/v1/touchpoints/1", {"reaction": "neutral"}),
+        outsider=NOT_YOUR_CONTACT,
+        call=lambda w: (f"/api/v1/touchpoints/{w.touchpoint_id}", {"reaction": "neutral"}),
     ),
     ("GET", "/api/v1/channels/{channel_id}/templates"): Rule(
         scopes.CHANNELS_READ,
         operator=True,
-        call=_to("/api/v1/channels/{w.channel_b_id}/templates"),
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/channels/{w.channel_a_id}/templates"),
     ),
     ("PUT", "/api/v1/channels/{channel_id}/templates"): Rule(
         scopes.CHANNELS_WRITE,
@@ -294,29 +352,54 @@ API_RULES: dict[Route, Rule] = {
         ok=422,  # templates are a WhatsApp feature; the caller got past the checks
     ),
     ("GET", "/api/v1/touchpoints/export.csv"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/touchpoints/export.csv")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        call=_to("/api/v1/touchpoints/export.csv"),
+        reveals=_csv_has_contact,
     ),
-    # Sales analytics: every report reads the touchpoint log.
+    # Sales analytics: every report reads the touchpoint log. A team's figures are for its
+    # lead (the world's operator leads Sales) and admins.
     ("GET", "/api/v1/analytics/touches-per-client"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/touches-per-client")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/touches-per-client?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/conversion-by-touch"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/conversion-by-touch")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/conversion-by-touch?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/dropped-leads"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/dropped-leads")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/dropped-leads?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/rates"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/rates")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/rates?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/response-times"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/response-times")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/response-times?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/reactions"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/reactions")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/reactions?team_id={w.team_id}"),
     ),
     ("GET", "/api/v1/analytics/inbound-load"): Rule(
-        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/analytics/inbound-load")
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/inbound-load?team_id={w.team_id}"),
     ),
     # Delivery chains: shops write orders and events; operators read them.
     ("PUT", "/api/v1/orders/{external_id}"): Rule(
@@ -329,7 +412,10 @@ API_RULES: dict[Route, Rule] = {
         ),
     ),
     ("GET", "/api/v1/orders/{external_id}"): Rule(
-        scopes.ORDERS_READ, operator=True, call=_to("/api/v1/orders/{w.order}")
+        scopes.ORDERS_READ,
+        operator=True,
+        outsider=NOT_YOUR_CONTACT,
+        call=_to("/api/v1/orders/{w.order}"),
     ),
     ("POST", "/api/v1/orders/{external_id}/events"): Rule(
         scopes.ORDERS_WRITE,
@@ -348,6 +434,19 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: ("/api/v1/chain-templates/shipped/en", {"text": "Order {order} shipped"}),
     ),
 }
+
+# Routes an operator may call that hold no team's object: installation-wide directories and
+# settings, and the caller's own things. Every other route an operator may call names the
+# 403 another team's operator gets (Rule.outsider) or is a list checked with Rule.reveals.
+NO_TEAM_OBJECT: dict[Route, str] = {
+    ("GET", "/api/v1/operators/me"): "the caller themselves",
+    ("GET", "/api/v1/operators"): "the directory of colleagues",
+    ("GET", "/api/v1/teams"): "the directory of teams and their members",
+    ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
+    ("GET", "/api/v1/categories"): "installation-wide client categories",
+    ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
+}
+
 
 # Anyone may call these; login checks its own credentials.
 PUBLIC: set[Route] = {
@@ -469,13 +568,15 @@ class World:
     outsider_id: int
     widget_a: str
     widget_b: str
-    channel_b_id: int
+    channel_a_id: int  # widget A: team Sales'
+    channel_b_id: int  # widget B: no team
     visitor: str  # a visitor of widget A
     conversation_id: int  # the visitor's conversation, unassigned
     message_id: int  # the visitor's first message
+    touchpoint_id: int  # that message's touchpoint
     contact_id: int
     victim_key_id: int
-    team_id: int  # Sales: widget A's team, so the conversation's
+    team_id: int  # Sales: widget A's team, so the conversation's; the operator is its lead
     support_team_id: int
     order: str = "auth-order"  # an order of the visitor's, for the orders routes
     keys: dict[str | None, str] = field(default_factory=dict)
@@ -527,6 +628,10 @@ async def make_world(run: Running) -> World:
     operator_ids = [await operator_id(client, t) for t in (operator, other, outsider)]
     sales = await create_team(client, admin, "Sales", operator_ids[:2])
     support = await create_team(client, admin, "Support", operator_ids[2:])
+    r = await client.patch(
+        f"/api/v1/teams/{sales}", json={"lead_id": operator_ids[0]}, headers=auth(admin)
+    )
+    assert r.status_code == 200, r.text
     widget_a = await create_team_webchat(client, admin, sales)
     widget_b = await create_webchat(client, admin)
     visitor = (await visitor_session(client, widget_a["public_key"], name="Vera"))["visitor_token"]
@@ -541,6 +646,11 @@ async def make_world(run: Running) -> World:
         headers=auth(admin),
     )
     assert order.status_code == 201, order.text
+    async with run.ctx.sessions() as session:
+        touchpoint_id = await session.scalar(
+            text("SELECT id FROM touchpoints WHERE message_id = :m"), {"m": message["id"]}
+        )
+    assert touchpoint_id is not None
     return World(
         run=run,
         admin=admin,
@@ -552,10 +662,12 @@ async def make_world(run: Running) -> World:
         outsider_id=operator_ids[2],
         widget_a=widget_a["public_key"],
         widget_b=widget_b["public_key"],
+        channel_a_id=widget_a["id"],
         channel_b_id=widget_b["id"],
         visitor=visitor,
         conversation_id=message["conversation_id"],
         message_id=message["id"],
+        touchpoint_id=touchpoint_id,
         contact_id=contact_id,
         victim_key_id=victim["id"],
         team_id=sales,
@@ -594,6 +706,15 @@ def test_every_route_has_a_rule(settings: Settings) -> None:
     assert not stale, f"rules for routes the app no longer has: {stale}"
     widget_routes = {r for r in routes if r[1].startswith("/widget/v1/")}
     assert widget_routes <= set(WIDGET_RULES) | set(SOCKET_RULES)
+    # Every route an operator may call says what another team's operator gets on it.
+    unchecked = [
+        route
+        for route, rule in API_RULES.items()
+        if rule.operator
+        and sum((rule.outsider is not None, rule.reveals is not None, route in NO_TEAM_OBJECT)) != 1
+    ]
+    assert not unchecked, f"routes without exactly one team rule: {unchecked}"
+    assert set(NO_TEAM_OBJECT) <= set(API_RULES)
 
 
 # ------------------------------------------------------------------ the API matrix
@@ -652,6 +773,12 @@ async def test_api_authorization_matrix(world: World) -> None:
             if r.status_code != expected:
                 failures.append(where)
                 continue
+            if rule.reveals is not None and expected == rule.ok:
+                shown = rule.reveals(world, r)
+                if who == "operator of another team" and shown:
+                    failures.append(f"{where}: shows the other team's object")
+                elif who in ("admin", "operator") and not shown:
+                    failures.append(f"{where}: the probe finds nothing (a broken probe?)")
             if expected in (401, 403):
                 code = None
                 if who == "operator of another team" and rule.operator:
