@@ -296,6 +296,10 @@ async def queue_outgoing(
         )
         if existing is not None:
             return existing, False
+    if not private:
+        channel = await session.get(ChannelAccount, conv.channel_account_id)
+        if channel is not None and channel.deleted_at is not None:
+            raise Conflict("The conversation's channel was deleted", "channel_deleted")
     now = datetime.now(UTC)
     msg = Message(
         conversation_id=conv.id,
