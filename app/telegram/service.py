@@ -3,8 +3,9 @@ deleteWebhook) and turning a parsed update into inbox rows. Webhook and poller s
 `store_update`, so both modes store exactly the same thing.
 
 Channel settings: mode ("webhook" | "polling"), bot_id, bot_username, api_server,
-poll_offset (polling: the next getUpdates offset, advanced in the same transaction as the
-messages it confirms). Credentials: bot_token, webhook_secret."""
+poll_offset (polling: the getUpdates offset that still has to confirm stored messages,
+written in the same transaction as they are; absent once Telegram has it, see poller.py).
+Credentials: bot_token, webhook_secret."""
 
 import hmac
 import logging
