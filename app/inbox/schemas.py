@@ -27,6 +27,13 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
     edited_at: datetime | None
     private: bool = False
+    sender_name: str | None = Field(
+        default=None, description="Who wrote it, where a chat has several people (a group)"
+    )
+    location: dict[str, Any] | None = Field(
+        default=None,
+        description="kind location: latitude, longitude (and a venue's name, address)",
+    )
 
 
 class MessagePage(BaseModel):

@@ -220,6 +220,11 @@ async def read_conversation(session: AsyncSession, conversation_id: int) -> Conv
 def to_message_read(m: Message) -> MessageRead:
     read = MessageRead.model_validate(m)
     read.private = m.direction == Direction.internal
+    # Connectors put these in the message's meta under neutral keys.
+    author = m.meta.get("author")
+    read.sender_name = author.get("name") if isinstance(author, dict) else None
+    location = m.meta.get("location")
+    read.location = location if isinstance(location, dict) else None
     return read
 
 
