@@ -6,8 +6,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
 from app.whatsapp.schemas import TemplateSend
 
-MAX_TEXT = 4096  # the configured limit (max_message_chars) is checked in the service
-
 
 class MessageRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
