@@ -44,7 +44,7 @@ class TelegramSettings(BaseModel):
 
 def _checked(model: type[BaseModel], settings: dict[str, Any]) -> dict[str, Any]:
     try:
-        return model.model_validate(settings).model_dump(exclude_unset=True)
+        return model.model_validate(settings).model_dump(exclude_none=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
