@@ -54,6 +54,9 @@ def _checked(model: type[BaseModel], settings: dict[str, Any]) -> dict[str, Any]
 class ChannelKind:
     """The defaults: settings taken as they are, nothing to tell a provider."""
 
+    # Settings only chatcentre writes (what the provider said, polling state): never a PATCH.
+    derived: tuple[str, ...] = ()
+
     def validate(self, settings: dict[str, Any]) -> dict[str, Any]:
         return settings
 
@@ -117,6 +120,8 @@ class WhatsAppKind(ChannelKind):
 
 
 class TelegramKind(ChannelKind):
+    derived = ("bot_id", "bot_username", "poll_offset")
+
     def validate(self, settings: dict[str, Any]) -> dict[str, Any]:
         return _checked(TelegramSettings, settings)
 

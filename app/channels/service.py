@@ -84,6 +84,8 @@ async def update_channel(
     await _check_team(session, changes.get("team_id"))
     settings, credentials = channel.settings, channel.credentials
     if changes.get("settings") is not None:
+        if fixed := sorted(set(changes["settings"]) & set(kind.derived)):
+            raise Invalid(f"settings.{fixed[0]} is set by chatcentre itself", "invalid_settings")
         # PATCH merges: keys given replace, keys set to null are removed, others stay
         # (a bot's mode, id and polling offset survive a change of, say, csat_enabled).
         merged = {**channel.settings, **changes["settings"]}

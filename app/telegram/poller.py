@@ -182,7 +182,7 @@ class TelegramPoller:
         callbacks: list[str] = []
         async with self.ctx.sessions() as session:
             channel = await session.get(ChannelAccount, self.channel_id)
-            if channel is None:
+            if channel is None or not channel.is_active:  # deactivated or deleted meanwhile
                 raise LostLeadership
             for raw in updates:
                 if await self._store_one(session, channel, raw):

@@ -73,6 +73,7 @@ async def _texts(run: Running, admin: str, expected: list[str]) -> bool:
         ({"settings": {"api_server": "ftp://bots.example"}}, 422, "invalid_settings"),
         ({"credentials": {"bot_token": "123:unknown"}}, 422, "invalid_bot_token"),
         ({"credentials": {"bot_token": OTHER_TOKEN}}, 409, "different_bot"),
+        ({"settings": {"bot_id": 7099999999}}, 422, "invalid_settings"),
     ],
 )
 async def test_a_bad_change_is_refused_and_nothing_changes(
