@@ -2,6 +2,7 @@
 creation's rules (nothing changes on a refusal); DELETE stops the channel and keeps its
 history. Telegram's provider side is covered in tests/telegram/test_channel_changes.py."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -91,3 +92,28 @@ async def test_deleting_a_widget_closes_it_and_keeps_its_history(run: Running) -
     r = await run.client.get(f"/api/v1/conversations/{conv}/messages", headers=auth(admin))
     assert r.status_code == 200
     assert [m["text"] for m in r.json()["items"]] == ["hi"]
+
+
+async def test_a_long_widget_reply_stays_one_message(run: Running) -> None:
+    """The widget shows any length: nothing to split (Telegram and WhatsApp split at 4096)."""
+    admin = await run.admin_token()
+    widget = await create(run, admin, type="webchat")
+    session = (await run.client.post(f"/widget/v1/{widget['public_key']}/sessions", json={})).json()
+    visitor = {"Authorization": f"Bearer {session['visitor_token']}"}
+    await run.client.post(
+        f"/widget/v1/{widget['public_key']}/messages", json={"text": "hi"}, headers=visitor
+    )
+    [conv] = (await run.client.get("/api/v1/conversations", headers=auth(admin))).json()["items"]
+    text = "Ответ оператора. " * 1000  # 17,000 characters
+    r = await run.client.post(
+        f"/api/v1/conversations/{conv['id']}/messages", json={"text": text}, headers=auth(admin)
+    )
+    assert r.status_code == 201, r.text
+    for _ in range(100):  # the visitor sees it once the dispatcher has delivered it
+        r = await run.client.get(f"/widget/v1/{widget['public_key']}/messages", headers=visitor)
+        if len(r.json()["items"]) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [m["text"] for m in r.json()["items"]] == ["hi", text]
+    msgs = await run.client.get(f"/api/v1/conversations/{conv['id']}/messages", headers=auth(admin))
+    assert len(msgs.json()["items"]) == 2
