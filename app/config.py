@@ -42,7 +42,11 @@ class Settings(BaseSettings):
 
     # Limits
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted")
-    max_message_chars: int = Field(default=4096, description="Largest message text accepted")
+    max_message_chars: int = Field(
+        default=20000,
+        description="Largest message text accepted (a reply longer than the provider takes, "
+        "e.g. Telegram's 4096, is sent as several messages)",
+    )
     rate_limit_public: str = Field(default="120/minute", description="Per IP, public endpoints")
     rate_limit_widget_messages: str = Field(
         default="30/minute", description="Per visitor, widget message posts"

@@ -103,6 +103,9 @@ class Connector(Protocol):
     # account's settings may override them (rate_per_account, rate_per_chat).
     rate_per_account: str | None
     rate_per_chat: str | None
+    # The longest text one provider message takes (connectors/text.py counts it); a longer
+    # outgoing text is split into several messages at queue time. None = no limit.
+    max_text_length: int | None
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage

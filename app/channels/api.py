@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.audit import service as audit
 from app.channels import service as channels_service
@@ -67,8 +67,9 @@ async def update_channel(
     principal: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
     request: Request,
     session: Session,
+    ctx: Ctx,
 ) -> ChannelRead:
-    channel = await channels_service.update_channel(session, channel_id, body)
+    channel = await channels_service.update_channel(session, channel_id, body, ctx.settings)
     await audit.record(
         session,
         actor_kind=principal.kind,
@@ -81,3 +82,27 @@ async def update_channel(
     )
     await session.commit()
     return channels_service.to_read(channel)
+
+
+@router.delete("/{channel_id}", status_code=204, response_class=Response)
+async def delete_channel(
+    channel_id: int,
+    principal: Annotated[Principal, Depends(require(scopes.CHANNELS_WRITE))],
+    request: Request,
+    session: Session,
+    ctx: Ctx,
+) -> Response:
+    """Disconnects the channel for good; its conversations and messages stay readable."""
+    channel = await channels_service.delete_channel(session, channel_id, ctx.settings)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="channel.delete",
+        target_type="channel",
+        target_id=channel.id,
+        ip=client_ip(request),
+        details={"type": channel.type.value, "name": channel.name},
+    )
+    await session.commit()
+    return Response(status_code=204)

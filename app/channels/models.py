@@ -1,7 +1,8 @@
 import enum
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Identity, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Identity, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,3 +35,6 @@ class ChannelAccount(TimestampMixin, Base):
     )
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Set by DELETE: the channel is gone (inactive, out of the list, its webhooks 404) but
+    # its conversations and messages stay readable.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,40 +2,23 @@
 
 import secrets
 import time
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.kinds import KINDS
+from app.channels.models import ChannelAccount
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
+from app.delivery import service as delivery_service
 from app.inbox import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
-from app.telegram import service as telegram_service
-from app.whatsapp import service as whatsapp_service
 
 _CACHE_TTL = 5.0
 _by_key: dict[str, tuple[float, ChannelAccount]] = {}
-
-
-def _validate_settings(channel_type: ChannelType, settings: dict[str, Any]) -> dict[str, Any]:
-    if channel_type == ChannelType.webchat:
-        origins = settings.get("allowed_origins", [])
-        if not isinstance(origins, list) or not all(
-            isinstance(o, str) and (o == "*" or o.startswith(("http://", "https://")))
-            for o in origins
-        ):
-            raise Invalid(
-                "settings.allowed_origins must be a list of origins like https://shop.example",
-                "invalid_settings",
-            )
-        settings = {**settings, "allowed_origins": [o.rstrip("/") for o in origins]}
-    if channel_type == ChannelType.whatsapp:
-        settings = whatsapp_service.validate_settings(settings)
-    return settings
 
 
 async def _check_team(session: AsyncSession, team_id: int | None) -> None:
@@ -49,19 +32,12 @@ async def create_channel(
 ) -> tuple[ChannelAccount, dict[str, str]]:
     """`config`: the app's settings (Telegram needs the Bot API server and public URL)."""
     config = config or get_settings()
+    kind = KINDS[data.type]
     await _check_team(session, data.team_id)
-    credentials = dict(data.credentials)
-    settings = _validate_settings(data.type, data.settings)
-    generated: dict[str, str] = {}
-    if data.type == ChannelType.webchat and "identity_secret" not in credentials:
-        generated["identity_secret"] = secrets.token_urlsafe(32)
-        credentials.update(generated)
-    if data.type == ChannelType.whatsapp:
-        credentials = whatsapp_service.prepare_credentials(credentials)
-    if data.type == ChannelType.telegram:
-        settings, credentials = await telegram_service.prepare(
-            session, config, settings, credentials
-        )
+    settings = kind.validate(data.settings)
+    settings, credentials, generated = await kind.prepare(
+        session, config, settings, dict(data.credentials), None
+    )
     channel = ChannelAccount(
         type=data.type,
         name=data.name,
@@ -72,42 +48,82 @@ async def create_channel(
     )
     session.add(channel)
     await session.flush()
-    if data.type == ChannelType.telegram:
-        await telegram_service.connect(config, channel)  # needs the id; raises: nothing kept
-        await session.flush()
+    await kind.setup(config, channel)  # needs the id; raises: nothing kept
+    await session.flush()
     return channel, generated
 
 
 async def get_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
     channel = await session.get(ChannelAccount, channel_id)
-    if channel is None:
+    if channel is None or channel.deleted_at is not None:
         raise NotFound(f"Channel {channel_id} not found")
     return channel
 
 
 async def list_channels(session: AsyncSession, principal: Principal) -> list[ChannelAccount]:
-    q = select(ChannelAccount).where(*visibility.where(principal, ChannelAccount))
+    q = select(ChannelAccount).where(
+        ChannelAccount.deleted_at.is_(None), *visibility.where(principal, ChannelAccount)
+    )
     return list((await session.scalars(q.order_by(ChannelAccount.id))).all())
 
 
 async def update_channel(
-    session: AsyncSession, channel_id: int, data: ChannelUpdate
+    session: AsyncSession, channel_id: int, data: ChannelUpdate, config: Settings | None = None
 ) -> ChannelAccount:
+    """Settings and credentials go through creation's checks; a change the provider must
+    hear of (a Telegram bot's mode, token or API server) runs the provider setup again.
+    Deactivating tears the provider side down, reactivating sets it up. Any refusal
+    (422, 409, 503) leaves the channel as it was: the caller does not commit."""
+    config = config or get_settings()
     channel = await get_channel(session, channel_id)
+    kind = KINDS[channel.type]
     changes = data.model_dump(exclude_unset=True)
     await _check_team(session, changes.get("team_id"))
-    if "settings" in changes and changes["settings"] is not None:
+    settings, credentials = channel.settings, channel.credentials
+    if changes.get("settings") is not None:
+        if fixed := sorted(set(changes["settings"]) & set(kind.derived)):
+            raise Invalid(f"settings.{fixed[0]} is set by chatcentre itself", "invalid_settings")
         # PATCH merges: keys given replace, keys set to null are removed, others stay
         # (a bot's mode, id and polling offset survive a change of, say, csat_enabled).
-        merged = {**channel.settings, **changes.pop("settings")}
-        merged = {k: v for k, v in merged.items() if v is not None}
-        channel.settings = _validate_settings(channel.type, merged)
-    if "credentials" in changes and changes["credentials"] is not None:
-        channel.credentials = {**channel.credentials, **changes.pop("credentials")}
-    for key, value in changes.items():
-        if value is not None or key == "team_id":
-            setattr(channel, key, value)
+        merged = {**channel.settings, **changes["settings"]}
+        settings = kind.validate({k: v for k, v in merged.items() if v is not None})
+    if changes.get("credentials") is not None:
+        credentials = {**channel.credentials, **changes["credentials"]}
+    resetup = kind.setup_changed(channel, settings, credentials)
+    if resetup:
+        settings, credentials, _ = await kind.prepare(
+            session, config, settings, credentials, channel
+        )
+    was_active = channel.is_active
+    active = was_active if changes.get("is_active") is None else bool(changes["is_active"])
+    if was_active and not active:
+        await kind.teardown(config, channel)  # what runs now, before the change
+    channel.settings, channel.credentials = settings, credentials
+    if active and (resetup or not was_active):
+        await kind.setup(config, channel)
+    for key in ("name", "team_id", "is_active"):
+        if key in changes and (changes[key] is not None or key == "team_id"):
+            setattr(channel, key, changes[key])
     await session.flush()
+    _by_key.pop(channel.public_key, None)
+    return channel
+
+
+async def delete_channel(
+    session: AsyncSession, channel_id: int, config: Settings | None = None
+) -> ChannelAccount:
+    """Stops everything (provider side torn down, pollers and webhooks refuse it, nothing
+    left in its outbox is sent) and forgets the credentials; conversations and messages
+    stay readable."""
+    config = config or get_settings()
+    channel = await get_channel(session, channel_id)
+    if channel.is_active:
+        await KINDS[channel.type].teardown(config, channel)
+    channel.is_active = False
+    channel.deleted_at = datetime.now(UTC)
+    channel.credentials = {}
+    await session.flush()
+    await delivery_service.cancel_channel(session, channel.id, "The channel was deleted")
     _by_key.pop(channel.public_key, None)
     return channel
 

@@ -1,6 +1,6 @@
 """The transactional outbox: queueing happens in the caller's transaction."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.models import OutboxItem
@@ -24,3 +24,16 @@ async def enqueue(
 
 async def queue_depth(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(OutboxItem)) or 0)
+
+
+_CANCEL_CHANNEL = text("""
+WITH gone AS (DELETE FROM outbox WHERE channel_account_id = :channel RETURNING message_id)
+UPDATE messages SET delivery_state = 'failed', failure_reason = :reason
+WHERE id IN (SELECT message_id FROM gone) AND delivery_state = 'queued'
+""")
+
+
+async def cancel_channel(session: AsyncSession, channel_account_id: int, reason: str) -> None:
+    """Nothing still waiting for this channel is sent: its messages fail with `reason`.
+    (A send already in a dispatcher's hands finishes; its record then finds no row.)"""
+    await session.execute(_CANCEL_CHANNEL, {"channel": channel_account_id, "reason": reason})

@@ -6,8 +6,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
 from app.whatsapp.schemas import TemplateSend
 
-MAX_TEXT = 4096  # the configured limit (max_message_chars) is checked in the service
-
 
 class MessageRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -27,6 +25,13 @@ class MessageRead(BaseModel):
     sent_at: datetime | None
     edited_at: datetime | None
     private: bool = False
+    sender_name: str | None = Field(
+        default=None, description="Who wrote it, where a chat has several people (a group)"
+    )
+    location: dict[str, Any] | None = Field(
+        default=None,
+        description="kind location: latitude, longitude (and a venue's name, address)",
+    )
 
 
 class MessagePage(BaseModel):

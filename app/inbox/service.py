@@ -37,6 +37,8 @@ from app.touchpoints.models import TouchKind
 from app.whatsapp import service as whatsapp_service
 from app.whatsapp.schemas import TemplateSend
 from app.whatsapp.window import window_expires_at, window_open
+from connectors.registry import get_connector
+from connectors.text import split_text
 
 VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
 
@@ -182,6 +184,11 @@ async def read_conversation(session: AsyncSession, conversation_id: int) -> Conv
 def to_message_read(m: Message) -> MessageRead:
     read = MessageRead.model_validate(m)
     read.private = m.direction == Direction.internal
+    # Connectors put these in the message's meta under neutral keys.
+    author = m.meta.get("author")
+    read.sender_name = author.get("name") if isinstance(author, dict) else None
+    location = m.meta.get("location")
+    read.location = location if isinstance(location, dict) else None
     return read
 
 
@@ -248,7 +255,9 @@ async def queue_outgoing(
 ) -> tuple[Message, bool]:
     """Write an outgoing message (or a private note) with its touchpoint and, unless it is a
     note, its outbox row, all in the caller's transaction. Returns (message, created): with
-    an external_id, a retry returns the first message."""
+    an external_id, a retry returns the first message. A text longer than the channel's
+    provider takes is written as several messages (parts, see _split_for); the first one is
+    returned."""
     if external_id is not None:
         existing = await session.scalar(
             select(Message).where(
@@ -258,21 +267,37 @@ async def queue_outgoing(
         )
         if existing is not None:
             return existing, False
+    channel = await session.get(ChannelAccount, conv.channel_account_id)
+    if not private and channel is not None and channel.deleted_at is not None:
+        raise Conflict("The conversation's channel was deleted", "channel_deleted")
     now = datetime.now(UTC)
-    msg = Message(
-        conversation_id=conv.id,
-        channel_account_id=conv.channel_account_id,
-        contact_id=conv.contact_id,
-        direction=Direction.internal if private else Direction.outbound,
-        sender_type=sender_type,
-        operator_id=operator_id,
-        kind="note" if private else kind,
-        text=text,
-        attachments=[],
-        external_id=external_id,
-        delivery_state=None if private else DeliveryState.queued,
-        meta=meta or {},
-    )
+    parts = [text]
+    if not private and kind == "text" and channel is not None:
+        parts = _split_for(channel, text)
+    meta = meta or {}
+    messages: list[Message] = []
+    for number, part in enumerate(parts, start=1):
+        part_meta = meta
+        if len(parts) > 1:  # buttons belong under the last part, where the reader ends
+            part_meta = {k: v for k, v in meta.items() if k != "buttons" or number == len(parts)}
+            part_meta |= {"part": number, "parts": len(parts)}
+        messages.append(
+            Message(
+                conversation_id=conv.id,
+                channel_account_id=conv.channel_account_id,
+                contact_id=conv.contact_id,
+                direction=Direction.internal if private else Direction.outbound,
+                sender_type=sender_type,
+                operator_id=operator_id,
+                kind="note" if private else kind,
+                text=part,
+                attachments=[],
+                external_id=_part_key(external_id, number),
+                delivery_state=None if private else DeliveryState.queued,
+                meta=part_meta,
+            )
+        )
+    msg = messages[0]
     try:
         async with session.begin_nested():
             session.add(msg)
@@ -287,6 +312,9 @@ async def queue_outgoing(
         )
         assert existing is not None
         return existing, False
+    for later in messages[1:]:  # one by one: ids (and so the send order) follow the text
+        session.add(later)
+        await session.flush()
     await touchpoints_service.record_in_conversation(
         session,
         conv,
@@ -299,12 +327,13 @@ async def queue_outgoing(
         order_id=order_id,
     )
     if not private:
-        await delivery_service.enqueue(
-            session,
-            message_id=msg.id,
-            conversation_id=conv.id,
-            channel_account_id=conv.channel_account_id,
-        )
+        for row in messages:  # the dispatcher sends a conversation's rows in id order
+            await delivery_service.enqueue(
+                session,
+                message_id=row.id,
+                conversation_id=conv.id,
+                channel_account_id=conv.channel_account_id,
+            )
         values: dict[str, object] = {"last_activity_at": now}
         if conv.status == ConversationStatus.pending:
             values["status"] = ConversationStatus.open
@@ -322,8 +351,24 @@ async def queue_outgoing(
                 .where(Conversation.id == conv.id, Conversation.first_response_at.is_(None))
                 .values(first_response_at=now)
             )
-    emit(session, "message.created", conversation_id=conv.id, message_id=msg.id)
+    for row in messages:
+        emit(session, "message.created", conversation_id=conv.id, message_id=row.id)
     return msg, True
+
+
+def _split_for(channel: ChannelAccount, text: str) -> list[str]:
+    """A text longer than the provider takes becomes several messages, each its own outbox
+    row: written in one transaction, each part is sent once and in order, at the pace the
+    dispatcher keeps for the chat. The rule itself is connectors/text.py's."""
+    limit = getattr(get_connector(channel.type.value), "max_text_length", None)
+    return split_text(text, limit) if limit else [text]
+
+
+def _part_key(external_id: str | None, number: int) -> str | None:
+    """The first part keeps the caller's idempotency key, so a retry finds the reply."""
+    if external_id is None or number == 1:
+        return external_id
+    return f"{external_id}#part{number}"
 
 
 def _check_text(text: str, max_chars: int) -> str:

@@ -4,12 +4,18 @@ Leadership: a PostgreSQL advisory lock keyed by the bot id, taken with pg_try_ad
 on a dedicated connection that stays open while this process polls. If the process dies,
 its connection closes and the lock goes with it; a standby retries and takes over.
 
-No loss, no repeats: getUpdates' offset is Telegram's acknowledgement. The next offset is
-stored in the channel's settings in the SAME transaction as the batch's messages, and only
-sent to Telegram after that commit. A crash before the commit means the batch is fetched
-again (and stored once: ingest is idempotent); a crash after it means Telegram hears of the
-new offset from whoever polls next. The offset update is compare-and-set, so a process that
-lost its lock without noticing cannot move the offset back."""
+No loss, no repeats: getUpdates' offset is Telegram's acknowledgement ("an update is
+considered confirmed as soon as getUpdates is called with an offset higher than its
+update_id"), and nothing more. The offset that confirms a batch is stored in the channel's
+settings (poll_offset) in the SAME transaction as the batch's messages, and only sent to
+Telegram after that commit, once, in a short poll; when that poll brings nothing new, the
+stored offset is cleared and the long polls that follow carry no offset at all (Telegram
+then returns the earliest unconfirmed updates). An offset sent on every poll would confirm,
+unseen, any update with a lower id: after a week without updates Telegram picks the next id
+at random, so that happens. A crash before the commit means the batch is fetched again (and
+stored once: ingest is idempotent by (channel, external id)); a crash after it means the
+stored offset is sent by whoever polls next. Offset changes are compare-and-set, so a
+process that lost its lock without noticing cannot move the offset back."""
 
 import asyncio
 import contextlib
@@ -35,6 +41,12 @@ _ADVANCE_OFFSET = text("""
 UPDATE channel_accounts
 SET settings = jsonb_set(settings, '{poll_offset}', to_jsonb(CAST(:next AS bigint)))
 WHERE id = :id AND COALESCE((settings->>'poll_offset')::bigint, -1) = :current
+""")
+
+# All stored updates are confirmed: polls carry no offset from now on.
+_CONFIRMED = text("""
+UPDATE channel_accounts SET settings = settings - 'poll_offset'
+WHERE id = :id AND (settings->>'poll_offset')::bigint = :current
 """)
 
 _POLLING_CHANNELS = text("""
@@ -130,10 +142,10 @@ class TelegramPoller:
         async with client.open_bot(channel.credentials["bot_token"], api_server) as bot:
             while not self._stopping:
                 await lock_conn.fetchval("SELECT 1")  # the lock lives as long as this does
+                # A confirming poll is short: it only has to reach Telegram.
+                wait = 0 if offset is not None else config.telegram_poll_timeout_seconds
                 try:
-                    updates = await client.get_updates(
-                        bot, offset, config.telegram_poll_timeout_seconds
-                    )
+                    updates = await client.get_updates(bot, offset, wait)
                 except TemporaryError as exc:
                     errors += 1
                     delay = _backoff(config.telegram_poll_error_backoff_seconds, errors)
@@ -150,6 +162,17 @@ class TelegramPoller:
                         # Only stops the spinner on the user's button: not worth a retry.
                         with contextlib.suppress(TemporaryError, PermanentError):
                             await client.answer_callback(bot, callback_id)
+                elif offset is not None:
+                    await self._confirmed(offset)
+                    offset = None
+
+    async def _confirmed(self, offset: int) -> None:
+        async with self.ctx.sessions() as session:
+            result = await session.execute(_CONFIRMED, {"id": self.channel_id, "current": offset})
+            if not isinstance(result, CursorResult) or result.rowcount != 1:
+                await session.rollback()
+                raise LostLeadership
+            await session.commit()
 
     async def _store(
         self, offset: int | None, updates: list[dict[str, Any]]
@@ -159,7 +182,7 @@ class TelegramPoller:
         callbacks: list[str] = []
         async with self.ctx.sessions() as session:
             channel = await session.get(ChannelAccount, self.channel_id)
-            if channel is None:
+            if channel is None or not channel.is_active:  # deactivated or deleted meanwhile
                 raise LostLeadership
             for raw in updates:
                 if await self._store_one(session, channel, raw):

@@ -3,8 +3,9 @@ deleteWebhook) and turning a parsed update into inbox rows. Webhook and poller s
 `store_update`, so both modes store exactly the same thing.
 
 Channel settings: mode ("webhook" | "polling"), bot_id, bot_username, api_server,
-poll_offset (polling: the next getUpdates offset, advanced in the same transaction as the
-messages it confirms). Credentials: bot_token, webhook_secret."""
+poll_offset (polling: the getUpdates offset that still has to confirm stored messages,
+written in the same transaction as they are; absent once Telegram has it, see poller.py).
+Credentials: bot_token, webhook_secret."""
 
 import hmac
 import logging
@@ -39,15 +40,21 @@ def webhook_url(config: Settings, channel_id: int) -> str:
 
 
 async def prepare(
-    session: AsyncSession, config: Settings, settings: dict[str, Any], credentials: dict[str, str]
+    session: AsyncSession,
+    config: Settings,
+    settings: dict[str, Any],
+    credentials: dict[str, str],
+    *,
+    channel: ChannelAccount | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Checks the token with getMe before anything is stored. Returns the settings and
-    credentials to store. Never puts the token in an error message."""
+    credentials to store. Never puts the token in an error message. `channel`: the channel
+    being changed, whose token must stay that of the same bot."""
     token = credentials.get("bot_token", "").strip()
     if not token:
         raise Invalid("credentials.bot_token is required (from @BotFather)", "invalid_bot_token")
     mode = settings.get("mode") or ("webhook" if config.public_url else "polling")
-    if mode not in MODES:
+    if mode not in MODES:  # also checked by the settings model (app/channels/kinds.py)
         raise Invalid("settings.mode must be 'webhook' or 'polling'", "invalid_settings")
     if mode == "webhook" and not config.public_url.startswith(("http://", "https://")):
         raise Invalid(
@@ -64,14 +71,22 @@ async def prepare(
         raise Invalid(str(exc), "invalid_bot_token") from None
     except (TemporaryError, PermanentError) as exc:
         raise Unavailable(f"Could not reach the Telegram Bot API: {exc.reason}") from None
+    if channel is not None and channel.settings.get("bot_id") != me.id:
+        raise Conflict(
+            "This token belongs to another bot: connect that one as a new channel",
+            "different_bot",
+        )
     taken = await session.scalar(
         select(ChannelAccount.id).where(
             ChannelAccount.type == ChannelType.telegram,
             ChannelAccount.settings["bot_id"].as_string() == str(me.id),
+            ChannelAccount.deleted_at.is_(None),
+            ChannelAccount.id != (channel.id if channel is not None else -1),
         )
     )
     if taken is not None:
         raise Conflict(f"This bot is already connected as channel {taken}", "bot_already_connected")
+    # A new setup starts polling afresh: an offset from before could confirm (drop) updates.
     stored = {k: v for k, v in settings.items() if k != "poll_offset"}
     stored |= {"mode": mode, "bot_id": me.id, "bot_username": me.username, "api_server": api_server}
     return stored, {**credentials, "bot_token": token}
@@ -95,6 +110,23 @@ async def connect(config: Settings, channel: ChannelAccount) -> None:
     except (TemporaryError, PermanentError) as exc:
         raise Unavailable(f"Telegram refused to set up the bot: {exc.reason}") from None
     log.info("telegram channel %s connected in %s mode", channel.id, channel.settings["mode"])
+
+
+async def disconnect(channel: ChannelAccount) -> None:
+    """Stops Telegram delivering to us: deleteWebhook in webhook mode (a polling bot stops
+    when its poller sees the channel inactive). A token Telegram no longer accepts has no
+    webhook left to delete; anything else temporary is a 503 and nothing changes."""
+    if channel.settings.get("mode") != "webhook":
+        return
+    try:
+        await client.delete_webhook(
+            channel.credentials["bot_token"], channel.settings.get("api_server")
+        )
+    except TemporaryError as exc:
+        raise Unavailable(f"Telegram could not remove the webhook: {exc.reason}") from None
+    except PermanentError as exc:
+        log.warning("telegram channel %s: deleteWebhook refused (%s)", channel.id, exc.reason)
+    log.info("telegram channel %s disconnected", channel.id)
 
 
 async def webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:

@@ -1,10 +1,11 @@
-"""Telegram: outbound through aiogram (text split at 4096, media by URL or file_id, inline
-buttons) and media download through getFile.
+"""Telegram: outbound through aiogram (media by URL or file_id, inline buttons) and media
+download through getFile. Texts over 4096 are split by the outbox at queue time.
 
 Channel credentials: bot_token. Channel settings: api_server (Bot API base URL).
 
-A long text goes out as several messages. If a later part fails and is retried, the parts
-already sent are remembered (per process, for a while) and not sent again."""
+A text that still arrives too long (queued before that, or a caption left over) goes out as
+several messages here. If a later part fails and is retried, the parts already sent are
+remembered (per process, for a while) and not sent again."""
 
 import mimetypes
 from collections import OrderedDict
@@ -28,6 +29,8 @@ from connectors.base import (
     TemporaryError,
 )
 from connectors.telegram.client import map_error, scrub, shared_bot
+from connectors.text import split_text as split
+from connectors.text import utf16_len as _utf16_len
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -43,31 +46,8 @@ _DEFAULT_TYPES = {
 Step = Callable[[Bot, InlineKeyboardMarkup | None], Awaitable[TgMessage]]
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Telegram counts UTF-16 code units. Cut at the last line break (or else space) in the
-    second half of a chunk so words stay whole; hard-cut a chunk with neither."""
-    parts: list[str] = []
-    while _utf16_len(text) > limit:
-        end = 0
-        units = 0
-        for i, ch in enumerate(text):
-            units += 2 if ord(ch) > 0xFFFF else 1
-            if units > limit:
-                break
-            end = i + 1
-        head = text[:end]
-        cut = max(head.rfind("\n"), head.rfind(" "))
-        if cut >= end // 2:
-            end = cut + 1
-        parts.append(text[:end])
-        text = text[end:]
-    if text or not parts:
-        parts.append(text)
-    return parts
+    return split(text, limit)
 
 
 def inline_keyboard(buttons: Any) -> InlineKeyboardMarkup | None:
@@ -137,6 +117,7 @@ def _steps(chat_id: int, message: OutboundMessage) -> list[Step]:
 
 class TelegramConnector:
     channel_type = "telegram"
+    max_text_length: int | None = TEXT_LIMIT  # the outbox splits longer texts at queue time
     # Telegram's documented limits: ~30 messages/s per bot, ~1/s per chat.
     rate_per_account: str | None = "30/second"
     rate_per_chat: str | None = "1/second"

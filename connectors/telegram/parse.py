@@ -157,10 +157,37 @@ def _sender(chat: dict[str, Any], user: dict[str, Any] | None, **extra: Any) -> 
     )
 
 
-def _author(user: dict[str, Any] | None) -> dict[str, Any] | None:
+def _author(user: dict[str, Any] | None, on_behalf: Any = None) -> dict[str, Any] | None:
+    """Who wrote a group message: the user, or the chat it was sent on behalf of (an
+    anonymous admin, a linked channel)."""
+    if user is None or isinstance(on_behalf, dict):
+        user = on_behalf if isinstance(on_behalf, dict) else None
     if user is None:
         return None
     return {"id": user.get("id"), "name": _full_name(user), "username": user.get("username")}
+
+
+def _place(message: dict[str, Any]) -> dict[str, Any]:
+    """A shared location or venue: coordinates (and the venue's name and address, named as
+    WhatsApp names them)."""
+    venue = message.get("venue") if isinstance(message.get("venue"), dict) else None
+    point = venue["location"] if venue else message["location"]
+    place: dict[str, Any] = {
+        "latitude": float(point["latitude"]),
+        "longitude": float(point["longitude"]),
+    }
+    for key in ("horizontal_accuracy", "live_period"):
+        if key in point:
+            place[key] = point[key]
+    if venue:
+        place |= {"name": _str(venue.get("title")), "address": _str(venue.get("address"))}
+    return place
+
+
+def _place_text(place: dict[str, Any]) -> str:
+    coordinates = f"{place['latitude']:.6f}, {place['longitude']:.6f}"
+    label = ", ".join(p for p in (place.get("name"), place.get("address")) if p)
+    return f"{label} ({coordinates})" if label else f"Location: {coordinates}"
 
 
 def _media(message: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -185,7 +212,7 @@ def _parse_message(message: dict[str, Any], update: dict[str, Any]) -> InboundMe
     text = message.get("text") if "text" in message else message.get("caption")
     meta: dict[str, Any] = {"update_id": update["update_id"], "chat_type": chat.get("type")}
     if chat.get("type") in _GROUP_CHATS:
-        meta["author"] = _author(user)
+        meta["author"] = _author(user, message.get("sender_chat"))
     sender_extra: dict[str, Any] = {}
 
     kind, attachments = _media(message)
@@ -207,6 +234,10 @@ def _parse_message(message: dict[str, Any], update: dict[str, Any]) -> InboundMe
             # Only the user's own number describes them; a forwarded card is someone else.
             if user is not None and contact.get("user_id") == user.get("id"):
                 sender_extra["phone"] = phone
+        elif isinstance(message.get("venue"), dict) or isinstance(message.get("location"), dict):
+            kind = "location"
+            meta["location"] = _place(message)
+            text = _place_text(meta["location"])
         else:
             kind = "unsupported"
             meta["content_type"] = next((k for k in message if k not in _ENVELOPE), None)

@@ -57,6 +57,7 @@ class WebchatConnector:
     channel_type = "webchat"
     rate_per_account: str | None = None
     rate_per_chat: str | None = None
+    max_text_length: int | None = None  # the widget shows any length
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage

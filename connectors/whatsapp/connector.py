@@ -69,6 +69,7 @@ def build_payload(message: OutboundMessage) -> dict[str, Any]:
 class WhatsAppConnector:
     channel_type = "whatsapp"
     rate_per_chat: str | None = None
+    max_text_length: int | None = 4096  # a text message's body
 
     def __init__(
         self,

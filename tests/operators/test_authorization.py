@@ -162,6 +162,11 @@ API_RULES: dict[Route, Rule] = {
         operator=False,
         call=lambda w: (f"/api/v1/channels/{w.channel_b_id}", {"name": "Renamed"}),
     ),
+    # A channel nobody has: every caller allowed past authorization gets the 404 (deleting
+    # the world's channel would leave the next allowed caller a 404 for another reason).
+    ("DELETE", "/api/v1/channels/{channel_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/channels/987654321")
+    ),
     ("GET", "/api/v1/conversations"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,

@@ -229,16 +229,75 @@ async def test_start_deep_link_is_the_lead_source(run: Running, bot: dict[str, A
 async def test_group_chat_is_stored_and_visible(run: Running, bot: dict[str, Any]) -> None:
     r = await deliver(run.client, bot["id"], load_update("update_group_text"), bot["secret"])
     assert r.status_code == 200
+    second = load_update("update_group_text")
+    second["update_id"] += 1
+    second["message"] |= {
+        "message_id": 78,
+        "from": {"id": 600333444, "is_bot": False, "first_name": "Ольга", "last_name": "Ким"},
+        "text": "И доставку в Казань тоже",
+    }
+    anonymous = load_update("update_group_text")
+    anonymous["update_id"] += 2
+    anonymous["message"] |= {
+        "message_id": 79,
+        "from": {
+            "id": 1087968824,
+            "is_bot": True,
+            "first_name": "Group",
+            "username": "GroupAnonymousBot",
+        },
+        "sender_chat": {"id": -1001234567890, "title": "Оптовые клиенты", "type": "supergroup"},
+        "text": "Администратор: да, есть",
+    }
+    for update in (second, anonymous):
+        assert (await deliver(run.client, bot["id"], update, bot["secret"])).status_code == 200
     [conv] = await conversations(run.client, bot["admin"])
     assert conv["contact"]["name"] == "Оптовые клиенты"
-    [msg] = await messages(run.client, bot["admin"], conv["id"])
-    assert msg["text"] == "Коллеги, есть ли скидка на партию от 100 штук?"
+    msgs = await messages(run.client, bot["admin"], conv["id"])
+    assert [(m["sender_name"], m["text"]) for m in msgs] == [
+        ("Pavel", "Коллеги, есть ли скидка на партию от 100 штук?"),
+        ("Ольга Ким", "И доставку в Казань тоже"),
+        ("Оптовые клиенты", "Администратор: да, есть"),
+    ]
+
+
+async def test_a_location_and_a_venue_keep_their_coordinates(
+    run: Running, bot: dict[str, Any]
+) -> None:
+    point = {"latitude": 55.751244, "longitude": 37.618423}
+    location = with_media("location", point, 4100)
+    del location["message"]["caption"]
+    venue = with_media(
+        "venue",
+        {
+            "location": {"latitude": 59.93428, "longitude": 30.335099},
+            "title": "Пункт выдачи №12",
+            "address": "Невский пр., 28",
+        },
+        4101,
+    )
+    venue["message"]["location"] = {"latitude": 59.93428, "longitude": 30.335099}
+    del venue["message"]["caption"]
+    for update in (location, venue):
+        assert (await deliver(run.client, bot["id"], update, bot["secret"])).status_code == 200
+    first, second = await all_messages(run.client, bot["admin"])
+    assert first["kind"] == "location"
+    assert first["location"] == point
+    assert first["text"] == "Location: 55.751244, 37.618423"
+    assert second["kind"] == "location"
+    assert second["location"] == {
+        "latitude": 59.93428,
+        "longitude": 30.335099,
+        "name": "Пункт выдачи №12",
+        "address": "Невский пр., 28",
+    }
+    assert second["text"] == "Пункт выдачи №12, Невский пр., 28 (59.934280, 30.335099)"
 
 
 async def test_unsupported_updates_are_stored_not_dropped(
     run: Running, bot: dict[str, Any]
 ) -> None:
-    location = with_media("location", {"latitude": 55.7, "longitude": 37.6}, 4000)
+    dice = with_media("dice", {"emoji": "🎲", "value": 4}, 4000)
     channel_post = {
         "update_id": 904711300,
         "channel_post": {
@@ -248,7 +307,7 @@ async def test_unsupported_updates_are_stored_not_dropped(
             "text": "Hello channel",
         },
     }
-    for update in (location, channel_post):
+    for update in (dice, channel_post):
         r = await deliver(run.client, bot["id"], update, bot["secret"])
         assert r.status_code == 200, r.text
     kinds = [m["kind"] for m in await all_messages(run.client, bot["admin"])]

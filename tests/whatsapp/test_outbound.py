@@ -105,3 +105,18 @@ async def test_operator_downloads_media(run: Running, graph: FakeGraph) -> None:
     r = await run.client.get(f"/api/v1/messages/{image['id']}/attachments/0", headers=auth(admin))
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "media_unavailable"
+
+
+async def test_a_long_text_goes_out_as_several_messages_in_order(
+    run: Running, graph: FakeGraph
+) -> None:
+    """WhatsApp takes 4096 characters per text: a longer reply is split when queued."""
+    admin = await run.admin_token()
+    conv_id = await _conversation(run, admin, graph)
+    text = ("Ваш заказ собран и передан в доставку.\n" * 40 + "\n") * 3  # 4,800 characters
+    r = await reply(run.client, admin, conv_id, text=text)
+    assert r.status_code == 201, r.text
+    sends = await graph.wait_for_sends(2)
+    assert all(len(s.body["text"]["body"]) <= 4096 for s in sends)
+    assert "".join(s.body["text"]["body"] for s in sends) == text
+    assert sends[0].body["text"]["body"].endswith("\n\n")  # cut between paragraphs

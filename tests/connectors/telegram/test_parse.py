@@ -132,11 +132,18 @@ def test_group_chat_is_the_contact_and_the_author_is_kept() -> None:
     assert msg.external_id == "-1001234567890:77"
 
 
+def test_a_location_keeps_its_coordinates_and_bad_ones_stay_raw() -> None:
+    msg = parse_update(media_update("location", {"latitude": 55.75, "longitude": 37.61})).message
+    assert (msg.kind, msg.meta["location"]) == ("location", {"latitude": 55.75, "longitude": 37.61})
+    broken = media_update("location", {"latitude": "north"})
+    assert parse_update(broken).message.kind == "unsupported"
+
+
 def test_unsupported_message_and_update_keep_the_raw_json() -> None:
-    location = media_update("location", {"latitude": 55.75, "longitude": 37.61})
-    msg = parse_update(location).message
-    assert (msg.kind, msg.meta["content_type"]) == ("unsupported", "location")
-    assert msg.meta["raw"] == location
+    dice = media_update("dice", {"emoji": "🎲", "value": 4})
+    msg = parse_update(dice).message
+    assert (msg.kind, msg.meta["content_type"]) == ("unsupported", "dice")
+    assert msg.meta["raw"] == dice
     assert msg.external_id == "518003941:1187"
 
     poll_answer = {
