@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     # Limits
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted")
+    whatsapp_max_webhook_bytes: int = Field(
+        default=3 * 1024 * 1024,
+        description="Largest WhatsApp webhook body accepted (Meta posts up to 3 MB)",
+    )
     max_message_chars: int = Field(default=4096, description="Largest message text accepted")
     rate_limit_public: str = Field(default="120/minute", description="Per IP, public endpoints")
     rate_limit_widget_messages: str = Field(
