@@ -209,10 +209,10 @@ async def ingest(
 # A deletion empties the message and marks it; an edit after a deletion changes nothing.
 _APPLY_EDIT = text("""
 UPDATE messages SET
-    text = CASE WHEN :deleted THEN NULL ELSE :text END,
-    edited_at = :edited_at,
-    deleted_at = CASE WHEN :deleted THEN :edited_at END,
-    attachments = CASE WHEN :deleted THEN '[]'::jsonb
+    text = CASE WHEN CAST(:deleted AS boolean) THEN NULL ELSE CAST(:text AS text) END,
+    edited_at = CAST(:edited_at AS timestamptz),
+    deleted_at = CASE WHEN CAST(:deleted AS boolean) THEN CAST(:edited_at AS timestamptz) END,
+    attachments = CASE WHEN CAST(:deleted AS boolean) THEN CAST('[]' AS jsonb)
                        ELSE COALESCE(CAST(:attachments AS jsonb), attachments) END
 WHERE channel_account_id = :channel_id AND external_id = :external_id
   AND direction = 'inbound' AND deleted_at IS NULL
