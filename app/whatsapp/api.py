@@ -43,8 +43,13 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookResult:
             channel, body, request.headers.get("x-hub-signature-256")
         )
         routed = await whatsapp_service.route_events(session, channel, events)
-    result = WebhookResult(messages=0, duplicates=0, statuses=0)
-    for target, event in routed:  # one short transaction each (see handle_event)
+        result = WebhookResult(messages=0, duplicates=0, statuses=0)
+        # One short transaction per event (see handle_event); the first one uses this
+        # session, so the usual body of one event costs one transaction, as before.
+        if routed:
+            await whatsapp_service.handle_event(session, *routed[0], result)
+        await session.commit()
+    for target, event in routed[1:]:
         async with ctx.sessions() as session:
             await whatsapp_service.handle_event(session, target, event, result)
             await session.commit()

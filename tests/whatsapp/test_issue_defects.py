@@ -96,6 +96,35 @@ async def test_status_kept_until_swept_or_expired(run: Running, graph: FakeGraph
     assert await count(run.ctx, "pending_statuses") == 0
 
 
+async def test_sweep_applies_a_status_that_raced_the_record(run: Running, graph: FakeGraph) -> None:
+    from sqlalchemy import text
+
+    from app.delivery import pending_statuses
+
+    admin = await run.admin_token()
+    _, conv_id = await _conversation(run, admin, graph)
+    r = await reply(run.client, admin, conv_id, text="Hello")
+    message_id = r.json()["id"]
+    await wait_for_state(run.client, admin, conv_id, message_id, ("sent",))
+    # What a status committed while the send's record was committing leaves behind: kept,
+    # though its message is recorded now. The sweep applies it.
+    async with run.ctx.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO pending_statuses (channel_account_id, provider_message_id, state) "
+                "SELECT channel_account_id, provider_message_id, 'read' FROM messages "
+                "WHERE id = :id"
+            ),
+            {"id": message_id},
+        )
+    async with run.ctx.sessions() as session:
+        assert await pending_statuses.sweep(session) == 1
+        await session.commit()
+    m = await wait_for_state(run.client, admin, conv_id, message_id, ("read",))
+    assert m["delivery_state"] == "read"
+    assert await count(run.ctx, "pending_statuses") == 0
+
+
 async def test_window_counts_from_the_clients_timestamp(run: Running, graph: FakeGraph) -> None:
     admin = await run.admin_token()
     channel_id = (await create_whatsapp(run.client, admin, graph))["id"]
