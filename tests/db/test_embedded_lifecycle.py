@@ -34,7 +34,7 @@ def postgres_pids(pgdata: Path) -> list[int]:
 class Serve:
     """One `chatcentre serve` process on the data dir's embedded server."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, *args: str):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATCENTRE_")}
         env |= {
@@ -43,7 +43,7 @@ class Serve:
             "CHATCENTRE_LOG_LEVEL": "warning",
             "PYTHONPATH": str(ROOT),
         }
-        self.proc = subprocess.Popen([*CHATCENTRE, "serve"], env=env, cwd=data_dir)
+        self.proc = subprocess.Popen([*CHATCENTRE, "serve", *args], env=env, cwd=data_dir)
 
     async def ready(self) -> None:
         async def answers() -> bool:
@@ -103,7 +103,7 @@ async def test_shared_server_stops_with_its_last_user(tmp_path: Path) -> None:
         first = Serve(data_dir)
         started.append(first)
         await first.ready()
-        second = Serve(data_dir)
+        second = Serve(data_dir, "--no-migrate")  # the first one migrated
         started.append(second)
         await second.ready()
         pgdata = data_dir / "pg"
