@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     # Limits
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted")
+    whatsapp_max_webhook_bytes: int = Field(
+        default=3 * 1024 * 1024,
+        description="Largest WhatsApp webhook body accepted (Meta posts up to 3 MB)",
+    )
     max_message_chars: int = Field(
         default=20000,
         description="Largest message text accepted (a reply longer than the provider takes, "

@@ -78,7 +78,11 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     whatsapp_service.configure_connector(settings)
     telegram_service.configure_connector(settings)
     app.add_middleware(WidgetCorsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        wider={"/webhooks/whatsapp/": settings.whatsapp_max_webhook_bytes},
+    )
     app.add_middleware(MetricsMiddleware)
     # The inbound paths first: routes are matched in order, and these take most requests.
     for router in (

@@ -1,5 +1,5 @@
 """Background workers of a process: outbox dispatchers, routing timers, Telegram pollers,
-the daily cadence digest, the delivery-chain watchdogs."""
+the daily cadence digest, the delivery-chain watchdogs, the sweep of early status callbacks."""
 
 import asyncio
 import contextlib
@@ -8,6 +8,7 @@ from app.chains.tasks import ChainWatchdogs
 from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
+from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
 from app.telegram.poller import TelegramPollers
 
@@ -23,6 +24,7 @@ class Workers:
         self.telegram_pollers = TelegramPollers(ctx)
         self.digest = CadenceDigest(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
+        self.pending_statuses = PendingStatusSweeper(ctx)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -37,6 +39,9 @@ class Workers:
         self._tasks.append(
             asyncio.create_task(self.chain_watchdogs.run_forever(), name="chain-watchdogs")
         )
+        self._tasks.append(
+            asyncio.create_task(self.pending_statuses.run_forever(), name="pending-statuses")
+        )
 
     async def stop(self) -> None:
         for d in self.dispatchers:
@@ -45,6 +50,7 @@ class Workers:
         self.telegram_pollers.stop()
         self.digest.stop()
         self.chain_watchdogs.stop()
+        self.pending_statuses.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

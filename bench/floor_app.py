@@ -64,6 +64,7 @@ def ingest_args(channel_id: int, sender: str, external_id: str, text: str) -> li
         "survey_attention": "short",
         "default_target": 300,
         "now": datetime.now(UTC),
+        "inbound_at": None,  # the receipt time
     }
     return [params[name] for name in NAMES]
 

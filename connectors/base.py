@@ -35,12 +35,14 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class MessageEdit:
-    """The sender changed a message we already stored (Telegram edited_message)."""
+    """The sender changed a message we already stored (Telegram edited_message, WhatsApp
+    edit), or deleted it for everyone (WhatsApp revoke: `deleted`, text and files gone)."""
 
     external_id: str  # the same key the original InboundMessage had
     text: str | None
     edited_at: datetime | None = None
     attachments: list[dict[str, Any]] | None = None
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.db.base import Base
-from app.delivery.models import OutboxItem
+from app.delivery.models import OutboxItem, PendingStatus
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.scheduling.models import JobRun
@@ -30,6 +30,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OutboxItem",
+    "PendingStatus",
     "Survey",
     "Team",
     "Touchpoint",

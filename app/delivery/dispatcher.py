@@ -24,6 +24,7 @@ from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
 from app.db.engine import asyncpg_dsn
+from app.delivery import pending_statuses
 from app.delivery.backoff import retry_delay
 from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
@@ -49,11 +50,19 @@ WHERE due_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
 """)
 
 # A send is recorded in one statement: the hot path of the dispatcher (one round trip, not
-# two, between the provider's answer and the commit that makes a resend impossible).
+# two, between the provider's answer and the commit that makes a resend impossible). It
+# hands back the provider's status callbacks that came before it (app/delivery/
+# pending_statuses.py).
 _RECORD_SENT = text("""
-WITH done AS (DELETE FROM outbox WHERE message_id = :id)
-UPDATE messages SET delivery_state = 'sent', provider_message_id = :provider_id, sent_at = :now
-WHERE id = :id AND delivery_state = 'queued'
+WITH done AS (DELETE FROM outbox WHERE message_id = :id),
+recorded AS (
+    UPDATE messages SET delivery_state = 'sent', provider_message_id = :provider_id,
+                        sent_at = :now
+    WHERE id = :id AND delivery_state = 'queued'
+    RETURNING channel_account_id)
+DELETE FROM pending_statuses p USING recorded r
+WHERE p.channel_account_id = r.channel_account_id AND p.provider_message_id = :provider_id
+RETURNING p.state, p.at, p.error_code, p.error_title
 """)
 
 _CLAIM = text("""
@@ -262,16 +271,18 @@ class Dispatcher:
     ) -> None:
         msg, channel_type = job.message, job.channel.type.value
         if isinstance(result, SendResult):
-            await session.execute(
-                _RECORD_SENT,
-                {
-                    "id": msg.id,
-                    "provider_id": result.provider_message_id,
-                    "now": datetime.now(UTC),
-                },
-            )
+            provider_id = result.provider_message_id
+            early = (
+                await session.execute(
+                    _RECORD_SENT,
+                    {"id": msg.id, "provider_id": provider_id, "now": datetime.now(UTC)},
+                )
+            ).all()
             SENT.labels(channel_type).inc()
             emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+            if early and provider_id is not None:
+                statuses = [pending_statuses.as_status(provider_id, row) for row in early]
+                await pending_statuses.apply_kept(session, job.channel, statuses)
             return
         if isinstance(result, _Throttled):
             await session.execute(

@@ -1,6 +1,17 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -31,3 +42,28 @@ class OutboxItem(Base):
     # that died releases its rows when this passes).
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PendingStatus(Base):
+    """A provider's status callback for a message id we have not recorded yet: WhatsApp can
+    post "sent" or "delivered" before our send's own HTTP answer is committed. Applied when
+    the send is recorded (or by the sweep that also drops old ones)."""
+
+    __tablename__ = "pending_statuses"
+    __table_args__ = (
+        UniqueConstraint("channel_account_id", "provider_message_id", "state"),
+        Index("ix_pending_statuses_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel_account_id: Mapped[int] = mapped_column(
+        ForeignKey("channel_accounts.id", ondelete="CASCADE")
+    )
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_title: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -189,8 +189,11 @@ async def download_attachment(
     except MediaUnavailable as exc:
         raise NotFound(str(exc), "media_unavailable") from exc
     except TemporaryError as exc:
+        retry = str(max(1, round(exc.retry_after))) if exc.retry_after else "5"
         raise Unavailable(
-            "The provider is not answering; try again", "provider_unavailable"
+            "The provider is not answering; try again",
+            "provider_unavailable",
+            headers={"Retry-After": retry},
         ) from exc
     headers = {}
     if media.filename:

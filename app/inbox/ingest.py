@@ -27,6 +27,7 @@ from app.routing.service import DEFAULT_POLICY
 from app.surveys import answers as surveys_answers
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.service import shape_of
+from app.whatsapp.window import written_at
 from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
 # The statements live in the database as two functions (migration "ingest in one round
@@ -44,7 +45,7 @@ SELECT * FROM chatcentre_ingest_message(
     :is_rating, :survey_button, :survey_window_hours,
     :touch_kind, :recurrence, :attention,
     :survey_reaction, :survey_recurrence, :survey_attention,
-    :default_target, :now)
+    :default_target, :now, :inbound_at)
 """)
 
 
@@ -177,6 +178,7 @@ async def ingest(
                 "survey_attention": survey_attention,
                 "default_target": DEFAULT_POLICY.response_target_seconds,
                 "now": now,
+                "inbound_at": written_at(channel.type.value, msg.sent_at, now),
             },
         )
     ).one()
@@ -204,11 +206,16 @@ async def ingest(
     )
 
 
+# A deletion empties the message and marks it; an edit after a deletion changes nothing.
 _APPLY_EDIT = text("""
-UPDATE messages SET text = :text, edited_at = :edited_at,
-    attachments = COALESCE(CAST(:attachments AS jsonb), attachments)
+UPDATE messages SET
+    text = CASE WHEN CAST(:deleted AS boolean) THEN NULL ELSE CAST(:text AS text) END,
+    edited_at = CAST(:edited_at AS timestamptz),
+    deleted_at = CASE WHEN CAST(:deleted AS boolean) THEN CAST(:edited_at AS timestamptz) END,
+    attachments = CASE WHEN CAST(:deleted AS boolean) THEN CAST('[]' AS jsonb)
+                       ELSE COALESCE(CAST(:attachments AS jsonb), attachments) END
 WHERE channel_account_id = :channel_id AND external_id = :external_id
-  AND direction = 'inbound'
+  AND direction = 'inbound' AND deleted_at IS NULL
 RETURNING id, conversation_id
 """)
 
@@ -216,13 +223,14 @@ RETURNING id, conversation_id
 async def apply_edit(
     session: AsyncSession, channel: ChannelAccount, edit: MessageEdit
 ) -> int | None:
-    """The sender edited a stored message: update it in place (no new message). Returns its
-    id, or None when we never stored the original."""
+    """The sender edited (or deleted) a stored message: update it in place (no new
+    message). Returns its id, or None when we never stored the original."""
     row = (
         await session.execute(
             _APPLY_EDIT,
             {
-                "text": edit.text,
+                "text": _clean(edit.text),
+                "deleted": edit.deleted,
                 "edited_at": edit.edited_at or datetime.now(UTC),
                 "attachments": None
                 if edit.attachments is None

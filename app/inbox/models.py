@@ -186,6 +186,12 @@ class Message(TimestampMixin, Base):
         # Idempotency: a redelivered provider update or a retried widget POST is a no-op.
         UniqueConstraint("channel_account_id", "external_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index(
+            "ix_messages_provider_message_id",
+            "channel_account_id",
+            "provider_message_id",
+            postgresql_where=text("provider_message_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -212,4 +218,5 @@ class Message(TimestampMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

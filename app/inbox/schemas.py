@@ -24,6 +24,9 @@ class MessageRead(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     edited_at: datetime | None
+    deleted_at: datetime | None = Field(
+        default=None, description="The sender deleted it for everyone (text and files gone)"
+    )
     private: bool = False
     sender_name: str | None = Field(
         default=None, description="Who wrote it, where a chat has several people (a group)"

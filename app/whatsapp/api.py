@@ -41,10 +41,20 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookResult:
     async with ctx.sessions() as session:
         channel = await whatsapp_service.get_webhook_channel(session, channel_id)
         body = await request.body()  # the raw bytes: the signature covers exactly these
-        result = await whatsapp_service.handle_webhook(
-            session, channel, body, request.headers.get("x-hub-signature-256")
+        events = whatsapp_service.verified_events(
+            channel, body, request.headers.get("x-hub-signature-256")
         )
+        routed = await whatsapp_service.route_events(session, channel, events)
+        result = WebhookResult(messages=0, duplicates=0, statuses=0)
+        # One short transaction per event (see handle_event); the first one uses this
+        # session, so the usual body of one event costs one transaction, as before.
+        if routed:
+            await whatsapp_service.handle_event(session, *routed[0], result)
         await session.commit()
+    for target, event in routed[1:]:
+        async with ctx.sessions() as session:
+            await whatsapp_service.handle_event(session, target, event, result)
+            await session.commit()
     return result
 
 

@@ -29,3 +29,4 @@ class WebhookResult(BaseModel):
     messages: int = Field(description="New messages stored")
     duplicates: int = Field(description="Messages seen before (Meta retries)")
     statuses: int = Field(description="Delivery states moved forward")
+    edits: int = Field(default=0, description="Stored messages edited or deleted by the client")

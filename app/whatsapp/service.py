@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount, ChannelType
 from app.config import Settings
 from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
-from app.inbox.ingest import apply_status, ingest
+from app.delivery import pending_statuses
+from app.inbox.ingest import apply_edit, apply_status, ingest
 from app.inbox.models import ContactIdentity, Conversation
 from app.whatsapp.schemas import TemplateSend, TemplateSpec, WebhookResult
 from app.whatsapp.window import window_open
 from connectors import registry
-from connectors.base import InboundMessage
+from connectors.base import InboundMessage, MessageEdit
 from connectors.whatsapp.connector import WhatsAppConnector
 from connectors.whatsapp.parse import InvalidPayload, WebhookEvent, parse_webhook
 from connectors.whatsapp.signature import verify_signature
@@ -179,32 +180,53 @@ def check_verify_token(channel: ChannelAccount, mode: str | None, token: str | N
         raise Forbidden("The verify token does not match", "invalid_verify_token")
 
 
-async def handle_webhook(
-    session: AsyncSession, channel: ChannelAccount, body: bytes, signature: str | None
-) -> WebhookResult:
-    """Checks the signature over the raw bytes, then stores every message and applies every
-    status in payload order, in the caller's one transaction. A redelivery changes nothing."""
+def verified_events(
+    channel: ChannelAccount, body: bytes, signature: str | None
+) -> list[WebhookEvent]:
+    """Checks the signature over the raw bytes, then reads the body's messages, edits and
+    statuses in payload order."""
     if not verify_signature(str(channel.credentials.get("app_secret") or ""), body, signature):
         raise Unauthorized("The X-Hub-Signature-256 signature does not match", "bad_signature")
     try:
-        events = parse_webhook(orjson.loads(body))
+        return parse_webhook(orjson.loads(body))
     except (orjson.JSONDecodeError, InvalidPayload) as exc:
         raise DomainError("The body is not a WhatsApp webhook", "malformed_json") from exc
-    result = WebhookResult(messages=0, duplicates=0, statuses=0)
+
+
+async def route_events(
+    session: AsyncSession, channel: ChannelAccount, events: list[WebhookEvent]
+) -> list[tuple[ChannelAccount, WebhookEvent]]:
+    """Each event with the channel (business number) it belongs to; unknown numbers skipped."""
     channels: dict[str, ChannelAccount | None] = {}
+    routed = []
     for item in events:
         target = await _channel_for(session, channel, item, channels)
-        if target is None:
-            continue
-        if isinstance(item.event, InboundMessage):
-            stored = await ingest(session, target, item.event)
-            if stored.duplicate:
-                result.duplicates += 1
-            else:
-                result.messages += 1
-        elif await apply_status(session, target, item.event) is not None:
-            result.statuses += 1
-    return result
+        if target is not None:
+            routed.append((target, item))
+    return routed
+
+
+async def handle_event(
+    session: AsyncSession, channel: ChannelAccount, item: WebhookEvent, result: WebhookResult
+) -> None:
+    """One event in the caller's transaction, counted in `result`. The caller gives each
+    event a transaction of its own: a body naming several senders then never holds one
+    sender's lock while waiting for another's (Meta posts bodies in parallel), and a
+    redelivery of the body changes nothing."""
+    event = item.event
+    if isinstance(event, InboundMessage):
+        stored = await ingest(session, channel, event)
+        if stored.duplicate:
+            result.duplicates += 1
+        else:
+            result.messages += 1
+    elif isinstance(event, MessageEdit):
+        if await apply_edit(session, channel, event) is not None:
+            result.edits += 1
+    elif await apply_status(session, channel, event) is not None:
+        result.statuses += 1
+    else:
+        await pending_statuses.keep_if_unknown(session, channel.id, event)
 
 
 async def _channel_for(

@@ -131,13 +131,15 @@ class WhatsAppConnector:
         client = self._client()
         try:
             r = await client.get(f"{self._base(settings)}/{media_id}", headers=auth)
+            _raise_if_passing(r, "media lookup")
             info = _json(r)
             if r.status_code >= 400 or not isinstance(info, dict) or not info.get("url"):
                 raise MediaUnavailable(f"WhatsApp has no media {media_id} (HTTP {r.status_code})")
             # The URL lives for about 5 minutes and needs the same bearer token.
             f = await client.get(str(info["url"]), headers=auth)
-        except httpx.HTTPError as exc:
-            raise MediaUnavailable(f"WhatsApp media download failed: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:  # not reached, or no answer: try again later
+            raise TemporaryError(f"WhatsApp media unreachable: {type(exc).__name__}") from exc
+        _raise_if_passing(f, "media download")
         if f.status_code >= 400:
             raise MediaUnavailable(f"WhatsApp media download failed (HTTP {f.status_code})")
         content_type = (
@@ -146,6 +148,16 @@ class WhatsAppConnector:
             or f.headers.get("content-type", "application/octet-stream")
         )
         return Media(f.content, str(content_type), attachment.get("filename"))
+
+
+def _raise_if_passing(r: httpx.Response, what: str) -> None:
+    """A rate limit or a server error says nothing about the media: the caller may retry."""
+    if r.status_code == 429 or r.status_code >= 500:
+        retry_after = r.headers.get("retry-after")
+        raise TemporaryError(
+            f"WhatsApp {what} failed (HTTP {r.status_code})",
+            float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
 
 
 def _json(r: httpx.Response) -> Any:

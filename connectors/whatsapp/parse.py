@@ -1,13 +1,15 @@
-"""Cloud API webhook bodies -> neutral InboundMessage / StatusUpdate, in payload order.
+"""Cloud API webhook bodies -> neutral InboundMessage / MessageEdit / StatusUpdate, in
+payload order.
 
 Nothing is dropped: a message type we do not translate becomes kind "unsupported" with the
 raw message in meta, so operators still see that the client wrote."""
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import InboundMessage, Sender, StatusUpdate
+from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUS_STATES = ("sent", "delivered", "read", "failed")
@@ -23,7 +25,7 @@ class WebhookEvent:
     webhook carries every number of the app)."""
 
     phone_number_id: str | None
-    event: InboundMessage | StatusUpdate
+    event: InboundMessage | MessageEdit | StatusUpdate
 
 
 def parse_webhook(payload: Any) -> list[WebhookEvent]:
@@ -44,7 +46,7 @@ def parse_webhook(payload: Any) -> list[WebhookEvent]:
                 phone_number_id = None
             number = str(phone_number_id) if phone_number_id is not None else None
             for raw in _list(value.get("messages")):
-                msg = _parse_message_safely(_dict(raw), contacts)
+                msg = _parse_change(_dict(raw)) or _parse_message_safely(_dict(raw), contacts)
                 if msg is not None:
                     events.append(WebhookEvent(number, msg))
             for raw in _list(value.get("statuses")):
@@ -55,6 +57,26 @@ def parse_webhook(payload: Any) -> list[WebhookEvent]:
                 if status is not None:
                     events.append(WebhookEvent(number, status))
     return events
+
+
+def _parse_change(m: dict[str, Any]) -> MessageEdit | None:
+    """An edit or a deletion ("revoke") of a message the client sent before: it changes that
+    message; it is not a message of its own."""
+    mtype = m.get("type")
+    if mtype not in ("edit", "revoke"):
+        return None
+    body = _dict(m.get(mtype))
+    original = body.get("original_message_id")
+    if not _scalar(original):
+        return None  # nothing to apply it to: kept as an unsupported message
+    at = _time(m.get("timestamp"))
+    if mtype == "revoke":
+        return MessageEdit(external_id=str(original), text=None, edited_at=at, deleted=True)
+    try:
+        _, text, _, _ = _content(_dict(body.get("message")))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return MessageEdit(external_id=str(original), text=_text(text), edited_at=at)
 
 
 def _parse_message_safely(
@@ -189,6 +211,15 @@ def _content(m: dict[str, Any]) -> tuple[str, str | None, list[dict[str, Any]], 
         if body.get("type") in ("button_reply", "list_reply") and choice.get("id"):
             button = {"id": choice["id"], "title": choice.get("title"), "source": body["type"]}
             return "button", choice.get("title"), [], {"button": button}
+        if body.get("type") == "nfm_reply":
+            return _flow_reply(choice)
+        if body.get("type") == "call_permission_reply":
+            return _call_permission(choice)
+    if mtype == "order":
+        return "order", _order_text(body), [], {"order": body}
+    if mtype == "system":  # e.g. the client changed their number
+        text = body.get("body") or f"System notice: {body.get('type') or 'unknown'}"
+        return "system", text, [], {"system": body}
     if mtype == "button":  # a template's quick-reply button
         button = {"id": body.get("payload"), "title": body.get("text"), "source": "quick_reply"}
         return "button", body.get("text"), [], {"button": button}
@@ -196,6 +227,52 @@ def _content(m: dict[str, Any]) -> tuple[str, str | None, list[dict[str, Any]], 
         # An empty emoji means the client took the reaction back.
         return "reaction", body.get("emoji") or None, [], {"reaction": body}
     return "unsupported", None, [], {"raw": m}
+
+
+def _order_text(order: dict[str, Any]) -> str:
+    """ "Order: 2 × sku-1 (12.50 EUR), 1 × sku-2 (5 EUR)", then the client's note."""
+    items = []
+    for item in _list(order.get("product_items")):
+        item = _dict(item)
+        line = f"{item.get('quantity', 1)} × {item.get('product_retailer_id') or '?'}"
+        if item.get("item_price") is not None:
+            line += f" ({item['item_price']} {item.get('currency') or ''})".replace(" )", ")")
+        items.append(line)
+    text = "Order: " + (", ".join(items) if items else "no items")
+    note = _text(order.get("text"))
+    return f"{text}. {note}" if note else text
+
+
+def _flow_reply(reply: dict[str, Any]) -> tuple[str, str | None, list[Any], dict[str, Any]]:
+    """A WhatsApp Flow (form) the client completed: its answers, as "field: value" lines
+    (the flow token only identifies the flow, so it is not shown)."""
+    try:
+        answers = json.loads(reply.get("response_json") or "{}")
+    except (TypeError, ValueError):
+        answers = {}
+    answers = _dict(answers)
+    lines = [f"{k}: {_shown(v)}" for k, v in answers.items() if k != "flow_token"]
+    title = "Address" if reply.get("name") == "address_message" else "Form answered"
+    text = title + (": " + "; ".join(lines) if lines else "")
+    return "flow_reply", text, [], {"flow": {"name": reply.get("name"), "answers": answers}}
+
+
+def _call_permission(reply: dict[str, Any]) -> tuple[str, str | None, list[Any], dict[str, Any]]:
+    accepted = reply.get("response") == "accept"
+    text = "Call permission " + ("granted" if accepted else "declined")
+    if accepted and reply.get("is_permanent"):
+        text += " (permanent)"
+    elif accepted and (until := _time(reply.get("expiration_timestamp"))) is not None:
+        text += f" until {until:%Y-%m-%d %H:%M} UTC"
+    return "call_permission", text, [], {"call_permission": reply}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _time(value: Any) -> datetime | None:

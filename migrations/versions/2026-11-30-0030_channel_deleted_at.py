@@ -1,7 +1,7 @@
 """channel deleted_at: a deleted channel keeps its conversations and messages
 
 Revision ID: 5e0b7a3c9d21
-Revises: c4a7d2e9f1b3
+Revises: 9c74d8a5cb3f
 Create Date: 2026-11-30 00:30:00.000000
 """
 

@@ -41,6 +41,8 @@ class FakeGraph:
     # Answers for the next sends, in order: (HTTP status, body) or ("sleep", seconds).
     send_answers: list[tuple[Any, Any]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Answers for the next media lookups, in order: (HTTP status, body).
+    media_answers: list[tuple[int, Any]] = field(default_factory=list)
     sent_count: int = 0
 
     @property
@@ -81,6 +83,9 @@ class FakeGraph:
         )
         if not self._authorized(request):
             return JSONResponse(GRAPH["error_invalid_token"], status_code=401)
+        if self.media_answers:
+            code, answer = self.media_answers.pop(0)
+            return JSONResponse(answer, status_code=code)
         if media_id not in self.media:
             error = {"error": {"message": "Unsupported get request", "code": 100}}
             return JSONResponse(error, status_code=400)

@@ -4,6 +4,7 @@ posts, webhook bodies in Meta's shape, and waiting for the dispatcher."""
 import asyncio
 import copy
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +27,21 @@ from tests.whatsapp.fake_graph import (
 CLIENT = "16505551234"
 
 
-def fixture(name: str) -> dict[str, Any]:
+def fixture(name: str, recent: bool = True) -> dict[str, Any]:
+    """A recorded webhook body. `recent`: its messages moved to just now, their spacing kept
+    (the 24-hour window counts from a message's own timestamp)."""
     data: dict[str, Any] = json.loads((FIXTURES / "whatsapp" / f"{name}.json").read_text())
+    messages = [
+        m
+        for entry in data.get("entry", [])
+        for change in entry.get("changes", [])
+        for m in change.get("value", {}).get("messages", [])
+        if str(m.get("timestamp", "")).isdigit()
+    ]
+    if recent and messages:
+        shift = int(time.time()) - max(int(m["timestamp"]) for m in messages)
+        for m in messages:
+            m["timestamp"] = str(int(m["timestamp"]) + shift)
     return data
 
 
@@ -91,7 +105,9 @@ def envelope(
     }
 
 
-def text_message(wamid: str, body: str, frm: str = CLIENT, ts: int = 1763884800) -> dict[str, Any]:
+def text_message(wamid: str, body: str, frm: str = CLIENT, ts: int | None = None) -> dict[str, Any]:
+    """A text message written at `ts` (Unix seconds; default: now)."""
+    ts = int(time.time()) if ts is None else ts
     return {"from": frm, "id": wamid, "timestamp": str(ts), "type": "text", "text": {"body": body}}
 
 

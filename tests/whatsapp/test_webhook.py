@@ -77,7 +77,7 @@ async def test_signature_checks(run: Running, graph: FakeGraph) -> None:
 
     r = await post_webhook(run.client, channel_id, body)
     assert r.status_code == 200, r.text
-    assert r.json() == {"messages": 1, "duplicates": 0, "statuses": 0}
+    assert r.json() == {"messages": 1, "duplicates": 0, "statuses": 0, "edits": 0}
     assert await count(run.ctx, "messages") == 1
 
 
@@ -118,7 +118,13 @@ async def test_inbound_kinds(run: Running, graph: FakeGraph) -> None:
             "type": "reaction",
             "reaction": {"message_id": "wamid.loc", "emoji": "👍"},
         },
-        {"from": CLIENT, "id": "wamid.order", "timestamp": "1763885203", "type": "order"},
+        {
+            "from": CLIENT,
+            "id": "wamid.unknown",
+            "timestamp": "1763885203",
+            "type": "unknown",
+            "errors": [{"code": 131051, "title": "Message type unknown"}],
+        },
         {
             "context": {"from": "15550783881", "id": "wamid.loc"},
             **text_message("wamid.ctx", "about that place", ts=1763885204),
@@ -207,7 +213,12 @@ async def test_batch_in_order_and_redelivery(run: Running, graph: FakeGraph) -> 
     batch["entry"].append(more["entry"][0])
     r = await post_webhook(run.client, channel_id, batch)
     assert r.status_code == 200
-    assert r.json() == {"messages": 3, "duplicates": 0, "statuses": 3}  # the late "sent" is moot
+    assert r.json() == {
+        "messages": 3,
+        "duplicates": 0,
+        "statuses": 3,
+        "edits": 0,
+    }  # the late "sent" is moot
 
     conv_id = (await only_conversation(run.client, admin))["id"]
     before = await messages_of(run.client, admin, conv_id)
@@ -218,7 +229,7 @@ async def test_batch_in_order_and_redelivery(run: Running, graph: FakeGraph) -> 
 
     r = await post_webhook(run.client, channel_id, batch)  # Meta retries the same body
     assert r.status_code == 200
-    assert r.json() == {"messages": 0, "duplicates": 3, "statuses": 0}
+    assert r.json() == {"messages": 0, "duplicates": 3, "statuses": 0, "edits": 0}
     assert await messages_of(run.client, admin, conv_id) == before
     assert await count(run.ctx, "touchpoints") == touchpoints
 
