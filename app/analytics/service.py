@@ -308,11 +308,16 @@ async def _count(session: AsyncSession, query: Select[Any]) -> int:
 
 
 async def rates(session: AsyncSession, f: Filters) -> s.Rates:
+    """Each rate's numerator is a subset of its denominator, so no rate exceeds 1:
+    CR = of the leads created in the range (one cohort), those converted by its end;
+    CLR = of the contacts closed in the range (won: converted; lost: stage changed), the won;
+    SR = of the survey answers given in the range, the positive (see satisfaction)."""
     await _prefer_indexes(session)
     owner = _managed_by(Contact.owner_id, f)
     contacts = select(func.count()).select_from(Contact)
-    converted = await _count(session, contacts.where(_in_range(Contact.converted_at, f), *owner))
-    leads = await _count(session, contacts.where(_in_range(Contact.created_at, f), *owner))
+    cohort = contacts.where(_in_range(Contact.created_at, f), *owner)
+    leads = await _count(session, cohort)
+    converted = await _count(session, cohort.where(Contact.converted_at < f.end))
     won = await _count(
         session,
         contacts.where(
