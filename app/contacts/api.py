@@ -125,8 +125,14 @@ async def delete_category(
     code: str,
     _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
     session: Session,
+    move_to: Annotated[
+        str | None,
+        Query(max_length=16, description="move the category's contacts here, then delete"),
+    ] = None,
 ) -> None:
-    await contacts_service.delete_category(session, code)
+    """409 category_in_use (details.contacts: how many) while contacts use it, unless
+    move_to names the category they move to."""
+    await contacts_service.delete_category(session, code, move_to)
     await session.commit()
 
 

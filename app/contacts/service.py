@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
-from app.core.errors import Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
 from app.inbox.models import Contact, ContactIdentity
 from app.inbox.service import parse_id_cursor
 from app.operators.models import Operator
@@ -74,7 +74,7 @@ async def update_contact(
     changes = data.model_dump(exclude_unset=True)
     if (
         changes.get("category") is not None
-        and await session.get(Category, changes["category"]) is None
+        and await session.get(Category, changes["category"], with_for_update={"read": True}) is None
     ):
         raise Invalid(f"Unknown category {changes['category']!r}", "unknown_category")
     if (
@@ -152,10 +152,32 @@ async def put_category(session: AsyncSession, code: str, data: CategoryWrite) ->
     return category
 
 
-async def delete_category(session: AsyncSession, code: str) -> None:
-    if await session.get(Category, code) is None:
+async def delete_category(session: AsyncSession, code: str, move_to: str | None = None) -> None:
+    """Delete a category. Its contacts would silently drop out of cadence: without move_to
+    a category in use is a conflict (with the count); with it they move there first, in
+    the same transaction. The row lock makes a concurrent PATCH of a contact to this
+    category (which takes a share lock) wait, so none is left behind."""
+    if await session.get(Category, code, with_for_update=True) is None:
         raise NotFound(f"Category {code!r} not found")
-    await session.execute(update(Contact).where(Contact.category == code).values(category=None))
+    if move_to is not None:
+        if move_to == code or await session.get(Category, move_to) is None:
+            raise Invalid(f"move_to {move_to!r} is not another category", "unknown_category")
+        await session.execute(
+            update(Contact).where(Contact.category == code).values(category=move_to)
+        )
+    else:
+        in_use = int(
+            await session.scalar(
+                select(func.count()).select_from(Contact).where(Contact.category == code)
+            )
+            or 0
+        )
+        if in_use:
+            raise Conflict(
+                f"{in_use} contacts are in category {code!r}: pass move_to=<category>",
+                "category_in_use",
+                details={"contacts": in_use},
+            )
     await session.execute(delete(Category).where(Category.code == code))
 
 
