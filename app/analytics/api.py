@@ -1,5 +1,6 @@
 """GET /api/v1/analytics/*: what a head of sales looks at (issue 6, DOMAIN.md measures).
-Every report takes from/to (default: the last 30 days; a time without a zone is UTC)."""
+Every report takes from/to (default: the last 30 days) and timezone (a from/to without a
+zone is read in it; series are its local days)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from app.analytics import schemas
 from app.analytics import service as analytics
 from app.analytics.service import Filters
-from app.core.deps import Session
+from app.core.deps import Ctx, Session
+from app.core.timezones import Bucket, aware
 from app.operators import scopes
 from app.operators.auth import require
 
@@ -33,19 +35,44 @@ Channel = Annotated[
 ]
 Chain = Annotated[str | None, Query(max_length=64)]
 Step = Annotated[str | None, Query(max_length=64)]
+TimeZone = Annotated[
+    str | None,
+    Query(
+        alias="timezone",
+        max_length=64,
+        description="IANA zone of the days and of a from/to without a zone. Default: the "
+        "team's (team_id), else the manager's team's (operator_id), else default_timezone",
+    ),
+]
 
 
-def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = _aware(end) if end else datetime.now(UTC)
-    start = _aware(start) if start else end - timedelta(days=DEFAULT_DAYS)
+async def _local(
+    session: Session,
+    ctx: Ctx,
+    zone: TimeZone = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
+) -> str:
+    return await analytics.report_zone(
+        session,
+        zone,
+        team_id=team_id,
+        operator_id=operator_id,
+        default=ctx.settings.default_timezone,
+    )
+
+
+Zone = Annotated[str, Depends(_local)]
+
+
+def _window(start: datetime | None, end: datetime | None, zone: str) -> tuple[datetime, datetime]:
+    end = aware(end, zone) if end else datetime.now(UTC)
+    start = aware(start, zone) if start else end - timedelta(days=DEFAULT_DAYS)
     return start, end
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def touch_filters(
+async def touch_filters(
+    zone: Zone,
     start: Start = None,
     end: End = None,
     channel: Channel = None,
@@ -56,23 +83,29 @@ def touch_filters(
 ) -> Filters:
     """For reports over touchpoints: the manager is the touchpoint's operator."""
     return Filters(
-        *_window(start, end),
+        *_window(start, end, zone),
         channel=channel,
         operator_id=operator_id,
         team_id=team_id,
         chain=chain,
         step=step,
+        zone=zone,
     )
 
 
-def owner_filters(
-    start: Start = None, end: End = None, operator_id: OperatorId = None, team_id: TeamId = None
+async def owner_filters(
+    zone: Zone,
+    start: Start = None,
+    end: End = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
 ) -> Filters:
     """For reports over contacts: the manager is the contact's owner."""
-    return Filters(*_window(start, end), operator_id=operator_id, team_id=team_id)
+    return Filters(*_window(start, end, zone), operator_id=operator_id, team_id=team_id, zone=zone)
 
 
-def conversation_filters(
+async def conversation_filters(
+    zone: Zone,
     start: Start = None,
     end: End = None,
     channel: Channel = None,
@@ -80,7 +113,13 @@ def conversation_filters(
     team_id: TeamId = None,
 ) -> Filters:
     """For reports over conversations: the manager is the assignee."""
-    return Filters(*_window(start, end), channel=channel, operator_id=operator_id, team_id=team_id)
+    return Filters(
+        *_window(start, end, zone),
+        channel=channel,
+        operator_id=operator_id,
+        team_id=team_id,
+        zone=zone,
+    )
 
 
 TouchFilters = Annotated[Filters, Depends(touch_filters)]
@@ -136,7 +175,9 @@ async def reactions(session: Session, f: TouchFilters) -> schemas.Reactions:
 async def inbound_load(
     session: Session,
     f: ConversationFilters,
-    timezone: Annotated[str, Query(max_length=64, description="IANA zone for days")] = "UTC",
+    bucket: Annotated[
+        Bucket, Query(description="day, week (Monday to Sunday) or month, in `timezone`")
+    ] = Bucket.day,
 ) -> schemas.InboundLoad:
-    """Inbound messages per manager per day."""
-    return await analytics.inbound_load(session, f, timezone=timezone)
+    """Inbound messages per manager per local day, week or month."""
+    return await analytics.inbound_load(session, f, bucket)
