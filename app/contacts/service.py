@@ -206,25 +206,35 @@ async def cadence(session: AsyncSession, operator_id: int, on: date, zone: str =
     """Who among this manager's clients is due a touch (or a call) on `on`, and who is late.
     The next touch is due `cadence_days` after the local day (in `zone`) of the last one, or
     of the day the client appeared: a touch at 01:30 in Moscow is that Moscow day's."""
-    last_touch, last_call = _last(list(CLIENT_TOUCH_KINDS)), _last([TouchKind.call])
+    clients = (
+        select(
+            Contact.id,
+            Contact.name,
+            Contact.category,
+            Contact.created_at,
+            Category.cadence_days,
+            Category.call_cadence_days,
+            _last(list(CLIENT_TOUCH_KINDS)).label("last_touch"),
+            _last([TouchKind.call]).label("last_call"),
+        )
+        .join(Category, Category.code == Contact.category)
+        .where(Contact.owner_id == operator_id, Contact.stage != "lost")
+        .subquery()
+    )
+    c = clients.c
     rows = (
         await session.execute(
             select(
-                Contact.id,
-                Contact.name,
-                Contact.category,
-                Category.cadence_days,
-                Category.call_cadence_days,
-                last_touch.label("last_touch"),
-                last_call.label("last_call"),
-                local_bucket(func.coalesce(last_touch, Contact.created_at), zone).label(
-                    "touch_from"
-                ),
-                local_bucket(func.coalesce(last_call, Contact.created_at), zone).label("call_from"),
-            )
-            .join(Category, Category.code == Contact.category)
-            .where(Contact.owner_id == operator_id, Contact.stage != "lost")
-            .order_by(Contact.id)
+                c.id,
+                c.name,
+                c.category,
+                c.cadence_days,
+                c.call_cadence_days,
+                c.last_touch,
+                c.last_call,
+                local_bucket(func.coalesce(c.last_touch, c.created_at), zone).label("touch_from"),
+                local_bucket(func.coalesce(c.last_call, c.created_at), zone).label("call_from"),
+            ).order_by(c.id)
         )
     ).all()
     due_today: list[DueTouch] = []

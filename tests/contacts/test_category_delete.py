@@ -1,11 +1,13 @@
 """Issue 17 (contacts): a category in use is not deleted behind its contacts' backs: 409 with
 the count, or `move_to` moves them (in the same transaction) and then deletes."""
 
+import asyncio
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from app.contacts import service as contacts_service
 from tests.conftest import Running
 from tests.helpers import auth
 
@@ -54,3 +56,27 @@ async def test_deleting_a_category_in_use(run: Running) -> None:
     # An unused category goes without move_to.
     r = await run.client.delete("/api/v1/categories/A", headers=auth(admin))
     assert r.status_code == 204, r.text
+
+
+async def test_a_contact_moved_into_a_category_being_deleted_waits(run: Running) -> None:
+    """Concurrently: while a delete holds the category, a PATCH putting a contact into it
+    waits, then finds the category gone (never a contact in a deleted category)."""
+    admin = await run.admin_token()
+    async with run.ctx.sessions() as s:
+        contact = await s.scalar(
+            text("INSERT INTO contacts (name, category) VALUES ('x', NULL) RETURNING id")
+        )
+        await s.commit()
+    async with run.ctx.sessions() as deleting:
+        await contacts_service.delete_category(deleting, "D")
+        patch = asyncio.create_task(
+            run.client.patch(
+                f"/api/v1/contacts/{contact}", json={"category": "D"}, headers=auth(admin)
+            )
+        )
+        await asyncio.sleep(0.5)
+        assert not patch.done()  # blocked on the category's row lock
+        await deleting.commit()
+    r = await asyncio.wait_for(patch, timeout=10)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_category"
+    assert (await categories_of(run))["x"] is None
