@@ -3,8 +3,9 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -97,6 +98,12 @@ class Settings(BaseSettings):
         "arrive meanwhile go out together); the wait also grows to the last fan-out's cost",
     )
 
+    default_timezone: str = Field(
+        default="UTC",
+        description="IANA zone for local days (cadence, reports) of teams that set none, and "
+        "of managers in no such team (e.g. Europe/Moscow)",
+    )
+
     # Workers
     run_workers: bool = Field(default=True, description="serve also runs the dispatcher")
     dispatcher_sends_in_flight: int = Field(
@@ -154,6 +161,15 @@ class Settings(BaseSettings):
     telegram_poll_error_backoff_seconds: float = Field(
         default=1.0, description="First wait after a failed getUpdates (doubles, up to 30 s)"
     )
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
 
 
 @lru_cache

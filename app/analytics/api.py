@@ -1,5 +1,6 @@
 """GET /api/v1/analytics/*: what a head of sales looks at (issue 6, DOMAIN.md measures).
-Every report takes from/to (default: the last 30 days; a time without a zone is UTC)."""
+Every report takes from/to (default: the last 30 days) and timezone (a from/to without a
+zone is read in it; series are its local days)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from app.analytics import schemas
 from app.analytics import service as analytics
 from app.analytics.service import Filters
-from app.core.deps import Session
+from app.core.deps import Ctx, Session
+from app.core.timezones import Bucket, aware
 from app.inbox import visibility
 from app.operators import scopes
 from app.operators.auth import require
@@ -34,63 +36,94 @@ Channel = Annotated[
 ]
 Chain = Annotated[str | None, Query(max_length=64)]
 Step = Annotated[str | None, Query(max_length=64)]
+TimeZone = Annotated[
+    str | None,
+    Query(
+        alias="timezone",
+        max_length=64,
+        description="IANA zone of the days and of a from/to without a zone. Default: the "
+        "team's (team_id), else the manager's team's (operator_id), else default_timezone",
+    ),
+]
 
 
-def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    end = _aware(end) if end else datetime.now(UTC)
-    start = _aware(start) if start else end - timedelta(days=DEFAULT_DAYS)
+class Scope:
+    """Who and where a report is about: the manager and team the caller may look at (the
+    visibility rule), then the time zone of its days (the team's or manager's by default)."""
+
+    def __init__(self, operator_id: int | None, team_id: int | None, zone: str) -> None:
+        self.operator_id, self.team_id, self.zone = operator_id, team_id, zone
+
+
+async def _scope(
+    principal: Reader,
+    session: Session,
+    ctx: Ctx,
+    zone: TimeZone = None,
+    operator_id: OperatorId = None,
+    team_id: TeamId = None,
+) -> Scope:
+    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
+    local = await analytics.report_zone(
+        session,
+        zone,
+        team_id=team_id,
+        operator_id=operator_id,
+        default=ctx.settings.default_timezone,
+    )
+    return Scope(operator_id, team_id, local)
+
+
+Scoped = Annotated[Scope, Depends(_scope)]
+
+
+def _window(start: datetime | None, end: datetime | None, zone: str) -> tuple[datetime, datetime]:
+    end = aware(end, zone) if end else datetime.now(UTC)
+    start = aware(start, zone) if start else end - timedelta(days=DEFAULT_DAYS)
     return start, end
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def touch_filters(
-    principal: Reader,
+async def touch_filters(
+    scope: Scoped,
     start: Start = None,
     end: End = None,
     channel: Channel = None,
-    operator_id: OperatorId = None,
-    team_id: TeamId = None,
     chain: Chain = None,
     step: Step = None,
 ) -> Filters:
     """For reports over touchpoints: the manager is the touchpoint's operator."""
-    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
     return Filters(
-        *_window(start, end),
+        *_window(start, end, scope.zone),
         channel=channel,
-        operator_id=operator_id,
-        team_id=team_id,
+        operator_id=scope.operator_id,
+        team_id=scope.team_id,
         chain=chain,
         step=step,
+        zone=scope.zone,
     )
 
 
-def owner_filters(
-    principal: Reader,
-    start: Start = None,
-    end: End = None,
-    operator_id: OperatorId = None,
-    team_id: TeamId = None,
-) -> Filters:
+async def owner_filters(scope: Scoped, start: Start = None, end: End = None) -> Filters:
     """For reports over contacts: the manager is the contact's owner."""
-    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
-    return Filters(*_window(start, end), operator_id=operator_id, team_id=team_id)
+    return Filters(
+        *_window(start, end, scope.zone),
+        operator_id=scope.operator_id,
+        team_id=scope.team_id,
+        zone=scope.zone,
+    )
 
 
-def conversation_filters(
-    principal: Reader,
-    start: Start = None,
-    end: End = None,
-    channel: Channel = None,
-    operator_id: OperatorId = None,
-    team_id: TeamId = None,
+async def conversation_filters(
+    scope: Scoped, start: Start = None, end: End = None, channel: Channel = None
 ) -> Filters:
     """For reports over conversations: the manager is the assignee."""
-    operator_id, team_id = visibility.analytics_scope(principal, operator_id, team_id)
-    return Filters(*_window(start, end), channel=channel, operator_id=operator_id, team_id=team_id)
+    return Filters(
+        *_window(start, end, scope.zone),
+        channel=channel,
+        operator_id=scope.operator_id,
+        team_id=scope.team_id,
+        zone=scope.zone,
+    )
 
 
 TouchFilters = Annotated[Filters, Depends(touch_filters)]
@@ -146,7 +179,9 @@ async def reactions(session: Session, f: TouchFilters) -> schemas.Reactions:
 async def inbound_load(
     session: Session,
     f: ConversationFilters,
-    timezone: Annotated[str, Query(max_length=64, description="IANA zone for days")] = "UTC",
+    bucket: Annotated[
+        Bucket, Query(description="day, week (Monday to Sunday) or month, in `timezone`")
+    ] = Bucket.day,
 ) -> schemas.InboundLoad:
-    """Inbound messages per manager per day."""
-    return await analytics.inbound_load(session, f, timezone=timezone)
+    """Inbound messages per manager per local day, week or month."""
+    return await analytics.inbound_load(session, f, bucket)

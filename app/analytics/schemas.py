@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 class Range(BaseModel):
     start: datetime = Field(description="from, inclusive")
     end: datetime = Field(description="to, exclusive")
+    timezone: str = Field(description="IANA zone of the report's days and of a from/to without one")
 
 
 class Bucket(BaseModel):
@@ -140,7 +141,7 @@ class Reactions(BaseModel):
 
 
 class DayLoad(BaseModel):
-    day: date
+    day: date = Field(description="the bucket's first local day (a Monday for weeks)")
     count: int
 
 
@@ -148,11 +149,12 @@ class ManagerLoad(BaseModel):
     operator_id: int | None = Field(description="None: nobody owned the conversation")
     name: str | None
     total: int
-    days: list[DayLoad] = Field(description="days with inbound messages only")
+    days: list[DayLoad] = Field(description="buckets with inbound messages only, in order")
 
 
 class InboundLoad(BaseModel):
     range: Range
     timezone: str
+    bucket: str = Field(description="day, week (Monday to Sunday) or month")
     total: int
     managers: list[ManagerLoad] = Field(description="busiest first")

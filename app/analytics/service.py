@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,8 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import schemas as s
 from app.channels.models import ChannelAccount
 from app.core.errors import Invalid
+from app.core.timezones import Bucket, check_zone, local_bucket
 from app.inbox.models import Contact, Conversation
 from app.operators.models import Operator, team_members
+from app.operators.timezones import manager_zone, team_zone
 from app.surveys.models import Survey
 from app.touchpoints.models import CLIENT_TOUCH_KINDS, Reaction, TouchKind, Touchpoint
 
@@ -52,6 +53,7 @@ class Filters:
     team_id: int | None = None
     chain: str | None = None
     step: str | None = None
+    zone: str = "UTC"  # the local days of series, and of the caller's from/to
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
@@ -61,7 +63,7 @@ class Filters:
 
     @property
     def range(self) -> s.Range:
-        return s.Range(start=self.start, end=self.end)
+        return s.Range(start=self.start, end=self.end, timezone=self.zone)
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -308,11 +310,16 @@ async def _count(session: AsyncSession, query: Select[Any]) -> int:
 
 
 async def rates(session: AsyncSession, f: Filters) -> s.Rates:
+    """Each rate's numerator is a subset of its denominator, so no rate exceeds 1:
+    CR = of the leads created in the range (one cohort), those converted by its end;
+    CLR = of the contacts closed in the range (won: converted; lost: stage changed), the won;
+    SR = of the survey answers given in the range, the positive (see satisfaction)."""
     await _prefer_indexes(session)
     owner = _managed_by(Contact.owner_id, f)
     contacts = select(func.count()).select_from(Contact)
-    converted = await _count(session, contacts.where(_in_range(Contact.converted_at, f), *owner))
-    leads = await _count(session, contacts.where(_in_range(Contact.created_at, f), *owner))
+    cohort = contacts.where(_in_range(Contact.created_at, f), *owner)
+    leads = await _count(session, cohort)
+    converted = await _count(session, cohort.where(Contact.converted_at < f.end))
     won = await _count(
         session,
         contacts.where(
@@ -495,16 +502,14 @@ async def reactions(session: AsyncSession, f: Filters) -> s.Reactions:
 # ---------------------------------------------------------------- inbound load
 
 
-async def inbound_load(session: AsyncSession, f: Filters, timezone: str = "UTC") -> s.InboundLoad:
-    """Inbound messages per manager per day: the touchpoint's operator, else the
-    conversation's assignee. Days are calendar days in `timezone`."""
+async def inbound_load(
+    session: AsyncSession, f: Filters, bucket: Bucket = Bucket.day
+) -> s.InboundLoad:
+    """Inbound messages per manager per local day, week or month (in the filters' zone):
+    the touchpoint's operator, else the conversation's assignee."""
     await _prefer_indexes(session)
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise Invalid(f"Unknown time zone {timezone!r}", "invalid_timezone") from exc
     manager = func.coalesce(Touchpoint.operator_id, Conversation.assignee_id)
-    day = func.date(func.timezone(timezone, Touchpoint.occurred_at))
+    day = local_bucket(Touchpoint.occurred_at, f.zone, bucket)
     conditions = [
         Touchpoint.kind == TouchKind.message,
         Touchpoint.direction == "inbound",
@@ -539,7 +544,27 @@ async def inbound_load(session: AsyncSession, f: Filters, timezone: str = "UTC")
     managers.sort(key=lambda m: (-m.total, m.operator_id or 0))
     return s.InboundLoad(
         range=f.range,
-        timezone=timezone,
+        timezone=f.zone,
+        bucket=bucket.value,
         total=sum(m.total for m in managers),
         managers=managers,
     )
+
+
+async def report_zone(
+    session: AsyncSession,
+    explicit: str | None,
+    *,
+    team_id: int | None,
+    operator_id: int | None,
+    default: str,
+) -> str:
+    """The zone a report reads days in: the one asked for, else the team's (team_id), else
+    the manager's (operator_id), else the deployment's default."""
+    if explicit is not None:
+        return check_zone(explicit)
+    if team_id is not None:
+        return await team_zone(session, team_id, default)
+    if operator_id is not None:
+        return await manager_zone(session, operator_id, default)
+    return default

@@ -124,8 +124,11 @@ async def send_step(
     step: str,
     template: ChainTemplate,
     variables: dict[str, str],
+    *,
+    once_key: str | None = None,
 ) -> Sent | None:
-    """Queue the step's message once (external_id chain/<order>/<step>); None when no channel
+    """Queue the step's message once (external_id chain/<order>/<once_key or step>: a step
+    that may carry news twice, a later delay, keys each piece of news); None when no channel
     can take it (the order is then flagged)."""
     target, why = await choose_target(session, order.contact_id, step, order.language, variables)
     if target is None:
@@ -152,7 +155,7 @@ async def send_step(
         private=False,
         sender_type=SenderType.system,
         operator_id=None,
-        external_id=f"chain/{order.id}/{step}",
+        external_id=f"chain/{order.id}/{once_key or step}",
         kind=kind,
         meta=meta,
         touch_kind=TouchKind.notification,

@@ -154,12 +154,18 @@ class StepOutcome:
 
 
 async def _notify(
-    session: AsyncSession, order: Order, step: str, template_key: str, vars_: dict[str, str]
+    session: AsyncSession,
+    order: Order,
+    step: str,
+    template_key: str,
+    vars_: dict[str, str],
+    *,
+    once_key: str | None = None,
 ) -> StepOutcome:
     template = await notify.template_for(session, template_key, order.language)
     if template is None or not template.enabled:
         return StepOutcome("disabled")
-    sent = await notify.send_step(session, order, step, template, vars_)
+    sent = await notify.send_step(session, order, step, template, vars_, once_key=once_key)
     return StepOutcome("flagged") if sent is None else StepOutcome("sent", sent)
 
 
@@ -220,6 +226,8 @@ async def post_event(
     step = StepOutcome("repeated" if data.status.value == order.status else "late")
     if rank > order.stage_rank:
         step = await _advance(session, order, data.status, payload, public_url, now)
+    elif data.status == OrderStatus.delayed and order.status == OrderStatus.delayed.value:
+        step = await _delayed_again(session, order, payload, public_url, now) or step
     event.outcome = step.outcome
     event.message_id = step.sent.message.id if step.sent else None
     result = EventResult(
@@ -269,6 +277,34 @@ async def _advance(
     if status == OrderStatus.delivered and outcome.sent is not None:
         await _ask_feedback(session, order, outcome.sent)
     return outcome
+
+
+async def _delayed_again(
+    session: AsyncSession, order: Order, payload: dict[str, Any], public_url: str, now: datetime
+) -> StepOutcome | None:
+    """Another delay while delayed: a later promised date is news (the client is told, once
+    per date, and the watchdog moves); the same or an earlier date changes nothing (None)."""
+    if order.promised_date is None:
+        return None
+    due = promise_due(order.promised_date, int(payload["days"]))
+    current = await session.scalar(
+        select(ChainWatchdog.due_at).where(
+            ChainWatchdog.order_id == order.id, ChainWatchdog.kind == PROMISED_DATE
+        )
+    )
+    if current is not None and due <= current:
+        return None
+    await _arm_promise_watchdog(session, order, due)
+    order.updated_at = now
+    step = OrderStatus.delayed.value
+    return await _notify(
+        session,
+        order,
+        step,
+        step,
+        variables(order, public_url, payload),
+        once_key=f"{step}/{due.date().isoformat()}",
+    )
 
 
 async def _has_event(session: AsyncSession, order_id: int, status: OrderStatus) -> bool:

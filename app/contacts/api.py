@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,11 +17,13 @@ from app.contacts.schemas import (
 )
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden
+from app.core.timezones import check_zone, local_today
 from app.inbox import visibility
 from app.inbox.models import Contact
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
+from app.operators.timezones import manager_zone
 from app.touchpoints.schemas import TouchpointRead
 from app.webchat import service as webchat_service
 
@@ -132,8 +134,14 @@ async def delete_category(
     code: str,
     _: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
     session: Session,
+    move_to: Annotated[
+        str | None,
+        Query(max_length=16, description="move the category's contacts here, then delete"),
+    ] = None,
 ) -> None:
-    await contacts_service.delete_category(session, code)
+    """409 category_in_use (details.contacts: how many) while contacts use it, unless
+    move_to names the category they move to."""
+    await contacts_service.delete_category(session, code, move_to)
     await session.commit()
 
 
@@ -141,8 +149,19 @@ async def delete_category(
 async def cadence(
     principal: ContactsReader,
     session: Session,
+    ctx: Ctx,
     operator_id: int | None = None,
-    on: Annotated[date | None, Query(description="the day to plan (default: today, UTC)")] = None,
+    on: Annotated[
+        date | None, Query(description="the day to plan (default: today in `timezone`)")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA zone of the days (default: the manager's team's, else "
+            "default_timezone)",
+        ),
+    ] = None,
 ) -> CadenceReport:
     """Which of a manager's clients are due a touch today and which are overdue."""
     target = operator_id if operator_id is not None else principal.operator_id
@@ -150,8 +169,17 @@ async def cadence(
         raise Forbidden("An API key must name operator_id", "operator_required")
     if target != principal.operator_id and not principal.sees_everything:
         raise Forbidden("Only admins see another manager's plan", "not_yourself")
-    day = on or datetime.now(UTC).date()
-    report = await contacts_service.cadence(session, target, day)
+    zone = (
+        check_zone(timezone)
+        if timezone is not None
+        else await manager_zone(session, target, ctx.settings.default_timezone)
+    )
+    day = on or await local_today(session, zone)
+    report = await contacts_service.cadence(session, target, day, zone)
     return CadenceReport(
-        operator_id=target, on=day, due_today=report.due_today, overdue=report.overdue
+        operator_id=target,
+        on=day,
+        timezone=zone,
+        due_today=report.due_today,
+        overdue=report.overdue,
     )

@@ -48,6 +48,7 @@ class DueTouch(BaseModel):
 class CadenceReport(BaseModel):
     operator_id: int
     on: date
+    timezone: str = Field(description="IANA zone the days are read in")
     due_today: list[DueTouch]
     overdue: list[DueTouch]
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
-from app.core.errors import Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
+from app.core.timezones import local_bucket
 from app.inbox import identity, visibility
 from app.inbox.models import Contact, ContactIdentity
 from app.inbox.service import parse_id_cursor
 from app.operators.models import Operator
 from app.operators.service import Principal
+from app.operators.timezones import manager_zone
 from app.realtime.events import emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
@@ -82,7 +85,7 @@ async def update_contact(
     changes = data.model_dump(exclude_unset=True)
     if (
         changes.get("category") is not None
-        and await session.get(Category, changes["category"]) is None
+        and await session.get(Category, changes["category"], with_for_update={"read": True}) is None
     ):
         raise Invalid(f"Unknown category {changes['category']!r}", "unknown_category")
     if (
@@ -162,25 +165,36 @@ async def put_category(session: AsyncSession, code: str, data: CategoryWrite) ->
     return category
 
 
-async def delete_category(session: AsyncSession, code: str) -> None:
-    if await session.get(Category, code) is None:
+async def delete_category(session: AsyncSession, code: str, move_to: str | None = None) -> None:
+    """Delete a category. Its contacts would silently drop out of cadence: without move_to
+    a category in use is a conflict (with the count); with it they move there first, in
+    the same transaction. The row lock makes a concurrent PATCH of a contact to this
+    category (which takes a share lock) wait, so none is left behind."""
+    if await session.get(Category, code, with_for_update=True) is None:
         raise NotFound(f"Category {code!r} not found")
-    await session.execute(update(Contact).where(Contact.category == code).values(category=None))
+    if move_to is not None:
+        if move_to == code or await session.get(Category, move_to) is None:
+            raise Invalid(f"move_to {move_to!r} is not another category", "unknown_category")
+        await session.execute(
+            update(Contact).where(Contact.category == code).values(category=move_to)
+        )
+    else:
+        in_use = int(
+            await session.scalar(
+                select(func.count()).select_from(Contact).where(Contact.category == code)
+            )
+            or 0
+        )
+        if in_use:
+            raise Conflict(
+                f"{in_use} contacts are in category {code!r}: pass move_to=<category>",
+                "category_in_use",
+                details={"contacts": in_use},
+            )
     await session.execute(delete(Category).where(Category.code == code))
 
 
 # ---------------------------------------------------------------- cadence
-
-_CADENCE = text("""
-SELECT c.id, c.name, c.category, c.created_at, cat.cadence_days, cat.call_cadence_days,
-       (SELECT max(t.occurred_at) FROM touchpoints t
-        WHERE t.contact_id = c.id AND t.kind = ANY(CAST(:kinds AS text[]))) AS last_touch,
-       (SELECT max(t.occurred_at) FROM touchpoints t
-        WHERE t.contact_id = c.id AND t.kind = 'call') AS last_call
-FROM contacts c JOIN categories cat ON cat.code = c.category
-WHERE c.owner_id = :operator_id AND c.stage <> 'lost'
-ORDER BY c.id
-""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,23 +203,60 @@ class Cadence:
     overdue: list[DueTouch]
 
 
-async def cadence(session: AsyncSession, operator_id: int, on: date) -> Cadence:
+def _last(kinds: list[TouchKind]) -> Any:
+    return (
+        select(func.max(Touchpoint.occurred_at))
+        .where(Touchpoint.contact_id == Contact.id, Touchpoint.kind.in_(kinds))
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+
+
+async def cadence(session: AsyncSession, operator_id: int, on: date, zone: str = "UTC") -> Cadence:
     """Who among this manager's clients is due a touch (or a call) on `on`, and who is late.
-    The next touch is due `cadence_days` after the last one (or after the client appeared)."""
+    The next touch is due `cadence_days` after the local day (in `zone`) of the last one, or
+    of the day the client appeared: a touch at 01:30 in Moscow is that Moscow day's."""
+    clients = (
+        select(
+            Contact.id,
+            Contact.name,
+            Contact.category,
+            Contact.created_at,
+            Category.cadence_days,
+            Category.call_cadence_days,
+            _last(list(CLIENT_TOUCH_KINDS)).label("last_touch"),
+            _last([TouchKind.call]).label("last_call"),
+        )
+        .join(Category, Category.code == Contact.category)
+        .where(Contact.owner_id == operator_id, Contact.stage != "lost")
+        .subquery()
+    )
+    c = clients.c
     rows = (
         await session.execute(
-            _CADENCE,
-            {"operator_id": operator_id, "kinds": [k.value for k in CLIENT_TOUCH_KINDS]},
+            select(
+                c.id,
+                c.name,
+                c.category,
+                c.cadence_days,
+                c.call_cadence_days,
+                c.last_touch,
+                c.last_call,
+                local_bucket(func.coalesce(c.last_touch, c.created_at), zone).label("touch_from"),
+                local_bucket(func.coalesce(c.last_call, c.created_at), zone).label("call_from"),
+            ).order_by(c.id)
         )
     ).all()
     due_today: list[DueTouch] = []
     overdue: list[DueTouch] = []
     for r in rows:
-        plans: list[tuple[str, datetime | None, int]] = [("touch", r.last_touch, r.cadence_days)]
+        plans: list[tuple[str, datetime | None, date, int]] = [
+            ("touch", r.last_touch, r.touch_from, r.cadence_days)
+        ]
         if r.call_cadence_days:
-            plans.append(("call", r.last_call, r.call_cadence_days))
-        for what, last, every in plans:
-            due_on = ((last or r.created_at) + timedelta(days=every)).date()
+            plans.append(("call", r.last_call, r.call_from, r.call_cadence_days))
+        for what, last, since, every in plans:
+            due_on = since + timedelta(days=every)
             item = DueTouch(
                 contact_id=r.id,
                 name=r.name,
@@ -223,7 +274,7 @@ async def cadence(session: AsyncSession, operator_id: int, on: date) -> Cadence:
     return Cadence(due_today, overdue)
 
 
-async def send_daily_digest(session: AsyncSession, on: date) -> int:
+async def send_daily_digest(session: AsyncSession, on: date, default_zone: str = "UTC") -> int:
     """Once a day (whichever node gets there first): each manager's due and overdue counts
     as a `cadence.digest` event to their console. Returns how many managers were told."""
     claimed = await session.scalar(
@@ -241,7 +292,8 @@ async def send_daily_digest(session: AsyncSession, on: date) -> int:
     told = 0
     for operator_id in owners.all():
         assert operator_id is not None
-        report = await cadence(session, operator_id, on)
+        zone = await manager_zone(session, operator_id, default_zone)
+        report = await cadence(session, operator_id, on, zone)
         if report.due_today or report.overdue:
             emit(
                 session,

@@ -24,7 +24,9 @@ class CadenceDigest:
         while not self._stopping.is_set():
             try:
                 async with self.ctx.sessions() as session:
-                    await contacts_service.send_daily_digest(session, datetime.now(UTC).date())
+                    await contacts_service.send_daily_digest(
+                        session, datetime.now(UTC).date(), self.ctx.settings.default_timezone
+                    )
                     await session.commit()
             except asyncio.CancelledError:
                 raise

@@ -17,13 +17,19 @@ class DomainError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, code: str | None = None, headers: dict[str, str] | None = None
+        self,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        details: Any = None,
     ):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.headers = headers
+        self.details = details  # machine-readable extras, e.g. a count (error.details)
 
 
 class Unauthorized(DomainError):
@@ -166,7 +172,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers
+            error_body(exc.code, exc.message, exc.details),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

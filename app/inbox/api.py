@@ -44,6 +44,9 @@ async def list_conversations(
     assignee: Annotated[str | None, Query(description="operator id, 'me' or 'none'")] = None,
     channel: Annotated[int | None, Query(description="channel account id")] = None,
     team: int | None = None,
+    slow_response: Annotated[
+        bool | None, Query(description="only those that missed the response target (or not)")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ConversationPage:
@@ -54,6 +57,7 @@ async def list_conversations(
         assignee=assignee,
         channel_id=channel,
         team_id=team,
+        slow_response=slow_response,
         cursor=cursor,
         limit=limit,
     )

@@ -178,6 +178,8 @@ class Conversation(TimestampMixin, Base):
     response_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reassign_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     slow_response: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Who sent it back to the queue: no drain hands it back to them (cleared on assignment).
+    declined_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
 
 
 class Message(TimestampMixin, Base):

@@ -103,6 +103,9 @@ class ConversationRead(BaseModel):
     first_response_at: datetime | None
     snoozed_until: datetime | None
     created_at: datetime
+    slow_response: bool = Field(
+        description="Missed the response target once (the lead was flagged); never cleared"
+    )
     waiting_seconds: float | None = Field(
         description="Since the client's last message, while no one has answered it"
     )

@@ -128,6 +128,7 @@ def to_conversation_read(
         first_response_at=conv.first_response_at,
         snoozed_until=conv.snoozed_until,
         created_at=conv.created_at,
+        slow_response=conv.slow_response,
         waiting_seconds=waiting,
         reply_window_expires_at=window_expires_at(conv.last_inbound_at) if has_window else None,
         reply_window_open=window_open(conv.last_inbound_at) if has_window else None,
@@ -142,6 +143,7 @@ async def list_conversations(
     assignee: str | None = None,
     channel_id: int | None = None,
     team_id: int | None = None,
+    slow_response: bool | None = None,
     cursor: str | None = None,
     limit: int = 25,
 ) -> tuple[list[ConversationRead], str | None]:
@@ -161,6 +163,8 @@ async def list_conversations(
         q = q.where(Conversation.channel_account_id == channel_id)
     if team_id is not None:
         q = q.where(Conversation.team_id == team_id)
+    if slow_response is not None:
+        q = q.where(Conversation.slow_response.is_(slow_response))
     if cursor:
         ts, row_id = decode_cursor(cursor)
         q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))

@@ -51,6 +51,8 @@ class Team(TimestampMixin, Base):
     queue_alert_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     release_on_offline: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    # IANA name for the team's days (cadence, reports); null = the deployment's default_timezone.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class Operator(TimestampMixin, Base):

@@ -7,6 +7,7 @@ from sqlalchemy import delete, insert
 from app.audit import service as audit
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.timezones import check_zone
 from app.inbox import visibility
 from app.operators import scopes
 from app.operators import service as operators_service
@@ -40,6 +41,7 @@ async def _team_read(session: Session, team: Team) -> TeamRoutingRead:
         release_on_offline=team.release_on_offline,
         lead_id=team.lead_id,
         member_ids=members,
+        timezone=team.timezone,
     )
 
 
@@ -72,8 +74,10 @@ async def update_team(
     lead_id = changes.get("lead_id")
     if lead_id is not None and await session.get(Operator, lead_id) is None:
         raise Invalid(f"Operator {changes['lead_id']} not found", "unknown_operator")
+    if changes.get("timezone") is not None:
+        check_zone(changes["timezone"])
     for key, value in changes.items():
-        if value is not None or key == "lead_id":
+        if value is not None or key in ("lead_id", "timezone"):
             setattr(team, key, value.value if isinstance(value, Strategy) else value)
     if members is not None:
         await operators_service.set_team_members(session, team_id, sorted(set(members)))

@@ -14,6 +14,11 @@ class TeamRoutingUpdate(BaseModel):
     release_on_offline: bool | None = None
     lead_id: int | None = None
     member_ids: list[int] | None = Field(default=None, max_length=1000)
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone of the team's days (cadence, reports); null = the default",
+    )
 
 
 class TeamRoutingRead(BaseModel):
@@ -26,6 +31,7 @@ class TeamRoutingRead(BaseModel):
     release_on_offline: bool
     lead_id: int | None
     member_ids: list[int]
+    timezone: str | None = Field(description="null: the deployment's default_timezone")
 
 
 class PresenceUpdate(BaseModel):

@@ -158,9 +158,14 @@ def _choose(strategy: Strategy, options: list[Load]) -> Load | None:
 
 
 async def route(
-    session: AsyncSession, conversation_id: int, *, exclude: tuple[int, ...] = ()
+    session: AsyncSession,
+    conversation_id: int,
+    *,
+    exclude: tuple[int, ...] = (),
+    queue_if_nobody: bool = True,
 ) -> int | None:
-    """Give a conversation to the right operator, or queue it. Returns the assignee."""
+    """Give a conversation to the right operator, or queue it (or, with queue_if_nobody
+    false, leave it as it is). Returns the assignee."""
     conv = await session.get(Conversation, conversation_id, with_for_update=True)
     assert conv is not None
     contact = await session.get(Contact, conv.contact_id)
@@ -219,6 +224,8 @@ async def route(
             )
         return chosen_id
 
+    if not queue_if_nobody:
+        return None
     if owner_id is not None:
         _notify_owner(session, conv.id, owner_id)
     await enqueue(session, conv)
@@ -289,6 +296,7 @@ async def assign(
     previous = conv.assignee_id
     conv.assignee_id = operator_id
     conv.assigned_at = now
+    conv.declined_by = None
     conv.queued_at = None
     conv.queue_alerted_at = None
     conv.response_due_at = (
@@ -331,6 +339,7 @@ WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NU
                   WHERE oc.operator_id = :operator_id
                     AND oc.channel_account_id = c.channel_account_id))
   AND (NOT :base_full OR ct.owner_id IS NOT NULL)
+  AND c.declined_by IS DISTINCT FROM :operator_id
 ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
 LIMIT 1
 FOR UPDATE OF c SKIP LOCKED
@@ -414,8 +423,10 @@ async def all_loads(session: AsyncSession) -> list[tuple[Operator, Load]]:
 
 
 async def missed_response(session: AsyncSession, conv: Conversation) -> None:
-    """The assignee did not answer in time: flag it, and give it to someone else (up to the
-    team's limit, then to the team lead)."""
+    """The assignee did not answer in time: flag it and charge them one miss, then give it to
+    someone else (up to the team's limit). When nobody else can take it, it goes to the team
+    lead once, else it stays with the assignee: no new deadline, so the miss is not charged
+    again (queueing it would hand it straight back to them and charge another miss)."""
     policy = await policy_for(session, conv)
     missed_by = conv.assignee_id
     conv.slow_response = True
@@ -429,17 +440,17 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
         reaction=Reaction.negative,
         meta={"missed_response_target": policy.response_target_seconds, "by": missed_by},
     )
-    if conv.reassign_count >= policy.max_reassignments:
-        if policy.lead_id is not None and policy.lead_id != missed_by:
-            await lock_operators(session, [policy.lead_id])
-            await assign(session, conv, policy.lead_id, reason="escalated", policy=policy)
-            conv.response_due_at = None  # the lead has it now; no further timer
+    if conv.reassign_count < policy.max_reassignments:
+        exclude = (missed_by,) if missed_by is not None else ()
+        if await route(session, conv.id, exclude=exclude, queue_if_nobody=False) is not None:
+            conv.reassign_count += 1
             await session.flush()
-        return
-    conv.reassign_count += 1
+            return
+    if policy.lead_id is not None and policy.lead_id != missed_by:
+        await lock_operators(session, [policy.lead_id])
+        await assign(session, conv, policy.lead_id, reason="escalated", policy=policy)
+        conv.response_due_at = None  # the lead has it now; no further timer
     await session.flush()
-    exclude = (missed_by,) if missed_by is not None else ()
-    await route(session, conv.id, exclude=exclude)
 
 
 async def release(session: AsyncSession, operator_id: int) -> list[int]:
@@ -492,8 +503,10 @@ async def assign_manually(
 async def unassign(
     session: AsyncSession, conv: Conversation, *, by: int | None, note: str | None
 ) -> None:
+    """Back to the queue: routed at once to someone other than the previous assignee, or it
+    waits. The previous assignee is remembered (declined_by) so no drain hands it back to
+    them; the next assignment forgets it."""
     previous = conv.assignee_id
-    await enqueue(session, conv)
     await touchpoints_service.record_in_conversation(
         session,
         conv,
@@ -502,3 +515,7 @@ async def unassign(
         kind=TouchKind.assignment,
         meta={"from": previous, "to": None, "reason": "unassigned", "by": by, "note": note},
     )
+    await enqueue(session, conv)
+    conv.declined_by = previous
+    await session.flush()
+    await route(session, conv.id, exclude=(previous,) if previous is not None else ())

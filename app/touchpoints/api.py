@@ -1,5 +1,3 @@
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -81,32 +79,34 @@ async def export_csv(
     ctx: Ctx,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
+    delimiter: Annotated[
+        str,
+        Query(
+            max_length=1,
+            description="',' (default), ';' (Excel under a Russian or other comma-decimal "
+            "locale) or a tab (%09)",
+        ),
+    ] = ",",
 ) -> StreamingResponse:
-    """Touchpoints in [from, to) as CSV, streamed row by row from the database."""
+    """Touchpoints in [from, to) as CSV for spreadsheets (UTF-8 with a BOM, formula-looking
+    cells quoted), streamed row by row from the database."""
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=30)
     if start >= end:
         raise Invalid("from must be before to", "invalid_range")
+    touchpoints_service.check_delimiter(delimiter)  # before the response starts
 
-    async def rows() -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(touchpoints_service.CSV_COLUMNS)
+    async def chunks() -> AsyncIterator[str]:
         # Its own session: the request's is closed once the response starts streaming.
         async with ctx.sessions() as session:
-            n = 0
-            async for row in touchpoints_service.export_rows(session, principal, start, end):
-                writer.writerow([v.isoformat() if isinstance(v, datetime) else v for v in row])
-                n += 1
-                if n % 500 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
+            async for chunk in touchpoints_service.export_csv(
+                session, principal, start, end, delimiter
+            ):
+                yield chunk
 
     filename = f"touchpoints-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     return StreamingResponse(
-        rows(),
-        media_type="text/csv",
+        chunks(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -1,11 +1,14 @@
 """The touchpoint log: one row per interaction with a client."""
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.channels.models import ChannelAccount
 from app.core.errors import Invalid, NotFound
@@ -178,13 +181,17 @@ async def set_reaction(
     return tp
 
 
+# Names next to their ids: a spreadsheet reader should not need a second export to know
+# who the contact and the manager were.
 CSV_COLUMNS = [
     "id",
     "occurred_at",
     "contact_id",
+    "contact_name",
     "conversation_id",
     "message_id",
     "operator_id",
+    "operator_name",
     "order_id",
     "channel",
     "direction",
@@ -195,15 +202,42 @@ CSV_COLUMNS = [
     "recurrence",
     "attention",
 ]
+# Aliases: the visibility rule's own subqueries name Contact and must not correlate to the
+# export's join.
+_contact, _operator = aliased(Contact), aliased(Operator)
+_NAMES = {"contact_name": _contact.name, "operator_name": _operator.name}
+CSV_DELIMITERS = (",", ";", "\t")  # ';' is what Excel expects under a Russian locale
+UTF8_BOM = "\ufeff"  # without it Excel reads UTF-8 as the locale's code page (mojibake)
+# OWASP CSV injection: a cell starting with one of these is read as a formula by Excel or
+# LibreOffice; a leading single quote makes it text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ROWS_PER_CHUNK = 500
+
+
+def check_delimiter(delimiter: str) -> str:
+    if delimiter not in CSV_DELIMITERS:
+        raise Invalid("delimiter is one of ',', ';' or a tab", "invalid_delimiter")
+    return delimiter
+
+
+def csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 async def export_rows(
     session: AsyncSession, principal: Principal, start: datetime, end: datetime
 ) -> AsyncIterator[tuple[Any, ...]]:
     """Touchpoints in a range, streamed from a server-side cursor (never all in memory)."""
-    columns = [getattr(Touchpoint, c) for c in CSV_COLUMNS]
+    columns = [_NAMES.get(c) or getattr(Touchpoint, c) for c in CSV_COLUMNS]
     q = (
         select(*columns)
+        .select_from(Touchpoint)
+        .outerjoin(_contact, _contact.id == Touchpoint.contact_id)
+        .outerjoin(_operator, _operator.id == Touchpoint.operator_id)
         .where(
             Touchpoint.occurred_at >= start,
             Touchpoint.occurred_at < end,
@@ -215,3 +249,27 @@ async def export_rows(
     result = await session.stream(q)
     async for row in result:
         yield tuple(row)
+
+
+async def export_csv(
+    session: AsyncSession,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    delimiter: str = ",",
+) -> AsyncIterator[str]:
+    """The export as text chunks (stdlib csv): a BOM, the header, then the rows with every
+    cell made safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=check_delimiter(delimiter))
+    buffer.write(UTF8_BOM)
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    async for row in export_rows(session, principal, start, end):
+        writer.writerow([csv_cell(v) for v in row])
+        n += 1
+        if n % _ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -150,14 +150,17 @@ async def test_timeline_and_csv_export(run: Running) -> None:
         headers=auth(admin),
     )
     assert r.text.strip().splitlines() == [
-        ",".join(
+        "\ufeff"
+        + ",".join(
             [
                 "id",
                 "occurred_at",
                 "contact_id",
+                "contact_name",
                 "conversation_id",
                 "message_id",
                 "operator_id",
+                "operator_name",
                 "order_id",
                 "channel",
                 "direction",
