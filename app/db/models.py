@@ -9,6 +9,7 @@ from app.db.base import Base
 from app.delivery.models import OutboxItem
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
+from app.realtime.models import WsTicket
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
 from app.touchpoints.models import Touchpoint
@@ -33,6 +34,7 @@ __all__ = [
     "Survey",
     "Team",
     "Touchpoint",
+    "WsTicket",
     "operator_channels",
     "team_members",
 ]

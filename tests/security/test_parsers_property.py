@@ -1,6 +1,7 @@
 """Property-based tests (hypothesis) of every connector's parser, with arbitrary JSON and
-with the recorded provider payloads of tests/fixtures (copied from the shared provider fixtures) mutated (values replaced, keys
-dropped, types changed): a parser returns or raises its defined parse error, nothing else.
+with the recorded provider payloads of tests/fixtures (copied from the shared provider
+fixtures) mutated (values replaced, keys dropped, types changed): a parser returns or
+raises its defined parse error, nothing else.
 Then through the webhook endpoints: never a 500, either stored (maybe as unsupported) or a
 4xx."""
 
