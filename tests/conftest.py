@@ -164,13 +164,13 @@ async def create_operator(run: "Running", email: str, role: str) -> str:
             OperatorCreate(
                 email=email,
                 name=email.split("@")[0],
-                password="tidal-lantern-4817",
+                password="ochre-82-jy",
                 role=Role(role),
             ),
         )
         await session.commit()
     r = await run.client.post(
-        "/api/v1/auth/login", json={"email": email, "password": "tidal-lantern-4817"}
+        "/api/v1/auth/login", json={"email": email, "password": "ochre-82-jy"}
     )
     assert r.status_code == 200, r.text
     token: str = r.json()["access_token"]

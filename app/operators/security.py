@@ -10,7 +10,6 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type hints
 
 from app.core.errors import Invalid, Unauthorized
 
@@ -39,6 +38,10 @@ def check_password_policy(password: str, *user_inputs: str) -> None:
     """At least PASSWORD_MIN_LENGTH characters and not guessable: zxcvbn matches common
     passwords (its packaged frequency lists), names, keyboard walks, dates, repeats and
     l33t variants, and the operator's own email and name. 422 weak_password otherwise."""
+    # Imported here: it builds its dictionaries on import (~0.2 s), which every node's
+    # start would pay for a check that runs only when a password is set.
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type hints
+
     if len(password) < PASSWORD_MIN_LENGTH:
         raise Invalid(
             f"The password needs at least {PASSWORD_MIN_LENGTH} characters", "weak_password"

@@ -81,11 +81,7 @@ API_RULES: dict[Route, Rule] = {
         ok=201,
         call=lambda w: (
             "/api/v1/operators",
-            {
-                "email": f"new{w.unique()}@example.com",
-                "name": "New",
-                "password": "tidal-lantern-4817",
-            },
+            {"email": f"new{w.unique()}@example.com", "name": "New", "password": "ochre-82-jy"},
         ),
     ),
     ("PATCH", "/api/v1/operators/{operator_id}"): Rule(
@@ -367,7 +363,7 @@ PUBLIC: set[Route] = {
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
 }
-# Prometheus metrics: only with CHATCENTRE_METRICS_TOKEN (test_metrics_need_their_token).
+# Prometheus metrics: only with CHATCENTRE_METRICS_TOKEN (tests/observability).
 METRICS: set[Route] = {("GET", "/metrics")}
 # Logout revokes the caller's own tokens, so it cannot run in the shared matrix: checked by
 # test_logout_revokes_only_the_callers_tokens below and in tests/security/.
@@ -680,7 +676,7 @@ async def test_login_and_public_routes(run: Running) -> None:
     await run.admin_token()
     for body in (
         {"email": "admin@example.com", "password": "wrong-password"},
-        {"email": "nobody@example.com", "password": "tidal-lantern-4817"},
+        {"email": "nobody@example.com", "password": "ochre-82-jy"},
     ):
         r = await run.client.post("/api/v1/auth/login", json=body)
         error_of(r, 401, "bad_credentials")
@@ -736,7 +732,7 @@ async def test_forged_expired_and_confused_tokens_are_401(world: World) -> None:
     )
     # ... and cannot log in again.
     r = await client.post(
-        "/api/v1/auth/login", json={"email": "other@example.com", "password": "tidal-lantern-4817"}
+        "/api/v1/auth/login", json={"email": "other@example.com", "password": "ochre-82-jy"}
     )
     error_of(r, 401, "bad_credentials")
 

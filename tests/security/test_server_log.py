@@ -27,7 +27,7 @@ from tests.telegram.helpers import create_bot, deliver, secret_of
 from tests.whatsapp.fake_graph import APP_SECRET, TOKEN, VERIFY_TOKEN, serve_fake_graph
 from tests.whatsapp.support import create_whatsapp, envelope, post_webhook, text_message
 
-ADMIN_PASSWORD = "tidal-lantern-4817"  # seed_admin's
+ADMIN_PASSWORD = "ochre-82-jy"  # seed_admin's
 OPERATOR_PASSWORD = "quiet-harbour-lamp-5521"
 NEW_PASSWORD = "amber-falcon-river-7730"
 METRICS_TOKEN = "metrics-scraper-token-5f2a9c"
