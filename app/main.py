@@ -47,8 +47,9 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         context = ctx or build_context(settings)
         hub = Hub(context)
         hub.start()
-        context.bus.subscribe(hub.on_events)
+        # Revoked visitors' cached token versions go first, then the hub closes sockets.
         context.bus.subscribe(webchat_service.revocation_listener(context))
+        context.bus.subscribe(hub.on_events)
         app.state.ctx = context
         app.state.hub = hub
         await context.bus.start()
