@@ -3,6 +3,7 @@
 import asyncio
 import getpass
 import logging
+import logging.config
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -56,8 +57,10 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Upgrade the schema first")] = True,
 ) -> None:
     """Run the API (and the dispatcher, unless CHATCENTRE_RUN_WORKERS=false)."""
+    from app.observability.redact import log_config
+
     settings = _settings_with_database()
-    logging.basicConfig(level=settings.log_level.upper())
+    logging.config.dictConfig(log_config(settings.log_level))
     if migrate:
         _migrate(settings)
     uvicorn.run(
@@ -66,8 +69,10 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        log_config=log_config(settings.log_level),  # every handler redacts credentials
         log_level=settings.log_level,
-        proxy_headers=True,
+        # X-Forwarded-* are read by the app, only from CHATCENTRE_TRUSTED_PROXIES.
+        proxy_headers=False,
         ws_per_message_deflate=settings.ws_compression,
         ws=WS_PROTOCOL,
     )
@@ -77,13 +82,14 @@ def serve(
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
     from app.core.context import build_context
+    from app.observability.redact import log_config
     from app.telegram import service as telegram_service
     from app.whatsapp import service as whatsapp_service
     from app.workers import Workers
     from connectors import registry as connectors_registry
 
     settings = _settings_with_database()
-    logging.basicConfig(level=settings.log_level.upper())
+    logging.config.dictConfig(log_config(settings.log_level))
     _migrate(settings)
 
     async def run() -> None:

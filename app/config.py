@@ -40,6 +40,28 @@ class Settings(BaseSettings):
     visitor_token_ttl_seconds: int = Field(
         default=30 * 24 * 3600, description="Widget visitor token life"
     )
+    ws_ticket_ttl_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=60,
+        description="Life of a single-use WebSocket ticket (POST .../ws-ticket); sockets "
+        "connect with ?ticket= so no reusable token travels in a URL",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma separated IPs or CIDRs of reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (the client IP for rate limits and the audit "
+        "log); empty = none, the peer address is the client",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that GET /metrics requires (Authorization: Bearer ...); "
+        "unset = /metrics answers 404",
+    )
+    docs_enabled: bool = Field(
+        default=False,
+        description="Serve the API documentation (/docs, /redoc, /openapi.json); off = 404",
+    )
 
     # Limits
     max_body_bytes: int = Field(default=256 * 1024, description="Largest request body accepted")

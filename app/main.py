@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.analytics.api import router as analytics_router
 from app.audit.api import router as audit_router
@@ -46,8 +47,9 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         context = ctx or build_context(settings)
         hub = Hub(context)
         hub.start()
+        # Revoked visitors' cached token versions go first, then the hub closes sockets.
+        context.bus.subscribe(webchat_service.revocation_listener(context))
         context.bus.subscribe(hub.on_events)
-        context.bus.subscribe(webchat_service.revocation_listener(context, hub))
         app.state.ctx = context
         app.state.hub = hub
         await context.bus.start()
@@ -73,6 +75,10 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         version="0.1.0",
         description="Omnichannel chat centre: one inbox for Telegram, WhatsApp and web chat.",
         lifespan=lifespan,
+        # The API documentation only when CHATCENTRE_DOCS_ENABLED is set.
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
     whatsapp_service.configure_connector(settings)
@@ -84,6 +90,12 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         wider={"/webhooks/whatsapp/": settings.whatsapp_max_webhook_bytes},
     )
     app.add_middleware(MetricsMiddleware)
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    if trusted:
+        # Outermost, so every part of the app sees the client the proxy saw. Only these
+        # peers are believed: anyone else's X-Forwarded-For is ignored (rate limits and
+        # the audit log use the peer address).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # The inbound paths first: routes are matched in order, and these take most requests.
     for router in (
         health_router,

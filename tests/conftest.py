@@ -162,12 +162,15 @@ async def create_operator(run: "Running", email: str, role: str) -> str:
         await operators_service.create_operator(
             session,
             OperatorCreate(
-                email=email, name=email.split("@")[0], password="password123", role=Role(role)
+                email=email,
+                name=email.split("@")[0],
+                password="ochre-82-jy",
+                role=Role(role),
             ),
         )
         await session.commit()
     r = await run.client.post(
-        "/api/v1/auth/login", json={"email": email, "password": "password123"}
+        "/api/v1/auth/login", json={"email": email, "password": "ochre-82-jy"}
     )
     assert r.status_code == 200, r.text
     token: str = r.json()["access_token"]
@@ -230,6 +233,7 @@ async def serve_app(settings: Settings) -> AsyncIterator[LiveServer]:
             log_level="warning",
             lifespan="on",
             ws=WS_PROTOCOL,
+            proxy_headers=False,  # as `chatcentre serve`: the app trusts its own proxy list
         )
     )
     task = asyncio.create_task(server.serve())

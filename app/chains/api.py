@@ -16,6 +16,7 @@ from app.chains.schemas import (
 )
 from app.chains.tracking import render_page
 from app.core.deps import Ctx, Session, client_ip
+from app.core.html import HTML_HEADERS
 from app.inbox import visibility
 from app.inbox.models import Contact
 from app.operators import scopes
@@ -125,9 +126,5 @@ async def tracking_page(
     events = await chains_service.events_of(session, order.id)
     return HTMLResponse(
         render_page(order, events),
-        headers={
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Robots-Tag": "noindex",
-        },
+        headers=HTML_HEADERS | {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
     )

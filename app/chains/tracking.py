@@ -60,18 +60,6 @@ _STAGES: list[tuple[OrderStatus, ...]] = [
 ]
 _ENDINGS = (OrderStatus.cancelled, OrderStatus.return_requested, OrderStatus.returned)
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,sans-serif;margin:0;padding:16px;background:#f6f7f9;
-color:#1d2733;line-height:1.4}main{max-width:480px;margin:0 auto;background:#fff;
-border-radius:12px;padding:20px;box-shadow:0 1px 3px rgba(0,0,0,.08)}h1{font-size:1.3em;
-margin:0 0 4px}ol{list-style:none;padding:0;margin:16px 0 0}li{padding:10px 0 10px 28px;
-position:relative;border-left:2px solid #d8dde3;margin-left:8px}li:before{content:"";
-position:absolute;left:-8px;top:14px;width:14px;height:14px;border-radius:50%;
-background:#d8dde3}li.done:before{background:#2e9d5b}li.warn:before{background:#e0a100}
-.when{color:#6b7785;font-size:.9em}.note{margin-top:12px;padding:10px;border-radius:8px;
-background:#fff4d6}
-"""
-
 
 def _first(events: list[OrderEvent], status: OrderStatus) -> OrderEvent | None:
     found = [e for e in events if e.status == status.value]
@@ -139,7 +127,8 @@ def render_page(order: Order, events: list[OrderEvent]) -> str:
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
-        f"<title>{title}</title><style>{_STYLE}</style></head><body><main>"
+        f'<title>{title}</title><link rel="stylesheet" href="/console/track.css"></head>'
+        "<body><main>"
         f'<h1>{title}</h1>{hello}<p class="when">{promised}</p>'
         f"<ol>{''.join(items)}</ol>{''.join(notes)}</main></body></html>"
     )

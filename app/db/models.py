@@ -9,6 +9,7 @@ from app.db.base import Base
 from app.delivery.models import OutboxItem, PendingStatus
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
+from app.realtime.models import WsTicket
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
 from app.touchpoints.models import Touchpoint
@@ -34,6 +35,7 @@ __all__ = [
     "Survey",
     "Team",
     "Touchpoint",
+    "WsTicket",
     "operator_channels",
     "team_members",
 ]

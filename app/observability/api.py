@@ -1,9 +1,12 @@
+import hmac
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.core.deps import Ctx, Session
+from app.core.errors import NotFound, Unauthorized
 from app.delivery import service as delivery_service
 from app.observability.metrics import OUTBOX_DEPTH
 
@@ -27,6 +30,16 @@ async def readyz(request: Request, ctx: Ctx) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(session: Session) -> Response:
+async def metrics(request: Request, ctx: Ctx, session: Session) -> Response:
+    """Prometheus metrics, for a scraper holding CHATCENTRE_METRICS_TOKEN
+    (Authorization: Bearer ...); without that setting the route is off (404)."""
+    expected = ctx.settings.metrics_token
+    if expected is None:
+        raise NotFound("Metrics are off: set CHATCENTRE_METRICS_TOKEN", "metrics_disabled")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        raise Unauthorized("The metrics token is required", headers={"WWW-Authenticate": "Bearer"})
     OUTBOX_DEPTH.set(await delivery_service.queue_depth(session))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -11,7 +11,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from app.core.errors import Unauthorized
+from app.core.errors import Invalid, Unauthorized
 
 _hasher = PasswordHasher()
 _ALGORITHM = "HS256"
@@ -27,6 +27,40 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_SCORE = 3  # zxcvbn: 3 = "safely unguessable", about 10^8 guesses or more
+_ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; a prefix that strong is enough
+
+
+def check_password_policy(password: str, *user_inputs: str) -> None:
+    """At least PASSWORD_MIN_LENGTH characters and not guessable: zxcvbn matches common
+    passwords (its packaged frequency lists), names, keyboard walks, dates, repeats and
+    l33t variants, and the operator's own email and name. 422 weak_password otherwise."""
+    # Imported here: it builds its dictionaries on import (~0.2 s), which every node's
+    # start would pay for a check that runs only when a password is set.
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type hints
+
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise Invalid(
+            f"The password needs at least {PASSWORD_MIN_LENGTH} characters", "weak_password"
+        )
+    inputs = [part for value in user_inputs for part in _words(value)]
+    result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=inputs)
+    if result["score"] < PASSWORD_MIN_SCORE:
+        hint = result["feedback"].get("warning") or "it is too easy to guess"
+        raise Invalid(
+            f"The password is too common or guessable ({hint.rstrip('.')}): "
+            "use a longer passphrase of unrelated words",
+            "weak_password",
+        )
+
+
+def _words(value: str) -> list[str]:
+    """An email or name and its parts, for zxcvbn's user_inputs."""
+    lowered = value.lower()
+    return [lowered, *(p for p in lowered.replace("@", " ").replace(".", " ").split() if p)]
 
 
 # A real hash to compare against when the email is unknown, so timing does not tell.

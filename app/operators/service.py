@@ -12,6 +12,7 @@ from app.operators import security
 from app.operators.models import ApiKey, Operator, Role, Team, team_members
 from app.operators.schemas import ApiKeyCreate, OperatorCreate, OperatorUpdate, TeamCreate
 from app.operators.scopes import ADMIN_SCOPES, ALL_SCOPES, OPERATOR_SCOPES
+from app.realtime.events import OPERATOR_SESSIONS_REVOKED, emit
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class Principal:
     team_ids: frozenset[int] = frozenset()
     # The teams whose lead the operator is (teams.lead_id): they see those teams' figures.
     lead_team_ids: frozenset[int] = frozenset()
+    # The operator's token version when authenticated by a token (a WebSocket ticket
+    # carries it, so a logout between issuing and redeeming the ticket still counts).
+    token_version: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -56,10 +60,12 @@ def operator_principal(
         role=op.role,
         team_ids=team_ids,
         lead_team_ids=lead_team_ids,
+        token_version=op.token_version,
     )
 
 
 async def create_operator(session: AsyncSession, data: OperatorCreate) -> Operator:
+    security.check_password_policy(data.password, data.email, data.name)
     op = Operator(
         email=data.email.lower(),
         name=data.name,
@@ -103,12 +109,20 @@ async def update_operator(
     op = await get_operator(session, operator_id)
     changes = data.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
+    role_before, active_before = op.role, op.is_active
     if password:
+        security.check_password_policy(password, op.email, op.name)
         op.password_hash = security.hash_password(password)
-        op.token_version = op.token_version + 1  # a new password revokes old tokens
     for key, value in changes.items():
         if value is not None:
             setattr(op, key, value)
+    deactivated = active_before and not op.is_active
+    if password or deactivated:
+        # Old tokens stop working (a reactivated operator signs in again).
+        op.token_version = op.token_version + 1
+    if password or deactivated or op.role != role_before:
+        # Open consoles hold the old credentials or role: close them on every node.
+        emit(session, OPERATOR_SESSIONS_REVOKED, operator_id=op.id)
     await session.flush()
     return op
 
@@ -244,9 +258,11 @@ async def principal_for_operator(
 
 
 async def revoke_tokens(session: AsyncSession, operator_id: int) -> None:
-    """Every token issued to the operator so far stops working."""
+    """Every token issued to the operator so far stops working, and their open consoles
+    are closed on every node."""
     await session.execute(
         update(Operator)
         .where(Operator.id == operator_id)
         .values(token_version=Operator.token_version + 1)
     )
+    emit(session, OPERATOR_SESSIONS_REVOKED, operator_id=operator_id)

@@ -13,6 +13,12 @@ from sqlalchemy.orm import Session
 Event = dict[str, Any]
 _KEY = "pending_events"
 
+# Whoever these name loses their open sockets on every node (closed 4401 token_revoked):
+# a contact's widget sessions ended, or an operator logged out, changed password, was
+# deactivated or given another role. The hub closes them (app/realtime/hub.py).
+VISITOR_SESSIONS_REVOKED = "visitor.sessions_revoked"  # contact_id
+OPERATOR_SESSIONS_REVOKED = "operator.sessions_revoked"  # operator_id
+
 
 def emit(session: AsyncSession, type_: str, **ids: Any) -> None:
     session.info.setdefault(_KEY, []).append({"type": type_, **ids})

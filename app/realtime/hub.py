@@ -20,7 +20,7 @@ from app.inbox import service as inbox_service
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead
 from app.observability.metrics import WEBSOCKETS
-from app.realtime.events import Event
+from app.realtime.events import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.webchat.schemas import to_widget_message
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ _QUEUE_SIZE = 1000
 _BATCH_MAX = 200  # events in one frame at most
 CLOSE_BACKLOG = 4008  # too slow to keep up: reconnect and catch up
 CLOSE_GOING_AWAY = 1012  # server restarting: reconnect
+CLOSE_REVOKED = 4401  # credentials no longer valid: the console signs in again, the widget
+# starts a new session
 
 
 @dataclass(eq=False)
@@ -132,9 +134,37 @@ class Hub:
         self._fanner = asyncio.create_task(self._fan_forever(), name="hub-fan-out")
 
     async def on_events(self, events: list[Event]) -> None:
-        """Bus subscriber: queue the events for the fan-out loop, in order."""
+        """Bus subscriber: close revoked sockets at once, queue the rest for the fan-out
+        loop, in order."""
+        revoked = self._revoked(events)
+        if revoked:
+            await self._close_revoked(revoked)
         self._pending.extend(events)
         self._wake.set()
+
+    def _revoked(self, events: list[Event]) -> set[Connection]:
+        """The sockets of this process whose credentials the events revoke."""
+        found: set[Connection] = set()
+        contacts: set[int] = set()
+        for e in events:
+            if e["type"] == OPERATOR_SESSIONS_REVOKED:
+                found |= self.audience.of_operator(e["operator_id"])
+            elif e["type"] == VISITOR_SESSIONS_REVOKED:
+                contacts.add(e["contact_id"])
+        if contacts:  # a contact's sockets on any widget
+            for (contact_id, _), conns in self.audience.visitors.items():
+                if contact_id in contacts:
+                    found |= conns
+        return found
+
+    async def _close_revoked(self, conns: set[Connection]) -> None:
+        for conn in conns:
+            if conn.writer is not None:
+                conn.writer.cancel()  # nothing more reaches it, not even what is queued
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=CLOSE_REVOKED, reason="token_revoked")
+            await self.remove(conn)
+            log.info("closed a %s socket: its credentials were revoked", conn.kind)
 
     async def _fan_forever(self) -> None:
         """One fan-out at a time, and not more often than fanout_interval_ms, or than the

@@ -11,6 +11,8 @@ from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from app.inbox import service as inbox_service
+from app.realtime import tickets
+from app.realtime.schemas import WsTicketRead
 from app.realtime.ws import serve_visitor
 from app.webchat import service as webchat_service
 from app.webchat.schemas import (
@@ -133,20 +135,39 @@ async def list_messages(
     return WidgetMessagePage(items=[to_widget_message(m) for m in rows], next_cursor=newest)
 
 
+@router.post("/ws-ticket", response_model=WsTicketRead, status_code=201)
+async def ws_ticket(visitor: CurrentVisitor, ctx: Ctx, session: Session) -> WsTicketRead:
+    """A single-use ticket for WS /widget/v1/{widget_key}/ws?ticket=...: get one right
+    before each connect or reconnect."""
+    ttl = ctx.settings.ws_ticket_ttl_seconds
+    claims = webchat_service.ticket_claims(visitor)
+    ticket = await tickets.issue(session, tickets.VISITOR, claims, ttl)
+    await session.commit()
+    return WsTicketRead(ticket=ticket, expires_in=ttl)
+
+
 @router.websocket("/ws")
 async def visitor_ws(
     websocket: WebSocket,
     widget_key: str,
+    ticket: str = "",
     token: str = "",
     after: int | None = None,
 ) -> None:
+    """?ticket= from POST .../ws-ticket; ?token=<visitor token> is deprecated (README)."""
     ctx = websocket.app.state.ctx
     try:
         async with ctx.sessions() as session:
             channel = await channels_service.get_by_public_key(session, widget_key)
             if not webchat_service.allowed_origin(channel, websocket.headers.get("origin")):
                 raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
-            visitor = await webchat_service.authenticate_visitor(session, ctx, token, channel)
+            if ticket or not token:
+                claims = await tickets.redeem(session, ticket, tickets.VISITOR)
+                await session.commit()  # used up, whatever follows
+                visitor = webchat_service.visitor_from_ticket(claims, channel)
+                visitor = await webchat_service.ensure_current(session, ctx, visitor)
+            else:
+                visitor = await webchat_service.authenticate_visitor(session, ctx, token, channel)
     except DomainError as exc:
         # Accept first: a close code before the handshake is lost (the client only sees an
         # HTTP 403), and browsers cannot read HTTP statuses of failed handshakes at all.

@@ -7,14 +7,13 @@ request, so the version is kept per process for a few seconds (VisitorVersions):
 primary-key lookup per visitor per VERSION_TTL, none for a visitor seen just before. A
 revocation clears the entry on every node at once through the event bus."""
 
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,19 +32,15 @@ from app.inbox.models import (
     SenderType,
 )
 from app.operators import security
-from app.realtime.events import Event, emit
+from app.realtime.events import VISITOR_SESSIONS_REVOKED, Event, emit
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
 from connectors.webchat.connector import InvalidPayload, parse_visitor_message, verify_identity
 
-if TYPE_CHECKING:
-    from app.realtime.hub import Hub
-
 log = logging.getLogger(__name__)
 
 VISITOR_TOKEN = "visitor"
-SESSIONS_REVOKED = "visitor.sessions_revoked"
-CLOSE_REVOKED = 4401  # the widget starts a new session on this code
+SESSIONS_REVOKED = VISITOR_SESSIONS_REVOKED
 VERSION_TTL = 5.0  # seconds a contact's token version is trusted without reading it again
 
 
@@ -118,11 +113,36 @@ async def authenticate_visitor(
     session: AsyncSession, ctx: AppContext, token: str, channel: ChannelAccount
 ) -> Visitor:
     """read_visitor_token, and the session was not ended since the token was issued."""
-    visitor = read_visitor_token(ctx.signing_key, token, channel)
+    return await ensure_current(session, ctx, read_visitor_token(ctx.signing_key, token, channel))
+
+
+async def ensure_current(session: AsyncSession, ctx: AppContext, visitor: Visitor) -> Visitor:
+    """The visitor, unless their sessions were ended since their token was issued."""
     current = await versions_of(ctx).current(session, visitor.contact_id, visitor.version)
     if visitor.version < current:
         raise Unauthorized("This chat session was ended: start a new one", "token_revoked")
     return visitor
+
+
+def ticket_claims(visitor: Visitor) -> dict[str, Any]:
+    """What a WebSocket ticket keeps of the visitor (app/realtime/tickets.py)."""
+    return {
+        "sub": visitor.contact_id,
+        "ch": visitor.channel_id,
+        "ext": visitor.external_id,
+        "ver": visitor.version,
+    }
+
+
+def visitor_from_ticket(claims: dict[str, Any], channel: ChannelAccount) -> Visitor:
+    if claims.get("ch") != channel.id:
+        raise Unauthorized("The ticket belongs to another widget", "invalid_ticket")
+    return Visitor(
+        contact_id=int(claims["sub"]),
+        channel_id=channel.id,
+        external_id=str(claims["ext"]),
+        version=int(claims["ver"]),
+    )
 
 
 async def revoke_sessions(session: AsyncSession, contact_id: int) -> int:
@@ -139,21 +159,14 @@ async def revoke_sessions(session: AsyncSession, contact_id: int) -> int:
     return int(version)
 
 
-def revocation_listener(ctx: AppContext, hub: "Hub") -> Callable[[list[Event]], Awaitable[None]]:
-    """A bus subscriber for every process: forgets revoked contacts' versions and closes
-    their visitors' open sockets (4401 token_revoked: the widget starts a new session)."""
+def revocation_listener(ctx: AppContext) -> Callable[[list[Event]], Awaitable[None]]:
+    """A bus subscriber for every process: forgets revoked contacts' versions (the hub
+    closes their open sockets)."""
 
     async def on_events(events: list[Event]) -> None:
         revoked = {e["contact_id"] for e in events if e.get("type") == SESSIONS_REVOKED}
-        if not revoked:
-            return
-        versions_of(ctx).forget(revoked)
-        for conn in list(hub.connections):
-            if conn.kind == "visitor" and conn.contact_id in revoked:
-                with contextlib.suppress(Exception):
-                    await conn.ws.close(code=CLOSE_REVOKED, reason="token_revoked")
-                await hub.remove(conn)
-                log.info("closed a widget socket of contact %s: sessions revoked", conn.contact_id)
+        if revoked:
+            versions_of(ctx).forget(revoked)
 
     return on_events
 

@@ -16,7 +16,7 @@ from tests.browser.conftest import DESKTOP, PHONE, Served
 from tests.conftest import Running, create_operator
 from tests.helpers import auth, create_webchat
 
-PASSWORD = "password123"  # create_operator's
+PASSWORD = "ochre-82-jy"  # create_operator's
 
 
 async def setup(served: Served) -> str:

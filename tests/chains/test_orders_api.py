@@ -4,6 +4,7 @@ and the exactly-once of integration sends."""
 import asyncio
 import re
 
+from app.core.html import CSP
 from tests.chains.support import FAST, drain, post_event, put_order, rows, shop_key
 from tests.conftest import Running
 from tests.helpers import auth
@@ -130,7 +131,18 @@ async def test_tracking_page(run: Running, fake_api: FakeBotApi) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-store"
+    # The console's security headers: no framing, no sniffing, no inline code, no referrer
+    # (the token is in the URL).
+    assert page.headers["content-security-policy"] == CSP
+    assert "style-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
     html = page.text
+    assert "<style" not in html and " style=" not in html  # the CSP allows no inline style
+    [sheet] = re.findall(r'<link rel="stylesheet" href="([^"]+)">', html)
+    css = await run.client.get(sheet)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     stages = re.findall(r'<li class="(\w*)">(.*?)</li>', html)
     assert [s[0] for s in stages] == ["done", "done", "", "warn", "", ""]
     assert "Order accepted" in stages[0][1] and "23 Nov 2026" in stages[0][1]

@@ -112,14 +112,14 @@ async def seed_admin(url: str) -> None:
                 "INSERT INTO operators (email, name, password_hash, role, presence) "
                 "VALUES ('admin@example.com', 'Admin', :h, 'admin', 'offline')"
             ),
-            {"h": hash_password("password123")},
+            {"h": hash_password("ochre-82-jy")},
         )
     await engine.dispose()
 
 
 async def login(client: httpx.AsyncClient) -> str:
     r = await client.post(
-        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "password123"}
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "ochre-82-jy"}
     )
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
@@ -176,7 +176,7 @@ async def test_routing_limits_and_single_sends_across_three_nodes(
                 json={
                     "email": f"op{i}@example.com",
                     "name": f"op{i}",
-                    "password": "password123",
+                    "password": "ochre-82-jy",
                     "max_open_conversations": 4,
                 },
                 headers=auth(admin),

@@ -109,7 +109,7 @@ API_RULES: dict[Route, Rule] = {
         ok=201,
         call=lambda w: (
             "/api/v1/operators",
-            {"email": f"new{w.unique()}@example.com", "name": "New", "password": "password123"},
+            {"email": f"new{w.unique()}@example.com", "name": "New", "password": "ochre-82-jy"},
         ),
     ),
     ("PATCH", "/api/v1/operators/{operator_id}"): Rule(
@@ -118,6 +118,9 @@ API_RULES: dict[Route, Rule] = {
         call=lambda w: (f"/api/v1/operators/{w.other_operator_id}", {"name": "Renamed"}),
     ),
     ("GET", "/api/v1/teams"): Rule(scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/teams")),
+    ("POST", "/api/v1/ws-ticket"): Rule(
+        None, operator=True, api_key=False, ok=201, call=_to("/api/v1/ws-ticket")
+    ),
     ("POST", "/api/v1/teams"): Rule(
         scopes.OPERATORS_WRITE,
         operator=False,
@@ -458,13 +461,14 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    ("GET", "/metrics"),
     # The operator console and the widget: static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/console/{asset}"),
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
 }
+# Prometheus metrics: only with CHATCENTRE_METRICS_TOKEN (tests/observability).
+METRICS: set[Route] = {("GET", "/metrics")}
 # Logout revokes the caller's own tokens, so it cannot run in the shared matrix: checked by
 # test_logout_revokes_only_the_callers_tokens below and in tests/security/.
 SELF_SERVICE: set[Route] = {("POST", "/api/v1/auth/logout")}
@@ -490,6 +494,7 @@ WIDGET_RULES: dict[Route, str] = {
     ("POST", "/widget/v1/{widget_key}/sessions"): "public",
     ("POST", "/widget/v1/{widget_key}/messages"): "visitor",
     ("GET", "/widget/v1/{widget_key}/messages"): "visitor",
+    ("POST", "/widget/v1/{widget_key}/ws-ticket"): "visitor",
 }
 
 SOCKET_RULES: dict[Route, str] = {
@@ -704,6 +709,7 @@ def test_every_route_has_a_rule(settings: Settings) -> None:
         set(WIDGET_RULES),
         set(SOCKET_RULES),
         SELF_SERVICE,
+        METRICS,
     ]
     missing = [r for r in routes if sum(r in t for t in tables) != 1]
     assert not missing, f"routes without exactly one authorization rule in this test: {missing}"
@@ -802,7 +808,7 @@ async def test_login_and_public_routes(run: Running) -> None:
     await run.admin_token()
     for body in (
         {"email": "admin@example.com", "password": "wrong-password"},
-        {"email": "nobody@example.com", "password": "password123"},
+        {"email": "nobody@example.com", "password": "ochre-82-jy"},
     ):
         r = await run.client.post("/api/v1/auth/login", json=body)
         error_of(r, 401, "bad_credentials")
@@ -858,7 +864,7 @@ async def test_forged_expired_and_confused_tokens_are_401(world: World) -> None:
     )
     # ... and cannot log in again.
     r = await client.post(
-        "/api/v1/auth/login", json={"email": "other@example.com", "password": "password123"}
+        "/api/v1/auth/login", json={"email": "other@example.com", "password": "ochre-82-jy"}
     )
     error_of(r, 401, "bad_credentials")
 

@@ -337,11 +337,11 @@ async def test_response_target_reassigns_unanswered(run: Running) -> None:
 
 async def token_for(run: Running, op: int) -> str:
     admin = await run.client.post(
-        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "password123"}
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": "ochre-82-jy"}
     )
     ops = await run.client.get("/api/v1/operators", headers=auth(admin.json()["access_token"]))
     email = next(o["email"] for o in ops.json() if o["id"] == op)
     r = await run.client.post(
-        "/api/v1/auth/login", json={"email": email, "password": "password123"}
+        "/api/v1/auth/login", json={"email": email, "password": "ochre-82-jy"}
     )
     return str(r.json()["access_token"])

@@ -35,7 +35,7 @@ async def test_login_lockout_per_account(run: Running) -> None:
 
     async with run.ctx.sessions() as session:
         await service.create_operator(
-            session, OperatorCreate(email="a@example.com", name="a", password="password123")
+            session, OperatorCreate(email="a@example.com", name="a", password="ochre-82-jy")
         )
         await session.commit()
     bad = {"email": "a@example.com", "password": "wrong-password"}
@@ -43,7 +43,7 @@ async def test_login_lockout_per_account(run: Running) -> None:
         r = await run.client.post("/api/v1/auth/login", json=bad)
         assert r.status_code == 401
     # Locked: even the right password is refused until the window passes.
-    good = {"email": "A@example.com", "password": "password123"}
+    good = {"email": "A@example.com", "password": "ochre-82-jy"}
     wait = retry_after(await run.client.post("/api/v1/auth/login", json=good), "account_locked")
     assert 60 < wait <= 15 * 60 + 1
     # Another account is not affected.

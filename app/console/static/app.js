@@ -227,7 +227,7 @@ async function startInbox() {
   setFilterButtons();
   closeThread();
   S.live = new LiveFeed({
-    token: savedToken(),
+    getTicket: () => api.wsTicket(),
     lastId: () => S.lastId,
     onEvent,
     onReady,

@@ -1,10 +1,12 @@
-// The operator's live feed: WS /api/v1/ws?token=...&after=<last message id>.
+// The operator's live feed: WS /api/v1/ws?ticket=...&after=<last message id>.
+// The ticket (POST /api/v1/ws-ticket) is fetched right before every connect: it works once
+// and for seconds, so the URL never holds the reusable token.
 // Reconnects with exponential backoff and jitter; waits for the browser to be back online;
 // after a drop it passes after=<last seen message id> so the server replays what was missed.
 
 export class LiveFeed {
-  constructor({ token, lastId, onEvent, onReady, onState, onUnauthorized }) {
-    this.token = token;
+  constructor({ getTicket, lastId, onEvent, onReady, onState, onUnauthorized }) {
+    this.getTicket = getTicket; // () => Promise<{ticket}>; rejects with .status 401 when signed out
     this.lastId = lastId; // () => number | null
     this.onEvent = onEvent;
     this.onReady = onReady;
@@ -45,22 +47,37 @@ export class LiveFeed {
     this.ws = null;
   }
 
-  _url() {
+  _url(ticket) {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const params = new URLSearchParams({ token: this.token });
+    const params = new URLSearchParams({ ticket });
     const after = this.lastId();
     if (after !== null && after !== undefined) params.set("after", String(after));
     return `${proto}//${location.host}/api/v1/ws?${params}`;
   }
 
-  _connect() {
-    if (this.stopped) return;
+  async _connect() {
+    if (this.stopped || this.opening) return;
     if (!navigator.onLine) {
       this.onState("offline");
       return; // the "online" event reconnects
     }
     this.onState(this.connects ? "reconnecting" : "connecting");
-    const ws = new WebSocket(this._url());
+    let ticket;
+    this.opening = true;
+    try {
+      ({ ticket } = await this.getTicket());
+    } catch (e) {
+      if (e && e.status === 401) {
+        if (!this.stopped) this.onUnauthorized(); // signed out, deactivated or revoked
+      } else if (!this.stopped) {
+        this._schedule();
+      }
+      return;
+    } finally {
+      this.opening = false;
+    }
+    if (this.stopped || this.ws) return;
+    const ws = new WebSocket(this._url(ticket));
     this.ws = ws;
     ws.onmessage = (e) => {
       let frame;
@@ -91,10 +108,8 @@ export class LiveFeed {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
-      if (e.code === 4401) {
-        this.onUnauthorized();
-        return;
-      }
+      // 4401: our credentials changed (logout elsewhere, new password, deactivation, new
+      // role). The next ticket request tells: 401 signs out, otherwise we reconnect.
       this._schedule();
     };
   }

@@ -422,15 +422,43 @@
   }
 
   // ---------------------------------------------------------------- live
+  // A single-use ticket (POST .../ws-ticket) right before every connect: the socket's URL
+  // never holds the visitor token.
   function connect() {
-    if (!state.token || state.ws) return;
+    if (!state.token || state.ws || state.opening) return;
     clearTimeout(state.timer);
+    state.opening = true;
+    api("POST", "/ws-ticket").then(
+      function (data) {
+        state.opening = false;
+        openSocket(data.ticket);
+      },
+      function (e) {
+        state.opening = false;
+        if (e && e.status === 401) {
+          resetSession(); // the session ended: a new one starts with the next message
+          return;
+        }
+        if (e && e.status === 403) return; // this site may not use the widget
+        retryLater();
+      }
+    );
+  }
+
+  function retryLater() {
+    var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.5 + Math.random() / 2);
+    state.attempt++;
+    state.timer = setTimeout(connect, delay);
+  }
+
+  function openSocket(ticket) {
+    if (!state.token || state.ws) return;
     var url =
       WS_BASE +
       "/widget/v1/" +
       encodeURIComponent(KEY) +
-      "/ws?token=" +
-      encodeURIComponent(state.token) +
+      "/ws?ticket=" +
+      encodeURIComponent(ticket) +
       "&after=" +
       state.lastId;
     var ws = new WebSocket(url);
@@ -465,14 +493,10 @@
       dot.setAttribute("data-state", "off");
       if (state.ws !== ws) return;
       state.ws = null;
-      if (e.code === 4401) {
-        resetSession(); // the token expired: a new session starts with the next message
-        return;
-      }
       if (e.code === 4403) return; // this site may not use the widget
-      var delay = Math.min(30000, 500 * Math.pow(2, state.attempt)) * (0.5 + Math.random() / 2);
-      state.attempt++;
-      state.timer = setTimeout(connect, delay);
+      // Also on 4401 (the session ended, or the ticket was refused): the next ticket
+      // request tells, and a 401 there starts a new session.
+      retryLater();
     };
   }
 
