@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.analytics.api import router as analytics_router
+from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
+from app.attachments.api import router as attachments_router
 from app.audit.api import router as audit_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
@@ -78,7 +80,11 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     whatsapp_service.configure_connector(settings)
     telegram_service.configure_connector(settings)
     app.add_middleware(WidgetCorsMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger={UPLOAD_PATH: settings.attachment_max_bytes + MULTIPART_OVERHEAD},
+    )
     app.add_middleware(MetricsMiddleware)
     # The inbound paths first: routes are matched in order, and these take most requests.
     for router in (
@@ -89,6 +95,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         operators_router,
         channels_router,
         inbox_router,
+        attachments_router,
         contacts_router,
         touchpoints_router,
         analytics_router,

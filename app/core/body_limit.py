@@ -7,14 +7,20 @@ from app.core.errors import error_body
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    """`larger`: paths (POST) that take bigger bodies than the rest, e.g. file uploads."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope.get("method") == "POST":
+            limit = self.larger.get(scope.get("path", ""), limit)
         declared: int | None = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -22,8 +28,8 @@ class BodyLimitMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes or declared < 0:
-                    await self._reject(scope, receive, send)
+                if declared > limit or declared < 0:
+                    await self._reject(scope, receive, send, limit)
                     return
         if declared is not None:  # the server never delivers more than it declared
             await self.app(scope, receive, send)
@@ -40,8 +46,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._reject(scope, receive, send)
+            if seen > limit:
+                await self._reject(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more_body = message.get("more_body", False)
@@ -56,9 +62,9 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            error_body("payload_too_large", f"The body is over {self.max_bytes} bytes"),
+            error_body("payload_too_large", f"The body is over {limit} bytes"),
             status_code=413,
         )
         await response(scope, receive, send)

@@ -8,6 +8,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_, u
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment, MessageAttachment
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.delivery import service as delivery_service
@@ -218,9 +220,26 @@ async def read_conversation(session: AsyncSession, conversation_id: int) -> Conv
 
 
 def to_message_read(m: Message) -> MessageRead:
-    read = MessageRead.model_validate(m)
-    read.private = m.direction == Direction.internal
-    return read
+    return MessageRead(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        direction=m.direction,
+        sender_type=m.sender_type,
+        operator_id=m.operator_id,
+        kind=m.kind,
+        text=m.text,
+        attachments=[
+            attachments_service.read_of(a, f"/api/v1/messages/{m.id}/attachments/{i}")
+            for i, a in enumerate(m.attachments)
+        ],
+        reply_to_id=m.reply_to_id,
+        delivery_state=m.delivery_state,
+        failure_reason=m.failure_reason,
+        created_at=m.created_at,
+        sent_at=m.sent_at,
+        edited_at=m.edited_at,
+        private=m.direction == Direction.internal,
+    )
 
 
 async def list_messages(
@@ -279,6 +298,7 @@ async def queue_outgoing(
     external_id: str | None,
     kind: str = "text",
     meta: dict[str, Any] | None = None,
+    files: list[Attachment] | None = None,
     touch_kind: TouchKind = TouchKind.message,
     chain: str | None = None,
     step: str | None = None,
@@ -297,6 +317,9 @@ async def queue_outgoing(
         if existing is not None:
             return existing, False
     now = datetime.now(UTC)
+    files = files or []
+    if files and kind == "text":
+        kind = attachments_service.kind_of(files[0].content_type)
     msg = Message(
         conversation_id=conv.id,
         channel_account_id=conv.channel_account_id,
@@ -305,8 +328,8 @@ async def queue_outgoing(
         sender_type=sender_type,
         operator_id=operator_id,
         kind="note" if private else kind,
-        text=text,
-        attachments=[],
+        text=None if files and not text else text,
+        attachments=[attachments_service.descriptor(a) for a in files],
         external_id=external_id,
         delivery_state=None if private else DeliveryState.queued,
         meta=meta or {},
@@ -325,6 +348,12 @@ async def queue_outgoing(
         )
         assert existing is not None
         return existing, False
+    if files:
+        session.add_all(
+            MessageAttachment(message_id=msg.id, attachment_id=a.id, position=i)
+            for i, a in enumerate(files)
+        )
+        await session.flush()
     await touchpoints_service.record_in_conversation(
         session,
         conv,
@@ -364,6 +393,45 @@ async def queue_outgoing(
     return msg, True
 
 
+async def usable_files(
+    session: AsyncSession, principal: Principal, attachment_ids: list[str]
+) -> list[Attachment]:
+    """The uploads a reply or send names, in order. Each must be one the caller may see
+    (attachment_for's rule); any other is refused as unknown, so an id reveals nothing."""
+    found = await attachments_service.by_ids(session, attachment_ids)
+    files = []
+    for attachment_id in attachment_ids:
+        attachment = found.get(attachment_id)
+        if attachment is None or not await _may_see(session, principal, attachment):
+            raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
+        files.append(attachment)
+    return files
+
+
+async def _may_see(session: AsyncSession, principal: Principal, attachment: Attachment) -> bool:
+    if principal.sees_everything or attachments_service.uploaded_by(attachment, principal):
+        return True
+    used_where_visible = (
+        select(MessageAttachment.message_id)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageAttachment.attachment_id == attachment.id, *visible_to(principal))
+        .limit(1)
+    )
+    return (await session.scalar(used_where_visible)) is not None
+
+
+async def attachment_for(
+    session: AsyncSession, principal: Principal, attachment_id: str
+) -> Attachment:
+    """An upload the caller may download: their own, or one a message carries in a
+    conversation they see. Anything else is 404, as if it did not exist."""
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None or not await _may_see(session, principal, attachment):
+        raise NotFound("No such attachment", "unknown_attachment")
+    return attachment
+
+
 def _check_text(text: str, max_chars: int) -> str:
     if not text.strip():
         raise Invalid("The text is empty", "empty_text")
@@ -388,10 +456,12 @@ async def reply(
     client_message_id: str | None,
     max_chars: int,
     template: TemplateSend | None = None,
+    attachment_ids: list[str] | None = None,
 ) -> tuple[Message, bool]:
-    if template is None or text is not None:
+    if (template is None and not attachment_ids) or text is not None:
         _check_text(text or "", max_chars)
     conv = await get_conversation(session, principal, conversation_id)
+    files = await usable_files(session, principal, attachment_ids or [])
     external_id = f"{_caller(principal)}/{client_message_id}" if client_message_id else None
     content = whatsapp_service.OutgoingContent(text or "")
     if not private:  # provider rules (the WhatsApp 24-hour window) apply to sends only
@@ -408,6 +478,7 @@ async def reply(
         external_id=external_id,
         kind=content.kind,
         meta=content.meta,
+        files=files,
     )
 
 
@@ -422,8 +493,9 @@ async def integration_send(
     channel_id: int | None,
     max_chars: int,
     template: TemplateSend | None = None,
+    attachment_ids: list[str] | None = None,
 ) -> tuple[Message, bool]:
-    if template is None or text is not None:
+    if (template is None and not attachment_ids) or text is not None:
         _check_text(text or "", max_chars)
     if conversation_id is not None:
         conv = await get_conversation(session, principal, conversation_id)
@@ -435,6 +507,7 @@ async def integration_send(
             )
     else:
         raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
+    files = await usable_files(session, principal, attachment_ids or [])
     content = await whatsapp_service.outgoing_content(session, conv, text=text, template=template)
     return await queue_outgoing(
         session,
@@ -446,6 +519,7 @@ async def integration_send(
         external_id=f"{_caller(principal)}/send/{idempotency_key}",
         kind=content.kind,
         meta=content.meta,
+        files=files,
     )
 
 

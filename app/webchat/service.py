@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
@@ -46,6 +47,8 @@ VISITOR_TOKEN = "visitor"
 SESSIONS_REVOKED = "visitor.sessions_revoked"
 CLOSE_REVOKED = 4401  # the widget starts a new session on this code
 VERSION_TTL = 5.0  # seconds a contact's token version is trusted without reading it again
+# A visitor's own message carries no uploads, so reading it back signs no links.
+NO_FILES = VisitorLinks(signing_key="", ttl=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +256,7 @@ async def post_message(
         )
     )
     assert stored is not None
-    return result, to_widget_message(stored)
+    return result, to_widget_message(stored, NO_FILES)
 
 
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:
