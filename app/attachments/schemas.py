@@ -1,9 +1,12 @@
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AttachmentRead(BaseModel):
     """An uploaded file, and (the same shape) a file listed on a message: inbound media
-    and outbound uploads alike."""
+    and outbound uploads alike. Inbound media also keeps the provider's own fields
+    (Telegram file_id, WhatsApp media_id, ...) next to these."""
+
+    model_config = ConfigDict(extra="allow")
 
     id: str | None = Field(description="The upload's id; null for inbound media")
     type: str = Field(description="image, document, voice, video, ... (what the channel calls it)")

@@ -170,7 +170,13 @@ def read_of(item: dict[str, Any], url: str | None) -> AttachmentRead:
     descriptor, or a provider's inbound media (Telegram file_name/mime_type/file_size,
     WhatsApp filename/mime_type)."""
     size = item.get("size", item.get("file_size"))
+    provider_fields = (
+        {}
+        if is_upload(item)
+        else {k: v for k, v in item.items() if k not in AttachmentRead.model_fields}
+    )
     return AttachmentRead(
+        **provider_fields,
         id=item["attachment_id"] if is_upload(item) else None,
         type=str(item.get("type") or "document"),
         filename=item.get("filename") or item.get("file_name"),
