@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from app.attachments.schemas import AttachmentRead
 from app.attachments.service import MAX_PER_MESSAGE
+from app.core.schemas import RequestModel
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
 from app.whatsapp.schemas import TemplateSend
 
@@ -46,10 +47,7 @@ _ATTACHMENT_IDS: list[AttachmentId] = Field(
 )
 
 
-class ReplyCreate(BaseModel):
-    # An unknown field is a 422, never silently dropped (it once swallowed `attachments`).
-    model_config = ConfigDict(extra="forbid")
-
+class ReplyCreate(RequestModel):
     text: str | None = Field(
         default=None,
         min_length=1,
@@ -82,9 +80,7 @@ def _check_content(text: str | None, template: object, attachment_ids: list[str]
         raise ValueError("an attachment is listed twice")
 
 
-class IntegrationMessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IntegrationMessageCreate(RequestModel):
     idempotency_key: str = Field(min_length=1, max_length=100)
     text: str | None = Field(
         default=None,
@@ -144,12 +140,12 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
-class AssignRequest(BaseModel):
+class AssignRequest(RequestModel):
     assignee_id: int | None = Field(description="null sends it back to the queue")
     team_id: int | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
-class StatusRequest(BaseModel):
+class StatusRequest(RequestModel):
     status: ConversationStatus
     snoozed_until: datetime | None = None

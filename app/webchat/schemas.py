@@ -4,10 +4,11 @@ from pydantic import BaseModel, Field
 
 from app.attachments.schemas import AttachmentRead
 from app.attachments.service import VisitorLinks
+from app.core.schemas import RequestModel
 from app.inbox.models import Direction, Message, SenderType
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(RequestModel):
     identifier: str | None = Field(
         default=None, max_length=200, description="The site's own user id, for signed-in users"
     )
@@ -24,7 +25,7 @@ class SessionRead(BaseModel):
     contact_id: int
 
 
-class WidgetMessageCreate(BaseModel):
+class WidgetMessageCreate(RequestModel):
     text: str = Field(min_length=1, max_length=65536)
     client_message_id: str | None = Field(
         default=None, max_length=100, description="Retrying a POST with the same id stores once"
