@@ -11,7 +11,7 @@ from app.attachments.models import Attachment
 from app.attachments.schemas import AttachmentRead
 from app.attachments.storage import StoredFileMissing
 from app.core.context import AppContext
-from app.core.deps import Ctx, Session
+from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Invalid, NotFound
 from app.operators import scopes
 from app.operators.auth import require
@@ -84,10 +84,11 @@ async def upload(
 
 @router.get("/files/{token}", response_class=Response)
 async def download_by_link(
-    token: Annotated[str, Path(max_length=1000)], ctx: Ctx, session: Session
+    token: Annotated[str, Path(max_length=1000)], request: Request, ctx: Ctx, session: Session
 ) -> Response:
     """A file by the signed, expiring link a web-chat visitor was given: the link is the
     only key (no token needed, none helps); a wrong or expired one is 404."""
+    await ctx.limiter.hit(ctx.settings.rate_limit_public, "files-ip", client_ip(request))
     attachment_id = attachments_service.attachment_id_of_link(ctx.signing_key, token)
     attachment = await attachments_service.get(session, attachment_id)
     return await file_response(ctx, attachment)
