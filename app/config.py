@@ -91,6 +91,26 @@ class Settings(BaseSettings):
     rate_limit_widget_messages_ip: str = Field(
         default="120/minute", description="Per IP, widget message posts (all visitors)"
     )
+    # Attachments (operator and integration uploads; inbound media stays with the provider)
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="Largest file `POST /api/v1/attachments` accepts (else 413)",
+    )
+    attachment_content_types: str = Field(
+        default="image/jpeg,image/png,image/gif,image/webp,application/pdf,text/plain,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        description="Comma-separated types an upload may be, judged from its bytes, not "
+        "from what the client declares (else 415)",
+    )
+    attachment_dir: Path | None = Field(
+        default=None, description="Where uploaded files are kept; unset = data_dir/attachments"
+    )
+    attachment_link_ttl_seconds: int = Field(
+        default=24 * 3600,
+        description="Life of the signed download links web-chat visitors get for files",
+    )
     ws_compression: bool = Field(
         default=False,
         description="permessage-deflate on WebSockets: events are small, and compressing each "

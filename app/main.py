@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.analytics.api import router as analytics_router
+from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
+from app.attachments.api import router as attachments_router
 from app.audit.api import router as audit_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
@@ -87,7 +89,10 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        wider={"/webhooks/whatsapp/": settings.whatsapp_max_webhook_bytes},
+        wider={
+            "/webhooks/whatsapp/": settings.whatsapp_max_webhook_bytes,
+            UPLOAD_PATH: settings.attachment_max_bytes + MULTIPART_OVERHEAD,
+        },
     )
     app.add_middleware(MetricsMiddleware)
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         operators_router,
         channels_router,
         inbox_router,
+        attachments_router,
         contacts_router,
         touchpoints_router,
         analytics_router,

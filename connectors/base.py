@@ -57,12 +57,29 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """An uploaded file to send, bytes and all (the connector uploads it to the provider).
+    content_type was judged from the bytes when it was uploaded."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     message_id: int
     recipient_external_id: str
     text: str | None
+    # Provider-hosted media to send by reference (a URL, a Telegram file_id).
     attachments: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    # Our own uploads, in order: the text goes with the first as its caption where it fits.
+    files: list[OutboundFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,10 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.chains.models import OrderStatus
+from app.core.schemas import RequestModel
 
 
-class ClientRef(BaseModel):
+class ClientRef(RequestModel):
     """Who the order is for: one or more of these; the first that finds a contact wins."""
 
     contact_id: int | None = None
@@ -36,7 +37,7 @@ class ClientRef(BaseModel):
         return self
 
 
-class OrderPut(BaseModel):
+class OrderPut(RequestModel):
     client: ClientRef
     items: Any = None
     amount: Any = None
@@ -72,7 +73,7 @@ class OrderRead(BaseModel):
     events: list[OrderEventRead] = Field(default_factory=list)
 
 
-class CourierWindow(BaseModel):
+class CourierWindow(RequestModel):
     start: datetime
     end: datetime
 
@@ -83,7 +84,7 @@ class CourierWindow(BaseModel):
         return self
 
 
-class OrderEventCreate(BaseModel):
+class OrderEventCreate(RequestModel):
     event_id: str = Field(min_length=1, max_length=200)
     status: OrderStatus
     occurred_at: datetime | None = None
@@ -113,12 +114,12 @@ class EventResult(BaseModel):
     channel_id: int | None = None
 
 
-class TemplateButton(BaseModel):
+class TemplateButton(RequestModel):
     text: str = Field(min_length=1, max_length=40)
     action: str = Field(min_length=1, max_length=20, pattern=r"^[a-z_]+$")
 
 
-class ChainTemplateWrite(BaseModel):
+class ChainTemplateWrite(RequestModel):
     text: str = Field(min_length=1, max_length=4000)
     enabled: bool = True
     buttons: list[list[TemplateButton]] = Field(default_factory=list, max_length=3)

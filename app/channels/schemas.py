@@ -4,9 +4,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.channels.models import ChannelType
+from app.core.schemas import RequestModel
 
 
-class ChannelCreate(BaseModel):
+class ChannelCreate(RequestModel):
     type: ChannelType
     name: str = Field(min_length=1, max_length=200)
     settings: dict[str, Any] = Field(
@@ -20,7 +21,7 @@ class ChannelCreate(BaseModel):
     team_id: int | None = None
 
 
-class ChannelUpdate(BaseModel):
+class ChannelUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     settings: dict[str, Any] | None = Field(
         default=None, description="Merged into the current settings; a key set to null is removed"

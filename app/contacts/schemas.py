@@ -3,10 +3,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import RequestModel
+
 Stage = Literal["lead", "qualified", "customer", "lost"]
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(RequestModel):
     name: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=32)
@@ -27,7 +29,7 @@ class CategoryRead(BaseModel):
     description: str | None
 
 
-class CategoryWrite(BaseModel):
+class CategoryWrite(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     position: int = Field(ge=0, le=1000)
     cadence_days: int = Field(ge=1, le=3650, description="A touch at least this often")

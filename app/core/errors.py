@@ -57,6 +57,11 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class Invalid(DomainError):
     status_code = 422
     code = "invalid"

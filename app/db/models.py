@@ -1,6 +1,7 @@
 """Imports every domain's models so metadata is complete (Alembic, tests)."""
 
 import app.analytics.models  # noqa: F401  (indexes on touchpoints)
+from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
@@ -16,6 +17,7 @@ from app.touchpoints.models import Touchpoint
 
 __all__ = [
     "ApiKey",
+    "Attachment",
     "AuditEntry",
     "Base",
     "Category",
@@ -27,6 +29,7 @@ __all__ = [
     "Conversation",
     "JobRun",
     "Message",
+    "MessageAttachment",
     "Operator",
     "Order",
     "OrderEvent",

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.service import is_upload, storage_of
+from app.attachments.storage import StoredFileMissing
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
@@ -35,6 +37,7 @@ from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 from connectors.base import (
     Connector,
+    OutboundFile,
     OutboundMessage,
     PermanentError,
     SendResult,
@@ -250,14 +253,15 @@ class Dispatcher:
         wait = await self._throttle(job, connector)
         if wait > 0:
             return _Throttled(wait)
-        outbound = OutboundMessage(
-            message_id=job.message.id,
-            recipient_external_id=job.recipient.external_id,
-            text=job.message.text,
-            attachments=job.message.attachments,
-            meta=job.message.meta,
-        )
         try:
+            outbound = OutboundMessage(
+                message_id=job.message.id,
+                recipient_external_id=job.recipient.external_id,
+                text=job.message.text,
+                attachments=[a for a in job.message.attachments if not is_upload(a)],
+                meta=job.message.meta,
+                files=await self._files(job.message),
+            )
             return await connector.send(job.channel.credentials, job.channel.settings, outbound)
         except TemporaryError as exc:
             if exc.retry_after is not None and exc.retry_after > 0:
@@ -265,6 +269,20 @@ class Dispatcher:
             return exc
         except Exception as exc:  # recorded below: the batch goes on
             return exc
+
+    async def _files(self, msg: Message) -> list[OutboundFile]:
+        """The bytes of the uploads a message carries, read from the storage."""
+        uploads = [a for a in msg.attachments if is_upload(a)]
+        if not uploads:
+            return []
+        storage = storage_of(self.ctx)
+        try:
+            return [
+                OutboundFile(a["filename"], a["content_type"], await storage.get(a["sha256"]))
+                for a in uploads
+            ]
+        except StoredFileMissing:
+            raise PermanentError("An attached file is gone from the storage") from None
 
     async def _record(
         self, session: AsyncSession, job: _Job, result: SendResult | Exception

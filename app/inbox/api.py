@@ -1,8 +1,9 @@
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from app.attachments import service as attachments_service
+from app.attachments.api import file_response
 from app.core.deps import Ctx, Session
 from app.core.errors import NotFound, Unavailable
 from app.inbox import service as inbox_service
@@ -112,6 +113,7 @@ async def reply(
         client_message_id=body.client_message_id,
         max_chars=ctx.settings.max_message_chars,
         template=body.template,
+        attachment_ids=body.attachment_ids,
     )
     await session.commit()
     if not created:
@@ -168,11 +170,30 @@ async def integration_send(
         channel_id=body.channel_id,
         max_chars=ctx.settings.max_message_chars,
         template=body.template,
+        attachment_ids=body.attachment_ids,
     )
     await session.commit()
     if not created:
         response.status_code = 200
     return inbox_service.to_message_read(msg)
+
+
+_FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/octet-stream": {}}}
+}
+
+
+@router.get("/attachments/{attachment_id}", response_class=Response, responses=_FILE_RESPONSE)
+async def download_upload(
+    attachment_id: Annotated[str, Path(max_length=64)],
+    principal: Reader,
+    ctx: Ctx,
+    session: Session,
+) -> Response:
+    """An uploaded file, for its uploader and for whoever sees a conversation where a
+    message carries it (404 for everyone else)."""
+    attachment = await inbox_service.attachment_for(session, principal, attachment_id)
+    return await file_response(ctx, attachment)
 
 
 @router.get(
@@ -181,11 +202,15 @@ async def integration_send(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def download_attachment(
-    message_id: int, index: int, principal: Reader, session: Session
+    message_id: int, index: int, principal: Reader, ctx: Ctx, session: Session
 ) -> Response:
     """Streams an inbound attachment from the provider (Telegram getFile, WhatsApp media URL)
-    so operators never need the bot token or the access token."""
+    so operators never need the bot token or the access token; an uploaded file a reply
+    carried comes from our storage."""
     channel, attachment = await inbox_service.attachment_of(session, principal, message_id, index)
+    if attachments_service.is_upload(attachment):
+        upload = await attachments_service.get(session, attachment["attachment_id"])
+        return await file_response(ctx, upload)
     try:
         media = await get_connector(channel.type.value).fetch_media(
             channel.credentials, channel.settings, attachment
@@ -199,7 +224,5 @@ async def download_attachment(
             "provider_unavailable",
             headers={"Retry-After": retry},
         ) from exc
-    headers = {}
-    if media.filename:
-        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(media.filename)}"
+    headers = attachments_service.download_headers(media.filename) if media.filename else {}
     return Response(media.content, media_type=media.content_type, headers=headers)

@@ -1,8 +1,11 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.attachments.schemas import AttachmentRead
+from app.attachments.service import MAX_PER_MESSAGE
+from app.core.schemas import RequestModel
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
 from app.whatsapp.schemas import TemplateSend
 
@@ -17,7 +20,7 @@ class MessageRead(BaseModel):
     operator_id: int | None
     kind: str
     text: str | None
-    attachments: list[dict[str, Any]]
+    attachments: list[AttachmentRead]
     reply_to_id: int | None
     delivery_state: DeliveryState | None
     failure_reason: str | None
@@ -43,9 +46,21 @@ class MessagePage(BaseModel):
     prev_cursor: str | None = Field(description="Pass as before= for older messages")
 
 
-class ReplyCreate(BaseModel):
+AttachmentId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+_ATTACHMENT_IDS: list[AttachmentId] = Field(
+    default_factory=list,
+    max_length=MAX_PER_MESSAGE,
+    description="Files from POST /api/v1/attachments, sent in this order; the text goes "
+    "with the first as its caption where the channel allows",
+)
+
+
+class ReplyCreate(RequestModel):
     text: str | None = Field(
-        default=None, min_length=1, max_length=65536, description="Required unless template"
+        default=None,
+        min_length=1,
+        max_length=65536,
+        description="Required unless template or attachment_ids",
     )
     private: bool = Field(default=False, description="A private note: never sent to the client")
     client_message_id: str | None = Field(
@@ -54,20 +69,32 @@ class ReplyCreate(BaseModel):
     template: TemplateSend | None = Field(
         default=None, description="WhatsApp: send a registered template (outside the window)"
     )
+    attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 
     @model_validator(mode="after")
     def _text_or_template(self) -> "ReplyCreate":
-        if self.text is None and self.template is None:
-            raise ValueError("give text, or a template")
+        _check_content(self.text, self.template, self.attachment_ids)
         if self.private and self.template is not None:
             raise ValueError("a private note cannot be a template")
         return self
 
 
-class IntegrationMessageCreate(BaseModel):
+def _check_content(text: str | None, template: object, attachment_ids: list[str]) -> None:
+    if text is None and template is None and not attachment_ids:
+        raise ValueError("give text, attachment_ids, or a template")
+    if template is not None and attachment_ids:
+        raise ValueError("a template cannot carry attachments")
+    if len(set(attachment_ids)) != len(attachment_ids):
+        raise ValueError("an attachment is listed twice")
+
+
+class IntegrationMessageCreate(RequestModel):
     idempotency_key: str = Field(min_length=1, max_length=100)
     text: str | None = Field(
-        default=None, min_length=1, max_length=65536, description="Required unless template"
+        default=None,
+        min_length=1,
+        max_length=65536,
+        description="Required unless template or attachment_ids",
     )
     conversation_id: int | None = None
     contact_id: int | None = None
@@ -75,11 +102,11 @@ class IntegrationMessageCreate(BaseModel):
     template: TemplateSend | None = Field(
         default=None, description="WhatsApp: send a registered template (outside the window)"
     )
+    attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 
     @model_validator(mode="after")
     def _text_or_template(self) -> "IntegrationMessageCreate":
-        if self.text is None and self.template is None:
-            raise ValueError("give text, or a template")
+        _check_content(self.text, self.template, self.attachment_ids)
         return self
 
 
@@ -124,12 +151,12 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
-class AssignRequest(BaseModel):
+class AssignRequest(RequestModel):
     assignee_id: int | None = Field(description="null sends it back to the queue")
     team_id: int | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 
-class StatusRequest(BaseModel):
+class StatusRequest(RequestModel):
     status: ConversationStatus
     snoozed_until: datetime | None = None

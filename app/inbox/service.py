@@ -8,6 +8,8 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment, MessageAttachment
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.delivery import service as delivery_service
@@ -186,14 +188,32 @@ async def read_conversation(session: AsyncSession, conversation_id: int) -> Conv
 
 
 def to_message_read(m: Message) -> MessageRead:
-    read = MessageRead.model_validate(m)
-    read.private = m.direction == Direction.internal
     # Connectors put these in the message's meta under neutral keys.
     author = m.meta.get("author")
-    read.sender_name = author.get("name") if isinstance(author, dict) else None
     location = m.meta.get("location")
-    read.location = location if isinstance(location, dict) else None
-    return read
+    return MessageRead(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        direction=m.direction,
+        sender_type=m.sender_type,
+        operator_id=m.operator_id,
+        kind=m.kind,
+        text=m.text,
+        attachments=[
+            attachments_service.read_of(a, f"/api/v1/messages/{m.id}/attachments/{i}")
+            for i, a in enumerate(m.attachments)
+        ],
+        reply_to_id=m.reply_to_id,
+        delivery_state=m.delivery_state,
+        failure_reason=m.failure_reason,
+        created_at=m.created_at,
+        sent_at=m.sent_at,
+        edited_at=m.edited_at,
+        deleted_at=m.deleted_at,
+        private=m.direction == Direction.internal,
+        sender_name=author.get("name") if isinstance(author, dict) else None,
+        location=location if isinstance(location, dict) else None,
+    )
 
 
 async def list_messages(
@@ -252,6 +272,7 @@ async def queue_outgoing(
     external_id: str | None,
     kind: str = "text",
     meta: dict[str, Any] | None = None,
+    files: list[Attachment] | None = None,
     touch_kind: TouchKind = TouchKind.message,
     chain: str | None = None,
     step: str | None = None,
@@ -275,12 +296,16 @@ async def queue_outgoing(
     if not private and channel is not None and channel.deleted_at is not None:
         raise Conflict("The conversation's channel was deleted", "channel_deleted")
     now = datetime.now(UTC)
-    parts = [text]
-    if not private and kind == "text" and channel is not None:
+    files = files or []
+    if files and kind == "text":
+        kind = attachments_service.kind_of(files[0].content_type)
+    parts: list[str] = [text]
+    if not private and channel is not None and (kind == "text" or files):
         parts = _split_for(channel, text)
     meta = meta or {}
     messages: list[Message] = []
     for number, part in enumerate(parts, start=1):
+        first = number == 1
         part_meta = meta
         if len(parts) > 1:  # buttons belong under the last part, where the reader ends
             part_meta = {k: v for k, v in meta.items() if k != "buttons" or number == len(parts)}
@@ -293,9 +318,10 @@ async def queue_outgoing(
                 direction=Direction.internal if private else Direction.outbound,
                 sender_type=sender_type,
                 operator_id=operator_id,
-                kind="note" if private else kind,
-                text=part,
-                attachments=[],
+                # The files go with the first part, the text as their caption.
+                kind="note" if private else (kind if first else "text"),
+                text=None if first and files and not part else part,
+                attachments=[attachments_service.descriptor(a) for a in files] if first else [],
                 external_id=_part_key(external_id, number),
                 delivery_state=None if private else DeliveryState.queued,
                 meta=part_meta,
@@ -318,6 +344,12 @@ async def queue_outgoing(
         return existing, False
     for later in messages[1:]:  # one by one: ids (and so the send order) follow the text
         session.add(later)
+        await session.flush()
+    if files:
+        session.add_all(
+            MessageAttachment(message_id=msg.id, attachment_id=a.id, position=i)
+            for i, a in enumerate(files)
+        )
         await session.flush()
     await touchpoints_service.record_in_conversation(
         session,
@@ -375,6 +407,45 @@ def _part_key(external_id: str | None, number: int) -> str | None:
     return f"{external_id}#part{number}"
 
 
+async def usable_files(
+    session: AsyncSession, principal: Principal, attachment_ids: list[str]
+) -> list[Attachment]:
+    """The uploads a reply or send names, in order. Each must be one the caller may see
+    (attachment_for's rule); any other is refused as unknown, so an id reveals nothing."""
+    found = await attachments_service.by_ids(session, attachment_ids)
+    files = []
+    for attachment_id in attachment_ids:
+        attachment = found.get(attachment_id)
+        if attachment is None or not await _may_see(session, principal, attachment):
+            raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
+        files.append(attachment)
+    return files
+
+
+async def _may_see(session: AsyncSession, principal: Principal, attachment: Attachment) -> bool:
+    if principal.sees_everything or attachments_service.uploaded_by(attachment, principal):
+        return True
+    used_where_visible = (
+        select(MessageAttachment.message_id)
+        .join(Message, Message.id == MessageAttachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(MessageAttachment.attachment_id == attachment.id, *visible_to(principal))
+        .limit(1)
+    )
+    return (await session.scalar(used_where_visible)) is not None
+
+
+async def attachment_for(
+    session: AsyncSession, principal: Principal, attachment_id: str
+) -> Attachment:
+    """An upload the caller may download: their own, or one a message carries in a
+    conversation they see. Anything else is 404, as if it did not exist."""
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None or not await _may_see(session, principal, attachment):
+        raise NotFound("No such attachment", "unknown_attachment")
+    return attachment
+
+
 def _check_text(text: str, max_chars: int) -> str:
     if not text.strip():
         raise Invalid("The text is empty", "empty_text")
@@ -399,10 +470,12 @@ async def reply(
     client_message_id: str | None,
     max_chars: int,
     template: TemplateSend | None = None,
+    attachment_ids: list[str] | None = None,
 ) -> tuple[Message, bool]:
-    if template is None or text is not None:
+    if (template is None and not attachment_ids) or text is not None:
         _check_text(text or "", max_chars)
     conv = await get_conversation(session, principal, conversation_id)
+    files = await usable_files(session, principal, attachment_ids or [])
     external_id = f"{_caller(principal)}/{client_message_id}" if client_message_id else None
     content = whatsapp_service.OutgoingContent(text or "")
     if not private:  # provider rules (the WhatsApp 24-hour window) apply to sends only
@@ -419,6 +492,7 @@ async def reply(
         external_id=external_id,
         kind=content.kind,
         meta=content.meta,
+        files=files,
     )
 
 
@@ -433,8 +507,9 @@ async def integration_send(
     channel_id: int | None,
     max_chars: int,
     template: TemplateSend | None = None,
+    attachment_ids: list[str] | None = None,
 ) -> tuple[Message, bool]:
-    if template is None or text is not None:
+    if (template is None and not attachment_ids) or text is not None:
         _check_text(text or "", max_chars)
     if conversation_id is not None:
         conv = await get_conversation(session, principal, conversation_id)
@@ -446,6 +521,7 @@ async def integration_send(
             )
     else:
         raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
+    files = await usable_files(session, principal, attachment_ids or [])
     content = await whatsapp_service.outgoing_content(session, conv, text=text, template=template)
     return await queue_outgoing(
         session,
@@ -457,6 +533,7 @@ async def integration_send(
         external_id=f"{_caller(principal)}/send/{idempotency_key}",
         kind=content.kind,
         meta=content.meta,
+        files=files,
     )
 
 

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import RequestModel
 from app.operators.models import Presence, Role
 
 
@@ -16,7 +17,7 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
-class OperatorCreate(BaseModel):
+class OperatorCreate(RequestModel):
     email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: str = Field(min_length=1, max_length=200)
     # Length and strength: security.check_password_policy (422 weak_password).
@@ -26,7 +27,7 @@ class OperatorCreate(BaseModel):
     max_base_size: int = Field(default=500, ge=0, le=1_000_000)
 
 
-class OperatorUpdate(BaseModel):
+class OperatorUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     password: str | None = Field(default=None, max_length=1024)
     role: Role | None = None
@@ -50,7 +51,7 @@ class OperatorRead(BaseModel):
     created_at: datetime
 
 
-class TeamCreate(BaseModel):
+class TeamCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     member_ids: list[int] = Field(default_factory=list, max_length=1000)
 
@@ -63,7 +64,7 @@ class TeamRead(BaseModel):
     member_ids: list[int] = Field(default_factory=list)
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, max_length=50)
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from fastapi import WebSocket
 
+from app.attachments.service import visitor_links
 from app.core.context import AppContext
 from app.inbox import service as inbox_service
 from app.inbox.models import DeliveryState, Direction, Message
@@ -124,6 +125,7 @@ def _drop(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None
 class Hub:
     def __init__(self, ctx: AppContext):
         self.ctx = ctx
+        self.links = visitor_links(ctx)
         self.connections: set[Connection] = set()
         self.audience = Audience()
         self._pending: list[Event] = []
@@ -292,7 +294,10 @@ class Hub:
         visitors = self.audience.of_visitor(msg.contact_id, msg.channel_account_id)
         if visitors and visible_to_visitor(kind, msg):
             visitor_payload = orjson.dumps(
-                {"type": "message.created", "data": to_widget_message(msg).model_dump(mode="json")}
+                {
+                    "type": "message.created",
+                    "data": to_widget_message(msg, self.links).model_dump(mode="json"),
+                }
             )
             for conn in visitors:
                 conn.push(visitor_payload)

@@ -12,6 +12,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse as parse_limit
 from sqlalchemy import select
 
+from app.attachments.service import visitor_links
 from app.core.context import AppContext
 from app.inbox import service as inbox_service
 from app.inbox.models import Conversation, Message
@@ -143,7 +144,7 @@ async def serve_visitor(
                     {
                         "type": "message.created",
                         "replay": True,
-                        "data": to_widget_message(m).model_dump(mode="json"),
+                        "data": to_widget_message(m, visitor_links(ctx)).model_dump(mode="json"),
                     }
                 )
             )

@@ -2,11 +2,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from app.core.schemas import RequestModel
 from app.operators.models import Presence
 from app.routing.service import Strategy
 
 
-class TeamRoutingUpdate(BaseModel):
+class TeamRoutingUpdate(RequestModel):
     strategy: Strategy | None = None
     response_target_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     max_reassignments: int | None = Field(default=None, ge=0, le=100)
@@ -34,11 +35,11 @@ class TeamRoutingRead(BaseModel):
     timezone: str | None = Field(description="null: the deployment's default_timezone")
 
 
-class PresenceUpdate(BaseModel):
+class PresenceUpdate(RequestModel):
     presence: Presence
 
 
-class OperatorChannels(BaseModel):
+class OperatorChannels(RequestModel):
     channel_ids: list[int] = Field(
         max_length=1000, description="Channels this operator serves; empty = all"
     )

@@ -3,6 +3,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import RequestModel
 from app.touchpoints.models import Reaction, TouchKind
 
 
@@ -36,7 +37,7 @@ class TouchpointPage(BaseModel):
 LoggableKind = Literal["call", "meeting", "email", "note", "notification", "survey", "message"]
 
 
-class TouchpointCreate(BaseModel):
+class TouchpointCreate(RequestModel):
     contact_id: int
     kind: LoggableKind
     channel: str = Field(default="phone", min_length=1, max_length=32)
@@ -54,5 +55,5 @@ class TouchpointCreate(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-class ReactionUpdate(BaseModel):
+class ReactionUpdate(RequestModel):
     reaction: Reaction

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.attachments import service as attachments_service
 from app.channels import service as channels_service
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.context import AppContext
@@ -122,6 +123,7 @@ def _bearer_token(request: Request) -> str:
 @router.get("/messages", response_model=WidgetMessagePage)
 async def list_messages(
     visitor: CurrentVisitor,
+    ctx: Ctx,
     session: Session,
     after: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -132,7 +134,8 @@ async def list_messages(
     rows, newest, _ = await inbox_service.list_messages(
         session, ids, after=after, limit=limit, visitor_view=True
     )
-    return WidgetMessagePage(items=[to_widget_message(m) for m in rows], next_cursor=newest)
+    links = attachments_service.visitor_links(ctx)
+    return WidgetMessagePage(items=[to_widget_message(m, links) for m in rows], next_cursor=newest)
 
 
 @router.post("/ws-ticket", response_model=WsTicketRead, status_code=201)

@@ -1,12 +1,14 @@
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.attachments.schemas import AttachmentRead
+from app.attachments.service import VisitorLinks
+from app.core.schemas import RequestModel
 from app.inbox.models import Direction, Message, SenderType
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(RequestModel):
     identifier: str | None = Field(
         default=None, max_length=200, description="The site's own user id, for signed-in users"
     )
@@ -23,7 +25,7 @@ class SessionRead(BaseModel):
     contact_id: int
 
 
-class WidgetMessageCreate(BaseModel):
+class WidgetMessageCreate(RequestModel):
     text: str = Field(min_length=1, max_length=65536)
     client_message_id: str | None = Field(
         default=None, max_length=100, description="Retrying a POST with the same id stores once"
@@ -36,7 +38,9 @@ class WidgetMessageRead(BaseModel):
     direction: Direction
     sender_type: SenderType
     text: str | None
-    attachments: list[dict[str, Any]]
+    attachments: list[AttachmentRead] = Field(
+        description="Files sent to the visitor, each with a signed link that expires"
+    )
     created_at: datetime
     sent_at: datetime | None
 
@@ -51,14 +55,14 @@ class WidgetMessagePage(BaseModel):
     next_cursor: str | None
 
 
-def to_widget_message(m: Message) -> WidgetMessageRead:
+def to_widget_message(m: Message, links: VisitorLinks) -> WidgetMessageRead:
     return WidgetMessageRead(
         id=m.id,
         conversation_id=m.conversation_id,
         direction=m.direction,
         sender_type=m.sender_type,
         text=m.text,
-        attachments=m.attachments,
+        attachments=[links.read(a) for a in m.attachments],
         created_at=m.created_at,
         sent_at=m.sent_at,
     )

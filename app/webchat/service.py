@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 VISITOR_TOKEN = "visitor"
 SESSIONS_REVOKED = VISITOR_SESSIONS_REVOKED
 VERSION_TTL = 5.0  # seconds a contact's token version is trusted without reading it again
+# A visitor's own message carries no uploads, so reading it back signs no links.
+NO_FILES = VisitorLinks(signing_key="", ttl=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +272,7 @@ async def post_message(
         )
     )
     assert stored is not None
-    return result, to_widget_message(stored)
+    return result, to_widget_message(stored, NO_FILES)
 
 
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:

@@ -2,10 +2,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from app.core.schemas import RequestModel
+
 TemplateParameter = Annotated[str, Field(max_length=1024)]
 
 
-class TemplateSpec(BaseModel):
+class TemplateSpec(RequestModel):
     """An approved template registered on a channel account (approval happens at Meta)."""
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
@@ -13,11 +15,11 @@ class TemplateSpec(BaseModel):
     parameters: int = Field(default=0, ge=0, le=50, description="Body {{n}} placeholders")
 
 
-class TemplateList(BaseModel):
+class TemplateList(RequestModel):
     templates: list[TemplateSpec]
 
 
-class TemplateSend(BaseModel):
+class TemplateSend(RequestModel):
     """Send a registered template instead of free text (needed outside the 24-hour window)."""
 
     name: str = Field(min_length=1, max_length=512)

@@ -1,5 +1,5 @@
-"""Telegram: outbound through aiogram (media by URL or file_id, inline buttons) and media
-download through getFile. Texts over 4096 are split by the outbox at queue time.
+"""Telegram: outbound through aiogram (text split at 4096, media by URL or file_id, our
+uploads as multipart photo/document, inline buttons) and media download through getFile.
 
 Channel credentials: bot_token. Channel settings: api_server (Bot API base URL).
 
@@ -10,6 +10,7 @@ remembered (per process, for a while) and not sent again."""
 import mimetypes
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from io import BytesIO
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,12 +18,13 @@ from typing import Any
 import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramNotFound
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.types import Message as TgMessage
 
 from connectors.base import (
     Media,
     MediaUnavailable,
+    OutboundFile,
     OutboundMessage,
     PermanentError,
     SendResult,
@@ -34,6 +36,9 @@ from connectors.text import utf16_len as _utf16_len
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# What sendPhoto takes (Telegram recompresses photos); anything else goes as a document.
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
 _PROGRESS_LIMIT = 2048
 _DEFAULT_TYPES = {
     "image": "image/jpeg",
@@ -96,6 +101,20 @@ def _attachment_step(chat_id: int, attachment: dict[str, Any], caption: str | No
     return step
 
 
+def _file_step(chat_id: int, file: OutboundFile, caption: str | None) -> Step:
+    """An upload goes up with the call (multipart): as a photo when Telegram takes it as
+    one, else as a document (which keeps the file as it is)."""
+    upload = BufferedInputFile(file.content, filename=file.filename)
+    as_photo = file.content_type in PHOTO_TYPES and len(file.content) <= PHOTO_MAX_BYTES
+
+    async def step(bot: Bot, markup: InlineKeyboardMarkup | None) -> TgMessage:
+        if as_photo:
+            return await bot.send_photo(chat_id, upload, caption=caption, reply_markup=markup)
+        return await bot.send_document(chat_id, upload, caption=caption, reply_markup=markup)
+
+    return step
+
+
 def _text_step(chat_id: int, text: str) -> Step:
     async def step(bot: Bot, markup: InlineKeyboardMarkup | None) -> TgMessage:
         return await bot.send_message(chat_id, text, reply_markup=markup)
@@ -105,11 +124,14 @@ def _text_step(chat_id: int, text: str) -> Step:
 
 def _steps(chat_id: int, message: OutboundMessage) -> list[Step]:
     text = message.text or ""
-    attachments = list(message.attachments or [])
-    if len(attachments) == 1 and _utf16_len(text) <= CAPTION_LIMIT:
-        return [_attachment_step(chat_id, attachments[0], text or None)]
+    media: list[Callable[[str | None], Step]] = [
+        partial(_attachment_step, chat_id, a) for a in message.attachments or []
+    ]
+    media += [partial(_file_step, chat_id, f) for f in message.files]
+    if media and _utf16_len(text) <= CAPTION_LIMIT:  # the text is the first file's caption
+        return [media[0](text or None)] + [make(None) for make in media[1:]]
     steps = [_text_step(chat_id, part) for part in split_text(text)] if text else []
-    steps += [_attachment_step(chat_id, a, None) for a in attachments]
+    steps += [make(None) for make in media]
     if not steps:
         raise PermanentError("Nothing to send: no text and no attachments")
     return steps

@@ -274,6 +274,14 @@ API_RULES: dict[Route, Rule] = {
         ok=404,
         call=_to("/api/v1/messages/{w.message_id}/attachments/0"),
     ),
+    # Uploads: an allowed caller sending no file gets past the checks to 422; a download
+    # of an upload nobody made, to 404 (tests/attachments covers who sees a real one).
+    ("POST", "/api/v1/attachments"): Rule(
+        scopes.MESSAGES_WRITE, operator=True, ok=422, call=_to("/api/v1/attachments")
+    ),
+    ("GET", "/api/v1/attachments/{attachment_id}"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, ok=404, call=_to("/api/v1/attachments/none")
+    ),
     ("GET", "/api/v1/contacts"): Rule(
         scopes.CONTACTS_READ,
         operator=True,
@@ -453,6 +461,11 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
     ("GET", "/api/v1/categories"): "installation-wide client categories",
     ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
+    ("POST", "/api/v1/ws-ticket"): "a ticket for the caller's own socket",
+    ("POST", "/api/v1/attachments"): "the caller's own upload",
+    # An upload is seen by its uploader and by whoever sees a conversation that carries it,
+    # anyone else gets 404 as if it did not exist: tests/attachments/test_visibility_and_requests.py
+    ("GET", "/api/v1/attachments/{attachment_id}"): "an upload, 404 unless visible (see above)",
 }
 
 
@@ -485,9 +498,10 @@ PROVIDER_WEBHOOKS: set[Route] = {
     ("POST", "/webhooks/whatsapp/{channel_id}"),
 }
 
-# Public pages keyed by an unguessable token in the path (the order tracking page): no
-# credentials, and a wrong token is 404. Checked in test_public_pages_need_their_token.
-PUBLIC_PAGES: set[Route] = {("GET", "/track/{token}")}
+# Public pages keyed by an unguessable token in the path (the order tracking page, a file's
+# signed link): no credentials, and a wrong token is 404. Checked in
+# test_public_pages_need_their_token and tests/attachments/.
+PUBLIC_PAGES: set[Route] = {("GET", "/track/{token}"), ("GET", "/files/{token}")}
 
 # The widget API: "public" needs nothing, "visitor" needs this widget's visitor token.
 WIDGET_RULES: dict[Route, str] = {

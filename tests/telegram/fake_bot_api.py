@@ -5,7 +5,8 @@ and keeps what a test needs to look at: every call, the webhook, the pending upd
 getUpdates' offset semantics, and files for getFile + download. Errors are scripted per
 method: `fail(method, envelope_or_status, times)`, or as an outage that lasts until cleared:
 `fake.outage = Outage("5xx" | "timeout" | "429", ...)`, then `fake.outage = None`. Texts it
-accepted (answered 200) are kept per chat, in order, in `accepted`."""
+accepted (answered 200) are kept per chat, in order, in `accepted`; files uploaded with
+sendPhoto/sendDocument (multipart) it accepted, with their bytes, in `uploads`."""
 
 import asyncio
 import itertools
@@ -37,6 +38,17 @@ class Call:
     at: float = field(default_factory=time.monotonic)
     status: int = 0  # the HTTP status it was answered (0: not answered, e.g. timed out)
     answered_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file that came with a sendPhoto/sendDocument call (multipart) and was accepted."""
+
+    chat_id: int
+    method: str
+    filename: str
+    content: bytes
+    caption: str | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,7 @@ class FakeBotApi:
         self.polls_in_flight = 0
         self.outage: Outage | None = None
         self.accepted: dict[int, list[str]] = defaultdict(list)  # chat id -> texts sent
+        self.uploads: list[Upload] = []  # files accepted with sendPhoto/sendDocument
         self.max_polls_in_flight = 0
         self._new_update = asyncio.Event()
         self._message_ids = itertools.count(2000)
@@ -284,11 +297,37 @@ class FakeBotApi:
         self.accepted[int(params["chat_id"])].append(params["text"])
         return self._message(params, text=params["text"])
 
+    def _received(self, method: str, params: dict[str, Any], field_name: str) -> None:
+        """Files uploaded with the call (multipart) are kept, bytes and all. Like the Bot
+        API, the field may name another part: "attach://<part name>"."""
+        value = params.get(field_name)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params.get(value.removeprefix("attach://"))
+            if not isinstance(value, dict):
+                raise web.HTTPBadRequest(
+                    text=json.dumps(
+                        {"ok": False, "error_code": 400, "description": "Bad Request: no file"}
+                    ),
+                    content_type="application/json",
+                )
+        if isinstance(value, dict) and "content" in value:
+            self.uploads.append(
+                Upload(
+                    int(params["chat_id"]),
+                    method,
+                    value["upload"],
+                    value["content"],
+                    params.get("caption"),
+                )
+            )
+
     async def _m_sendPhoto(self, token: str, params: dict[str, Any]) -> Any:
+        self._received("sendPhoto", params, "photo")
         size = {"file_id": "sent-photo", "file_unique_id": "u", "width": 1, "height": 1}
         return self._message(params, photo=[size], caption=params.get("caption"))
 
     async def _m_sendDocument(self, token: str, params: dict[str, Any]) -> Any:
+        self._received("sendDocument", params, "document")
         doc = {"file_id": "sent-doc", "file_unique_id": "u"}
         return self._message(params, document=doc, caption=params.get("caption"))
 

@@ -1,7 +1,8 @@
 """A stand-in for Meta's Graph API on a loopback port: real HTTP, Meta's wire format.
 
 It records every request, answers sends with a fresh wamid (or with queued error bodies from
-tests/fixtures/whatsapp/graph_responses.json), and serves media URL lookups and
+tests/fixtures/whatsapp/graph_responses.json), takes media uploads (POST
+/{phone-number-id}/media, multipart; kept in `uploads`), and serves media URL lookups and
 downloads, all behind the bearer token."""
 
 import asyncio
@@ -13,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,6 +36,13 @@ class Recorded:
     body: Any
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    content: bytes
+    content_type: str
+    filename: str | None
+
+
 @dataclass
 class FakeGraph:
     base_url: str = ""
@@ -43,6 +52,7 @@ class FakeGraph:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Answers for the next media lookups, in order: (HTTP status, body).
     media_answers: list[tuple[int, Any]] = field(default_factory=list)
+    uploads: dict[str, Uploaded] = field(default_factory=dict)  # media id -> what we sent
     sent_count: int = 0
 
     @property
@@ -104,10 +114,35 @@ class FakeGraph:
         content, mime = self.media[media_id]
         return Response(content, media_type=mime)
 
+    async def upload(self, request: Request) -> Response:
+        """POST /{phone-number-id}/media, multipart: messaging_product, type, file."""
+        async with request.form() as form:
+            file = form.get("file")
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            content = await file.read() if isinstance(file, UploadFile) else None
+            filename = file.filename if isinstance(file, UploadFile) else None
+        self.requests.append(
+            Recorded(
+                "POST",
+                request.url.path,
+                request.headers.get("authorization"),
+                {**fields, "filename": filename, "size": len(content or b"")},
+            )
+        )
+        if not self._authorized(request):
+            return JSONResponse(GRAPH["error_invalid_token"], status_code=401)
+        if content is None or fields.get("messaging_product") != "whatsapp" or "type" not in fields:
+            error = {"error": {"message": "(#100) Invalid parameter", "code": 100}}
+            return JSONResponse(error, status_code=400)
+        media_id = f"media-{len(self.uploads) + 1}"
+        self.uploads[media_id] = Uploaded(content, fields["type"], filename)
+        return JSONResponse({"id": media_id})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/v23.0/{phone_id}/messages", self.messages, methods=["POST"]),
+                Route("/v23.0/{phone_id}/media", self.upload, methods=["POST"]),
                 Route("/download/{media_id}", self.download, methods=["GET"]),
                 Route("/v23.0/{media_id}", self.media_info, methods=["GET"]),
             ]

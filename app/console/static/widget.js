@@ -96,6 +96,7 @@
     ".t{font-size:11px;color:#8a91a3;margin-top:3px;padding:0 4px}" +
     ".m[data-status=failed] .t{color:#b91c1c}" +
     ".m[data-status=sending] .b{opacity:.7}" +
+    "a.file{display:block;margin-top:4px;color:inherit;text-decoration:underline}" +
     ".retry{border:0;background:none;color:#b91c1c;text-decoration:underline;cursor:pointer;font:inherit;padding:0}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e4e7ef;background:#fff;align-items:flex-end}" +
     ".input{flex:1;resize:none;border:1px solid #e4e7ef;border-radius:10px;padding:9px 11px;font:inherit;color:inherit;min-height:40px;max-height:120px;outline:none}" +
@@ -207,7 +208,19 @@
     var li = el("li", { class: "m " + (m.direction === "inbound" ? "m-in" : "m-out") });
     if (m.id) li.setAttribute("data-id", String(m.id));
     if (m.status) li.setAttribute("data-status", m.status);
-    li.appendChild(el("div", { class: "b" }, m.text || (m.attachments && m.attachments.length ? "(attachment)" : "")));
+    var files = (m.attachments || []).filter(function (a) { return a && a.url; });
+    if (m.text || !files.length) {
+      li.appendChild(el("div", { class: "b" }, m.text || (m.attachments && m.attachments.length ? "(attachment)" : "")));
+    }
+    files.forEach(function (a) {
+      // A signed link that expires: it opens the file without the visitor's token.
+      var href = new URL(a.url, BASE);
+      if (href.protocol !== "https:" && href.protocol !== "http:") return;
+      li.appendChild(
+        el("a", { class: "b file", href: href.href, target: "_blank", rel: "noopener noreferrer" },
+          a.filename || "file")
+      );
+    });
     var t = el("div", { class: "t" });
     if (m.status === "failed") {
       t.appendChild(document.createTextNode("Not sent. "));
