@@ -244,7 +244,7 @@ def downgrade() -> None:
     from importlib import import_module
 
     previous = import_module("migrations.versions.2026-11-23-1600_ingest_functions")
-    vouched = import_module("migrations.versions.2026-11-30-0040_vouched_contact_details")
+    vouched = import_module("migrations.versions.2026-11-30-0010_vouched_contact_details")
     op.execute(vouched._SIGNATURE + vouched._NEW_BODY)
     op.execute("DROP FUNCTION chatcentre_ingest_message")
     op.execute(previous.INGEST_MESSAGE)
