@@ -1,7 +1,6 @@
 """Column types shared by the domains."""
 
 import enum
-from typing import Any
 
 from sqlalchemy import Enum
 
@@ -16,7 +15,3 @@ def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
         length=24,
         values_callable=lambda e: [m.value for m in e],
     )
-
-
-def enum_values(enum_cls: type[enum.StrEnum]) -> list[Any]:
-    return [m.value for m in enum_cls]

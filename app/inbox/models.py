@@ -56,16 +56,6 @@ class DeliveryState(enum.StrEnum):
     failed = "failed"
 
 
-# Provider callbacks may arrive out of order: a state only ever moves up this ladder.
-DELIVERY_RANK = {
-    DeliveryState.queued: 0,
-    DeliveryState.sent: 1,
-    DeliveryState.delivered: 2,
-    DeliveryState.read: 3,
-    DeliveryState.failed: 4,
-}
-
-
 class Contact(TimestampMixin, Base):
     __tablename__ = "contacts"
 

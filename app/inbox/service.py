@@ -4,7 +4,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -665,17 +665,6 @@ async def conversations_by_ids(
         return {}
     rows = (await session.execute(_conversation_rows().where(Conversation.id.in_(ids)))).all()
     return {c.id: to_conversation_read(c, n, t) for c, n, t in rows}
-
-
-async def count_open(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Conversation)
-            .where(Conversation.status.in_(ACTIVE_STATUSES))
-        )
-        or 0
-    )
 
 
 async def attachment_of(

@@ -18,10 +18,6 @@ _bearer = HTTPBearer(auto_error=False)
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False)
 
 
-def operator_id_from_token(signing_key: str, token: str) -> int:
-    return operator_from_token(signing_key, token)[0]
-
-
 def operator_from_token(signing_key: str, token: str) -> tuple[int, int]:
     """(operator id, token version): a token whose version is behind the operator's was
     revoked (logout, password change)."""
@@ -61,17 +57,6 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(f"This needs the {scope!r} permission", "missing_scope")
-        return principal
-
-    return dependency
-
-
-def require_operator(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """For actions that only a person can take (replying as an operator)."""
-
-    async def dependency(principal: Annotated[Principal, Depends(require(scope))]) -> Principal:
-        if principal.kind != "operator":
-            raise Forbidden("Only an operator can do this", "operator_only")
         return principal
 
     return dependency

@@ -122,7 +122,3 @@ def hash_api_secret(secret: str) -> str:
 
 def same_digest(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
-
-
-def hmac_sha256_hex(key: str, message: str) -> str:
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
