@@ -21,9 +21,9 @@ from app.contacts.api import router as contacts_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
+from app.core.metrics import MetricsMiddleware
 from app.inbox.api import router as inbox_router
 from app.observability.api import router as health_router
-from app.observability.metrics import MetricsMiddleware
 from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub

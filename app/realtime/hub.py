@@ -17,11 +17,11 @@ from fastapi import WebSocket
 
 from app.attachments.service import visitor_links
 from app.core.context import AppContext
+from app.core.metrics import WEBSOCKETS
+from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.inbox import service as inbox_service
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead
-from app.observability.metrics import WEBSOCKETS
-from app.realtime.events import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.webchat.schemas import to_widget_message
 
 log = logging.getLogger(__name__)
