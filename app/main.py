@@ -21,12 +21,13 @@ from app.contacts.api import router as contacts_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
+from app.core.metrics import MetricsMiddleware
 from app.inbox.api import router as inbox_router
 from app.observability.api import router as health_router
-from app.observability.metrics import MetricsMiddleware
 from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
+from app.routing import presence
 from app.routing.api import router as routing_router
 from app.telegram import service as telegram_service
 from app.telegram.api import router as telegram_router
@@ -47,7 +48,11 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = ctx or build_context(settings)
-        hub = Hub(context)
+        hub = Hub(
+            context,
+            on_console_open=presence.console_opened,
+            on_console_close=presence.console_closed,
+        )
         hub.start()
         # Revoked visitors' cached token versions go first, then the hub closes sockets.
         context.bus.subscribe(webchat_service.revocation_listener(context))

@@ -81,7 +81,7 @@ async def database() -> tuple[str, str]:
 async def generate(conn: AsyncConnection, touchpoints: int) -> dict[str, int]:
     contacts = max(200, touchpoints // 50)
     conversations = contacts * 5
-    from app.db.models import Base
+    from app.models import Base
 
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "categories")
     await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -51,7 +51,7 @@ async def database(fresh: bool = True) -> str:
     """CHATCENTRE_DATABASE_URL, or the embedded server in .chatcentre/bench; migrated, and
     emptied when `fresh`."""
     from app.db import migrate
-    from app.db.models import Base
+    from app.models import Base
 
     url = os.environ.get("CHATCENTRE_DATABASE_URL")
     if not url:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
 from app.db.engine import resolve_database_url
-from app.db.models import Base
+from app.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -25,8 +25,8 @@ from app.config import Settings
 from app.core.context import AppContext, build_context
 from app.db import migrate
 from app.db.embedded import start_embedded
-from app.db.models import Base
 from app.main import create_app
+from app.models import Base
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chains.models import CHAIN, ChainTemplate, Order
 from app.chains.templates import render
 from app.channels.models import ChannelAccount, ChannelType
+from app.core.session import emit
 from app.inbox import service as inbox_service
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message, SenderType
-from app.realtime.events import emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 from app.whatsapp import service as whatsapp_service

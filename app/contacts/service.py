@@ -11,6 +11,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.session import emit
 from app.core.timezones import local_bucket
 from app.inbox import identity, visibility
 from app.inbox.models import Contact, ContactIdentity
@@ -18,7 +19,6 @@ from app.inbox.service import parse_id_cursor
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.operators.timezones import manager_zone
-from app.realtime.events import emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
 

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings
 from app.core import crypto
+from app.core.bus import EventBus, PostgresBus, RedisBus
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import signing_key
+from app.core.session import make_session_class
 from app.db.engine import asyncpg_dsn, resolve_database_url
-from app.realtime.bus import EventBus, PostgresBus, RedisBus
-from app.realtime.events import make_session_class
 
 T = TypeVar("T")
 

@@ -25,14 +25,14 @@ from app.attachments.storage import StoredFileMissing
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
+from app.core.metrics import SEND_FAILURES, SENT
+from app.core.session import Event, emit
 from app.db.engine import asyncpg_dsn
 from app.delivery import pending_statuses
 from app.delivery.backoff import retry_delay
 from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
 from app.inbox.models import ContactIdentity, Conversation, DeliveryState, Message
-from app.observability.metrics import SEND_FAILURES, SENT
-from app.realtime.events import Event, emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 from connectors.base import (

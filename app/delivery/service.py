@@ -3,8 +3,8 @@
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.session import emit
 from app.delivery.models import OutboxItem
-from app.realtime.events import emit
 
 
 async def enqueue(

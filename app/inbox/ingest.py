@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.observability.metrics import INGEST_DUPLICATES, INGESTED
-from app.realtime.events import emit
+from app.core.metrics import INGEST_DUPLICATES, INGESTED
+from app.core.session import emit
 from app.routing import service as routing_service
 from app.routing.service import DEFAULT_POLICY
 from app.surveys import answers as surveys_answers

@@ -12,6 +12,7 @@ from app.attachments import service as attachments_service
 from app.attachments.models import Attachment, MessageAttachment
 from app.channels.models import ChannelAccount, ChannelType
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.session import emit
 from app.delivery import service as delivery_service
 from app.inbox import visibility
 from app.inbox.models import (
@@ -32,7 +33,6 @@ from app.inbox.schemas import (
 )
 from app.operators.models import Team
 from app.operators.service import Principal
-from app.realtime.events import emit
 from app.routing import service as routing_service
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import TouchKind

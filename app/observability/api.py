@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from app.core.deps import Ctx, Session
 from app.core.errors import NotFound, Unauthorized
+from app.core.metrics import OUTBOX_DEPTH
 from app.delivery import service as delivery_service
-from app.observability.metrics import OUTBOX_DEPTH
 
 router = APIRouter(tags=["health"])
 

@@ -8,11 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.core.session import OPERATOR_SESSIONS_REVOKED, emit
 from app.operators import security
 from app.operators.models import ApiKey, Operator, Role, Team, team_members
 from app.operators.schemas import ApiKeyCreate, OperatorCreate, OperatorUpdate, TeamCreate
 from app.operators.scopes import ADMIN_SCOPES, ALL_SCOPES, OPERATOR_SCOPES
-from app.realtime.events import OPERATOR_SESSIONS_REVOKED, emit
 
 
 @dataclass(frozen=True, slots=True)

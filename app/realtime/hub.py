@@ -9,19 +9,21 @@ costs one send per burst rather than one per event."""
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from fastapi import WebSocket
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.attachments.service import visitor_links
 from app.core.context import AppContext
+from app.core.metrics import WEBSOCKETS
+from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.inbox import service as inbox_service
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead
-from app.observability.metrics import WEBSOCKETS
-from app.realtime.events import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.webchat.schemas import to_widget_message
 
 log = logging.getLogger(__name__)
@@ -122,9 +124,19 @@ def _drop(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None
             del index[key]
 
 
+ConsoleHook = Callable[[async_sessionmaker[AsyncSession], int], Awaitable[None]]
+
+
 class Hub:
-    def __init__(self, ctx: AppContext):
+    def __init__(
+        self, ctx: AppContext, *, on_console_open: ConsoleHook, on_console_close: ConsoleHook
+    ):
+        """`on_console_open/close(sessions, operator_id)` run when an operator's console
+        socket opens and closes (routing's presence, wired by app/main.py: realtime does not
+        know routing)."""
         self.ctx = ctx
+        self.on_console_open = on_console_open
+        self.on_console_close = on_console_close
         self.links = visitor_links(ctx)
         self.connections: set[Connection] = set()
         self.audience = Audience()

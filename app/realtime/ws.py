@@ -18,7 +18,6 @@ from app.inbox import service as inbox_service
 from app.inbox.models import Conversation, Message
 from app.operators.service import Principal
 from app.realtime.hub import Connection, Hub
-from app.routing import presence as presence_service
 from app.webchat import service as webchat_service
 from app.webchat.schemas import to_widget_message
 from app.webchat.service import Visitor
@@ -90,7 +89,7 @@ async def serve_operator(
     )
     await hub.add(conn)
     assert principal.operator_id is not None
-    await presence_service.console_opened(ctx.sessions, principal.operator_id)
+    await hub.on_console_open(ctx.sessions, principal.operator_id)
     if after is not None:
         async with ctx.sessions() as session:
             q = (
@@ -118,7 +117,7 @@ async def serve_operator(
     try:
         await _pump(websocket, conn, hub)
     finally:
-        await presence_service.console_closed(ctx.sessions, principal.operator_id)
+        await hub.on_console_close(ctx.sessions, principal.operator_id)
 
 
 async def serve_visitor(

@@ -13,8 +13,8 @@ from tenacity import (
 )
 
 from app.core.errors import transient_conflict
+from app.core.session import emit
 from app.operators.models import Operator, Presence
-from app.realtime.events import emit
 from app.routing import service as routing_service
 
 

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.core.errors import Conflict, Invalid
+from app.core.session import emit
 from app.inbox import visibility
 from app.inbox.models import Contact, Conversation, ConversationStatus
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
-from app.realtime.events import emit
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
+from app.core.session import emit
 from app.inbox.models import Conversation
-from app.realtime.events import emit
 from app.routing import service as routing_service
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind

@@ -22,6 +22,7 @@ from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
+from app.core.session import VISITOR_SESSIONS_REVOKED, Event, emit
 from app.inbox import identity
 from app.inbox.ingest import IngestResult, ingest, upsert_identity
 from app.inbox.models import (
@@ -33,7 +34,6 @@ from app.inbox.models import (
     SenderType,
 )
 from app.operators import security
-from app.realtime.events import VISITOR_SESSIONS_REVOKED, Event, emit
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
 from connectors.webchat.connector import InvalidPayload, parse_visitor_message, verify_identity

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate
-from app.db.models import Base
+from app.models import Base
 
 EXPECTED_TABLES = {
     "messages",

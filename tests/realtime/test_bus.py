@@ -10,8 +10,8 @@ import pytest
 
 from app.cli import WS_PROTOCOL
 from app.config import Settings
-from app.realtime.bus import EventBus, PostgresBus, RedisBus
-from app.realtime.events import Event
+from app.core.bus import EventBus, PostgresBus, RedisBus
+from app.core.session import Event
 from tests.conftest import make_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

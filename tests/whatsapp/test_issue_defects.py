@@ -192,7 +192,7 @@ async def test_edit_and_revoke_change_the_original(run: Running, graph: FakeGrap
 
 
 async def test_edit_is_pushed_as_message_updated(run: Running, graph: FakeGraph) -> None:
-    from app.realtime.events import Event
+    from app.core.session import Event
 
     admin = await run.admin_token()
     channel_id, _ = await _conversation(run, admin, graph)

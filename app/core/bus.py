@@ -19,7 +19,7 @@ import orjson
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
-from app.realtime.events import Event
+from app.core.session import Event
 
 log = logging.getLogger(__name__)
 
