@@ -2,9 +2,6 @@
 acted on and marked done in one transaction, so a restart or a second node never repeats
 one. The clock is a parameter: tests pass their own `now`."""
 
-import asyncio
-import contextlib
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -13,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chains import service as chains_service
 from app.chains.models import ChainWatchdog, Order
 from app.core.context import AppContext
-
-log = logging.getLogger(__name__)
+from app.core.periodic import Periodic
 
 # The order is locked with its timer, and both are skipped if either is busy: an event being
 # posted for the order right now holds its lock, and we never wait on it (no deadlock).
@@ -44,14 +40,9 @@ async def run_due(
     return len(rows)
 
 
-class ChainWatchdogs:
+class ChainWatchdogs(Periodic):
     def __init__(self, ctx: AppContext, interval: float = INTERVAL_SECONDS):
-        self.ctx = ctx
-        self.interval = interval
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
+        super().__init__(ctx, interval)
 
     async def tick(self, now: datetime | None = None) -> int:
         fired = 0
@@ -67,13 +58,5 @@ class ChainWatchdogs:
             if n < 100:
                 return fired
 
-    async def run_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("chain watchdogs failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+    async def round(self) -> None:
+        await self.tick()

@@ -6,9 +6,6 @@ message id, and applied when the send is recorded (the dispatcher's record state
 it back) or, for one that raced with that commit, by the sweep a moment later; old ones are
 dropped."""
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -18,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
+from app.core.periodic import Periodic
 from app.inbox.ingest import apply_status
 from connectors.base import StatusUpdate
-
-log = logging.getLogger(__name__)
 
 # Meta retries a callback for days, but a send is recorded within seconds of its answer.
 KEEP_FOR = timedelta(hours=1)
@@ -93,24 +89,11 @@ async def sweep(session: AsyncSession) -> int:
     return len(rows)
 
 
-class PendingStatusSweeper:
+class PendingStatusSweeper(Periodic):
     def __init__(self, ctx: AppContext, interval: float = SWEEP_SECONDS):
-        self.ctx = ctx
-        self.interval = interval
-        self._stopping = asyncio.Event()
+        super().__init__(ctx, interval)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def run_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                async with self.ctx.sessions() as session:
-                    await sweep(session)
-                    await session.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pending status sweep failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+    async def round(self) -> None:
+        async with self.ctx.sessions() as session:
+            await sweep(session)
+            await session.commit()

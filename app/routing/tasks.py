@@ -1,22 +1,18 @@
 """Routing timers: missed response targets, queue alerts, and a periodic queue drain that
 makes sure nothing waits while someone has room (e.g. a wake-up lost with a node)."""
 
-import asyncio
-import contextlib
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
+from app.core.periodic import Periodic
 from app.core.session import emit
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
-
-log = logging.getLogger(__name__)
 
 _DUE = text("""
 SELECT id FROM conversations
@@ -82,15 +78,11 @@ async def run_drain_all(session: AsyncSession) -> int:
     return handed
 
 
-class RoutingTimers:
+class RoutingTimers(Periodic):
     def __init__(self, ctx: AppContext, interval: float = 1.0, drain_every: int = 10):
-        self.ctx = ctx
-        self.interval = interval
+        super().__init__(ctx, interval)
         self.drain_every = drain_every
-        self._stopping = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
+        self._rounds = 0
 
     async def tick(self, with_drain: bool) -> None:
         for job in (run_missed_responses, run_queue_alerts):
@@ -102,15 +94,6 @@ class RoutingTimers:
                 await run_drain_all(session)
                 await session.commit()
 
-    async def run_forever(self) -> None:
-        n = 0
-        while not self._stopping.is_set():
-            try:
-                await self.tick(with_drain=n % self.drain_every == 0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("routing timers failed; retrying")
-            n += 1
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+    async def round(self) -> None:
+        n, self._rounds = self._rounds, self._rounds + 1
+        await self.tick(with_drain=n % self.drain_every == 0)
