@@ -8,6 +8,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Category
 from app.db.base import Base
 from app.delivery.models import OutboxItem, PendingStatus
+from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Contact, ContactIdentity, Conversation, Message
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
@@ -27,6 +28,8 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "DomainEventRow",
+    "EventConsumer",
     "JobRun",
     "Message",
     "MessageAttachment",
