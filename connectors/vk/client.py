@@ -57,8 +57,8 @@ class LongPollServer:
 
 
 class VkApi:
-    """api_base is VK's method endpoint (a local stand-in in tests); timeout covers every
-    call except a_check, whose wait is added to it."""
+    """api_base is VK's method endpoint (a local stand-in in tests); timeout is each call's
+    (a_check gets its wait on top)."""
 
     def __init__(self, api_base: str = DEFAULT_API_BASE, timeout: float = 15.0) -> None:
         self.api_base = api_base.rstrip("/")
@@ -164,7 +164,6 @@ class VkApi:
                 "message": text or None,
                 "attachment": ",".join(attachments) if attachments else None,
                 "keyboard": keyboard,
-                "dont_parse_links": 0,
             },
         )
         items = _list(answer)
@@ -233,9 +232,12 @@ class VkApi:
         return LongPollServer(str(answer["server"]), str(answer["key"]), str(answer.get("ts", "")))
 
     async def a_check(self, server: LongPollServer, wait: int) -> Any:
-        """One Long Poll request: VK holds it up to `wait` seconds (at most 90)."""
+        """One Long Poll request: VK holds it up to `wait` seconds (at most 90); we give it
+        our usual timeout on top."""
         form = {"act": "a_check", "key": server.key, "ts": server.ts, "wait": str(wait)}
-        return await self._post(server.server, "VK Long Poll", seconds=wait + 10.0, data=form)
+        return await self._post(
+            server.server, "VK Long Poll", seconds=wait + self.timeout, data=form
+        )
 
 
 def attachment_id(kind: str, obj: dict[str, Any]) -> str:

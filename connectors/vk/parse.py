@@ -221,7 +221,6 @@ def _content(
         lines = _forward_lines(forwards, 1, summary, attachments)
         meta["forwarded"] = summary
         text = "\n".join(p for p in (text, *lines) if p)
-        kind = kind or "forwarded"
 
     payload = message.get("payload")
     if isinstance(payload, str) and payload:
