@@ -226,11 +226,12 @@ class VkConnector:
             raise VkTemporaryError(f"VK media download failed (HTTP {r.status_code})", 5.0)
         if r.status_code >= 400:
             raise MediaUnavailable(f"VK no longer has this file (HTTP {r.status_code})")
-        content_type = (
-            attachment.get("mime_type")
-            or r.headers.get("content-type", "").split(";")[0]
-            or "application/octet-stream"
-        )
+        served = r.headers.get("content-type", "").split(";")[0].strip().lower()
+        expected = attachment.get("mime_type")
+        if served == "text/html" and expected != "text/html":
+            # VK answers an expired or forbidden document link with a page, not the file.
+            raise MediaUnavailable("VK answered with a page instead of the file (link expired?)")
+        content_type = expected or served or "application/octet-stream"
         filename = attachment.get("filename") or PurePosixPath(urlsplit(url).path).name or None
         return Media(r.content, str(content_type), filename)
 

@@ -232,8 +232,16 @@ def _content(
             meta["command"] = "start"  # the community's "Start" button
         kind = "button"
 
+    action = message.get("action")
+    if kind is None and isinstance(action, dict):
+        kind = "system"  # a group chat's service message (someone invited, title changed)
+        meta["action"] = action
+        text = text or f"Chat action: {action.get('type') or 'unknown'}"
+
     if kind is None:
         kind = "text" if text else "unsupported"
+    if kind == "unsupported":
+        meta["raw"] = message
     return kind, text or None, attachments, meta
 
 
@@ -290,10 +298,9 @@ def _file(vk_type: str, obj: dict[str, Any]) -> dict[str, Any] | None:
         image = _largest(obj.get("images")) or _largest(obj.get("images_with_background"))
         if image is None:
             return None
-        return {
+        return {  # no mime_type: VK serves stickers as PNG or WebP, its answer says which
             "type": "sticker",
             "url": image["url"],
-            "mime_type": "image/png",
             "width": image.get("width"),
             "height": image.get("height"),
             "sticker_id": obj.get("sticker_id"),

@@ -260,6 +260,16 @@ async def test_fetch_media(vk: FakeVk) -> None:
     vk.file_answers = [503]
     with pytest.raises(TemporaryError):
         await vk_connector.fetch_media(CREDS, settings(vk), photo)
+    vk.files["expired"] = (b"<html>access error</html>", "text/html")
+    with pytest.raises(MediaUnavailable, match="page instead of the file"):
+        await vk_connector.fetch_media(
+            CREDS, settings(vk), {"url": f"{vk.base_url}/files/expired", "mime_type": "a/b"}
+        )
+    vk.files["sticker"] = (b"RIFF....WEBP", "image/webp")
+    sticker = await vk_connector.fetch_media(
+        CREDS, settings(vk), {"type": "sticker", "url": f"{vk.base_url}/files/sticker"}
+    )
+    assert sticker.content_type == "image/webp"
     with pytest.raises(MediaUnavailable, match="as a file"):
         await vk_connector.fetch_media(CREDS, settings(vk), {"type": "video", "link": "x"})
 

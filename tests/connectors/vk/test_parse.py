@@ -281,3 +281,20 @@ def test_odd_shapes_are_kept_as_unsupported() -> None:
     no_peer = fixture("message_new_text")
     no_peer["object"]["message"] = {"text": "?"}
     assert inbound_from(no_peer).sender.external_id == "vk"
+
+
+def test_chat_service_messages_and_empty_messages() -> None:
+    body = fixture("message_new_group_chat")
+    body["object"]["message"] |= {
+        "text": "",
+        "action": {"type": "chat_invite_user", "member_id": 5},
+    }
+    msg = inbound_from(body)
+    assert (msg.kind, msg.text) == ("system", "Chat action: chat_invite_user")
+    assert msg.meta["action"]["member_id"] == 5
+    empty = fixture("message_new_text")
+    empty["object"]["message"]["text"] = ""
+    msg = inbound_from(empty)
+    assert (msg.kind, msg.text) == ("unsupported", None)
+    assert msg.meta["raw"]["conversation_message_id"] == 57
+    assert msg.external_id == f"{KEY}:57"  # still stored once, under its own key
