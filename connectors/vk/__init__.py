@@ -22,5 +22,5 @@ What a channel plugin calls:
 - longpoll.poll_once(api, token, group_id, session, persisted_ts) -> PollResult (events,
   the session for the next step; persist session.ts after storing the events).
 - VkConnector (send, fetch_media; api_for(settings) -> VkApi for users_get, get_group,
-  get_confirmation_code).
+  get_confirmation_code, and at setup enable_long_poll / add_callback_server).
 Events: InboundMessage, MessageEdit, and parse.MessagePermission (message_allow/deny)."""

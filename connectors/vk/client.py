@@ -17,6 +17,8 @@ from connectors.vk.errors import VkPermanentError, VkTemporaryError, error_from_
 
 API_VERSION = "5.199"  # message_new carries {"message", "client_info"} from 5.103 on
 DEFAULT_API_BASE = "https://api.vk.com/method"
+# The events a channel subscribes to (Callback API server or Bots Long Poll).
+EVENTS = ("message_new", "message_edit", "message_allow", "message_deny")
 # users.get fields the contact card uses.
 USER_FIELDS = ("screen_name", "photo_200", "domain")
 
@@ -142,6 +144,41 @@ class VkApi:
         if not isinstance(code, str) or not code:
             raise VkTemporaryError("VK answered without a confirmation code")
         return code
+
+    async def enable_long_poll(self, token: str, group_id: int) -> None:
+        """Switch Bots Long Poll on at our API version, with our events (needs the token's
+        manage right; otherwise set it by hand in the community's settings)."""
+        flags = dict.fromkeys(EVENTS, 1)
+        await self.call(
+            token,
+            "groups.setLongPollSettings",
+            {"group_id": group_id, "enabled": 1, "api_version": API_VERSION, **flags},
+        )
+
+    async def add_callback_server(
+        self, token: str, group_id: int, url: str, secret: str, title: str = "chatcentre"
+    ) -> int:
+        """Register our Callback URL with its secret, at our API version and with our events;
+        VK then posts the confirmation event to it. The server's id (manage right needed)."""
+        answer = await self.call(
+            token,
+            "groups.addCallbackServer",
+            {"group_id": group_id, "url": url, "title": title[:14], "secret_key": secret},
+        )
+        server_id = answer.get("server_id") if isinstance(answer, dict) else None
+        if not isinstance(server_id, int):
+            raise VkTemporaryError("VK answered without a server_id")
+        await self.call(
+            token,
+            "groups.setCallbackSettings",
+            {
+                "group_id": group_id,
+                "server_id": server_id,
+                "api_version": API_VERSION,
+                **dict.fromkeys(EVENTS, 1),
+            },
+        )
+        return server_id
 
     async def send_message(
         self,

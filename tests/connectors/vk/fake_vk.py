@@ -119,6 +119,15 @@ class FakeVk:
         assert params["group_id"] == str(GROUP_ID)
         return {"response": {"key": self.lp_key, "server": f"{self.base_url}/lp", "ts": self.lp_ts}}
 
+    def m_groups_setLongPollSettings(self, params: dict[str, str]) -> Any:
+        return {"response": 1}
+
+    def m_groups_addCallbackServer(self, params: dict[str, str]) -> Any:
+        return {"response": {"server_id": 3}}
+
+    def m_groups_setCallbackSettings(self, params: dict[str, str]) -> Any:
+        return {"response": 1}
+
     def m_messages_send(self, params: dict[str, str]) -> Any:
         peer = params["peer_ids"]
         dedup = (peer, params["random_id"])

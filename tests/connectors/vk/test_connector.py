@@ -286,3 +286,23 @@ async def test_fetch_media_goes_to_vk_hosts_only(vk: FakeVk) -> None:
         with pytest.raises(MediaUnavailable, match="not a VK file address"):
             await strict.fetch_media(CREDS, settings(vk), {"url": url})
     assert vk.calls == []
+
+
+async def test_channel_setup_calls(vk: FakeVk) -> None:
+    api = connector().api_for(settings(vk))
+    await api.enable_long_poll(TOKEN, GROUP_ID)
+    [lp] = vk.calls_of("groups.setLongPollSettings")
+    assert {k: lp.params[k] for k in ("group_id", "enabled", "api_version", "message_deny")} == {
+        "group_id": str(GROUP_ID),
+        "enabled": "1",
+        "api_version": "5.199",
+        "message_deny": "1",
+    }
+    url = "https://cc.example/vk/callback/7"
+    assert await api.add_callback_server(TOKEN, GROUP_ID, url, "s3cret", "chatcentre-main") == 3
+    [added] = vk.calls_of("groups.addCallbackServer")
+    assert (added.params["url"], added.params["secret_key"]) == (url, "s3cret")
+    assert added.params["title"] == "chatcentre-mai"  # VK takes 14 characters
+    [configured] = vk.calls_of("groups.setCallbackSettings")
+    assert configured.params["server_id"] == "3"
+    assert configured.params["message_new"] == configured.params["message_allow"] == "1"
