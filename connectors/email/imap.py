@@ -1,0 +1,372 @@
+"""Reads one mailbox folder over IMAP (aioimaplib): new mail by UID, waiting with IDLE where
+the server offers it and polling otherwise.
+
+The caller (the app) keeps a MailboxState per channel, passes it in and stores the one it
+gets back once the batch is ingested; ingesting is exactly-once by Message-ID, so reading
+a mail twice (a crash before the state was stored, a UIDVALIDITY change) is harmless.
+
+- Nothing is changed in the mailbox unless configured: the folder is opened read-only
+  (EXAMINE) and mail is fetched with BODY.PEEK, which sets no \\Seen flag. With mark_seen
+  or move_to the folder is SELECTed and mark_processed() does that after ingesting.
+- A new channel starts at the folder's current end (UIDNEXT): old mail does not flood the
+  inbox with leads. settings.import_existing reads the folder from its start instead.
+- UIDVALIDITY changed (the folder was recreated or the server migrated): every UID we
+  knew is void. The folder is read again from the date of our last check (a day earlier,
+  for time zones), or from its start when we never checked."""
+
+import asyncio
+import base64
+import re
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+import aioimaplib
+from aioimaplib.aioimaplib import Command
+
+from connectors.base import PermanentError, TemporaryError
+from connectors.email import account
+from connectors.email.parse import MailLocation
+
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
+_FETCH_LINE = re.compile(rb"^\d+ FETCH \(")
+_UID = re.compile(rb"UID (\d+)")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_FETCH_CHUNK = 10  # mails per UID FETCH: bounds the memory one round trip holds
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxState:
+    """What the app stores per mailbox between reads (JSON: as_dict / from_dict)."""
+
+    uidvalidity: int | None = None
+    last_uid: int = 0  # the highest UID read (and handed over) so far
+    checked_on: str | None = None  # ISO date of the last read: bounds a re-read
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "uidvalidity": self.uidvalidity,
+            "last_uid": self.last_uid,
+            "checked_on": self.checked_on,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any) -> "MailboxState":
+        if not isinstance(value, dict):
+            return cls()
+        uidvalidity = value.get("uidvalidity")
+        return cls(
+            uidvalidity=int(uidvalidity) if isinstance(uidvalidity, int) else None,
+            last_uid=int(value.get("last_uid") or 0),
+            checked_on=value.get("checked_on")
+            if isinstance(value.get("checked_on"), str)
+            else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMail:
+    uid: int
+    raw: bytes
+    location: MailLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    mails: list[FetchedMail]
+    state: MailboxState  # store it once these mails are ingested
+    reset: bool = False  # UIDVALIDITY changed: these mails are a re-read (dedupe by Message-ID)
+    more: bool = False  # more new mail waits: call fetch_new again before waiting
+
+
+class MailboxReader:
+    """One connection to one folder. Use as `async with MailboxReader(...) as box:`."""
+
+    def __init__(self, credentials: dict[str, Any], settings: dict[str, Any]) -> None:
+        self.server = account.server("imap", credentials, settings)
+        self.folder = str(settings.get("imap_folder") or "INBOX")
+        self.mark_seen = bool(settings.get("mark_seen"))
+        self.move_to = str(settings["move_to"]) if settings.get("move_to") else None
+        self.use_idle = settings.get("idle", True) is not False
+        self.poll_interval = float(settings.get("poll_interval") or 60.0)
+        self.import_existing = bool(settings.get("import_existing"))
+        self.uidvalidity: int | None = None
+        self.uidnext: int | None = None
+        self._client: aioimaplib.IMAP4 | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return not (self.mark_seen or self.move_to)
+
+    @property
+    def can_idle(self) -> bool:
+        return self.use_idle and self._imap.has_capability("IDLE")
+
+    @property
+    def _imap(self) -> aioimaplib.IMAP4:
+        if self._client is None:
+            raise RuntimeError("MailboxReader is not connected")
+        return self._client
+
+    async def __aenter__(self) -> "MailboxReader":
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        server = self.server
+        try:
+            if server.security == "tls":
+                self._client = aioimaplib.IMAP4_SSL(
+                    host=server.host,
+                    port=server.port,
+                    timeout=server.timeout,
+                    ssl_context=server.tls,
+                )
+            else:
+                self._client = aioimaplib.IMAP4(
+                    host=server.host, port=server.port, timeout=server.timeout
+                )
+            await self._client.wait_hello_from_server()
+            if server.security == "starttls":
+                await self._starttls()
+            login = await self._client.login(server.username or "", server.password or "")
+            if login.result != "OK":
+                raise PermanentError(f"IMAP login to {server.label} failed: {_text(login)}")
+            await self._client.protocol.capability()  # the list changes after login
+            await self._open_folder()
+        except (PermanentError, TemporaryError):
+            await self.close()
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            await self.close()
+            raise PermanentError(
+                f"IMAP server {server.label}: its TLS certificate is not trusted "
+                f"({exc.verify_message})"
+            ) from None
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            await self.close()
+            raise TemporaryError(f"IMAP server {server.label} unreachable: {exc!r}") from None
+
+    async def _starttls(self) -> None:
+        """aioimaplib has no STARTTLS of its own: send the command, then upgrade the
+        transport in place and ask for the capabilities again (RFC 3501 6.2.1)."""
+        protocol = self._imap.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise PermanentError(f"IMAP server {self.server.label} does not offer STARTTLS")
+        response = await asyncio.wait_for(
+            protocol.execute(Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)),
+            self.server.timeout,
+        )
+        if response.result != "OK":
+            raise PermanentError(f"IMAP STARTTLS refused: {_text(response)}")
+        loop = asyncio.get_running_loop()
+        assert self.server.tls is not None
+        protocol.transport = await loop.start_tls(
+            protocol.transport, protocol, self.server.tls, server_hostname=self.server.host
+        )
+        await protocol.capability()
+
+    async def _open_folder(self) -> None:
+        name = mailbox_name(self.folder)
+        if self.read_only:
+            response = await self._imap.examine(name)
+            if response.result == "OK":
+                # aioimaplib moves to SELECTED only on SELECT; EXAMINE opens the folder too.
+                self._imap.protocol.state = aioimaplib.SELECTED
+        else:
+            response = await self._imap.select(name)
+        if response.result != "OK":
+            raise PermanentError(f"IMAP folder {self.folder!r} cannot be opened: {_text(response)}")
+        for line in response.lines:
+            if isinstance(line, bytes | bytearray):
+                if m := _UIDVALIDITY.search(line):
+                    self.uidvalidity = int(m.group(1))
+                if m := _UIDNEXT.search(line):
+                    self.uidnext = int(m.group(1))
+        if self.uidvalidity is None:
+            raise PermanentError(f"IMAP folder {self.folder!r}: the server gave no UIDVALIDITY")
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if client.has_pending_idle():
+                client.idle_done()
+            await asyncio.wait_for(client.logout(), 5)
+        except Exception:  # closing: the connection may be gone already
+            transport = getattr(client.protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+
+    async def fetch_new(self, state: MailboxState, limit: int = 50) -> Batch:
+        """The mail after state.last_uid, oldest first, at most `limit` of them."""
+        assert self.uidvalidity is not None
+        today = datetime.now(UTC).date().isoformat()
+        if state.uidvalidity is None and not self.import_existing:
+            # A new channel: start at the folder's end; nothing old becomes a lead.
+            last = await self._last_uid()
+            return Batch([], MailboxState(self.uidvalidity, last, today))
+        reset = state.uidvalidity is not None and state.uidvalidity != self.uidvalidity
+        if reset or state.uidvalidity is None:
+            uids = await self._search_since(state.checked_on if reset else None)
+            start = 0
+        else:
+            start = state.last_uid
+            uids = await self._search(f"UID {start + 1}:*")
+        uids = sorted(u for u in uids if u > start)
+        chosen = uids[:limit]
+        mails = await self._fetch(chosen)
+        last = max([start, *chosen])
+        new_state = MailboxState(self.uidvalidity, last, today)
+        return Batch(mails, new_state, reset=reset, more=len(uids) > len(chosen))
+
+    async def _last_uid(self) -> int:
+        if self.uidnext is not None:
+            return self.uidnext - 1
+        uids = await self._search("ALL")
+        return max(uids, default=0)
+
+    async def _search_since(self, checked_on: str | None) -> list[int]:
+        if checked_on is None:
+            return await self._search("ALL")
+        try:
+            since = date.fromisoformat(checked_on) - timedelta(days=1)
+        except ValueError:
+            return await self._search("ALL")
+        return await self._search(f"SINCE {since.day}-{_MONTHS[since.month - 1]}-{since.year}")
+
+    async def _search(self, criteria: str) -> list[int]:
+        response = await self._command(self._imap.uid_search(criteria, charset=None))
+        uids: list[int] = []
+        for line in response.lines:
+            if isinstance(line, bytes) and line.startswith(b"SEARCH"):
+                uids += [int(n) for n in line.split()[1:] if n.isdigit()]
+        return uids
+
+    async def _fetch(self, uids: list[int]) -> list[FetchedMail]:
+        assert self.uidvalidity is not None
+        mails: list[FetchedMail] = []
+        for i in range(0, len(uids), _FETCH_CHUNK):
+            chunk = ",".join(str(u) for u in uids[i : i + _FETCH_CHUNK])
+            response = await self._command(self._imap.uid("fetch", chunk, "(UID BODY.PEEK[])"))
+            for uid, raw in _fetched(response.lines):
+                location = MailLocation(self.folder, self.uidvalidity, uid)
+                mails.append(FetchedMail(uid, raw, location))
+        mails.sort(key=lambda m: m.uid)
+        return mails
+
+    async def fetch_raw(self, uidvalidity: int, uid: int) -> bytes | None:
+        """One mail's bytes again (for an attachment download); None when the folder was
+        recreated since (another UIDVALIDITY) or the mail is gone."""
+        if uidvalidity != self.uidvalidity:
+            return None
+        response = await self._command(self._imap.uid("fetch", str(uid), "(UID BODY.PEEK[])"))
+        return next((raw for u, raw in _fetched(response.lines) if u == uid), None)
+
+    async def wait_for_news(self, max_wait: float | None = None) -> bool:
+        """Until the server reports new mail (IDLE) or the poll interval passes. True when
+        something may have arrived; then call fetch_new. IDLE is renewed by the caller's
+        loop well within the 29 minutes RFC 2177 allows (max_wait defaults to 25 min)."""
+        if not self.can_idle:
+            await asyncio.sleep(self.poll_interval if max_wait is None else max_wait)
+            await self._command(self._imap.noop())
+            return True
+        wait = 25 * 60.0 if max_wait is None else max_wait
+        client = self._imap
+        try:
+            idle = await client.idle_start(timeout=wait)
+            try:
+                pushed = await client.wait_server_push(timeout=wait + self.server.timeout)
+            except TimeoutError:
+                pushed = []
+            if client.has_pending_idle():
+                client.idle_done()
+            await asyncio.wait_for(idle, self.server.timeout)
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            raise TemporaryError(f"IMAP IDLE on {self.server.label} failed: {exc!r}") from None
+        lines = pushed if isinstance(pushed, list) else []
+        return any(isinstance(x, bytes) and x.endswith((b"EXISTS", b"RECENT")) for x in lines)
+
+    async def mark_processed(self, uids: list[int]) -> None:
+        """After ingesting: \\Seen and/or move, as configured; nothing otherwise."""
+        if not uids or self.read_only:
+            return
+        uid_set = ",".join(str(u) for u in uids)
+        if self.mark_seen:
+            await self._command(self._imap.uid("store", uid_set, "+FLAGS.SILENT", "(\\Seen)"))
+        if self.move_to:
+            target = mailbox_name(self.move_to)
+            if self._imap.has_capability("MOVE"):
+                await self._command(self._imap.uid("move", uid_set, target))
+            else:
+                await self._command(self._imap.uid("copy", uid_set, target))
+                await self._command(
+                    self._imap.uid("store", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
+                )
+                if self._imap.has_capability("UIDPLUS"):
+                    await self._command(self._imap.uid("expunge", uid_set))
+
+    async def _command(self, call: Any) -> Any:
+        try:
+            response = await asyncio.wait_for(call, self.server.timeout * 4)
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            raise TemporaryError(f"IMAP server {self.server.label}: {exc!r}") from None
+        if response.result != "OK":
+            raise TemporaryError(f"IMAP server {self.server.label}: {_text(response)}")
+        return response
+
+
+def _fetched(lines: list[Any]) -> list[tuple[int, bytes]]:
+    """(UID, bytes) from a UID FETCH answer: a "n FETCH (UID u BODY[] {size}" line, the
+    literal, then the closing line (which may carry the UID instead)."""
+    found: list[tuple[int, bytes]] = []
+    for i, line in enumerate(lines):
+        if not (isinstance(line, bytes) and _FETCH_LINE.match(line)):
+            continue
+        literal = lines[i + 1] if i + 1 < len(lines) else None
+        if not isinstance(literal, bytearray | bytes) or _FETCH_LINE.match(literal):
+            continue
+        tail = lines[i + 2] if i + 2 < len(lines) else b""
+        m = _UID.search(line) or (_UID.search(tail) if isinstance(tail, bytes) else None)
+        if m:
+            found.append((int(m.group(1)), bytes(literal)))
+    return found
+
+
+def _text(response: Any) -> str:
+    lines = [bytes(x).decode("utf-8", "replace") for x in response.lines if isinstance(x, bytes)]
+    return " ".join(lines)[-300:] or str(response.result)
+
+
+def mailbox_name(name: str) -> str:
+    """A folder name as IMAP wants it: modified UTF-7 (RFC 3501 5.1.3), quoted."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
+            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    encoded = "".join(out).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{encoded}"'
