@@ -34,6 +34,7 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _FETCH_LINE = re.compile(rb"^\d+ FETCH \(")
 _UID = re.compile(rb"UID (\d+)")
+_NUMBERS = re.compile(rb"^(?:SEARCH)?[\d ]*$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FETCH_CHUNK = 10  # mails per UID FETCH: bounds the memory one round trip holds
 
@@ -213,6 +214,9 @@ class MailboxReader:
     async def fetch_new(self, state: MailboxState, limit: int = 50) -> Batch:
         """The mail after state.last_uid, oldest first, at most `limit` of them."""
         assert self.uidvalidity is not None
+        # A server tells of mail that arrived since the last command at a command's end;
+        # NOOP makes sure a SEARCH sees it.
+        await self._command(self._imap.noop())
         today = datetime.now(UTC).date().isoformat()
         if state.uidvalidity is None and not self.import_existing:
             # A new channel: start at the folder's end; nothing old becomes a lead.
@@ -251,8 +255,9 @@ class MailboxReader:
         response = await self._command(self._imap.uid_search(criteria, charset=None))
         uids: list[int] = []
         for line in response.lines:
-            if isinstance(line, bytes) and line.startswith(b"SEARCH"):
-                uids += [int(n) for n in line.split()[1:] if n.isdigit()]
+            # aioimaplib hands "* SEARCH 1 2 3" over as b"1 2 3".
+            if isinstance(line, bytes) and _NUMBERS.match(line):
+                uids += [int(n) for n in line.split()]
         return uids
 
     async def _fetch(self, uids: list[int]) -> list[FetchedMail]:
@@ -285,19 +290,30 @@ class MailboxReader:
             return True
         wait = 25 * 60.0 if max_wait is None else max_wait
         client = self._imap
+        news = False
         try:
             idle = await client.idle_start(timeout=wait)
-            try:
-                pushed = await client.wait_server_push(timeout=wait + self.server.timeout)
-            except TimeoutError:
-                pushed = []
+            deadline = asyncio.get_running_loop().time() + wait
+            while not news:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                try:
+                    pushed = await client.wait_server_push(timeout=left + 1)
+                except TimeoutError:
+                    break
+                if pushed == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break
+                # "* OK Still here" keep-alives are not news; EXISTS (and RECENT) are.
+                news = any(
+                    isinstance(x, bytes) and x.endswith((b"EXISTS", b"RECENT")) for x in pushed
+                )
             if client.has_pending_idle():
                 client.idle_done()
             await asyncio.wait_for(idle, self.server.timeout)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             raise TemporaryError(f"IMAP IDLE on {self.server.label} failed: {exc!r}") from None
-        lines = pushed if isinstance(pushed, list) else []
-        return any(isinstance(x, bytes) and x.endswith((b"EXISTS", b"RECENT")) for x in lines)
+        return news
 
     async def mark_processed(self, uids: list[int]) -> None:
         """After ingesting: \\Seen and/or move, as configured; nothing otherwise."""

@@ -42,12 +42,24 @@ async def send_mail(server: Server, mail: EmailMessage, sender: str, recipient: 
         raise _by_code(exc.code, exc.message) from None
     except errors.SMTPNotSupported as exc:  # e.g. STARTTLS asked of a server without it
         raise PermanentError(f"SMTP server {server.label}: {exc}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise PermanentError(
-            f"SMTP server {server.label}: its TLS certificate is not trusted ({exc.verify_message})"
-        ) from None
     except (errors.SMTPException, OSError, TimeoutError) as exc:
+        untrusted = _certificate_error(exc)
+        if untrusted is not None:  # the channel's configuration: retrying will not help
+            raise PermanentError(
+                f"SMTP server {server.label}: its TLS certificate is not trusted "
+                f"({untrusted.verify_message})"
+            ) from None
         raise TemporaryError(f"SMTP server {server.label} unreachable: {exc}") from None
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """aiosmtplib wraps the handshake's error in SMTPConnectError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _by_code(code: int, message: str) -> TemporaryError | PermanentError:
