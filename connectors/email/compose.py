@@ -75,6 +75,19 @@ def compose(
     return mail, msgid.strip("<>")
 
 
+def reply_meta(inbound_meta: dict[str, Any]) -> dict[str, Any]:
+    """The OutboundMessage.meta that answers a stored inbound mail (its InboundMessage.meta):
+    its subject, its Message-ID as In-Reply-To and its References."""
+    meta: dict[str, Any] = {}
+    if inbound_meta.get("subject"):
+        meta["subject"] = inbound_meta["subject"]
+    if inbound_meta.get("message_id"):
+        meta["in_reply_to"] = inbound_meta["message_id"]
+    if inbound_meta.get("references"):
+        meta["references"] = list(inbound_meta["references"])
+    return meta
+
+
 def _subject(meta: dict[str, Any], settings: dict[str, Any]) -> str:
     subject = str(meta.get("subject") or settings.get("default_subject") or "")
     if meta.get("in_reply_to"):

@@ -23,10 +23,29 @@ from connectors.email import account
 from connectors.email.body import read_body
 from connectors.email.compose import compose
 from connectors.email.imap import MailboxReader
-from connectors.email.parse import DEFAULT_MAX_ATTACHMENT_BYTES
+from connectors.email.parse import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    MailLocation,
+    ParsedEmail,
+    parse_email,
+)
 from connectors.email.smtp import send_mail
 
 CHANNEL_TYPE = "email"
+
+
+def read_mail(
+    raw: bytes, settings: dict[str, Any], location: MailLocation | None = None
+) -> ParsedEmail:
+    """parse_email with the channel's settings (its address for reply tokens, its file
+    size limit): what the app calls for each FetchedMail."""
+    address = str(settings.get("address") or "").strip().lower() or None
+    return parse_email(
+        raw,
+        location=location,
+        mailbox_address=address,
+        max_attachment_bytes=account.max_attachment_bytes(settings, DEFAULT_MAX_ATTACHMENT_BYTES),
+    )
 
 
 class EmailConnector:

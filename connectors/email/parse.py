@@ -165,6 +165,18 @@ def _parse(
     return ParsedEmail(message, None, [f.content for f in body.files])
 
 
+def thread_keys(meta: dict[str, Any]) -> list[str]:
+    """The Message-IDs that may name a mail of an existing conversation, best first: the
+    parent (In-Reply-To), then References from the newest back. Look each up among the
+    conversation's stored ids (our sent Message-IDs and the inbound ones); no hit there,
+    then meta["reply_token"]; never the subject alone."""
+    keys: list[str] = []
+    for key in [meta.get("in_reply_to"), *reversed(meta.get("references") or [])]:
+        if isinstance(key, str) and key and key not in keys:
+            keys.append(key)
+    return keys
+
+
 def _full_text(body: Body) -> tuple[str, str]:
     if body.plain and body.plain.strip():
         return body.plain.replace("\r\n", "\n").strip(), "plain"

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.email.compose import reply_meta
+from connectors.email.connector import read_mail
 from connectors.email.headers import message_id, message_ids, reply_subject, reply_token
-from connectors.email.parse import MailLocation, parse_email
+from connectors.email.parse import MailLocation, parse_email, thread_keys
 from tests.connectors.email.conftest import FIXTURES, fixture
 
 
@@ -226,3 +228,30 @@ def test_header_helpers() -> None:
         == "c7"
     )
     assert reply_token(["support@shop.example"], "support@shop.example") is None
+
+
+def test_thread_keys_put_the_parent_first() -> None:
+    _, m = parsed("cp1251_plain.eml")
+    assert thread_keys(m.meta) == [
+        "order-1042.confirm@shop.example",
+        "order-1042.start@shop.example",
+    ]
+    _, fresh = parsed("koi8r_qp.eml")
+    assert thread_keys(fresh.meta) == []
+
+
+def test_reply_meta_answers_a_stored_mail() -> None:
+    _, m = parsed("cp1251_plain.eml")
+    assert reply_meta(m.meta) == {
+        "subject": "Re: Заказ №1042",
+        "in_reply_to": "CAF1042.ivan@mail.example",
+        "references": ["order-1042.start@shop.example", "order-1042.confirm@shop.example"],
+    }
+
+
+def test_read_mail_applies_the_channel_settings() -> None:
+    settings = {"address": "Support@Shop.example", "max_attachment_bytes": 3000}
+    result = read_mail(fixture("attachment_too_big.eml"), settings)
+    assert result.files[0] is None
+    token = read_mail(fixture("rfc2047_reply.eml"), {"address": "other@shop.example"})
+    assert token.message is not None and "reply_token" not in token.message.meta
