@@ -14,6 +14,8 @@ settings:
   idle             use IMAP IDLE where the server offers it (on by default)
   poll_interval    seconds between checks without IDLE (60)
   max_attachment_bytes   files over this are recorded with a note, not stored (10 MiB)
+  max_message_bytes      a mail over this is read by its headers only, with a note (50 MiB)
+  import_existing  a new channel reads the mail already in the folder (off: from now on)
   tls_ca_file      a CA bundle to trust (a company's own CA); tls_verify: false trusts any
                    certificate (self-signed servers; the channel's owner decides)
   timeout          seconds for one server command (30)"""

@@ -35,16 +35,21 @@ CHANNEL_TYPE = "email"
 
 
 def read_mail(
-    raw: bytes, settings: dict[str, Any], location: MailLocation | None = None
+    raw: bytes,
+    settings: dict[str, Any],
+    location: MailLocation | None = None,
+    headers_only_size: int | None = None,
 ) -> ParsedEmail:
     """parse_email with the channel's settings (its address for reply tokens, its file
-    size limit): what the app calls for each FetchedMail."""
+    size limit): what the app calls for each FetchedMail, as
+    read_mail(m.raw, settings, m.location, m.size if m.headers_only else None)."""
     address = str(settings.get("address") or "").strip().lower() or None
     return parse_email(
         raw,
         location=location,
         mailbox_address=address,
         max_attachment_bytes=account.max_attachment_bytes(settings, DEFAULT_MAX_ATTACHMENT_BYTES),
+        headers_only_size=headers_only_size,
     )
 
 

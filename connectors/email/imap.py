@@ -34,8 +34,10 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _FETCH_LINE = re.compile(rb"^\d+ FETCH \(")
 _UID = re.compile(rb"UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _NUMBERS = re.compile(rb"^(?:SEARCH)?[\d ]*$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DEFAULT_MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 _FETCH_CHUNK = 10  # mails per UID FETCH: bounds the memory one round trip holds
 
 
@@ -73,6 +75,8 @@ class FetchedMail:
     uid: int
     raw: bytes
     location: MailLocation
+    size: int = 0  # the whole mail's size on the server
+    headers_only: bool = False  # over max_message_bytes: raw holds the headers alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,7 @@ class MailboxReader:
         self.use_idle = settings.get("idle", True) is not False
         self.poll_interval = float(settings.get("poll_interval") or 60.0)
         self.import_existing = bool(settings.get("import_existing"))
+        self.max_message_bytes = int(settings.get("max_message_bytes") or DEFAULT_MAX_MESSAGE_BYTES)
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
         self._client: aioimaplib.IMAP4 | None = None
@@ -261,16 +266,38 @@ class MailboxReader:
         return uids
 
     async def _fetch(self, uids: list[int]) -> list[FetchedMail]:
+        """Whole mails; one over max_message_bytes only by its headers (headers_only)."""
         assert self.uidvalidity is not None
         mails: list[FetchedMail] = []
         for i in range(0, len(uids), _FETCH_CHUNK):
-            chunk = ",".join(str(u) for u in uids[i : i + _FETCH_CHUNK])
-            response = await self._command(self._imap.uid("fetch", chunk, "(UID BODY.PEEK[])"))
-            for uid, raw in _fetched(response.lines):
-                location = MailLocation(self.folder, self.uidvalidity, uid)
-                mails.append(FetchedMail(uid, raw, location))
+            chunk = uids[i : i + _FETCH_CHUNK]
+            sizes = await self._sizes(chunk)
+            whole = [u for u in chunk if sizes.get(u, 0) <= self.max_message_bytes]
+            headers = [u for u in chunk if u not in whole]
+            for part, items, cut in (
+                (whole, "BODY.PEEK[]", False),
+                (headers, "BODY.PEEK[HEADER]", True),
+            ):
+                if not part:
+                    continue
+                uid_set = ",".join(str(u) for u in part)
+                response = await self._command(self._imap.uid("fetch", uid_set, f"(UID {items})"))
+                for uid, raw in _fetched(response.lines):
+                    location = MailLocation(self.folder, self.uidvalidity, uid)
+                    mails.append(FetchedMail(uid, raw, location, sizes.get(uid, len(raw)), cut))
         mails.sort(key=lambda m: m.uid)
         return mails
+
+    async def _sizes(self, uids: list[int]) -> dict[int, int]:
+        uid_set = ",".join(str(u) for u in uids)
+        response = await self._command(self._imap.uid("fetch", uid_set, "(UID RFC822.SIZE)"))
+        sizes: dict[int, int] = {}
+        for line in response.lines:
+            if isinstance(line, bytes) and _FETCH_LINE.match(line):
+                uid, size = _UID.search(line), _SIZE.search(line)
+                if uid and size:
+                    sizes[int(uid.group(1))] = int(size.group(1))
+        return sizes
 
     async def fetch_raw(self, uidvalidity: int, uid: int) -> bytes | None:
         """One mail's bytes again (for an attachment download); None when the folder was

@@ -60,7 +60,12 @@ META_KEYS = (
     "forwarded",  # forwarded mails: [{"from", "to", "subject", "date", "message_id", "text"}]
     "imap",  # {"folder", "uidvalidity", "uid"} where the mail was read
     "defects",  # what was malformed (names of the email package's defect classes)
+    "too_large",  # {"size", "note"}: the mail was over max_message_bytes, headers only
+    "truncated",  # ["full_text", "html"]: kept cut at META_TEXT_LIMIT characters
 )
+# full_text and html are for showing the original, not an archive: a 5 MB newsletter's
+# HTML is cut here (the mail itself stays in the mailbox).
+META_TEXT_LIMIT = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +102,21 @@ def parse_email(
     location: MailLocation | None = None,
     mailbox_address: str | None = None,
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    headers_only_size: int | None = None,
 ) -> ParsedEmail:
+    """headers_only_size: raw holds only the headers of a mail of that many bytes (one over
+    the channel's max_message_bytes); it is kept with a note instead of its body."""
     try:
         msg = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(msg, EmailMessage)
-        return _parse(msg, raw, location, mailbox_address, max_attachment_bytes)
+        parsed = _parse(msg, raw, location, mailbox_address, max_attachment_bytes)
+        if headers_only_size is not None and parsed.message is not None:
+            parsed.message.meta["too_large"] = {
+                "size": headers_only_size,
+                "note": f"Only the headers were read: the mail is {headers_only_size} bytes, "
+                "over the channel's message size limit",
+            }
+        return parsed
     except Exception as exc:  # the email package gave up: keep what can be read
         return ParsedEmail(_unreadable(raw, location, exc))
 
@@ -139,6 +154,11 @@ def _parse(
     meta["date"] = sent_at.isoformat() if sent_at else None
     if body.html is not None:
         meta["html"] = html_text.sanitize(body.html)
+    truncated = [k for k in ("full_text", "html") if len(meta.get(k) or "") > META_TEXT_LIMIT]
+    for key in truncated:
+        meta[key] = meta[key][:META_TEXT_LIMIT]
+    if truncated:
+        meta["truncated"] = truncated
     if automated is not None:
         meta["automated"] = automated.as_meta()
     if body.forwarded:

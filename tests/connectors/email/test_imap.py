@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.base import MediaUnavailable, PermanentError, TemporaryError
-from connectors.email.connector import EmailConnector
+from connectors.email.connector import EmailConnector, read_mail
 from connectors.email.imap import MailboxReader, MailboxState, mailbox_name
 from connectors.email.parse import parse_email
 from tests.connectors.email.conftest import fixture
@@ -226,6 +226,25 @@ async def test_fetch_media_reads_an_attachment_back(dovecot: Dovecot) -> None:
         await EmailConnector().fetch_media(
             credentials(user), settings, attachment | {"too_large": True, "note": "over limit"}
         )
+
+
+async def test_a_mail_over_the_size_limit_is_read_by_its_headers(dovecot: Dovecot) -> None:
+    user = dovecot.new_user()
+    settings = dovecot.settings(import_existing=True, max_message_bytes=2000)
+    small, big = mail(1), fixture("attachment_too_big.eml")
+    dovecot.append(user, small)
+    dovecot.append(user, big)
+    async with MailboxReader(credentials(user), settings) as box:
+        batch = await box.fetch_new(MailboxState())
+    first, second = batch.mails
+    assert not first.headers_only and first.raw == small
+    assert second.headers_only and second.size == len(big)
+    assert b"Subject: Scan" in second.raw and b"base64" not in second.raw
+    parsed = read_mail(second.raw, settings, second.location, second.size)
+    assert parsed.message is not None
+    assert parsed.message.external_id == "big-1@example.com"  # still exactly once
+    assert parsed.message.text == "Scan"  # the subject stands in for the unread body
+    assert parsed.message.meta["too_large"]["size"] == len(big)
 
 
 def test_state_round_trips_through_json() -> None:

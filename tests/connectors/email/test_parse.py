@@ -10,7 +10,7 @@ import pytest
 from connectors.email.compose import reply_meta
 from connectors.email.connector import read_mail
 from connectors.email.headers import message_id, message_ids, reply_subject, reply_token
-from connectors.email.parse import MailLocation, parse_email, thread_keys
+from connectors.email.parse import META_TEXT_LIMIT, MailLocation, parse_email, thread_keys
 from tests.connectors.email.conftest import FIXTURES, fixture
 
 
@@ -255,3 +255,16 @@ def test_read_mail_applies_the_channel_settings() -> None:
     assert result.files[0] is None
     token = read_mail(fixture("rfc2047_reply.eml"), {"address": "other@shop.example"})
     assert token.message is not None and "reply_token" not in token.message.meta
+
+
+def test_huge_html_is_kept_cut() -> None:
+    html = "<p>" + "Большая рассылка. " * 40_000 + "</p>"
+    raw = (
+        "From: a@b.example\r\nMessage-ID: <big-html@b>\r\nSubject: News\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n\r\n" + html
+    ).encode()
+    m = parse_email(raw).message
+    assert m is not None
+    assert len(m.meta["html"]) == META_TEXT_LIMIT
+    assert len(m.meta["full_text"]) == META_TEXT_LIMIT
+    assert m.meta["truncated"] == ["full_text", "html"]
