@@ -102,6 +102,7 @@ class MailboxReader:
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
         self._client: aioimaplib.IMAP4 | None = None
+        self._lost = False
 
     @property
     def read_only(self) -> bool:
@@ -143,6 +144,9 @@ class MailboxReader:
                 self._client = aioimaplib.IMAP4(
                     host=server.host, port=server.port, timeout=server.timeout
                 )
+            self._lost = False
+            # Told when the server hangs up, so that a wait in IDLE ends at once.
+            self._client.protocol.conn_lost_cb = self._connection_lost
             await self._client.wait_hello_from_server()
             if server.security == "starttls":
                 await self._starttls()
@@ -163,6 +167,11 @@ class MailboxReader:
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise TemporaryError(f"IMAP server {server.label} unreachable: {exc!r}") from None
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if self._client is not None:
+            self._client.protocol.idle_queue.put_nowait(aioimaplib.STOP_WAIT_SERVER_PUSH)
 
     async def _starttls(self) -> None:
         """aioimaplib has no STARTTLS of its own: send the command, then upgrade the
@@ -329,6 +338,8 @@ class MailboxReader:
                     pushed = await client.wait_server_push(timeout=left + 1)
                 except TimeoutError:
                     break
+                if self._lost:
+                    raise TemporaryError(f"IMAP server {self.server.label} closed the connection")
                 if pushed == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     break
                 # "* OK Still here" keep-alives are not news; EXISTS (and RECENT) are.
@@ -341,6 +352,11 @@ class MailboxReader:
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             raise TemporaryError(f"IMAP IDLE on {self.server.label} failed: {exc!r}") from None
         return news
+
+    @property
+    def connected(self) -> bool:
+        """False once the server hung up: close() and connect again."""
+        return self._client is not None and not self._lost
 
     async def mark_processed(self, uids: list[int]) -> None:
         """After ingesting: \\Seen and/or move, as configured; nothing otherwise."""
@@ -362,6 +378,9 @@ class MailboxReader:
                     await self._command(self._imap.uid("expunge", uid_set))
 
     async def _command(self, call: Any) -> Any:
+        if self._lost:
+            call.close()
+            raise TemporaryError(f"IMAP server {self.server.label} closed the connection")
         try:
             response = await asyncio.wait_for(call, self.server.timeout * 4)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -156,6 +157,20 @@ class Dovecot:
         finally:
             imap.logout()
 
+    def stop(self) -> None:
+        """Dovecot and every process it started (the per-client imap processes outlive the
+        master otherwise): they are in a session of their own."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -223,17 +238,16 @@ def run_dovecot(extra_config: str = "") -> Iterator[Dovecot]:
         port, tls_port = free_port(), free_port()
         conf = root / "dovecot.conf"
         conf.write_text(_config(root, port, tls_port, certs, extra_config))
-        process = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)])
+        process = subprocess.Popen([DOVECOT, "-F", "-c", str(conf)], start_new_session=True)
         server = Dovecot(root, port, tls_port, certs, process)
         _wait_for_port(port, process, server)
         yield server
     finally:
-        if "process" in locals():
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if "server" in locals():
+            server.stop()
+        elif "process" in locals():
+            process.kill()
+            process.wait(5)
         shutil.rmtree(root, ignore_errors=True)
 
 

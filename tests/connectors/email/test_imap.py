@@ -87,6 +87,22 @@ async def test_idle_wakes_up_on_new_mail(dovecot: Dovecot) -> None:
         assert await box.wait_for_news(max_wait=1) is False
 
 
+async def test_a_server_hanging_up_ends_the_wait_at_once() -> None:
+    with run_dovecot() as server:
+        user = server.new_user()
+        box = MailboxReader(credentials(user), server.settings())
+        await box.connect()
+        waiting = asyncio.create_task(box.wait_for_news(max_wait=120))
+        await asyncio.sleep(0.5)
+        server.stop()
+        with pytest.raises(TemporaryError, match="closed the connection"):
+            await asyncio.wait_for(waiting, 15)
+        assert not box.connected
+        with pytest.raises(TemporaryError):
+            await box.fetch_new(MailboxState(box.uidvalidity, 0))
+        await box.close()
+
+
 async def test_polling_when_the_server_has_no_idle(dovecot_without_idle: Dovecot) -> None:
     server = dovecot_without_idle
     user = server.new_user()
