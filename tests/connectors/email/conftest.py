@@ -28,8 +28,9 @@ def dovecot() -> Iterator[Dovecot]:
 
 @pytest.fixture(scope="session")
 def dovecot_without_idle() -> Iterator[Dovecot]:
-    """The same server announcing no IDLE after login: the reader must poll."""
-    with run_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE") as server:
+    """The same server announcing neither IDLE nor MOVE after login: the reader must poll,
+    and move by COPY, \\Deleted and UID EXPUNGE."""
+    with run_dovecot("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS") as server:
         yield server
 
 

@@ -182,6 +182,23 @@ async def test_move_to_folder_when_configured(dovecot: Dovecot) -> None:
     assert len(dovecot.flags(user, wire_name)) == 1
 
 
+async def test_move_without_the_move_extension(dovecot_without_idle: Dovecot) -> None:
+    server = dovecot_without_idle
+    user = server.new_user()
+    server.command(user, ("create", "Done"))
+    settings = server.settings(move_to="Done", mark_seen=True)
+    async with MailboxReader(credentials(user), settings) as box:
+        assert not box._imap.has_capability("MOVE")
+        state = (await box.fetch_new(MailboxState())).state
+        server.append(user, mail(1))
+        server.append(user, mail(2))
+        batch = await box.fetch_new(state)
+        await box.mark_processed([batch.mails[0].uid])
+    assert list(server.flags(user)) == [2]  # the first is gone from INBOX, the second stays
+    moved = server.flags(user, "Done")
+    assert len(moved) == 1 and "\\Seen" in next(iter(moved.values()))
+
+
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_tls_modes(dovecot: Dovecot, security: str) -> None:
     user = dovecot.new_user()

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from connectors.base import OutboundFile, OutboundMessage, PermanentError, TemporaryError
+from connectors.base import (
+    Connector,
+    OutboundFile,
+    OutboundMessage,
+    PermanentError,
+    TemporaryError,
+)
 from connectors.email.connector import EmailConnector
 from connectors.email.parse import parse_email
 from tests.connectors.email.servers import PASSWORD, Certs, SmtpServer, free_port, run_smtp
@@ -29,6 +35,12 @@ def reply(**meta: Any) -> OutboundMessage:
         text="Добрый день!\n\nЗаказ приедет в пятницу.\nСпасибо, что написали.",
         meta=meta,
     )
+
+
+def test_it_is_a_connector() -> None:
+    connector: Connector = EmailConnector()  # mypy checks the protocol here
+    assert connector.channel_type == "email"
+    assert connector.max_text_length is None  # a mail is never split
 
 
 async def test_reply_threads_under_the_clients_mail(smtp: SmtpServer, certs: Certs) -> None:
