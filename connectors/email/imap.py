@@ -15,8 +15,6 @@ a mail twice (a crash before the state was stored, a UIDVALIDITY change) is harm
   for time zones), or from its start when we never checked."""
 
 import asyncio
-import base64
-import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,15 +26,17 @@ from aioimaplib.aioimaplib import Command
 
 from connectors.base import PermanentError, TemporaryError
 from connectors.email import account
+from connectors.email.imap_wire import (
+    fetched_bodies,
+    fetched_sizes,
+    mailbox_name,
+    response_text,
+    search_uids,
+    select_codes,
+    since,
+)
 from connectors.email.parse import MailLocation
 
-_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
-_UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
-_FETCH_LINE = re.compile(rb"^\d+ FETCH \(")
-_UID = re.compile(rb"UID (\d+)")
-_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
-_NUMBERS = re.compile(rb"^(?:SEARCH)?[\d ]*$")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DEFAULT_MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 _FETCH_CHUNK = 10  # mails per UID FETCH: bounds the memory one round trip holds
 
@@ -152,7 +152,7 @@ class MailboxReader:
                 await self._starttls()
             login = await self._client.login(server.username or "", server.password or "")
             if login.result != "OK":
-                raise PermanentError(f"IMAP login to {server.label} failed: {_text(login)}")
+                raise PermanentError(f"IMAP login to {server.label} failed: {response_text(login)}")
             await self._client.protocol.capability()  # the list changes after login
             await self._open_folder()
         except (PermanentError, TemporaryError):
@@ -184,7 +184,7 @@ class MailboxReader:
             self.server.timeout,
         )
         if response.result != "OK":
-            raise PermanentError(f"IMAP STARTTLS refused: {_text(response)}")
+            raise PermanentError(f"IMAP STARTTLS refused: {response_text(response)}")
         loop = asyncio.get_running_loop()
         assert self.server.tls is not None
         protocol.transport = await loop.start_tls(
@@ -202,13 +202,10 @@ class MailboxReader:
         else:
             response = await self._imap.select(name)
         if response.result != "OK":
-            raise PermanentError(f"IMAP folder {self.folder!r} cannot be opened: {_text(response)}")
-        for line in response.lines:
-            if isinstance(line, bytes | bytearray):
-                if m := _UIDVALIDITY.search(line):
-                    self.uidvalidity = int(m.group(1))
-                if m := _UIDNEXT.search(line):
-                    self.uidnext = int(m.group(1))
+            raise PermanentError(
+                f"IMAP folder {self.folder!r} cannot be opened: {response_text(response)}"
+            )
+        self.uidvalidity, self.uidnext = select_codes(response.lines)
         if self.uidvalidity is None:
             raise PermanentError(f"IMAP folder {self.folder!r}: the server gave no UIDVALIDITY")
 
@@ -260,19 +257,14 @@ class MailboxReader:
         if checked_on is None:
             return await self._search("ALL")
         try:
-            since = date.fromisoformat(checked_on) - timedelta(days=1)
+            day = date.fromisoformat(checked_on) - timedelta(days=1)
         except ValueError:
             return await self._search("ALL")
-        return await self._search(f"SINCE {since.day}-{_MONTHS[since.month - 1]}-{since.year}")
+        return await self._search(since(day))
 
     async def _search(self, criteria: str) -> list[int]:
         response = await self._command(self._imap.uid_search(criteria, charset=None))
-        uids: list[int] = []
-        for line in response.lines:
-            # aioimaplib hands "* SEARCH 1 2 3" over as b"1 2 3".
-            if isinstance(line, bytes) and _NUMBERS.match(line):
-                uids += [int(n) for n in line.split()]
-        return uids
+        return search_uids(response.lines)
 
     async def _fetch(self, uids: list[int]) -> list[FetchedMail]:
         """Whole mails; one over max_message_bytes only by its headers (headers_only)."""
@@ -291,7 +283,7 @@ class MailboxReader:
                     continue
                 uid_set = ",".join(str(u) for u in part)
                 response = await self._command(self._imap.uid("fetch", uid_set, f"(UID {items})"))
-                for uid, raw in _fetched(response.lines):
+                for uid, raw in fetched_bodies(response.lines):
                     location = MailLocation(self.folder, self.uidvalidity, uid)
                     mails.append(FetchedMail(uid, raw, location, sizes.get(uid, len(raw)), cut))
         mails.sort(key=lambda m: m.uid)
@@ -300,13 +292,7 @@ class MailboxReader:
     async def _sizes(self, uids: list[int]) -> dict[int, int]:
         uid_set = ",".join(str(u) for u in uids)
         response = await self._command(self._imap.uid("fetch", uid_set, "(UID RFC822.SIZE)"))
-        sizes: dict[int, int] = {}
-        for line in response.lines:
-            if isinstance(line, bytes) and _FETCH_LINE.match(line):
-                uid, size = _UID.search(line), _SIZE.search(line)
-                if uid and size:
-                    sizes[int(uid.group(1))] = int(size.group(1))
-        return sizes
+        return fetched_sizes(response.lines)
 
     async def fetch_raw(self, uidvalidity: int, uid: int) -> bytes | None:
         """One mail's bytes again (for an attachment download); None when the folder was
@@ -314,7 +300,7 @@ class MailboxReader:
         if uidvalidity != self.uidvalidity:
             return None
         response = await self._command(self._imap.uid("fetch", str(uid), "(UID BODY.PEEK[])"))
-        return next((raw for u, raw in _fetched(response.lines) if u == uid), None)
+        return next((raw for u, raw in fetched_bodies(response.lines) if u == uid), None)
 
     async def wait_for_news(self, max_wait: float | None = None) -> bool:
         """Until the server reports new mail (IDLE) or the poll interval passes. True when
@@ -386,49 +372,5 @@ class MailboxReader:
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             raise TemporaryError(f"IMAP server {self.server.label}: {exc!r}") from None
         if response.result != "OK":
-            raise TemporaryError(f"IMAP server {self.server.label}: {_text(response)}")
+            raise TemporaryError(f"IMAP server {self.server.label}: {response_text(response)}")
         return response
-
-
-def _fetched(lines: list[Any]) -> list[tuple[int, bytes]]:
-    """(UID, bytes) from a UID FETCH answer: a "n FETCH (UID u BODY[] {size}" line, the
-    literal, then the closing line (which may carry the UID instead)."""
-    found: list[tuple[int, bytes]] = []
-    for i, line in enumerate(lines):
-        if not (isinstance(line, bytes) and _FETCH_LINE.match(line)):
-            continue
-        literal = lines[i + 1] if i + 1 < len(lines) else None
-        if not isinstance(literal, bytearray | bytes) or _FETCH_LINE.match(literal):
-            continue
-        tail = lines[i + 2] if i + 2 < len(lines) else b""
-        m = _UID.search(line) or (_UID.search(tail) if isinstance(tail, bytes) else None)
-        if m:
-            found.append((int(m.group(1)), bytes(literal)))
-    return found
-
-
-def _text(response: Any) -> str:
-    lines = [bytes(x).decode("utf-8", "replace") for x in response.lines if isinstance(x, bytes)]
-    return " ".join(lines)[-300:] or str(response.result)
-
-
-def mailbox_name(name: str) -> str:
-    """A folder name as IMAP wants it: modified UTF-7 (RFC 3501 5.1.3), quoted."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
-            out.append("&" + data.rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            pending.append(ch)
-    flush()
-    encoded = "".join(out).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{encoded}"'

@@ -9,7 +9,8 @@ import pytest
 
 from connectors.base import MediaUnavailable, PermanentError, TemporaryError
 from connectors.email.connector import EmailConnector, read_mail
-from connectors.email.imap import MailboxReader, MailboxState, mailbox_name
+from connectors.email.imap import MailboxReader, MailboxState
+from connectors.email.imap_wire import mailbox_name
 from connectors.email.parse import parse_email
 from tests.connectors.email.conftest import fixture
 from tests.connectors.email.servers import PASSWORD, Dovecot, free_port, run_dovecot
