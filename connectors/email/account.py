@@ -1,7 +1,9 @@
 """A mailbox channel's servers, read from the channel's credentials and settings per call.
 
 credentials: {"username", "password"} for both servers, or "imap_username"/"imap_password"
-  and "smtp_username"/"smtp_password" where they differ.
+  and "smtp_username"/"smtp_password" where they differ. For OAuth 2.0 mailboxes (Gmail,
+  Microsoft 365, Yandex 360) "oauth2_token" (or imap_/smtp_oauth2_token) is a current
+  access token, sent with SASL XOAUTH2 instead of the password; refreshing it is the app's.
 settings:
   address          the mailbox address we send from and are written to (required)
   from_name        the company's name in From (an operator's name may come per message)
@@ -44,6 +46,7 @@ class Server:
     security: str
     username: str | None
     password: str | None
+    oauth2_token: str | None
     timeout: float
     tls: ssl.SSLContext | None
 
@@ -64,12 +67,14 @@ def server(kind: str, credentials: dict[str, Any], settings: dict[str, Any]) -> 
     port = settings.get(f"{kind}_port") or _DEFAULT_PORTS[(kind, security)]
     username = credentials.get(f"{kind}_username") or credentials.get("username")
     password = credentials.get(f"{kind}_password") or credentials.get("password")
+    token = credentials.get(f"{kind}_oauth2_token") or credentials.get("oauth2_token")
     return Server(
         host=str(host),
         port=int(port),
         security=security,
         username=str(username) if username else None,
         password=str(password) if password else None,
+        oauth2_token=str(token) if token else None,
         timeout=float(settings.get("timeout") or 30.0),
         tls=tls_context(settings) if security != "plain" else None,
     )

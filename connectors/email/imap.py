@@ -150,7 +150,7 @@ class MailboxReader:
             await self._client.wait_hello_from_server()
             if server.security == "starttls":
                 await self._starttls()
-            login = await self._client.login(server.username or "", server.password or "")
+            login = await self._login()
             if login.result != "OK":
                 raise PermanentError(f"IMAP login to {server.label} failed: {response_text(login)}")
             await self._client.protocol.capability()  # the list changes after login
@@ -167,6 +167,26 @@ class MailboxReader:
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise TemporaryError(f"IMAP server {server.label} unreachable: {exc!r}") from None
+
+    async def _login(self) -> Any:
+        server, client = self.server, self._imap
+        if not server.oauth2_token:
+            return await client.login(server.username or "", server.password or "")
+        protocol = client.protocol
+        plain_continuation = protocol._continuation
+
+        def continuation(line: bytes) -> None:
+            # A refused XOAUTH2 token comes back as a "+ <error>" challenge that the client
+            # must answer with an empty line (Google's and Microsoft's documentation);
+            # aioimaplib would wait for ever, so we answer and get the tagged NO.
+            pending = protocol.pending_sync_command
+            if pending is not None and pending.name == "AUTHENTICATE":
+                protocol.transport.write(b"\r\n")
+                return
+            plain_continuation(line)
+
+        protocol._continuation = continuation
+        return await client.xoauth2(server.username or "", server.oauth2_token)
 
     def _connection_lost(self, exc: Exception | None) -> None:
         self._lost = True

@@ -7,6 +7,7 @@ transient. A refused recipient (550 5.1.1) marks the address unreachable."""
 
 import ssl
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 from aiosmtplib import errors
@@ -16,6 +17,14 @@ from connectors.email.account import Server
 
 
 async def send_mail(server: Server, mail: EmailMessage, sender: str, recipient: str) -> None:
+    oauth: dict[str, Any] = {}
+    if server.oauth2_token:
+        token = server.oauth2_token
+
+        async def current_token() -> str:
+            return token
+
+        oauth = {"oauth_token_generator": current_token}
     try:
         await aiosmtplib.send(
             mail,
@@ -24,11 +33,12 @@ async def send_mail(server: Server, mail: EmailMessage, sender: str, recipient: 
             hostname=server.host,
             port=server.port,
             username=server.username,
-            password=server.password,
+            password=None if server.oauth2_token else server.password,
             use_tls=server.security == "tls",
             start_tls=server.security == "starttls",
             tls_context=server.tls,
             timeout=server.timeout,
+            **oauth,
         )
     except errors.SMTPRecipientsRefused as exc:
         raise _refused(exc.recipients[0] if exc.recipients else None) from None

@@ -3,10 +3,12 @@ Debian's Dovecot (IMAP; /usr/sbin/dovecot, CI installs dovecot-imapd) and aiosmt
 Nothing system-wide is configured: the config, the users, the mail and the sockets all
 live in the temporary directory, on free ports of 127.0.0.1."""
 
+import base64
 import contextlib
 import datetime
 import imaplib
 import ipaddress
+import json
 import os
 import pwd
 import shutil
@@ -15,11 +17,14 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -30,6 +35,7 @@ from cryptography.x509.oid import NameOID
 
 DOVECOT = "/usr/sbin/dovecot"
 PASSWORD = "secret-pass"
+OAUTH2_TOKEN = "ya29.test-access-token"
 USERS = [f"user{i}" for i in range(1, 61)]
 
 
@@ -287,6 +293,12 @@ class SmtpHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """aiosmtpd offers a handler's auth_<NAME> methods as SASL mechanisms."""
+        raw = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+        ok = raw == f"user=support@shop.example\x01auth=Bearer {OAUTH2_TOKEN}\x01\x01"
+        return AuthResult(success=ok, handled=False)
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))
@@ -347,3 +359,52 @@ def run_smtp(certs: Certs, security: str = "plain") -> Iterator[SmtpServer]:
         yield SmtpServer(port, handler, security)
     finally:
         controller.stop()
+
+
+# ----------------------------------------------------------------------------- OAuth 2.0
+
+
+class _Introspection(BaseHTTPRequestHandler):
+    """RFC 7662 token introspection, as Dovecot's oauth2 passdb asks it."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        token = parse_qs(body).get("token", [""])[0]
+        user = self.server.tokens.get(token)  # type: ignore[attr-defined]
+        answer = {"active": True, "username": user} if user else {"active": False}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def run_dovecot_with_oauth2(tokens: dict[str, str]) -> Iterator[Dovecot]:
+    """Dovecot that also takes SASL XOAUTH2, checking tokens (token -> user) with a local
+    introspection endpoint."""
+    http = HTTPServer(("127.0.0.1", free_port()), _Introspection)
+    http.tokens = tokens  # type: ignore[attr-defined]
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    ext = Path(tempfile.mkdtemp(prefix="oauth2-")) / "oauth2.conf.ext"
+    ext.write_text(
+        "introspection_mode = post\n"
+        f"introspection_url = http://127.0.0.1:{http.server_address[1]}/introspect\n"
+        "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+    )
+    extra = (
+        "auth_mechanisms = plain login xoauth2 oauthbearer\n"
+        f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {ext}\n}}\n"
+    )
+    try:
+        with run_dovecot(extra) as server:
+            yield server
+    finally:
+        http.shutdown()
+        http.server_close()
+        shutil.rmtree(ext.parent, ignore_errors=True)

@@ -13,7 +13,14 @@ from connectors.email.imap import MailboxReader, MailboxState
 from connectors.email.imap_wire import mailbox_name
 from connectors.email.parse import parse_email
 from tests.connectors.email.conftest import fixture
-from tests.connectors.email.servers import PASSWORD, Dovecot, free_port, run_dovecot
+from tests.connectors.email.servers import (
+    OAUTH2_TOKEN,
+    PASSWORD,
+    Dovecot,
+    free_port,
+    run_dovecot,
+    run_dovecot_with_oauth2,
+)
 
 
 def mail(n: int, subject: str = "Hello") -> bytes:
@@ -279,6 +286,18 @@ async def test_a_mail_over_the_size_limit_is_read_by_its_headers(dovecot: Doveco
     assert parsed.message.external_id == "big-1@example.com"  # still exactly once
     assert parsed.message.text == "Scan"  # the subject stands in for the unread body
     assert parsed.message.meta["too_large"]["size"] == len(big)
+
+
+async def test_oauth2_token_instead_of_a_password() -> None:
+    with run_dovecot_with_oauth2({OAUTH2_TOKEN: "user1"}) as server:
+        good = {"username": "user1", "oauth2_token": OAUTH2_TOKEN}
+        async with MailboxReader(good, server.settings()) as box:
+            assert box.uidvalidity is not None
+        bad = {"username": "user1", "oauth2_token": "expired"}
+        started = time.monotonic()
+        with pytest.raises(PermanentError, match="login"):
+            await MailboxReader(bad, server.settings()).connect()
+        assert time.monotonic() - started < 5  # refused, not timed out
 
 
 def test_state_round_trips_through_json() -> None:

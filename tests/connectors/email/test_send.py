@@ -17,7 +17,14 @@ from connectors.base import (
 )
 from connectors.email.connector import EmailConnector
 from connectors.email.parse import parse_email
-from tests.connectors.email.servers import PASSWORD, Certs, SmtpServer, free_port, run_smtp
+from tests.connectors.email.servers import (
+    OAUTH2_TOKEN,
+    PASSWORD,
+    Certs,
+    SmtpServer,
+    free_port,
+    run_smtp,
+)
 
 CREDENTIALS = {"username": "support@shop.example", "password": PASSWORD}
 
@@ -182,6 +189,15 @@ async def test_wrong_password_is_permanent(smtp: SmtpServer, certs: Certs) -> No
             {"username": "support@shop.example", "password": "wrong"}, smtp.settings(certs), reply()
         )
     assert smtp.handler.received == []
+
+
+async def test_oauth2_token_instead_of_a_password(smtp: SmtpServer, certs: Certs) -> None:
+    token = {"username": "support@shop.example", "oauth2_token": OAUTH2_TOKEN}
+    await EmailConnector().send(token, smtp.settings(certs), reply(subject="OAuth"))
+    assert received(smtp)["Subject"] == "OAuth"
+    expired = {"username": "support@shop.example", "oauth2_token": "expired"}
+    with pytest.raises(PermanentError, match="login failed"):
+        await EmailConnector().send(expired, smtp.settings(certs), reply())
 
 
 async def test_unreachable_server_is_temporary(certs: Certs) -> None:
