@@ -5,10 +5,11 @@ from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
-from app.contacts.models import Category
+from app.contacts.models import Category, Contact, ContactIdentity
 from app.db.base import Base
 from app.delivery.models import OutboxItem, PendingStatus
-from app.inbox.models import Contact, ContactIdentity, Conversation, Message
+from app.events.models import DomainEventRow, EventConsumer
+from app.inbox.models import Conversation, Message
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.scheduling.models import JobRun
@@ -27,6 +28,8 @@ __all__ = [
     "Contact",
     "ContactIdentity",
     "Conversation",
+    "DomainEventRow",
+    "EventConsumer",
     "JobRun",
     "Message",
     "MessageAttachment",

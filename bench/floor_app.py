@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
-from app.inbox.ingest import INGEST_MESSAGE
+from app.ingest.service import INGEST_MESSAGE
 
 _compiled = INGEST_MESSAGE.compile(dialect=PGDialect_asyncpg())
 SQL, NAMES = str(_compiled), list(_compiled.positiontup or [])

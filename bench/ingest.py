@@ -10,7 +10,7 @@ the commit of the message and its touchpoint. For each kind: the highest rate wi
 p99 <= 100 ms (and all requests accepted), then p50/p99 at 50% and 80% of it.
 
 Floors, measured in the same run:
-- raw asyncpg: the very statement the ingest issues (compiled from app.inbox.ingest, a call
+- raw asyncpg: the very statement the ingest issues (compiled from app.ingest.service, a call
   of the ingest's SQL function), in one transaction per message, from the same number of
   concurrent tasks, closed-loop;
 - bare ASGI: GET /healthz on the same server, at the same stepped rates;
@@ -308,7 +308,7 @@ def find_max(
 
 
 async def asyncpg_floor(url: str, channel_id: int, tasks: int, seconds: float) -> float:
-    """The ingest's own statement (compiled from app.inbox.ingest), by raw asyncpg, one
+    """The ingest's own statement (compiled from app.ingest.service), by raw asyncpg, one
     transaction per message, from `tasks` connections."""
     from bench.floor_app import SQL, ingest_args
 

@@ -30,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics import schemas as s
 from app.channels.models import ChannelAccount
+from app.contacts.models import Contact
 from app.core.errors import Invalid
 from app.core.timezones import Bucket, check_zone, local_bucket
-from app.inbox.models import Contact, Conversation
+from app.inbox.models import Conversation
 from app.operators.models import Operator, team_members
 from app.operators.timezones import manager_zone, team_zone
 from app.surveys.models import Survey

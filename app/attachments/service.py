@@ -1,6 +1,6 @@
 """Uploads: check and keep a file, hand out its descriptor for messages, and sign the
 expiring links web-chat visitors download files with. Who may see an upload once a message
-carries it is the inbox's rule (app/inbox/service.py attachment_for)."""
+carries it is the inbox's rule (app/inbox/queries.py attachment_for)."""
 
 import hashlib
 import re

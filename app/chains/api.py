@@ -15,10 +15,10 @@ from app.chains.schemas import (
     OrderRead,
 )
 from app.chains.tracking import render_page
+from app.contacts.models import Contact
 from app.core.deps import Ctx, Session, client_ip
 from app.core.html import HTML_HEADERS
 from app.inbox import visibility
-from app.inbox.models import Contact
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal

@@ -1,5 +1,5 @@
 """Finding the client of an order among our contacts (or creating one). Only a vouched
-identity, phone or email finds one (app/inbox/identity.py); otherwise the order gets a
+identity, phone or email finds one (app/contacts/identity.py); otherwise the order gets a
 contact of its own that only the shop's data vouches for."""
 
 from sqlalchemy import select
@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chains.schemas import ClientRef
 from app.channels.models import ChannelAccount, ChannelType
+from app.contacts import identity
+from app.contacts.models import Contact, ContactIdentity
 from app.core.errors import Invalid
-from app.inbox import identity
-from app.inbox.models import Contact, ContactIdentity
 
 
 async def _by_identity(session: AsyncSession, ctype: ChannelType, external_id: str) -> int | None:

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chains.models import CHAIN, ChainTemplate, Order
 from app.chains.templates import render
 from app.channels.models import ChannelAccount, ChannelType
+from app.contacts.models import Contact, ContactIdentity
 from app.core.session import emit
-from app.inbox import service as inbox_service
-from app.inbox.models import Contact, ContactIdentity, Conversation, Message, SenderType
+from app.inbox import commands as inbox_commands
+from app.inbox.models import Conversation, Message, SenderType
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 from app.whatsapp import service as whatsapp_service
@@ -134,7 +135,7 @@ async def send_step(
     if target is None:
         await flag(session, order, why, step)
         return None
-    conv = await inbox_service._open_for_contact(session, order.contact_id, target.channel.id)
+    conv = await inbox_commands.open_for_contact(session, order.contact_id, target.channel.id)
     text = render(template.text, variables)
     meta: dict[str, Any] = {"chain": CHAIN, "step": step, "order": order.external_id}
     kind = "text"
@@ -148,7 +149,7 @@ async def send_step(
             [{"text": b["text"], "data": f"chain:{order.id}:{step}:{b['action']}"} for b in row]
             for row in template.buttons
         ]
-    msg, _ = await inbox_service.queue_outgoing(
+    msg, _ = await inbox_commands.queue_outgoing(
         session,
         conv,
         text=text,

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.audit import service as audit
 from app.contacts import service as contacts_service
+from app.contacts.models import Contact
 from app.contacts.schemas import (
     CadenceReport,
     CategoryRead,
@@ -19,7 +20,6 @@ from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden
 from app.core.timezones import check_zone, local_today
 from app.inbox import visibility
-from app.inbox.models import Contact
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal

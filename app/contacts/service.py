@@ -8,14 +8,14 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.contacts.models import Category
+from app.contacts import identity
+from app.contacts.models import Category, Contact, ContactIdentity
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.pagination import parse_id_cursor
 from app.core.session import emit
 from app.core.timezones import local_bucket
-from app.inbox import identity, visibility
-from app.inbox.models import Contact, ContactIdentity
-from app.inbox.service import parse_id_cursor
+from app.inbox import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.operators.timezones import manager_zone

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.attachments.service import is_upload, storage_of
 from app.attachments.storage import StoredFileMissing
 from app.channels.models import ChannelAccount
+from app.contacts.models import ContactIdentity
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
 from app.core.metrics import SEND_FAILURES, SENT
@@ -32,7 +33,7 @@ from app.delivery import pending_statuses
 from app.delivery.backoff import retry_delay
 from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
-from app.inbox.models import ContactIdentity, Conversation, DeliveryState, Message
+from app.inbox.models import Conversation, DeliveryState, Message
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 from connectors.base import (

@@ -6,7 +6,8 @@ from app.attachments import service as attachments_service
 from app.attachments.api import file_response
 from app.core.deps import Ctx, Session
 from app.core.errors import NotFound, Unavailable
-from app.inbox import service as inbox_service
+from app.inbox import commands as inbox_commands
+from app.inbox import queries as inbox_queries
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
     AssignRequest,
@@ -32,7 +33,7 @@ Writer = Annotated[Principal, Depends(require(scopes.CONVERSATIONS_WRITE))]
 
 
 async def _read(session: Session, conversation_id: int) -> ConversationRead:
-    read = await inbox_service.read_conversation(session, conversation_id)
+    read = await inbox_queries.read_conversation(session, conversation_id)
     assert read is not None
     return read
 
@@ -51,7 +52,7 @@ async def list_conversations(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ConversationPage:
-    items, next_cursor = await inbox_service.list_conversations(
+    items, next_cursor = await inbox_queries.list_conversations(
         session,
         principal,
         status=status,
@@ -69,7 +70,7 @@ async def list_conversations(
 async def get_conversation(
     conversation_id: int, principal: Reader, session: Session
 ) -> ConversationRead:
-    await inbox_service.get_conversation(session, principal, conversation_id)
+    await inbox_queries.get_conversation(session, principal, conversation_id)
     return await _read(session, conversation_id)
 
 
@@ -82,12 +83,12 @@ async def list_messages(
     before: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
-    await inbox_service.get_conversation(session, principal, conversation_id)
-    rows, newest, oldest = await inbox_service.list_messages(
+    await inbox_queries.get_conversation(session, principal, conversation_id)
+    rows, newest, oldest = await inbox_queries.list_messages(
         session, conversation_id, after=after, before=before, limit=limit
     )
     return MessagePage(
-        items=[inbox_service.to_message_read(m) for m in rows],
+        items=[inbox_queries.to_message_read(m) for m in rows],
         next_cursor=newest,
         prev_cursor=oldest,
     )
@@ -104,7 +105,7 @@ async def reply(
     session: Session,
     response: Response,
 ) -> MessageRead:
-    msg, created = await inbox_service.reply(
+    msg, created = await inbox_commands.reply(
         session,
         principal,
         conversation_id,
@@ -118,14 +119,14 @@ async def reply(
     await session.commit()
     if not created:
         response.status_code = 200
-    return inbox_service.to_message_read(msg)
+    return inbox_queries.to_message_read(msg)
 
 
 @router.post("/conversations/{conversation_id}/assign", response_model=ConversationRead)
 async def assign(
     conversation_id: int, body: AssignRequest, principal: Writer, session: Session
 ) -> ConversationRead:
-    await inbox_service.assign(
+    await inbox_commands.assign(
         session, principal, conversation_id, body.assignee_id, body.team_id, body.note
     )
     await session.commit()
@@ -136,7 +137,7 @@ async def assign(
 async def set_status(
     conversation_id: int, body: StatusRequest, principal: Writer, session: Session
 ) -> ConversationRead:
-    conv = await inbox_service.set_status(
+    conv = await inbox_commands.set_status(
         session, principal, conversation_id, body.status, body.snoozed_until
     )
     if conv.status == ConversationStatus.resolved:
@@ -147,7 +148,7 @@ async def set_status(
 
 @router.post("/conversations/{conversation_id}/read", response_model=ConversationRead)
 async def mark_read(conversation_id: int, principal: Writer, session: Session) -> ConversationRead:
-    await inbox_service.mark_read(session, principal, conversation_id)
+    await inbox_commands.mark_read(session, principal, conversation_id)
     await session.commit()
     return await _read(session, conversation_id)
 
@@ -160,7 +161,7 @@ async def integration_send(
     session: Session,
     response: Response,
 ) -> MessageRead:
-    msg, created = await inbox_service.integration_send(
+    msg, created = await inbox_commands.integration_send(
         session,
         principal,
         idempotency_key=body.idempotency_key,
@@ -175,7 +176,7 @@ async def integration_send(
     await session.commit()
     if not created:
         response.status_code = 200
-    return inbox_service.to_message_read(msg)
+    return inbox_queries.to_message_read(msg)
 
 
 _FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -192,7 +193,7 @@ async def download_upload(
 ) -> Response:
     """An uploaded file, for its uploader and for whoever sees a conversation where a
     message carries it (404 for everyone else)."""
-    attachment = await inbox_service.attachment_for(session, principal, attachment_id)
+    attachment = await inbox_queries.attachment_for(session, principal, attachment_id)
     return await file_response(ctx, attachment)
 
 
@@ -207,7 +208,7 @@ async def download_attachment(
     """Streams an inbound attachment from the provider (Telegram getFile, WhatsApp media URL)
     so operators never need the bot token or the access token; an uploaded file a reply
     carried comes from our storage."""
-    channel, attachment = await inbox_service.attachment_of(session, principal, message_id, index)
+    channel, attachment = await inbox_queries.attachment_of(session, principal, message_id, index)
     if attachments_service.is_upload(attachment):
         upload = await attachments_service.get(session, attachment["attachment_id"])
         return await file_response(ctx, upload)

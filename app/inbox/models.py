@@ -56,61 +56,6 @@ class DeliveryState(enum.StrEnum):
     failed = "failed"
 
 
-class Contact(TimestampMixin, Base):
-    __tablename__ = "contacts"
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(300))
-    email: Mapped[str | None] = mapped_column(String(320), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32), index=True)
-    # Whether someone vouches for the phone / email (app/inbox/identity.py): only a vouched
-    # value may tie this contact to an order. A widget visitor's typed email is not.
-    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    owner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("operators.id", ondelete="SET NULL"), index=True
-    )
-    stage: Mapped[str] = mapped_column(String(24), default="lead", server_default="lead")
-    stage_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Conversion (stage -> customer): when, and at which client touch (the rule of seven).
-    converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    conversion_touch: Mapped[int | None] = mapped_column(Integer)
-    category: Mapped[str | None] = mapped_column(String(16))
-    source: Mapped[str | None] = mapped_column(String(300))
-    preferred_channel_id: Mapped[int | None] = mapped_column(
-        ForeignKey("channel_accounts.id", ondelete="SET NULL")
-    )
-    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
-    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Carried in every widget visitor token of the contact ("ver"); bumping it ends all of
-    # them (POST /api/v1/contacts/{id}/revoke-widget-sessions).
-    visitor_token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-
-class ContactIdentity(TimestampMixin, Base):
-    """How a contact is known on one channel account (Telegram user id, wa_id, visitor id)."""
-
-    __tablename__ = "contact_identities"
-    __table_args__ = (UniqueConstraint("channel_account_id", "external_id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    # Deferred: ingest inserts the identity first (its row lock serialises one sender's
-    # messages) and the new contact after it, in the same transaction.
-    contact_id: Mapped[int] = mapped_column(
-        ForeignKey("contacts.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
-        index=True,
-    )
-    channel_account_id: Mapped[int] = mapped_column(
-        ForeignKey("channel_accounts.id", ondelete="CASCADE")
-    )
-    external_id: Mapped[str] = mapped_column(String(200))
-    username: Mapped[str | None] = mapped_column(String(200))
-    display_name: Mapped[str | None] = mapped_column(String(300))
-    reachable: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
-    unreachable_reason: Mapped[str | None] = mapped_column(Text)
-    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
 class Conversation(TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (

@@ -21,8 +21,9 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
+from app.contacts.models import Contact
 from app.core.errors import Forbidden, NotFound
-from app.inbox.models import Contact, Conversation
+from app.inbox.models import Conversation
 from app.operators.models import Team
 from app.operators.service import Principal
 from app.touchpoints.models import Touchpoint

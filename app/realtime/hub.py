@@ -21,7 +21,7 @@ from app.attachments.service import visitor_links
 from app.core.context import AppContext
 from app.core.metrics import WEBSOCKETS
 from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
-from app.inbox import service as inbox_service
+from app.inbox import queries as inbox_queries
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead
 from app.webchat.schemas import to_widget_message
@@ -62,7 +62,7 @@ class Audience:
     """The sockets of this process, indexed by who they belong to, so an event costs the
     sockets that get it rather than a pass over all of them: at 1,000 operator consoles a
     message reaches its assignee and the supervisors, not 1,000 checks. recipients() is
-    inbox_service.operator_sees answered from the index (plus the previous assignee, so
+    app.inbox.visibility.operator_sees answered from the index (plus the previous assignee, so
     the chat leaves their list); a test holds the two equal."""
 
     def __init__(self) -> None:
@@ -257,8 +257,8 @@ class Hub:
             if e["type"].startswith(("message.", "conversation."))
         }
         async with self.ctx.sessions() as session:
-            messages = {m.id: m for m in await inbox_service.messages_by_ids(session, message_ids)}
-            conversations = await inbox_service.conversations_by_ids(
+            messages = {m.id: m for m in await inbox_queries.messages_by_ids(session, message_ids)}
+            conversations = await inbox_queries.conversations_by_ids(
                 session, sorted(conversation_ids)
             )
         for event in events:
@@ -297,7 +297,7 @@ class Hub:
             op_payload = orjson.dumps(
                 {
                     "type": kind,
-                    "data": inbox_service.to_message_read(msg).model_dump(mode="json"),
+                    "data": inbox_queries.to_message_read(msg).model_dump(mode="json"),
                     "conversation": conv.model_dump(mode="json"),
                 }
             )

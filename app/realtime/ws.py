@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from app.attachments.service import visitor_links
 from app.core.context import AppContext
-from app.inbox import service as inbox_service
+from app.inbox import queries as inbox_queries
 from app.inbox.models import Conversation, Message
+from app.inbox.visibility import visible_to
 from app.operators.service import Principal
 from app.realtime.hub import Connection, Hub
 from app.webchat import service as webchat_service
@@ -95,7 +96,7 @@ async def serve_operator(
             q = (
                 select(Message)
                 .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Message.id > after, *inbox_service.visible_to(principal))
+                .where(Message.id > after, *visible_to(principal))
                 .order_by(Message.id)
                 .limit(REPLAY_LIMIT)
             )
@@ -106,7 +107,7 @@ async def serve_operator(
                     {
                         "type": "message.created",
                         "replay": True,
-                        "data": inbox_service.to_message_read(m).model_dump(mode="json"),
+                        "data": inbox_queries.to_message_read(m).model_dump(mode="json"),
                     }
                 )
             )
@@ -134,7 +135,7 @@ async def serve_visitor(
             ids = await webchat_service.visitor_conversation_ids(session, visitor)
             rows: list[Message] = []
             if ids:
-                rows, _, _ = await inbox_service.list_messages(
+                rows, _, _ = await inbox_queries.list_messages(
                     session, ids, after=after, limit=REPLAY_LIMIT, visitor_view=True
                 )
         for m in rows:

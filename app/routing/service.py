@@ -17,11 +17,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.contacts.models import Category
+from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
 from app.core.session import emit
 from app.inbox import visibility
-from app.inbox.models import Contact, Conversation, ConversationStatus
+from app.inbox.models import Conversation, ConversationStatus
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
 from app.touchpoints import service as touchpoints_service

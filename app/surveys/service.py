@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.inbox import service as inbox_service
+from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, SenderType
 from app.surveys.answers import BUTTON_PREFIX
 from app.surveys.models import Survey
@@ -40,7 +40,7 @@ async def maybe_request(
         return None
     question = question or str(channel.settings.get("csat_question") or DEFAULT_QUESTION)
     buttons = [[{"text": str(n), "data": f"{BUTTON_PREFIX}{n}"} for n in range(1, 6)]]
-    msg, _ = await inbox_service.queue_outgoing(
+    msg, _ = await inbox_commands.queue_outgoing(
         session,
         conv,
         text=question,

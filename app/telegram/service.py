@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount, ChannelType
 from app.config import Settings
 from app.core.errors import Conflict, Invalid, NotFound, Unavailable
-from app.inbox.ingest import apply_edit, ingest
+from app.ingest.service import apply_edit, ingest
 from connectors import registry
 from connectors.base import PermanentError, TemporaryError
 from connectors.telegram import client

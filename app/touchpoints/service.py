@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.channels.models import ChannelAccount
+from app.contacts.models import Contact
 from app.core.errors import Invalid, NotFound
 from app.inbox import visibility
-from app.inbox.models import Contact, Conversation
+from app.inbox.models import Conversation
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint

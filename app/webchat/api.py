@@ -11,7 +11,7 @@ from app.channels.models import ChannelAccount, ChannelType
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
-from app.inbox import service as inbox_service
+from app.inbox import queries as inbox_queries
 from app.realtime import tickets
 from app.realtime.schemas import WsTicketRead
 from app.realtime.ws import serve_visitor
@@ -131,7 +131,7 @@ async def list_messages(
     ids = await webchat_service.visitor_conversation_ids(session, visitor)
     if not ids:
         return WidgetMessagePage(items=[], next_cursor=str(after) if after is not None else None)
-    rows, newest, _ = await inbox_service.list_messages(
+    rows, newest, _ = await inbox_queries.list_messages(
         session, ids, after=after, limit=limit, visitor_view=True
     )
     links = attachments_service.visitor_links(ctx)

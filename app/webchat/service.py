@@ -20,19 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
+from app.contacts import identity
+from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
 from app.core.session import VISITOR_SESSIONS_REVOKED, Event, emit
-from app.inbox import identity
-from app.inbox.ingest import IngestResult, ingest, upsert_identity
-from app.inbox.models import (
-    ACTIVE_STATUSES,
-    Contact,
-    Conversation,
-    Direction,
-    Message,
-    SenderType,
-)
+from app.inbox.models import ACTIVE_STATUSES, Conversation, Direction, Message, SenderType
+from app.ingest.service import IngestResult, ingest, upsert_identity
 from app.operators import security
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount, ChannelType
 from app.config import Settings
+from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.delivery import pending_statuses
-from app.inbox.ingest import apply_edit, apply_status, ingest
-from app.inbox.models import ContactIdentity, Conversation
+from app.inbox.models import Conversation
+from app.ingest.service import apply_edit, apply_status, ingest
 from app.whatsapp.schemas import TemplateSend, TemplateSpec, WebhookResult
 from app.whatsapp.window import window_open
 from connectors import registry

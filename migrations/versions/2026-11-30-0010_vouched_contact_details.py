@@ -7,7 +7,7 @@ Create Date: 2026-11-30 00:40:00.000000
 
 contacts.phone_verified / email_verified: the value came from the provider (a WhatsApp wa_id,
 a Telegram user's own shared contact) or from the business (the shop's order data, an
-operator, an API key), not from what a widget visitor typed (app/inbox/identity.py).
+operator, an API key), not from what a widget visitor typed (app/contacts/identity.py).
 chatcentre_upsert_identity marks what a connector hands it as vouched: a connector's
 Sender.phone/email are the provider's word by contract; the widget keeps what a visitor
 declares apart. Existing emails of contacts known from a widget are what visitors typed.

@@ -8,7 +8,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount, ChannelType
-from app.inbox.models import Contact, ContactIdentity, Conversation, ConversationStatus
+from app.contacts.models import Contact, ContactIdentity
+from app.inbox.models import Conversation, ConversationStatus
 from app.operators.models import Operator, Team, team_members
 from app.surveys.models import Survey
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint

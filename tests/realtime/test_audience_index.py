@@ -1,4 +1,4 @@
-"""The hub's audience index answers exactly what inbox_service.operator_sees answers.
+"""The hub's audience index answers exactly what app.inbox.visibility.operator_sees answers.
 
 The hub no longer asks every socket whether it sees an event; it looks the recipients up.
 This holds the two equal for any mix of admins, operators in teams, visitors, assignees and
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.inbox.schemas import ConversationRead
-from app.inbox.service import operator_sees
+from app.inbox.visibility import operator_sees
 from app.realtime.hub import Audience, Connection
 
 OPERATORS = st.integers(min_value=1, max_value=6)

@@ -1,24 +1,22 @@
-"""The unified inbox: conversations, their messages, replies, notes, assignment, status."""
+"""The inbox's writes: outgoing messages and notes, replies and integration sends, assignment,
+status and read marks."""
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
 from app.attachments.models import Attachment, MessageAttachment
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
+from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.session import emit
 from app.delivery import service as delivery_service
-from app.inbox import visibility
 from app.inbox.models import (
     ACTIVE_STATUSES,
-    Contact,
-    ContactIdentity,
     Conversation,
     ConversationStatus,
     DeliveryState,
@@ -26,11 +24,8 @@ from app.inbox.models import (
     Message,
     SenderType,
 )
-from app.inbox.schemas import (
-    ContactBrief,
-    ConversationRead,
-    MessageRead,
-)
+from app.inbox.queries import get_conversation, usable_files
+from app.inbox.visibility import can_see
 from app.operators.models import Team
 from app.operators.service import Principal
 from app.routing import service as routing_service
@@ -38,227 +33,8 @@ from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import TouchKind
 from app.whatsapp import service as whatsapp_service
 from app.whatsapp.schemas import TemplateSend
-from app.whatsapp.window import window_expires_at, window_open
 from connectors.registry import get_connector
 from connectors.text import split_text
-
-VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
-
-
-# ---------------------------------------------------------------- cursors
-
-
-def encode_cursor(ts: datetime, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{row_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        ts, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(ts), int(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid("The cursor is not valid", "invalid_cursor") from exc
-
-
-def parse_id_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(cursor)
-    except ValueError as exc:
-        raise Invalid("The cursor is not valid", "invalid_cursor") from exc
-
-
-# ---------------------------------------------------------------- visibility
-# The rule lives in app/inbox/visibility.py; these names are what the inbox's callers use.
-operator_sees = visibility.operator_sees
-visible_to = visibility.visible_to
-can_see = visibility.can_see
-
-
-async def get_conversation(
-    session: AsyncSession, principal: Principal, conversation_id: int, *, lock: bool = False
-) -> Conversation:
-    q = select(Conversation).where(Conversation.id == conversation_id)
-    if lock:
-        q = q.with_for_update()
-    conv = await session.scalar(q)
-    if conv is None:
-        raise NotFound(f"Conversation {conversation_id} not found")
-    if not can_see(principal, conv):
-        raise Forbidden(
-            "This conversation is assigned to someone else or waits for another team",
-            "not_your_conversation",
-        )
-    return conv
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _conversation_rows() -> Select[Conversation, str | None, ChannelType]:
-    return (
-        select(Conversation, Contact.name, ChannelAccount.type)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .join(ChannelAccount, ChannelAccount.id == Conversation.channel_account_id)
-    )
-
-
-def to_conversation_read(
-    conv: Conversation, contact_name: str | None, ctype: ChannelType
-) -> ConversationRead:
-    waiting = None
-    if conv.last_inbound_at is not None and conv.status != ConversationStatus.resolved:
-        answered = (
-            conv.first_response_at is not None and conv.first_response_at >= conv.last_inbound_at
-        )
-        if not answered:
-            waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
-    has_window = ctype == ChannelType.whatsapp
-    return ConversationRead(
-        id=conv.id,
-        status=conv.status,
-        channel_id=conv.channel_account_id,
-        channel_type=ctype.value,
-        contact=ContactBrief(id=conv.contact_id, name=contact_name),
-        assignee_id=conv.assignee_id,
-        team_id=conv.team_id,
-        priority=conv.priority,
-        unread_count=conv.unread_count,
-        last_activity_at=conv.last_activity_at,
-        last_inbound_at=conv.last_inbound_at,
-        first_response_at=conv.first_response_at,
-        snoozed_until=conv.snoozed_until,
-        created_at=conv.created_at,
-        slow_response=conv.slow_response,
-        waiting_seconds=waiting,
-        reply_window_expires_at=window_expires_at(conv.last_inbound_at) if has_window else None,
-        reply_window_open=window_open(conv.last_inbound_at) if has_window else None,
-    )
-
-
-async def list_conversations(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: ConversationStatus | None = None,
-    assignee: str | None = None,
-    channel_id: int | None = None,
-    team_id: int | None = None,
-    slow_response: bool | None = None,
-    cursor: str | None = None,
-    limit: int = 25,
-) -> tuple[list[ConversationRead], str | None]:
-    q = _conversation_rows().where(*visible_to(principal))
-    if status is not None:
-        q = q.where(Conversation.status == status)
-    if assignee == "me":
-        q = q.where(Conversation.assignee_id == principal.operator_id)
-    elif assignee in ("none", "unassigned"):
-        q = q.where(Conversation.assignee_id.is_(None))
-    elif assignee is not None:
-        try:
-            q = q.where(Conversation.assignee_id == int(assignee))
-        except ValueError as exc:
-            raise Invalid("assignee is an operator id, 'me' or 'none'", "invalid_filter") from exc
-    if channel_id is not None:
-        q = q.where(Conversation.channel_account_id == channel_id)
-    if team_id is not None:
-        q = q.where(Conversation.team_id == team_id)
-    if slow_response is not None:
-        q = q.where(Conversation.slow_response.is_(slow_response))
-    if cursor:
-        ts, row_id = decode_cursor(cursor)
-        q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))
-    q = q.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
-    rows = (await session.execute(q)).all()
-    items = [to_conversation_read(c, n, t) for c, n, t in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.last_activity_at, last.id)
-    return items, next_cursor
-
-
-async def read_conversation(session: AsyncSession, conversation_id: int) -> ConversationRead | None:
-    row = (
-        await session.execute(_conversation_rows().where(Conversation.id == conversation_id))
-    ).first()
-    return to_conversation_read(*row) if row else None
-
-
-def to_message_read(m: Message) -> MessageRead:
-    # Connectors put these in the message's meta under neutral keys.
-    author = m.meta.get("author")
-    location = m.meta.get("location")
-    return MessageRead(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        direction=m.direction,
-        sender_type=m.sender_type,
-        operator_id=m.operator_id,
-        kind=m.kind,
-        text=m.text,
-        attachments=[
-            attachments_service.read_of(a, f"/api/v1/messages/{m.id}/attachments/{i}")
-            for i, a in enumerate(m.attachments)
-        ],
-        reply_to_id=m.reply_to_id,
-        delivery_state=m.delivery_state,
-        failure_reason=m.failure_reason,
-        created_at=m.created_at,
-        sent_at=m.sent_at,
-        edited_at=m.edited_at,
-        deleted_at=m.deleted_at,
-        private=m.direction == Direction.internal,
-        sender_name=author.get("name") if isinstance(author, dict) else None,
-        location=location if isinstance(location, dict) else None,
-    )
-
-
-async def list_messages(
-    session: AsyncSession,
-    conversation_ids: list[int] | int,
-    *,
-    after: int | None = None,
-    before: int | None = None,
-    limit: int = 50,
-    visitor_view: bool = False,
-) -> tuple[list[Message], str | None, str | None]:
-    """Messages in id order, with (newest cursor, oldest cursor). after= pages forward;
-    before= (or neither) pages backward from the newest."""
-    ids = [conversation_ids] if isinstance(conversation_ids, int) else conversation_ids
-    q = select(Message).where(Message.conversation_id.in_(ids))
-    if visitor_view:
-        q = q.where(
-            or_(
-                Message.direction == Direction.inbound,
-                and_(
-                    Message.direction == Direction.outbound,
-                    Message.delivery_state.in_(VISITOR_VISIBLE_OUTBOUND),
-                ),
-            )
-        )
-    if after is not None:
-        q = q.where(Message.id > after).order_by(Message.id.asc()).limit(limit + 1)
-        rows = list((await session.scalars(q)).all())
-        more = len(rows) > limit
-        rows = rows[:limit]
-    else:
-        if before is not None:
-            q = q.where(Message.id < before)
-        q = q.order_by(Message.id.desc()).limit(limit + 1)
-        rows = list((await session.scalars(q)).all())
-        more = len(rows) > limit
-        rows = list(reversed(rows[:limit]))
-    newest = str(rows[-1].id) if rows else (str(after) if after is not None else None)
-    oldest = str(rows[0].id) if rows and (more or after is not None) else None
-    if after is None and not more:
-        oldest = None
-    return rows, newest, oldest
-
-
-# ---------------------------------------------------------------- writing
 
 
 async def queue_outgoing(
@@ -407,45 +183,6 @@ def _part_key(external_id: str | None, number: int) -> str | None:
     return f"{external_id}#part{number}"
 
 
-async def usable_files(
-    session: AsyncSession, principal: Principal, attachment_ids: list[str]
-) -> list[Attachment]:
-    """The uploads a reply or send names, in order. Each must be one the caller may see
-    (attachment_for's rule); any other is refused as unknown, so an id reveals nothing."""
-    found = await attachments_service.by_ids(session, attachment_ids)
-    files = []
-    for attachment_id in attachment_ids:
-        attachment = found.get(attachment_id)
-        if attachment is None or not await _may_see(session, principal, attachment):
-            raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
-        files.append(attachment)
-    return files
-
-
-async def _may_see(session: AsyncSession, principal: Principal, attachment: Attachment) -> bool:
-    if principal.sees_everything or attachments_service.uploaded_by(attachment, principal):
-        return True
-    used_where_visible = (
-        select(MessageAttachment.message_id)
-        .join(Message, Message.id == MessageAttachment.message_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(MessageAttachment.attachment_id == attachment.id, *visible_to(principal))
-        .limit(1)
-    )
-    return (await session.scalar(used_where_visible)) is not None
-
-
-async def attachment_for(
-    session: AsyncSession, principal: Principal, attachment_id: str
-) -> Attachment:
-    """An upload the caller may download: their own, or one a message carries in a
-    conversation they see. Anything else is 404, as if it did not exist."""
-    attachment = await session.get(Attachment, attachment_id)
-    if attachment is None or not await _may_see(session, principal, attachment):
-        raise NotFound("No such attachment", "unknown_attachment")
-    return attachment
-
-
 def _check_text(text: str, max_chars: int) -> str:
     if not text.strip():
         raise Invalid("The text is empty", "empty_text")
@@ -514,7 +251,7 @@ async def integration_send(
     if conversation_id is not None:
         conv = await get_conversation(session, principal, conversation_id)
     elif contact_id is not None and channel_id is not None:
-        conv = await _open_for_contact(session, contact_id, channel_id)
+        conv = await open_for_contact(session, contact_id, channel_id)
         if not can_see(principal, conv):  # another team's client: nothing is written
             raise Forbidden(
                 "This conversation is assigned to someone else", "not_your_conversation"
@@ -537,9 +274,7 @@ async def integration_send(
     )
 
 
-async def _open_for_contact(
-    session: AsyncSession, contact_id: int, channel_id: int
-) -> Conversation:
+async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: int) -> Conversation:
     identity = await session.scalar(
         select(ContactIdentity)
         .where(
@@ -650,33 +385,3 @@ async def mark_read(session: AsyncSession, principal: Principal, conversation_id
         conv.unread_count = 0
         await session.flush()
         emit(session, "conversation.updated", conversation_id=conv.id)
-
-
-async def messages_by_ids(session: AsyncSession, ids: list[int]) -> list[Message]:
-    if not ids:
-        return []
-    return list((await session.scalars(select(Message).where(Message.id.in_(ids)))).all())
-
-
-async def conversations_by_ids(
-    session: AsyncSession, ids: list[int]
-) -> dict[int, ConversationRead]:
-    if not ids:
-        return {}
-    rows = (await session.execute(_conversation_rows().where(Conversation.id.in_(ids)))).all()
-    return {c.id: to_conversation_read(c, n, t) for c, n, t in rows}
-
-
-async def attachment_of(
-    session: AsyncSession, principal: Principal, message_id: int, index: int
-) -> tuple[ChannelAccount, dict[str, Any]]:
-    """The channel and attachment descriptor of a message the caller may see."""
-    msg = await session.get(Message, message_id)
-    if msg is None:
-        raise NotFound(f"Message {message_id} not found")
-    await get_conversation(session, principal, msg.conversation_id)
-    if not 0 <= index < len(msg.attachments):
-        raise NotFound(f"Message {message_id} has no attachment {index}")
-    channel = await session.get(ChannelAccount, msg.channel_account_id)
-    assert channel is not None
-    return channel, msg.attachments[index]

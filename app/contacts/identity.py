@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.inbox.models import Contact
+from app.contacts.models import Contact
 
 # A widget identity proven by identifier_hash; anonymous visitors are "visitor:<uuid>".
 PROVEN_WIDGET_PREFIX = "user:"

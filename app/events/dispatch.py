@@ -1,0 +1,133 @@
+"""Raising domain events and connecting handlers to them.
+
+`on(...)` connects a handler to an event class (every `on` line lives in app/handlers.py,
+the one place that knows who reacts to what). `raise_event(session, ev)` then, inside the
+caller's transaction:
+1. stores the event in domain_events if it is durable (unless the SQL that wrote the rows
+   stored it already: `stored=True`);
+2. runs the "tx" handlers in registration order and awaits each; they may raise events
+   themselves (bounded depth), and their writes commit or roll back with the caller's;
+3. queues the legacy bus frame, published after commit (app.core.session);
+4. queues the "after_commit" handlers, run by `run_after_commit(session, ctx)` once the
+   caller has committed (a rollback drops them with the frames).
+
+A service never calls another domain's side effect: it raises the fact, and the handlers do
+the rest. Handler failures in the transaction propagate (the caller's transaction fails);
+after-commit failures are logged (what they react to is already committed)."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.context import AppContext
+from app.core.session import AFTER_COMMIT_KEY, publish_after_commit
+from app.events.models import DomainEventRow
+from app.events.types import DomainEvent
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=DomainEvent)
+TxHandler = Callable[[AsyncSession, E], Awaitable[None]]
+AfterCommitHandler = Callable[[AppContext, E], Awaitable[None]]
+Phase = Literal["tx", "after_commit"]
+
+MAX_DEPTH = 5  # events raised by handlers of events raised by handlers of ...
+_DEPTH_KEY = "event_depth"
+
+
+class EventLoop(RuntimeError):
+    """Handlers kept raising events deeper than MAX_DEPTH: almost surely a cycle."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Handler:
+    name: str
+    phase: Phase
+    call: Callable[[Any, Any], Awaitable[None]]
+
+
+_handlers: dict[type[DomainEvent], list[_Handler]] = {}
+
+
+@overload
+def on(
+    event: type[E], handler: TxHandler[E], *, name: str, phase: Literal["tx"] = "tx"
+) -> None: ...
+
+
+@overload
+def on(
+    event: type[E], handler: AfterCommitHandler[E], *, name: str, phase: Literal["after_commit"]
+) -> None: ...
+
+
+def on(
+    event: type[E], handler: Callable[[Any, E], Awaitable[None]], *, name: str, phase: Phase = "tx"
+) -> None:
+    """Connect `handler` to `event`. Idempotent by name: connecting a name again replaces
+    that handler in place (app start, worker start and tests may all install)."""
+    found = _handlers.setdefault(event, [])
+    entry = _Handler(name, phase, handler)
+    for i, existing in enumerate(found):
+        if existing.name == name:
+            found[i] = entry
+            return
+    found.append(entry)
+
+
+def off(event: type[DomainEvent], name: str) -> None:
+    """Disconnect a handler by name (tests)."""
+    _handlers[event] = [h for h in _handlers.get(event, []) if h.name != name]
+
+
+def handlers_of(event: type[DomainEvent]) -> list[tuple[str, Phase]]:
+    return [(h.name, h.phase) for h in _handlers.get(event, [])]
+
+
+def event_row(ev: DomainEvent) -> DomainEventRow:
+    actor = ev.actor_id()
+    return DomainEventRow(
+        name=ev.name,
+        version=ev.version,
+        aggregate=ev.aggregate,
+        aggregate_id=ev.aggregate_id(),
+        actor_kind="operator" if actor is not None else None,
+        actor_id=actor,
+        payload=ev.payload(),
+    )
+
+
+async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = False) -> None:
+    if ev.durable and not stored:
+        session.add(event_row(ev))
+    handlers = _handlers.get(type(ev), [])
+    depth = session.info.get(_DEPTH_KEY, 0)
+    if depth >= MAX_DEPTH:
+        raise EventLoop(f"{ev.name} raised at depth {depth}: handlers keep raising events")
+    session.info[_DEPTH_KEY] = depth + 1
+    try:
+        for handler in handlers:
+            if handler.phase == "tx":
+                await handler.call(session, ev)
+    finally:
+        session.info[_DEPTH_KEY] = depth
+    frame = ev.bus()
+    if frame is not None:
+        publish_after_commit(session, frame)
+    later = [(h, ev) for h in handlers if h.phase == "after_commit"]
+    if later:
+        session.info.setdefault(AFTER_COMMIT_KEY, []).extend(later)
+
+
+async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
+    """Run the after-commit handlers the committed transaction queued, in order. Call it
+    after `session.commit()`; what a failed one would have done is logged, not undone."""
+    queued: list[tuple[_Handler, DomainEvent]] = session.info.pop(AFTER_COMMIT_KEY, [])
+    for handler, ev in queued:
+        try:
+            await handler.call(ctx, ev)
+        except Exception:
+            log.exception("after-commit handler %s of %s failed", handler.name, ev.name)

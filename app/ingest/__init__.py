@@ -1,0 +1,1 @@
+"""The single inbound path: every channel's messages, edits and statuses enter here."""

@@ -1,0 +1,73 @@
+"""The durable store read by consumers: in id order, each from its own position, and never
+past a transaction that may still commit (identity values commit out of order)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.context import AppContext, build_context
+from app.events import store
+from app.events.dispatch import raise_event
+from app.events.types import ConversationResolved
+from tests.conftest import truncate_all
+
+
+@pytest.fixture
+async def ctx(settings: Settings) -> AsyncIterator[AppContext]:
+    ctx = build_context(settings)
+    try:
+        yield ctx
+    finally:
+        await ctx.engine.dispose()
+        await truncate_all(ctx.database_url)
+
+
+async def ids_for(session: AsyncSession, consumer: str) -> list[int]:
+    rows = await store.read_since(session, consumer)
+    await session.commit()  # a new snapshot next time
+    return [r.aggregate_id for r in rows]
+
+
+async def eventually_ids(session: AsyncSession, consumer: str) -> list[int]:
+    """The horizon is the server's: other databases' transactions (parallel test runs) hold
+    it back for a moment too."""
+    for _ in range(100):
+        found = await ids_for(session, consumer)
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    return []
+
+
+async def test_a_reader_stops_below_a_transaction_still_running(ctx: AppContext) -> None:
+    async with ctx.sessions() as early, ctx.sessions() as late, ctx.sessions() as reader:
+        await raise_event(early, ConversationResolved(conversation_id=1))
+        await early.flush()  # takes the smaller id, and a transaction id, and waits
+        await raise_event(late, ConversationResolved(conversation_id=2))
+        await late.commit()
+        # Reading row 2 now would move the position past row 1 before row 1 is visible.
+        assert await ids_for(reader, "webhooks") == []
+        await early.commit()
+        assert await eventually_ids(reader, "webhooks") == [1, 2]
+
+
+async def test_each_consumer_advances_on_its_own(ctx: AppContext) -> None:
+    async with ctx.sessions() as session:
+        for conversation_id in (1, 2, 3):
+            await raise_event(session, ConversationResolved(conversation_id=conversation_id))
+        await session.commit()
+    async with ctx.sessions() as session:
+        await eventually_ids(session, "webhooks")
+        rows = await store.read_since(session, "webhooks", limit=2)
+        assert [r.aggregate_id for r in rows] == [1, 2]
+        assert all(r.name == "conversation.resolved" for r in rows)
+        await store.advance(session, "webhooks", rows[-1].id)
+        await session.commit()
+        assert await eventually_ids(session, "webhooks") == [3]
+        assert await eventually_ids(session, "automation") == [1, 2, 3]
+        await store.advance(session, "webhooks", rows[0].id)  # never back
+        await session.commit()
+        assert await store.position(session, "webhooks") == rows[-1].id
