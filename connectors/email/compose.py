@@ -15,12 +15,13 @@ OutboundMessage.meta keys (all optional):
   to_name       the recipient's display name"""
 
 import html
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
-from connectors.base import OutboundMessage
+from connectors.base import OutboundMessage, PermanentError
 from connectors.email.headers import (
     domain_of,
     message_id,
@@ -29,6 +30,8 @@ from connectors.email.headers import (
     reply_subject,
 )
 
+# One address, no display name, nothing that could end a header line.
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 # Long threads: keep the first id (the thread's root) and the latest ones (RFC 5322 3.6.4
 # allows trimming; clients thread on the root and the parent).
 _MAX_REFERENCES = 20
@@ -39,12 +42,16 @@ def compose(
 ) -> tuple[EmailMessage, str]:
     """The mail and its Message-ID (without brackets: the id a bounce or a reply names)."""
     meta = message.meta
+    recipient = message.recipient_external_id.strip()
+    if not _ADDRESS.fullmatch(recipient):
+        raise PermanentError(
+            f"Not an email address: {recipient[:100]!r}", recipient_unreachable=True
+        )
     mail = EmailMessage()
     msgid = make_msgid(idstring=f"cc{message.message_id}", domain=domain_of(sender_address))
-    from_name = str(meta.get("from_name") or settings.get("from_name") or "")
+    from_name = _one_line(meta.get("from_name") or settings.get("from_name"))
     mail["From"] = formataddr((from_name, sender_address)) if from_name else sender_address
-    to_name = str(meta.get("to_name") or "")
-    recipient = message.recipient_external_id
+    to_name = _one_line(meta.get("to_name"))
     mail["To"] = formataddr((to_name, recipient)) if to_name else recipient
     token = meta.get("reply_token")
     if token:
@@ -89,10 +96,15 @@ def reply_meta(inbound_meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _subject(meta: dict[str, Any], settings: dict[str, Any]) -> str:
-    subject = str(meta.get("subject") or settings.get("default_subject") or "")
+    subject = _one_line(meta.get("subject") or settings.get("default_subject"))
     if meta.get("in_reply_to"):
         return reply_subject(subject)
     return subject or str(settings.get("from_name") or "Message")
+
+
+def _one_line(value: Any) -> str:
+    """Header text from templates and names: a line break would end the header."""
+    return " ".join(str(value or "").split())
 
 
 def _references(value: Any, parent: str | None) -> list[str]:

@@ -212,6 +212,20 @@ async def test_unreachable_server_is_temporary(certs: Certs) -> None:
         await EmailConnector().send(CREDENTIALS, settings, reply())
 
 
+async def test_bad_recipient_and_header_breaks(smtp: SmtpServer, certs: Certs) -> None:
+    bad = OutboundMessage(message_id=1, recipient_external_id="ivan@x\r\nBcc: all@x", text="x")
+    with pytest.raises(PermanentError, match="Not an email address") as caught:
+        await EmailConnector().send(CREDENTIALS, smtp.settings(certs), bad)
+    assert caught.value.recipient_unreachable
+    await EmailConnector().send(
+        CREDENTIALS, smtp.settings(certs), reply(subject="Line one\r\nBcc: all@x", to_name="A\nB")
+    )
+    mail = received(smtp)
+    assert mail["Subject"] == "Line one Bcc: all@x"
+    assert "Bcc" not in mail
+    assert smtp.handler.received[-1].rcpt_tos == ["ivan@mail.example"]
+
+
 async def test_missing_configuration_is_permanent() -> None:
     with pytest.raises(PermanentError, match="smtp_host"):
         await EmailConnector().send(CREDENTIALS, {"address": "support@shop.example"}, reply())
