@@ -4,8 +4,8 @@ bounce means, plus the bytes of the files the mail carried.
 - external_id: the Message-ID without brackets; a mail without one gets "sha256:<hex of
   its bytes>", which stays the same when the mailbox is read again after a UIDVALIDITY
   change (a UID would not).
-- sender: the From address (lower-cased) is Sender.external_id and Sender.email; a From
-  header is the sender's own claim, so nothing else about the person is set.
+- sender: the From address (lower-cased) is Sender.external_id only; a From header is the
+  sender's own claim, so it is not set as Sender.email (vouched) and nothing else is set.
 - text: the new text without quoted history or signature; meta keeps the whole text, the
   sanitised HTML, the threading keys and the classification (see META_KEYS).
 Never raises: a mail that cannot be parsed at all is kept as an "unsupported" message with
@@ -227,7 +227,9 @@ def _sender(msg: EmailMessage) -> Sender:
     found = addresses(msg, "From") or addresses(msg, "Sender", "Reply-To", "Return-Path")
     if found:
         name, address = found[0]
-        return Sender(external_id=address, name=name or None, email=address)
+        # The address is the identity on this channel, but not vouched for: anyone can write
+        # any From, and Sender.email would tie the writer to a shop's orders (connectors/base.py).
+        return Sender(external_id=address, name=name or None)
     raw = header_text(msg, "From") or "unknown"
     return Sender(external_id=raw[:200])
 

@@ -23,7 +23,8 @@ def parsed(name: str, **kwargs: object):  # type: ignore[no-untyped-def]
 def test_windows_1251_body_with_quote_and_signature() -> None:
     _, m = parsed("cp1251_plain.eml")
     assert m.sender.external_id == "ivan.petrov@mail.example"  # lower-cased
-    assert m.sender.email == "ivan.petrov@mail.example"
+    assert m.sender.external_id == "ivan.petrov@mail.example"
+    assert m.sender.email is None  # a From line is not the provider's word
     assert m.sender.name == "Иван Петров"
     assert m.sender.phone is None  # a From header vouches for nothing else
     assert m.text == "Здравствуйте!\nПодскажите, когда привезут заказ №1042? Нужен до пятницы."
@@ -130,7 +131,7 @@ def test_malformed_mime_is_stored_with_what_could_be_read() -> None:
     _, m = parsed("malformed.eml")
     assert m.meta["subject"] == "Заявка без кодировки"  # raw 8-bit header, windows-1251
     assert m.text is not None and m.text.startswith("Прошу перезвонить по заказу.")
-    assert m.sender.email == "broken@example.com"
+    assert m.sender.external_id == "broken@example.com"
     assert m.sent_at is None  # "not a date"
     assert "CloseBoundaryNotFoundDefect" in m.meta["defects"]
     assert m.attachments[0]["filename"] == "doc.pdf"
