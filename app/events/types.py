@@ -358,7 +358,7 @@ class OrderStatusChanged(DomainEvent):
 
     order_id: int
     external_id: str
-    event_id: int | None = None
+    event_id: str | None = None  # the shop's id of the event (idempotency key)
     status: str
     previous: str | None = None
     step_outcome: str | None = None

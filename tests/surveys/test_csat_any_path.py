@@ -80,6 +80,14 @@ async def test_resolving_by_api_and_directly_asks_once_each(run: Running) -> Non
     assert r.status_code == 200, r.text
     assert (await surveys_of(run, directly), await csat_requests(run, directly)) == (1, 1)
     assert len(await rows(run, "SELECT id FROM surveys")) == 2
+    # Each resolve (not a repeated one) is a stored fact, whatever path it took.
+    resolved = await rows(
+        run,
+        "SELECT aggregate_id, payload FROM domain_events WHERE name = 'conversation.resolved' "
+        "ORDER BY id",
+    )
+    assert [r.aggregate_id for r in resolved] == [by_api, directly, directly]
+    assert resolved[1].payload["by"] is None and resolved[2].payload["by"] is not None
 
 
 async def test_a_channel_without_csat_asks_nothing_on_any_path(run: Running) -> None:
