@@ -81,6 +81,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
+    from app import handlers
     from app.core.context import build_context
     from app.observability.redact import log_config
     from app.telegram import service as telegram_service
@@ -94,6 +95,7 @@ def worker() -> None:
 
     async def run() -> None:
         ctx = build_context(settings)
+        handlers.install()
         whatsapp_service.configure_connector(settings)
         telegram_service.configure_connector(settings)
         await ctx.bus.start()
@@ -119,6 +121,7 @@ def migrate() -> None:
 
 
 def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from app import handlers
     from app.core.context import build_context
 
     settings = _settings_with_database()
@@ -126,6 +129,7 @@ def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     async def runner() -> T:
         ctx = build_context(settings)
+        handlers.install()
         try:
             async with ctx.sessions() as session:
                 result = await fn(session)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app import handlers
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
@@ -44,6 +45,7 @@ from connectors import registry as connectors_registry
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
     """`ctx` lets a caller (tests, `serve` after migrating) hand over a ready context."""
     settings = settings or (ctx.settings if ctx else get_settings())
+    handlers.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

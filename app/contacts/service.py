@@ -13,8 +13,9 @@ from app.contacts.models import Category, Contact, ContactIdentity
 from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
-from app.core.session import emit
 from app.core.timezones import local_bucket
+from app.events.dispatch import raise_event
+from app.events.types import CadenceDigest
 from app.inbox import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
@@ -295,13 +296,14 @@ async def send_daily_digest(session: AsyncSession, on: date, default_zone: str =
         zone = await manager_zone(session, operator_id, default_zone)
         report = await cadence(session, operator_id, on, zone)
         if report.due_today or report.overdue:
-            emit(
+            await raise_event(
                 session,
-                "cadence.digest",
-                notify_operator_id=operator_id,
-                on=on.isoformat(),
-                due_today=len(report.due_today),
-                overdue=len(report.overdue),
+                CadenceDigest(
+                    notify_operator_id=operator_id,
+                    on=on.isoformat(),
+                    due_today=len(report.due_today),
+                    overdue=len(report.overdue),
+                ),
             )
             told += 1
     return told

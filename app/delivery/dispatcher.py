@@ -27,15 +27,15 @@ from app.contacts.models import ContactIdentity
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
 from app.core.metrics import SEND_FAILURES, SENT
-from app.core.session import Event, emit
+from app.core.session import Event
 from app.db.engine import asyncpg_dsn
 from app.delivery import pending_statuses
 from app.delivery.backoff import retry_delay
 from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
+from app.events.dispatch import raise_event
+from app.events.types import MessageDeliveryFailed, MessageUpdated
 from app.inbox.models import Conversation, DeliveryState, Message
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 from connectors.base import (
     Connector,
     OutboundFile,
@@ -298,7 +298,15 @@ class Dispatcher:
                 )
             ).all()
             SENT.labels(channel_type).inc()
-            emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+            await raise_event(
+                session,
+                MessageUpdated(
+                    message_id=msg.id,
+                    conversation_id=msg.conversation_id,
+                    change="delivery_state",
+                    state=DeliveryState.sent.value,
+                ),
+            )
             if early and provider_id is not None:
                 statuses = [pending_statuses.as_status(provider_id, row) for row in early]
                 await pending_statuses.apply_kept(session, job.channel, statuses)
@@ -361,17 +369,23 @@ class Dispatcher:
                 .where(ContactIdentity.id == job.recipient.id)
                 .values(reachable=False, unreachable_reason=reason[:2000])
             )
-        # A message the client never got is a broken link: a negative touchpoint.
-        await touchpoints_service.record(
+        await raise_event(
             session,
-            contact_id=msg.contact_id,
-            conversation_id=msg.conversation_id,
-            message_id=msg.id,
-            operator_id=msg.operator_id,
-            channel=job.channel.type.value,
-            direction="outbound",
-            kind=TouchKind.delivery_failure,
-            reaction=Reaction.negative,
-            meta={"reason": reason[:500]},
+            MessageDeliveryFailed(
+                message_id=msg.id,
+                conversation_id=msg.conversation_id,
+                contact_id=msg.contact_id,
+                operator_id=msg.operator_id,
+                channel_type=job.channel.type.value,
+                reason=reason[:500],
+            ),
         )
-        emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+        await raise_event(
+            session,
+            MessageUpdated(
+                message_id=msg.id,
+                conversation_id=msg.conversation_id,
+                change="delivery_state",
+                state=DeliveryState.failed.value,
+            ),
+        )

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.audit import service as audit
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden, Unauthorized
+from app.events.dispatch import raise_event, run_after_commit
+from app.events.types import OperatorAvailabilityChanged
 from app.operators import scopes, security
 from app.operators import service as operators_service
 from app.operators.auth import OPERATOR_TOKEN, current_principal, require
@@ -22,7 +24,6 @@ from app.operators.schemas import (
     TokenResponse,
 )
 from app.operators.service import Principal
-from app.routing import presence as presence_service
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 log = logging.getLogger(__name__)
@@ -132,12 +133,20 @@ async def update_operator(
         ip=client_ip(request),
         details=body.model_dump(mode="json", exclude_unset=True),
     )
+    if op.presence != presence_before or op.max_open_conversations != limit_before:
+        await raise_event(
+            session,
+            OperatorAvailabilityChanged(
+                operator_id=op.id,
+                presence_from=presence_before.value,
+                presence_to=op.presence.value,
+                capacity_from=limit_before,
+                capacity_to=op.max_open_conversations,
+                by=principal.operator_id,
+            ),
+        )
     await session.commit()
-    # Capacity may have changed: hand out the queue, or release on going offline.
-    if op.presence != presence_before:
-        await presence_service.after_change(ctx.sessions, op.id, presence_before, op.presence)
-    elif op.max_open_conversations > limit_before:
-        await presence_service.capacity_freed(ctx.sessions, op.id)
+    await run_after_commit(session, ctx)  # hand out the queue, or release on going offline
     return OperatorRead.model_validate(op)
 
 

@@ -19,13 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
-from app.core.session import emit
+from app.events.dispatch import raise_event
+from app.events.types import (
+    ConversationAssigned,
+    ConversationOwnerNotified,
+    ConversationQueued,
+    ConversationResponseMissed,
+    ConversationUnassigned,
+)
 from app.inbox import visibility
 from app.inbox.models import Conversation, ConversationStatus
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 
 
 class Strategy(enum.StrEnum):
@@ -214,7 +219,7 @@ async def route(
             candidate_ids.remove(chosen_id)
             continue
         if reason != "owner" and owner_id is not None:
-            _notify_owner(session, conv.id, owner_id)
+            await _notify_owner(session, conv.id, owner_id)
         await assign(session, conv, chosen_id, reason=reason, policy=policy)
         if is_new_lead and not fresh.base_full:
             await session.execute(
@@ -227,7 +232,7 @@ async def route(
     if not queue_if_nobody:
         return None
     if owner_id is not None:
-        _notify_owner(session, conv.id, owner_id)
+        await _notify_owner(session, conv.id, owner_id)
     await enqueue(session, conv)
     return None
 
@@ -248,13 +253,11 @@ def _pick(
     return (chosen.operator_id, policy.strategy.value) if chosen else (None, "")
 
 
-def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
+async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
     """The owner could not take it: tell them who did (or that it waits)."""
-    emit(
+    await raise_event(
         session,
-        "conversation.owner_notified",
-        conversation_id=conversation_id,
-        notify_operator_id=owner_id,
+        ConversationOwnerNotified(conversation_id=conversation_id, notify_operator_id=owner_id),
     )
 
 
@@ -267,11 +270,8 @@ async def enqueue(session: AsyncSession, conv: Conversation) -> None:
         conv.queued_at = datetime.now(UTC)
         conv.queue_alerted_at = None
     await session.flush()
-    emit(
-        session,
-        "conversation.updated",
-        conversation_id=conv.id,
-        previous_assignee_id=previous,
+    await raise_event(
+        session, ConversationQueued(conversation_id=conv.id, previous_assignee_id=previous)
     )
 
 
@@ -306,20 +306,16 @@ async def assign(
         update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
     )
     await session.flush()
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=operator_id,
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={"from": previous, "to": operator_id, "reason": reason, "by": by, "note": note},
-    )
-    emit(
-        session,
-        "conversation.assigned",
-        conversation_id=conv.id,
-        assignee_id=operator_id,
-        previous_assignee_id=previous,
+        ConversationAssigned(
+            conversation_id=conv.id,
+            assignee_id=operator_id,
+            previous_assignee_id=previous,
+            reason=reason,
+            by=by,
+            note=note,
+        ),
     )
 
 
@@ -431,14 +427,13 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
     missed_by = conv.assignee_id
     conv.slow_response = True
     conv.response_due_at = None
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=missed_by,
-        direction="internal",
-        kind=TouchKind.assignment,
-        reaction=Reaction.negative,
-        meta={"missed_response_target": policy.response_target_seconds, "by": missed_by},
+        ConversationResponseMissed(
+            conversation_id=conv.id,
+            missed_by=missed_by,
+            response_target_seconds=policy.response_target_seconds,
+        ),
     )
     if conv.reassign_count < policy.max_reassignments:
         exclude = (missed_by,) if missed_by is not None else ()
@@ -507,13 +502,11 @@ async def unassign(
     waits. The previous assignee is remembered (declined_by) so no drain hands it back to
     them; the next assignment forgets it."""
     previous = conv.assignee_id
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=previous,
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={"from": previous, "to": None, "reason": "unassigned", "by": by, "note": note},
+        ConversationUnassigned(
+            conversation_id=conv.id, previous_assignee_id=previous, by=by, note=note
+        ),
     )
     await enqueue(session, conv)
     conv.declined_by = previous

@@ -8,11 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
 from app.core.periodic import Periodic
-from app.core.session import emit
+from app.events.dispatch import raise_event
+from app.events.types import ConversationQueueAlert
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 
 _DUE = text("""
 SELECT id FROM conversations
@@ -53,21 +52,15 @@ async def run_queue_alerts(session: AsyncSession, limit: int = 50) -> int:
         conv = await session.get(Conversation, conv_id)
         assert conv is not None
         conv.queue_alerted_at = datetime.now(UTC)
-        await touchpoints_service.record(
+        await raise_event(
             session,
-            contact_id=conv.contact_id,
-            conversation_id=conv.id,
-            channel="internal",
-            direction="internal",
-            kind=TouchKind.alert,
-            reaction=Reaction.negative,
-            meta={
-                "alert": "waiting_in_queue",
-                "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
-                "team_id": conv.team_id,
-            },
+            ConversationQueueAlert(
+                conversation_id=conv.id,
+                contact_id=conv.contact_id,
+                team_id=conv.team_id,
+                queued_at=conv.queued_at.isoformat() if conv.queued_at else None,
+            ),
         )
-        emit(session, "conversation.queue_alert", conversation_id=conv.id, team_id=conv.team_id)
     return len(ids)
 
 

@@ -24,7 +24,9 @@ from app.contacts import identity
 from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
-from app.core.session import VISITOR_SESSIONS_REVOKED, Event, emit
+from app.core.session import VISITOR_SESSIONS_REVOKED, Event
+from app.events.dispatch import raise_event
+from app.events.types import ContactSessionsRevoked
 from app.inbox.models import ACTIVE_STATUSES, Conversation, Direction, Message, SenderType
 from app.ingest.service import IngestResult, ingest, upsert_identity
 from app.operators import security
@@ -152,7 +154,7 @@ async def revoke_sessions(session: AsyncSession, contact_id: int) -> int:
     )
     if version is None:
         raise NotFound(f"Contact {contact_id} not found")
-    emit(session, SESSIONS_REVOKED, contact_id=contact_id)
+    await raise_event(session, ContactSessionsRevoked(contact_id=contact_id))
     return int(version)
 
 
