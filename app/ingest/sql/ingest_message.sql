@@ -5,7 +5,10 @@
 -- 2. finds the active conversation or opens one (not for a message already stored); a rating
 --    answers the survey still waiting (chatcentre_awaiting_survey) instead of opening one;
 -- 3. inserts the message idempotently, its touchpoint (chatcentre_record_touchpoint) and the
---    conversation's counters; an assignee's answer clock starts (chatcentre_response_due_at).
+--    conversation's counters; an assignee's answer clock starts (chatcentre_response_due_at);
+-- 4. stores the facts in domain_events: message.created, and conversation.created when it
+--    opened one (their payloads are written from the event classes in app/events/types.py;
+--    the Python side raises the same events with stored=True).
 -- The statuses come from app/inbox/rules.py, the touch kinds from app/touchpoints/rules.py.
 CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     p_channel_id bigint, p_team_id bigint, p_channel_type text,
@@ -24,6 +27,8 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_survey_waits boolean;
+    v_survey_id bigint;
+    v_touch_kind text;
     v_inbound_at timestamptz := COALESCE(p_inbound_at, p_now);
 BEGIN
     SELECT u.o_identity_id, u.o_contact_id, u.o_contact_created
@@ -102,10 +107,21 @@ BEGIN
         RETURN;  -- a redelivery: nothing changed
     END IF;
 
+    IF o_answers_survey THEN
+        v_touch_kind := {{SURVEY_ANSWER_TOUCH}};
+        SELECT s.id INTO v_survey_id FROM surveys s
+        WHERE s.conversation_id = o_conversation_id AND s.answered_at IS NULL;
+    ELSE
+        v_touch_kind := {{INBOUND_TOUCH_CASE}};
+    END IF;
     PERFORM chatcentre_record_touchpoint(
         o_contact_id, o_conversation_id, o_message_id, NULL, NULL, p_channel_type, 'inbound',
-        CASE WHEN o_answers_survey THEN {{SURVEY_ANSWER_TOUCH}} ELSE {{INBOUND_TOUCH_CASE}} END,
-        CASE WHEN o_answers_survey THEN chatcentre_reaction_for(p_rating) END,
+        v_touch_kind, CASE WHEN o_answers_survey THEN chatcentre_reaction_for(p_rating) END,
         NULL, NULL, NULL, NULL, p_now);
+
+    INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
+    SELECT {{CONVERSATION_CREATED_ROW}} WHERE o_conversation_created
+    UNION ALL
+    SELECT {{MESSAGE_CREATED_ROW}};
 END
 $fn$;
