@@ -13,6 +13,7 @@ from app.db.sqlfunctions import SqlFunction
 from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
+from app.ingest.sql import INGEST_MESSAGE
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
@@ -29,6 +30,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     REACTION_FOR,
     RESPONSE_DUE_AT,
     AWAITING_SURVEY,
+    INGEST_MESSAGE,
 )
 
 __all__ = [

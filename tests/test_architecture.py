@@ -16,8 +16,9 @@ import pytest
 # (listed in pyproject.toml for WP-B and WP-E) already existed: contacts-inbox,
 # contacts-touchpoints, contacts-webchat and ingest-whatsapp directly, and ingest with
 # channels, contacts, inbox, surveys and whatsapp through chains (contacts-delivery went).
+# WP-D: delivery receipts (apply_status) moved from ingest to delivery: 35 -> 33 by chains.
 MAX_DIRECT_PAIRS = 16
-MAX_CHAIN_PAIRS = 35
+MAX_CHAIN_PAIRS = 33
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.session import emit
 from app.delivery import service as delivery_service
+from app.inbox import rules
 from app.inbox.models import (
-    ACTIVE_STATUSES,
     Conversation,
     ConversationStatus,
     DeliveryState,
@@ -147,8 +147,8 @@ async def queue_outgoing(
                 channel_account_id=conv.channel_account_id,
             )
         values: dict[str, object] = {"last_activity_at": now}
-        if conv.status == ConversationStatus.pending:
-            values["status"] = ConversationStatus.open
+        if conv.status in rules.REOPEN_ON_REPLY:
+            values["status"] = rules.OPENED
         if sender_type == SenderType.operator:
             # A person answered: unread is cleared and the response clock stops. Bots,
             # surveys and notifications do not count as an answer.
@@ -289,7 +289,7 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
         select(Conversation).where(
             Conversation.contact_id == contact_id,
             Conversation.channel_account_id == channel_id,
-            Conversation.status.in_(ACTIVE_STATUSES),
+            Conversation.status.in_(rules.ACTIVE_STATUSES),
         )
     )
     if conv is None:
@@ -299,7 +299,7 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
             channel_account_id=channel_id,
             identity_id=identity.id,
             team_id=channel.team_id if channel else None,  # as if the client had written
-            status=ConversationStatus.open,
+            status=rules.OPENED,
         )
         session.add(conv)
         await session.flush()

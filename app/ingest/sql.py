@@ -15,19 +15,19 @@ from app.touchpoints import rules as touch_rules
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
 
 
-def event_row(event: type[DomainEvent], aggregate_id: str, payload: Mapping[str, str]) -> str:
-    """`name, version, aggregate, aggregate_id, payload` of a domain_events row as SQL, the
-    payload a jsonb_build_object with the event class's keys. `payload` maps each key to
-    its SQL expression; a field without one is an error (the stored payload must build the
-    event), an expression for a key the class does not have is left out."""
+def event_header(event: type[DomainEvent]) -> str:
+    """`name, version, aggregate` of the event's domain_events rows, as SQL."""
+    return f"{literal(event.name)}, {event.version}, {literal(event.aggregate)}"
+
+
+def event_payload(event: type[DomainEvent], sql: Mapping[str, str]) -> str:
+    """The event's payload as a jsonb_build_object with the event class's keys. `sql` maps
+    each key to its SQL expression; a field without one is an error (the stored payload must
+    build the event), an expression for a key the class does not have is left out."""
     keys = [f.name for f in dataclasses.fields(event)]
-    if missing := [k for k in keys if k not in payload]:
+    if missing := [k for k in keys if k not in sql]:
         raise SqlFunctionError(f"{event.name}: no SQL for payload keys {missing}")
-    pairs = ", ".join(f"{literal(k)}, {payload[k]}" for k in keys)
-    return (
-        f"{literal(event.name)}, {event.version}, {literal(event.aggregate)}, {aggregate_id}, "
-        f"jsonb_build_object({pairs})"
-    )
+    return "jsonb_build_object(" + ", ".join(f"{literal(k)}, {sql[k]}" for k in keys) + ")"
 
 
 # What the function's variables are in the events' terms.
@@ -70,10 +70,10 @@ INGEST_MESSAGE = SqlFunction(
             {k: t.value for k, t in touch_rules.INBOUND_TOUCH_BY_MESSAGE_KIND.items()},
             default=literal(touch_rules.INBOUND_TOUCH),
         ),
-        "CONVERSATION_CREATED_ROW": event_row(
-            ConversationCreated, "o_conversation_id", _CONVERSATION_CREATED
-        ),
-        "MESSAGE_CREATED_ROW": event_row(MessageCreated, "o_message_id", _MESSAGE_CREATED),
+        "CONVERSATION_CREATED": event_header(ConversationCreated),
+        "CONVERSATION_CREATED_PAYLOAD": event_payload(ConversationCreated, _CONVERSATION_CREATED),
+        "MESSAGE_CREATED": event_header(MessageCreated),
+        "MESSAGE_CREATED_PAYLOAD": event_payload(MessageCreated, _MESSAGE_CREATED),
     },
     depends_on=(
         UPSERT_IDENTITY.name,

@@ -19,7 +19,6 @@ from app.inbox.models import Conversation
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
-from app.touchpoints.rules import shape_of as shape_of  # the ingest's import until it moves
 from app.touchpoints.schemas import TouchpointCreate
 
 # The one write path of the touchpoint log (the ingest's SQL calls the same function).

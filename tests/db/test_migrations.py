@@ -119,7 +119,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: str) -> None:
     assert tables >= EXPECTED_TABLES, EXPECTED_TABLES - tables
     assert {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"} == tables
     names, drifted = await _functions(url)
-    assert names >= {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
+    assert names == {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
 
     await migrate.downgrade(url, "base")
     tables, leftover_types = await _schema(url)
@@ -134,7 +134,7 @@ async def test_upgrade_downgrade_upgrade(fresh_database: str) -> None:
     assert types_again == types
     # The frozen bodies of the old migrations are replaced by the declared ones at head.
     names, drifted = await _functions(url)
-    assert names >= {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
+    assert names == {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
 
     # Upgrading an up-to-date database is a no-op.
     await migrate.upgrade(url)

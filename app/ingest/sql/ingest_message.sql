@@ -23,7 +23,9 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     p_inbound_at timestamptz,  -- when the client wrote, as the reply window counts it
     OUT o_identity_id bigint, OUT o_contact_id bigint, OUT o_contact_created boolean,
     OUT o_conversation_id bigint, OUT o_conversation_created boolean,
-    OUT o_answers_survey boolean, OUT o_message_id bigint)
+    OUT o_answers_survey boolean, OUT o_message_id bigint,
+    -- The stored events' payloads (NULL: not raised), for the Python side to raise the same.
+    OUT o_conversation_event jsonb, OUT o_message_event jsonb)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_survey_waits boolean;
@@ -119,9 +121,14 @@ BEGIN
         v_touch_kind, CASE WHEN o_answers_survey THEN chatcentre_reaction_for(p_rating) END,
         NULL, NULL, NULL, NULL, p_now);
 
+    IF o_conversation_created THEN
+        o_conversation_event := {{CONVERSATION_CREATED_PAYLOAD}};
+    END IF;
+    o_message_event := {{MESSAGE_CREATED_PAYLOAD}};
     INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
-    SELECT {{CONVERSATION_CREATED_ROW}} WHERE o_conversation_created
+    SELECT {{CONVERSATION_CREATED}}, o_conversation_id, o_conversation_event
+    WHERE o_conversation_created
     UNION ALL
-    SELECT {{MESSAGE_CREATED_ROW}};
+    SELECT {{MESSAGE_CREATED}}, o_message_id, o_message_event;
 END
 $fn$;
