@@ -158,6 +158,30 @@ def sync(conn: Connection, fns: Iterable[SqlFunction]) -> list[str]:
     return created
 
 
+_OVERLOADS = (
+    "SELECT p.oid::regprocedure FROM pg_proc p "
+    "WHERE p.proname = $name AND p.pronamespace = current_schema()::regnamespace"
+)
+
+
+def script(fns: Iterable[SqlFunction]) -> list[str]:
+    """The statements that install the declarations on a database nobody can ask first
+    (`alembic upgrade head --sql`): every overload dropped, the function created, its
+    checksum comment set. Plain SQL; no bind parameters (a colon is written as chr(58))."""
+    statements = []
+    for fn in ordered(fns):
+        overloads = _OVERLOADS.replace("$name", literal(fn.name))
+        comment = literal(fn.comment).replace(":", "' || chr(58) || '")
+        statements += [
+            f"DO $drop$ DECLARE f regprocedure; BEGIN FOR f IN {overloads} LOOP "
+            "EXECUTE 'DROP FUNCTION ' || f; END LOOP; END $drop$",
+            fn.text.rstrip().rstrip(";"),
+            f"DO $comment$ BEGIN EXECUTE format('COMMENT ON FUNCTION %s IS %L', ({overloads}), "
+            f"{comment}); END $comment$",
+        ]
+    return statements
+
+
 def drop(conn: Connection, fns: Iterable[SqlFunction]) -> None:
     """Drops the declared functions (a downgrade to base), dependents first."""
     for fn in reversed(ordered(fns)):

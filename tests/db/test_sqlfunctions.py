@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from app.db.sqlfunctions import SqlFunction, SqlFunctionError, drift, ordered, sync
+from app.db.sqlfunctions import SqlFunction, SqlFunctionError, drift, ordered, script, sync
 from app.ingest.sql import INGEST_MESSAGE
 from app.models import SQL_FUNCTIONS
 
@@ -134,3 +134,21 @@ async def test_the_declared_functions_are_installed(migrated: str) -> None:
             assert await connection.run_sync(lambda c: drift(c, SQL_FUNCTIONS)) == []
     finally:
         await engine.dispose()
+
+
+async def test_the_offline_script_ends_where_sync_does(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
+    """`alembic upgrade head --sql` cannot ask the database: its statements drop whatever
+    overloads exist and install the declared text with its comment."""
+    fn = _declare(tmp_path, _PLUS, N="2")
+    await conn.execute(
+        text(
+            f"CREATE FUNCTION {fn.name}(p integer, q integer) RETURNS integer "
+            "LANGUAGE sql AS 'SELECT p + q'"
+        )
+    )
+    for statement in script([fn]):
+        await conn.exec_driver_sql(statement)
+    assert await _run(conn, lambda c: drift(c, [fn])) == []
+    assert await _value(conn, fn) == 3
