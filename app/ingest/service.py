@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
 from app.core.session import emit
-from app.events.dispatch import raise_event
+from app.events.dispatch import handlers_of, raise_event
 from app.events.types import ConversationCreated, MessageCreated
 from app.routing import service as routing_service
 from app.surveys import answers as surveys_answers
@@ -147,7 +147,10 @@ async def ingest(
     if row.o_conversation_created:
         created = ConversationCreated(**_payload(row.o_conversation_event))
         await raise_event(session, created, stored=True)
-        await routing_service.route(session, conversation_id)
+        # Until routing's handler of conversation.created is connected (WP-C2, app/handlers.py
+        # "routing.route_new"); then these lines and the routing import go.
+        if ("routing.route_new", "tx") not in handlers_of(ConversationCreated):
+            await routing_service.route(session, conversation_id)
     await raise_event(session, MessageCreated(**_payload(row.o_message_event)), stored=True)
     return IngestResult(
         message_id,

@@ -34,24 +34,31 @@ async def conn(migrated: str) -> AsyncIterator[AsyncConnection]:
         await engine.dispose()
 
 
-@pytest.fixture
-def reload_after() -> Iterator[None]:
-    """The declarations are built at import: rebuilt from the patched constants in a test,
-    and from the real ones again after it."""
-    yield
-    for module in (touchpoints_sql, routing_sql, ingest_sql):
-        importlib.reload(module)
-
-
-def test_changing_a_constant_changes_the_sql(
-    monkeypatch: pytest.MonkeyPatch, reload_after: None
-) -> None:
-    before = {
+def _texts() -> dict[str, str]:
+    """The rebuilt declarations' texts, read afresh from their modules."""
+    return {
         "touch": touchpoints_sql.RECORD_TOUCHPOINT.text,
         "reaction": touchpoints_sql.REACTION_FOR.text,
         "due": routing_sql.RESPONSE_DUE_AT.text,
         "ingest": ingest_sql.INGEST_MESSAGE.text,
     }
+
+
+@pytest.fixture
+def patch(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The declarations are built at import: rebuilt from the patched constants in a test,
+    and from the real ones again after it (the patches undone first)."""
+    before = _texts()
+    yield monkeypatch
+    monkeypatch.undo()
+    for module in (touchpoints_sql, routing_sql, ingest_sql):
+        importlib.reload(module)
+    assert _texts() == before
+
+
+def test_changing_a_constant_changes_the_sql(patch: pytest.MonkeyPatch) -> None:
+    monkeypatch = patch
+    before = _texts()
     monkeypatch.setattr(
         touch_rules, "SHAPES", {**touch_rules.SHAPES, TouchKind.note: ("weekly", "glance")}
     )
@@ -74,12 +81,7 @@ def test_changing_a_constant_changes_the_sql(
     assert "4321" in routing_sql.RESPONSE_DUE_AT.text
     assert "cv.status IN ('snoozed') THEN 'open'" in ingest_sql.INGEST_MESSAGE.text
     assert "cv.status <> 'snoozed'" in ingest_sql.INGEST_MESSAGE.text
-    after = {
-        "touch": touchpoints_sql.RECORD_TOUCHPOINT.text,
-        "reaction": touchpoints_sql.REACTION_FOR.text,
-        "due": routing_sql.RESPONSE_DUE_AT.text,
-        "ingest": ingest_sql.INGEST_MESSAGE.text,
-    }
+    after = _texts()
     assert all(after[k] != before[k] for k in before)
 
 
