@@ -21,8 +21,8 @@ from app.events.types import (
     ConversationStatusChanged,
     MessageCreated,
 )
+from app.inbox import rules
 from app.inbox.models import (
-    ACTIVE_STATUSES,
     Conversation,
     ConversationStatus,
     DeliveryState,
@@ -131,8 +131,8 @@ async def queue_outgoing(
         await session.flush()
     if not private:
         values: dict[str, object] = {"last_activity_at": now}
-        if conv.status == ConversationStatus.pending:
-            values["status"] = ConversationStatus.open
+        if conv.status in rules.REOPEN_ON_REPLY:
+            values["status"] = rules.OPENED
         if sender_type == SenderType.operator:
             # A person answered: unread is cleared and the response clock stops. Bots,
             # surveys and notifications do not count as an answer.
@@ -292,7 +292,7 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
         select(Conversation).where(
             Conversation.contact_id == contact_id,
             Conversation.channel_account_id == channel_id,
-            Conversation.status.in_(ACTIVE_STATUSES),
+            Conversation.status.in_(rules.ACTIVE_STATUSES),
         )
     )
     if conv is None:
@@ -302,7 +302,7 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
             channel_account_id=channel_id,
             identity_id=identity.id,
             team_id=channel.team_id if channel else None,  # as if the client had written
-            status=ConversationStatus.open,
+            status=rules.OPENED,
         )
         session.add(conv)
         await session.flush()

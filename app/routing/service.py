@@ -27,8 +27,9 @@ from app.events.types import (
     ConversationResponseMissed,
     ConversationUnassigned,
 )
+from app.inbox import rules as inbox_rules
 from app.inbox import visibility
-from app.inbox.models import Conversation, ConversationStatus
+from app.inbox.models import Conversation
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
 
@@ -105,13 +106,13 @@ ORDER BY o.id
 """)
 
 # A separate statement after the lock, so it sees every assignment committed before it.
-_LOADS = text("""
+_LOADS = text(f"""
 SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
        (SELECT count(*) FROM conversations c
-        WHERE c.assignee_id = o.id AND c.status <> 'resolved') AS open_count,
+        WHERE c.assignee_id = o.id AND {inbox_rules.not_closed("c.status")}) AS open_count,
        (SELECT count(*) FROM contacts ct WHERE ct.owner_id = o.id) AS base_size
 FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 _ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key is the team
@@ -319,13 +320,13 @@ async def assign(
     )
 
 
-_NEXT_QUEUED = text("""
+_NEXT_QUEUED = text(f"""
 SELECT c.id FROM conversations c
 JOIN contacts ct ON ct.id = c.contact_id
 LEFT JOIN categories cat ON cat.code = ct.category
 LEFT JOIN teams t ON t.id = c.team_id
 LEFT JOIN channel_accounts ch ON ch.id = c.channel_account_id
-WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queued_at IS NOT NULL
   AND COALESCE(ch.settings ->> 'routing_strategy', t.strategy, 'balanced') <> 'manual'
   AND (c.team_id IS NULL
        OR EXISTS (SELECT 1 FROM team_members tm
@@ -339,7 +340,7 @@ WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NU
 ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
 LIMIT 1
 FOR UPDATE OF c SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 async def drain(session: AsyncSession, operator_id: int) -> list[int]:
@@ -396,7 +397,7 @@ async def queue(
         .outerjoin(Category, Category.code == Contact.category)
         .where(
             Conversation.assignee_id.is_(None),
-            Conversation.status != ConversationStatus.resolved,
+            Conversation.status != inbox_rules.CLOSED,
             Conversation.queued_at.is_not(None),
         )
         .order_by(
@@ -455,7 +456,10 @@ async def release(session: AsyncSession, operator_id: int) -> list[int]:
         (
             await session.scalars(
                 select(Conversation)
-                .where(Conversation.assignee_id == operator_id, Conversation.status != "resolved")
+                .where(
+                    Conversation.assignee_id == operator_id,
+                    Conversation.status != inbox_rules.CLOSED,
+                )
                 .order_by(Conversation.id)
                 .with_for_update()
             )

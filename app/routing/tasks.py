@@ -10,24 +10,25 @@ from app.core.context import AppContext
 from app.core.periodic import Periodic
 from app.events.dispatch import raise_event
 from app.events.types import ConversationQueueAlert
+from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
 
-_DUE = text("""
+_DUE = text(f"""
 SELECT id FROM conversations
-WHERE response_due_at <= now() AND status <> 'resolved' AND assignee_id IS NOT NULL
+WHERE response_due_at <= now() AND {inbox_rules.NOT_CLOSED_SQL} AND assignee_id IS NOT NULL
 ORDER BY response_due_at LIMIT :limit
 FOR UPDATE SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
-_WAITING_TOO_LONG = text("""
+_WAITING_TOO_LONG = text(f"""
 SELECT c.id FROM conversations c LEFT JOIN teams t ON t.id = c.team_id
-WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queued_at IS NOT NULL
   AND c.queue_alerted_at IS NULL
   AND c.queued_at <= now() - make_interval(secs => COALESCE(t.queue_alert_seconds, :default))
 ORDER BY c.queued_at LIMIT :limit
 FOR UPDATE OF c SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 async def run_missed_responses(session: AsyncSession, limit: int = 50) -> int:

@@ -14,8 +14,9 @@ from app.config import Settings
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.delivery import pending_statuses
+from app.delivery.statuses import apply_status
 from app.inbox.models import Conversation
-from app.ingest.service import apply_edit, apply_status, ingest
+from app.ingest.service import apply_edit, ingest
 from app.whatsapp.schemas import TemplateSend, TemplateSpec, WebhookResult
 from app.whatsapp.window import window_open
 from connectors import registry
