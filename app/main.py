@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import app.models  # noqa: F401  (every model and visibility rule, before the first request)
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router

@@ -4,6 +4,7 @@ the daily cadence digest, the delivery-chain watchdogs, the sweep of early statu
 import asyncio
 import contextlib
 
+import app.models  # noqa: F401  (every model and visibility rule, in a worker-only process too)
 from app.chains.tasks import ChainWatchdogs
 from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext

@@ -13,7 +13,7 @@ from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
 from app.delivery import service as delivery_service
-from app.inbox import visibility
+from app.operators import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
 

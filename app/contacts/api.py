@@ -19,8 +19,7 @@ from app.contacts.schemas import (
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden
 from app.core.timezones import check_zone, local_today
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.operators.timezones import manager_zone

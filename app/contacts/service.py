@@ -15,7 +15,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
 from app.core.session import emit
 from app.core.timezones import local_bucket
-from app.inbox import visibility
+from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.operators.timezones import manager_zone

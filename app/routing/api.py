@@ -8,8 +8,7 @@ from app.audit import service as audit
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.timezones import check_zone
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators import service as operators_service
 from app.operators.auth import require
 from app.operators.models import Operator, Team, operator_channels

@@ -20,8 +20,8 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
 from app.core.session import emit
-from app.inbox import visibility
 from app.inbox.models import Conversation, ConversationStatus
+from app.operators import visibility
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
 from app.touchpoints import service as touchpoints_service
@@ -393,7 +393,7 @@ async def queue(
     seen_by: Principal | None = None,
 ) -> list[tuple[int, int, datetime, str | None]]:
     """The waiting conversations in hand-out order: (position, conversation id, queued at,
-    category). seen_by: only those this caller sees (app/inbox/visibility.py); None: all."""
+    category). seen_by: only those this caller sees (app/operators/visibility.py); None: all."""
     q = (
         select(Conversation.id, Conversation.queued_at, Contact.category)
         .join(Contact, Contact.id == Conversation.contact_id)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import aliased
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Invalid, NotFound
-from app.inbox import visibility
 from app.inbox.models import Conversation
+from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
