@@ -12,7 +12,6 @@ import app.models  # noqa: F401  (every model and visibility rule, before the fi
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
-from app.audit.api import router as audit_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels.api import router as channels_router
@@ -122,7 +121,6 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         analytics_router,
         routing_router,
         realtime_router,
-        audit_router,
         console_router,
         chains_router,
         tracking_router,

@@ -14,7 +14,6 @@ from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from app.inbox import queries as inbox_queries
 from app.realtime import tickets
 from app.realtime.schemas import WsTicketRead
-from app.realtime.ws import serve_visitor
 from app.webchat import service as webchat_service
 from app.webchat.schemas import (
     SessionCreate,
@@ -25,6 +24,7 @@ from app.webchat.schemas import (
     to_widget_message,
 )
 from app.webchat.service import Visitor
+from app.webchat.ws import serve_visitor
 
 router = APIRouter(prefix="/widget/v1/{widget_key}", tags=["widget"])
 _bearer = HTTPBearer(auto_error=False)
