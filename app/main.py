@@ -33,6 +33,7 @@ from app.telegram import service as telegram_service
 from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
 from app.webchat import service as webchat_service
+from app.webchat.api import admin_router as webchat_admin_router
 from app.webchat.api import router as widget_router
 from app.webchat.cors import WidgetCorsMiddleware
 from app.whatsapp import service as whatsapp_service
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         console_router,
         chains_router,
         tracking_router,
+        webchat_admin_router,
     ):
         app.include_router(router)
     return app
