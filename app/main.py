@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import app.models  # noqa: F401  (every model and visibility rule, before the first request)
 from app import handlers
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
-from app.audit.api import router as audit_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels.api import router as channels_router
@@ -34,6 +34,7 @@ from app.telegram import service as telegram_service
 from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
 from app.webchat import service as webchat_service
+from app.webchat.api import admin_router as webchat_admin_router
 from app.webchat.api import router as widget_router
 from app.webchat.cors import WidgetCorsMiddleware
 from app.whatsapp import service as whatsapp_service
@@ -123,10 +124,10 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         analytics_router,
         routing_router,
         realtime_router,
-        audit_router,
         console_router,
         chains_router,
         tracking_router,
+        webchat_admin_router,
     ):
         app.include_router(router)
     return app

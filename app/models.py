@@ -1,7 +1,13 @@
-"""Imports every domain's models so metadata is complete (Alembic, tests), and lists every
-domain's SQL functions (synced after each upgrade to head, see migrations/env.py)."""
+"""The composition root of the data: every domain's models, so metadata is complete
+(Alembic, tests); every domain's SQL functions (synced after each upgrade to head, see
+migrations/env.py); and every package's visibility rules, so app/operators/visibility.py knows
+who sees each model's rows in every process that imports this (app, workers, CLI, tests)."""
 
-import app.analytics.models  # noqa: F401  (indexes on touchpoints)
+# For their effect: indexes on touchpoints; the visibility rules of Conversation, Contact,
+# ChannelAccount (inbox) and Touchpoint (touchpoints).
+import app.analytics.models
+import app.inbox.visibility
+import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent

@@ -4,13 +4,14 @@ the daily cadence digest, the delivery-chain watchdogs, the sweep of early statu
 import asyncio
 import contextlib
 
+import app.models  # noqa: F401  (every model and visibility rule, in a worker-only process too)
 from app.chains.tasks import ChainWatchdogs
-from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
 from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
 from app.telegram.poller import TelegramPollers
+from app.touchpoints.tasks import CadenceDigest
 
 
 class Workers:

@@ -14,7 +14,7 @@ from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
 from app.events.dispatch import raise_event
 from app.events.types import ChannelDeleted
-from app.inbox import visibility
+from app.operators import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
 

@@ -1,7 +1,9 @@
 """Outbox dispatcher: claims due rows, sends them through the channel's connector, records
-the outcome. Exactly once per message: a row is locked (FOR UPDATE SKIP LOCKED) for the
-whole claim -> send -> record transaction, so no other dispatcher can pick it up, and a
-dispatcher that dies releases its rows when its connection closes.
+the outcome. A claim is a short transaction that stamps the rows with a lease
+(claimed_until), so no other dispatcher takes them; each send is recorded in a transaction
+of its own once the provider answers, and a dispatcher that dies leaves its rows to come
+back when the lease runs out (run_once says what that can resend). Only the process that
+holds a channel's send lease (leases.py) claims that channel's rows.
 
 Per-conversation order: only the oldest waiting row of a conversation can be claimed.
 

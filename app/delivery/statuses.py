@@ -6,9 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
-from app.core.session import emit
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
+from app.events.dispatch import raise_event
+from app.events.types import MessageDeliveryFailed, MessageUpdated
 from connectors.base import StatusUpdate
 
 # Receipts arrive out of order: a state only moves up (queued < sent < delivered < read),
@@ -33,7 +32,7 @@ async def apply_status(
     session: AsyncSession, channel: ChannelAccount, status: StatusUpdate
 ) -> int | None:
     """Moves an outbound message's delivery state forward. Returns the message id when it
-    changed; a failure also records a negative touchpoint (a broken link)."""
+    changed; a failure is raised as message.delivery_failed (its touchpoint is a handler's)."""
     reason = None
     if status.state == "failed":
         reason = " ".join(p for p in (status.error_code, status.error_title) if p) or "failed"
@@ -52,18 +51,26 @@ async def apply_status(
     if row is None:
         return None
     message_id, conversation_id, contact_id, operator_id = row
-    if status.state == "failed":
-        await touchpoints_service.record(
+    if status.state == "failed":  # the broken link's touchpoint is a handler's
+        await raise_event(
             session,
-            contact_id=contact_id,
-            conversation_id=conversation_id,
-            message_id=message_id,
-            operator_id=operator_id,
-            channel=channel.type.value,
-            direction="outbound",
-            kind=TouchKind.delivery_failure,
-            reaction=Reaction.negative,
-            meta={"reason": reason, "code": status.error_code},
+            MessageDeliveryFailed(
+                message_id=message_id,
+                conversation_id=conversation_id,
+                contact_id=contact_id,
+                operator_id=operator_id,
+                channel_type=channel.type.value,
+                reason=reason,
+                code=status.error_code,
+            ),
         )
-    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
+    await raise_event(
+        session,
+        MessageUpdated(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            change="delivery_state",
+            state=status.state,
+        ),
+    )
     return int(message_id)

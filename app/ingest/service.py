@@ -22,9 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
-from app.core.session import emit
 from app.events.dispatch import handlers_of, raise_event
-from app.events.types import ConversationCreated, MessageCreated
+from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
 from app.routing import service as routing_service
 from app.surveys import answers as surveys_answers
 from app.whatsapp.window import written_at
@@ -206,5 +205,8 @@ async def apply_edit(
     if row is None:
         return None
     message_id, conversation_id = row
-    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
+    await raise_event(
+        session,
+        MessageUpdated(message_id=message_id, conversation_id=conversation_id, change="edited"),
+    )
     return int(message_id)

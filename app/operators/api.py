@@ -1,7 +1,7 @@
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.audit import service as audit
 from app.core.deps import Ctx, Session, client_ip
@@ -15,6 +15,8 @@ from app.operators.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    AuditEntryRead,
+    AuditPage,
     LoginRequest,
     OperatorCreate,
     OperatorRead,
@@ -228,3 +230,20 @@ async def revoke_api_key(
     )
     await session.commit()
     return ApiKeyRead.model_validate(key)
+
+
+# The audit log is read here, beside the admin actions it records: app/audit is only the
+# table and the writer every package calls, so it imports no operator.
+@router.get("/audit-log", response_model=AuditPage, tags=["audit"])
+async def audit_log(
+    _: Annotated[Principal, Depends(require(scopes.AUDIT_READ))],
+    session: Session,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> AuditPage:
+    """Admin actions, newest first: operator, team, channel and API key changes, logins
+    locked out. Secrets are never recorded, only the names of what changed."""
+    rows = await audit.list_entries(session, before=before, limit=limit, action=action)
+    items = [AuditEntryRead.model_validate(r) for r in rows]
+    return AuditPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)

@@ -25,7 +25,7 @@ class Principal:
     scopes: frozenset[str]
     role: Role | None = None
     # An operator's teams, read once when the caller is authenticated: they decide which
-    # unassigned conversations the operator sees (app/inbox/visibility.py).
+    # unassigned conversations the operator sees (app/operators/visibility.py).
     team_ids: frozenset[int] = frozenset()
     # The teams whose lead the operator is (teams.lead_id): they see those teams' figures.
     lead_team_ids: frozenset[int] = frozenset()

@@ -9,9 +9,8 @@ from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.timezones import check_zone
 from app.inbox import queries as inbox_queries
-from app.inbox import visibility
 from app.inbox.schemas import AssignRequest, ConversationRead
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators import service as operators_service
 from app.operators.auth import require
 from app.operators.models import Operator, Team, operator_channels

@@ -28,8 +28,8 @@ from app.events.types import (
     ConversationUnassigned,
 )
 from app.inbox import rules as inbox_rules
-from app.inbox import visibility
 from app.inbox.models import Conversation
+from app.operators import visibility
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
 
@@ -390,7 +390,7 @@ async def queue(
     seen_by: Principal | None = None,
 ) -> list[tuple[int, int, datetime, str | None]]:
     """The waiting conversations in hand-out order: (position, conversation id, queued at,
-    category). seen_by: only those this caller sees (app/inbox/visibility.py); None: all."""
+    category). seen_by: only those this caller sees (app/operators/visibility.py); None: all."""
     q = (
         select(Conversation.id, Conversation.queued_at, Contact.category)
         .join(Contact, Contact.id == Conversation.contact_id)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import aliased
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Invalid, NotFound
-from app.inbox import visibility
 from app.inbox.models import Conversation
+from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
@@ -265,3 +265,18 @@ async def export_csv(
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+async def contact_timeline(
+    session: AsyncSession, principal: Principal, contact_id: int, *, before: int | None, limit: int
+) -> list[Touchpoint]:
+    """Every touchpoint of a client the caller sees, across channels, oldest first (the
+    last `limit` before the cursor)."""
+    await visibility.require(session, principal, Contact, contact_id)
+    q = select(Touchpoint).where(
+        Touchpoint.contact_id == contact_id, *visibility.where(principal, Touchpoint)
+    )
+    if before is not None:
+        q = q.where(Touchpoint.id < before)
+    q = q.order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc()).limit(limit)
+    return list(reversed((await session.scalars(q)).all()))
