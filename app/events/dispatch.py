@@ -5,11 +5,11 @@ the one place that knows who reacts to what). `raise_event(session, ev)` then, i
 caller's transaction:
 1. stores the event in domain_events if it is durable (unless the SQL that wrote the rows
    stored it already: `stored=True`);
-2. runs the "tx" handlers in registration order and awaits each; they may raise events
-   themselves (bounded depth), and their writes commit or roll back with the caller's;
-3. queues the legacy bus frame, published after commit (app.core.session);
-4. queues the "after_commit" handlers, run by `run_after_commit(session, ctx)` once the
-   caller has committed (a rollback drops them with the frames).
+2. queues the legacy bus frame, published after commit (app.core.session), and the
+   "after_commit" handlers, run by `run_after_commit(session, ctx)` once the caller has
+   committed (a rollback drops them with the frames): the cause before its effects;
+3. runs the "tx" handlers in registration order and awaits each; they may raise events
+   themselves (bounded depth), and their writes commit or roll back with the caller's.
 
 A service never calls another domain's side effect: it raises the fact, and the handlers do
 the rest. Handler failures in the transaction propagate (the caller's transaction fails);
@@ -107,6 +107,14 @@ async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = 
     depth = session.info.get(_DEPTH_KEY, 0)
     if depth >= MAX_DEPTH:
         raise EventLoop(f"{ev.name} raised at depth {depth}: handlers keep raising events")
+    # The cause's frame and after-commit work are queued before its handlers run, so the
+    # consoles hear conversation.created before the conversation.assigned routing raises.
+    frame = ev.bus()
+    if frame is not None:
+        publish_after_commit(session, frame)
+    later = [(h, ev) for h in handlers if h.phase == "after_commit"]
+    if later:
+        session.info.setdefault(AFTER_COMMIT_KEY, []).extend(later)
     session.info[_DEPTH_KEY] = depth + 1
     try:
         for handler in handlers:
@@ -114,12 +122,6 @@ async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = 
                 await handler.call(session, ev)
     finally:
         session.info[_DEPTH_KEY] = depth
-    frame = ev.bus()
-    if frame is not None:
-        publish_after_commit(session, frame)
-    later = [(h, ev) for h in handlers if h.phase == "after_commit"]
-    if later:
-        session.info.setdefault(AFTER_COMMIT_KEY, []).extend(later)
 
 
 async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
