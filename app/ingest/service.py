@@ -8,7 +8,8 @@ One transaction and one statement, a call of the SQL function chatcentre_ingest_
 3. inserts the message idempotently, its touchpoint and the conversation's counters at once;
 4. stores message.created (and conversation.created) in domain_events.
 Here the same events are raised (stored=True: their rows exist) so their handlers run in
-this transaction; a survey answer is recorded. A redelivered message changes nothing.
+this transaction (routing a new conversation, app/handlers.py); a survey answer is recorded.
+A redelivered message changes nothing.
 Frames are published after the caller commits."""
 
 import hashlib
@@ -22,9 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
-from app.events.dispatch import handlers_of, raise_event
+from app.events.dispatch import raise_event
 from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
-from app.routing import service as routing_service
 from app.surveys import answers as surveys_answers
 from app.whatsapp.window import written_at
 from connectors.base import InboundMessage, MessageEdit
@@ -145,11 +145,8 @@ async def ingest(
         await surveys_answers.record_answer(session, conversation_id, message_id, rating)
     if row.o_conversation_created:
         created = ConversationCreated(**_payload(row.o_conversation_event))
+        # Routing takes it from here (its handler, app/handlers.py).
         await raise_event(session, created, stored=True)
-        # Until routing's handler of conversation.created is connected (WP-C2, app/handlers.py
-        # "routing.route_new"); then these lines and the routing import go.
-        if ("routing.route_new", "tx") not in handlers_of(ConversationCreated):
-            await routing_service.route(session, conversation_id)
     await raise_event(session, MessageCreated(**_payload(row.o_message_event)), stored=True)
     return IngestResult(
         message_id,
