@@ -28,11 +28,6 @@ def publish_after_commit(session: AsyncSession | Session, frame: Event) -> None:
     session.info.setdefault(_KEY, []).append(frame)
 
 
-def emit(session: AsyncSession, type_: str, **ids: Any) -> None:
-    """Deprecated: raise a typed event (app.events) instead."""
-    publish_after_commit(session, {"type": type_, **ids})
-
-
 def make_session_class(publish: Callable[[list[Event]], None]) -> type[Session]:
     """A Session subclass whose commits hand their events to `publish` (non-blocking)."""
 
