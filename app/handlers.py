@@ -10,6 +10,7 @@ from app.delivery import handlers as delivery
 from app.events.dispatch import on
 from app.events.types import (
     ChannelDeleted,
+    ContactUpdated,
     ConversationAssigned,
     ConversationCreated,
     ConversationQueueAlert,
@@ -56,3 +57,6 @@ def install() -> None:
 
     # Channels: nothing left in a deleted channel's outbox is sent.
     on(ChannelDeleted, delivery.cancel_channel_outbox, name="delivery.cancel_channel")
+
+    # Contacts: a stage change (and a conversion) is a touch in the client's history.
+    on(ContactUpdated, touchpoints.record_stage_change, name="touchpoints.stage_change")

@@ -16,9 +16,8 @@ import pytest
 # (listed in pyproject.toml for WP-B and WP-E) already existed: contacts-inbox,
 # contacts-touchpoints, contacts-webchat and ingest-whatsapp directly, and ingest with
 # channels, contacts, inbox, surveys and whatsapp through chains (contacts-delivery went).
-# WP-D: the ingest leaves routing to its conversation.created handler: 22 -> 19 by chains.
-MAX_DIRECT_PAIRS = 5
-MAX_CHAIN_PAIRS = 19
+MAX_DIRECT_PAIRS = 4
+MAX_CHAIN_PAIRS = 17
 
 
 @pytest.fixture(scope="module")

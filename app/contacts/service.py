@@ -1,4 +1,6 @@
-"""Contacts: the client card, lifecycle stage, category and cadence, and the timeline."""
+"""Contacts: the client card (its lifecycle stage, category and owner), the categories
+with their cadence, and the client's identities. What happened with the client is the
+touchpoint log's (app/touchpoints)."""
 
 from datetime import UTC, datetime
 
@@ -11,11 +13,11 @@ from app.contacts.models import Category, Contact, ContactIdentity
 from app.contacts.schemas import CategoryWrite, ContactUpdate
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
+from app.events.dispatch import raise_event
+from app.events.types import ContactUpdated
 from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
 
 
 async def list_contacts(
@@ -58,18 +60,6 @@ async def identities_of(session: AsyncSession, contact_id: int) -> list[ContactI
     return list(rows.all())
 
 
-async def client_touch_count(session: AsyncSession, contact_id: int) -> int:
-    """How many times the client has been touched so far (the rule of seven's counter)."""
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Touchpoint)
-            .where(Touchpoint.contact_id == contact_id, Touchpoint.kind.in_(CLIENT_TOUCH_KINDS))
-        )
-        or 0
-    )
-
-
 async def update_contact(
     session: AsyncSession, principal: Principal, contact_id: int, data: ContactUpdate
 ) -> Contact:
@@ -94,35 +84,30 @@ async def update_contact(
     ):
         raise Invalid(f"Channel {changes['preferred_channel_id']} not found", "unknown_channel")
     new_stage = changes.pop("stage", None)
-    for key, value in identity.vouched_by_business(changes).items():
+    written = identity.vouched_by_business(changes)
+    for key, value in written.items():
         setattr(contact, key, value)
-    if new_stage is not None and new_stage != contact.stage:
-        await _change_stage(session, principal, contact, new_stage)
-    await session.flush()
-    return contact
-
-
-async def _change_stage(
-    session: AsyncSession, principal: Principal, contact: Contact, stage: str
-) -> None:
-    now = datetime.now(UTC)
     previous = contact.stage
-    contact.stage = stage
-    contact.stage_changed_at = now
-    meta: dict[str, object] = {"from": previous, "to": stage}
-    if stage == "customer" and contact.converted_at is None:
-        contact.converted_at = now
-        contact.conversion_touch = await client_touch_count(session, contact.id)
-        meta["conversion_touch"] = contact.conversion_touch
-    await touchpoints_service.record(
-        session,
-        contact_id=contact.id,
-        operator_id=principal.operator_id,
-        channel="internal",
-        direction="internal",
-        kind=TouchKind.stage_change,
-        meta=meta,
-    )
+    stage_changed = new_stage is not None and new_stage != previous
+    if stage_changed:
+        contact.stage = new_stage
+        contact.stage_changed_at = datetime.now(UTC)
+    await session.flush()
+    fields = tuple(sorted(written)) + (("stage",) if stage_changed else ())
+    if fields:
+        # The history (a stage_change touch, the conversion's touch number) is the
+        # touchpoints' reaction to this (app/handlers.py).
+        await raise_event(
+            session,
+            ContactUpdated(
+                contact_id=contact.id,
+                fields=fields,
+                stage_from=previous if stage_changed else None,
+                stage_to=contact.stage if stage_changed else None,
+                by=principal.operator_id,
+            ),
+        )
+    return contact
 
 
 # ---------------------------------------------------------------- categories

@@ -31,9 +31,10 @@ async def maybe_request(
     chain: str | None = None,
     step: str | None = None,
 ) -> Survey | None:
-    """Called when a conversation is resolved: queue the rating request once. `always`:
-    ask even where CSAT is off for chats (delivery feedback closes a chain), with its own
-    question, chain and step."""
+    """Queue the rating request of a conversation, once: on ConversationResolved (by any
+    path; surveys.handlers), and when a delivery chain asks for feedback. `always`: ask even
+    where CSAT is off for chats (delivery feedback closes a chain), with its own question,
+    chain and step."""
     channel = await session.get(ChannelAccount, conv.channel_account_id)
     if channel is None or not (always or channel.settings.get("csat_enabled")):
         return None

@@ -1,10 +1,13 @@
 """Touchpoints written in reaction to domain events (connected in app/handlers.py): what
-happened in a conversation becomes a row of the client's history, in the transaction that
-made it happen."""
+happened in a conversation, or to the client card, becomes a row of the client's history, in
+the transaction that made it happen."""
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contacts.models import Contact
 from app.events.types import (
+    ContactUpdated,
     ConversationAssigned,
     ConversationQueueAlert,
     ConversationResponseMissed,
@@ -15,7 +18,7 @@ from app.events.types import (
 )
 from app.inbox.models import Conversation
 from app.touchpoints import service
-from app.touchpoints.models import Reaction, TouchKind
+from app.touchpoints.models import CLIENT_TOUCH_KINDS, Reaction, TouchKind, Touchpoint
 
 
 async def _conversation(session: AsyncSession, conversation_id: int) -> Conversation:
@@ -129,5 +132,40 @@ async def record_delivery_failure(session: AsyncSession, ev: MessageDeliveryFail
         direction="outbound",
         kind=TouchKind.delivery_failure,
         reaction=Reaction.negative,
+        meta=meta,
+    )
+
+
+async def client_touch_count(session: AsyncSession, contact_id: int) -> int:
+    """How many times the client has been touched so far (the rule of seven's counter)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Touchpoint)
+            .where(Touchpoint.contact_id == contact_id, Touchpoint.kind.in_(CLIENT_TOUCH_KINDS))
+        )
+        or 0
+    )
+
+
+async def record_stage_change(session: AsyncSession, ev: ContactUpdated) -> None:
+    """A stage change is a touch of the client's history; becoming a customer also records
+    at which client touch it happened (once: converted_at stays the first time)."""
+    if ev.stage_to is None:
+        return
+    contact = await session.get(Contact, ev.contact_id)  # in the identity map, locked
+    assert contact is not None
+    meta: dict[str, object] = {"from": ev.stage_from, "to": ev.stage_to}
+    if ev.stage_to == "customer" and contact.converted_at is None:
+        contact.converted_at = contact.stage_changed_at
+        contact.conversion_touch = await client_touch_count(session, contact.id)
+        meta["conversion_touch"] = contact.conversion_touch
+    await service.record(
+        session,
+        contact_id=contact.id,
+        operator_id=ev.by,
+        channel="internal",
+        direction="internal",
+        kind=TouchKind.stage_change,
         meta=meta,
     )
