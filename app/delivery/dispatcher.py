@@ -250,7 +250,7 @@ class Dispatcher:
         held = self.holds.remaining(job.channel.id)
         if held > 0:
             return _Throttled(held)
-        connector = get_connector(job.channel.type.value)
+        connector = get_connector(job.channel.type)
         wait = await self._throttle(job, connector)
         if wait > 0:
             return _Throttled(wait)
@@ -288,7 +288,7 @@ class Dispatcher:
     async def _record(
         self, session: AsyncSession, job: _Job, result: SendResult | Exception
     ) -> None:
-        msg, channel_type = job.message, job.channel.type.value
+        msg, channel_type = job.message, job.channel.type
         if isinstance(result, SendResult):
             provider_id = result.provider_message_id
             early = (
@@ -368,7 +368,7 @@ class Dispatcher:
             conversation_id=msg.conversation_id,
             message_id=msg.id,
             operator_id=msg.operator_id,
-            channel=job.channel.type.value,
+            channel=job.channel.type,
             direction="outbound",
             kind=TouchKind.delivery_failure,
             reaction=Reaction.negative,

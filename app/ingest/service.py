@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
 from app.core.session import emit
@@ -27,7 +28,6 @@ from app.routing.service import DEFAULT_POLICY
 from app.surveys import answers as surveys_answers
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.service import shape_of
-from app.whatsapp.window import written_at
 from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
 
 # The statements live in the database as two functions (migration "ingest in one round
@@ -151,7 +151,7 @@ async def ingest(
             {
                 "channel_id": channel.id,
                 "team_id": channel.team_id,
-                "channel_type": channel.type.value,
+                "channel_type": channel.type,
                 "sender_external_id": msg.sender.external_id,
                 "username": msg.sender.username,
                 "name": msg.sender.name,
@@ -178,7 +178,7 @@ async def ingest(
                 "survey_attention": survey_attention,
                 "default_target": DEFAULT_POLICY.response_target_seconds,
                 "now": now,
-                "inbound_at": written_at(channel.type.value, msg.sent_at, now),
+                "inbound_at": registry.get(channel.type).inbound_at(msg.sent_at, now),
             },
         )
     ).one()
@@ -192,9 +192,9 @@ async def ingest(
         message_id,
     ) = row
     if message_id is None:  # seen before (its conversation may be closed since)
-        INGEST_DUPLICATES.labels(channel.type.value).inc()
+        INGEST_DUPLICATES.labels(channel.type).inc()
         return IngestResult(None, conversation_id, contact_id)
-    INGESTED.labels(channel.type.value).inc()
+    INGESTED.labels(channel.type).inc()
     if answers_survey and rating is not None:
         await surveys_answers.record_answer(session, conversation_id, message_id, rating)
     if conversation_created:
@@ -296,7 +296,7 @@ async def apply_status(
                 conversation_id=conversation_id,
                 message_id=message_id,
                 operator_id=operator_id,
-                channel=channel.type.value,
+                channel=channel.type,
                 direction="outbound",
                 kind=TouchKind.delivery_failure,
                 reaction=Reaction.negative,

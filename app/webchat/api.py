@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.attachments import service as attachments_service
 from app.channels import service as channels_service
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
@@ -25,6 +25,7 @@ from app.webchat.schemas import (
     to_widget_message,
 )
 from app.webchat.service import Visitor
+from connectors.webchat.connector import WebchatConnector
 
 router = APIRouter(prefix="/widget/v1/{widget_key}", tags=["widget"])
 _bearer = HTTPBearer(auto_error=False)
@@ -37,7 +38,7 @@ async def widget_channel(
     if len(widget_key) > 64:
         raise NotFound("Unknown widget key", "unknown_widget")
     channel = await channels_service.get_by_public_key(session, widget_key)
-    if channel.type != ChannelType.webchat:
+    if channel.type != WebchatConnector.channel_type:
         raise NotFound("Unknown widget key", "unknown_widget")
     if not webchat_service.allowed_origin(channel, request.headers.get("origin")):
         raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")
