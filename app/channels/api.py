@@ -17,7 +17,7 @@ from app.channels.schemas import (
 from app.core.deps import Ctx, Session, client_ip
 from app.inbox import visibility
 from app.operators import scopes
-from app.operators.auth import current_principal, require
+from app.operators.auth import require
 from app.operators.service import Principal
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
@@ -26,10 +26,10 @@ types_router = APIRouter(prefix="/api/v1/channel-types", tags=["channels"])
 
 @types_router.get("", response_model=list[ChannelPluginRead])
 async def list_channel_types(
-    _: Annotated[Principal, Depends(current_principal)],
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
 ) -> list[ChannelPluginRead]:
     """The channel types this installation knows, with what each can do (the console's
-    labels, icons and template picker come from here)."""
+    labels, icons and template picker come from here). Every operator may read it."""
     return [
         ChannelPluginRead(
             type=p.type,
