@@ -81,7 +81,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
-    from app import plugins
+    from app import handlers, plugins
     from app.core.context import build_context
     from app.observability.redact import log_config
     from app.workers import Workers
@@ -93,6 +93,7 @@ def worker() -> None:
 
     async def run() -> None:
         ctx = build_context(settings)
+        handlers.install()
         plugins.configure(settings)
         await ctx.bus.start()
         workers = Workers(ctx)
@@ -117,6 +118,7 @@ def migrate() -> None:
 
 
 def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from app import handlers
     from app.core.context import build_context
 
     settings = _settings_with_database()
@@ -124,6 +126,7 @@ def _run_in_session(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     async def runner() -> T:
         ctx = build_context(settings)
+        handlers.install()
         try:
             async with ctx.sessions() as session:
                 result = await fn(session)

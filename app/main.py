@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import plugins
+import app.models  # noqa: F401  (every model and visibility rule, before the first request)
+from app import handlers, plugins
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
-from app.audit.api import router as audit_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels import registry
@@ -40,6 +40,7 @@ from connectors import registry as connectors_registry
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
     """`ctx` lets a caller (tests, `serve` after migrating) hand over a ready context."""
     settings = settings or (ctx.settings if ctx else get_settings())
+    handlers.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,7 +117,6 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         analytics_router,
         routing_router,
         realtime_router,
-        audit_router,
         console_router,
         chains_router,
         tracking_router,

@@ -1,22 +1,46 @@
-"""Imports every domain's models so metadata is complete (Alembic, tests)."""
+"""The composition root of the data: every domain's models, so metadata is complete
+(Alembic, tests); every domain's SQL functions (synced after each upgrade to head, see
+migrations/env.py); and every package's visibility rules, so app/operators/visibility.py knows
+who sees each model's rows in every process that imports this (app, workers, CLI, tests)."""
 
-import app.analytics.models  # noqa: F401  (indexes on touchpoints)
+# For their effect: indexes on touchpoints; the visibility rules of Conversation, Contact,
+# ChannelAccount (inbox) and Touchpoint (touchpoints).
+import app.analytics.models
+import app.inbox.visibility
+import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity
+from app.contacts.sql import UPSERT_IDENTITY
 from app.db.base import Base
+from app.db.sqlfunctions import SqlFunction
 from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
+from app.ingest.sql import INGEST_MESSAGE
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
+from app.routing.sql import RESPONSE_DUE_AT
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
+from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
+from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
+
+# Order does not matter: sync() puts dependencies first.
+SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
+    UPSERT_IDENTITY,
+    RECORD_TOUCHPOINT,
+    REACTION_FOR,
+    RESPONSE_DUE_AT,
+    AWAITING_SURVEY,
+    INGEST_MESSAGE,
+)
 
 __all__ = [
+    "SQL_FUNCTIONS",
     "ApiKey",
     "Attachment",
     "AuditEntry",

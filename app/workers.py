@@ -5,15 +5,16 @@ early status callbacks."""
 import asyncio
 import contextlib
 
+import app.models  # noqa: F401  (every model and visibility rule, in a worker-only process too)
 from app import plugins  # noqa: F401 - registers the channel plugins
 from app.chains.tasks import ChainWatchdogs
 from app.channels import registry
 from app.channels.plugin import Worker
-from app.contacts.tasks import CadenceDigest
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
 from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
+from app.touchpoints.tasks import CadenceDigest
 
 
 class Workers:

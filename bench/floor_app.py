@@ -1,6 +1,6 @@
 """The HTTP + SQL floor for bench.ingest: the least any HTTP ingest can cost here.
 
-A bare ASGI app (no framework, no auth, no events) served by the same uvicorn as
+A bare ASGI app (no framework, no auth, no Python events) served by the same uvicorn as
 `chatcentre serve`, whose one route parses a widget-shaped JSON body and runs the ingest's
 own statement (a call of chatcentre_ingest_message) by raw asyncpg, one transaction per
 message. The load generator reaches it exactly as it reaches the real endpoints, so
@@ -53,16 +53,9 @@ def ingest_args(channel_id: int, sender: str, external_id: str, text: str) -> li
         "sent_at": None,
         "meta": "{}",
         "reply_to_external_id": None,
-        "is_rating": False,
+        "rating": None,
         "survey_button": False,
         "survey_window_hours": 72,
-        "touch_kind": "message",
-        "recurrence": "repeating",
-        "attention": "long",
-        "survey_reaction": None,
-        "survey_recurrence": "one_off",
-        "survey_attention": "short",
-        "default_target": 300,
         "now": datetime.now(UTC),
         "inbound_at": None,  # the receipt time
     }

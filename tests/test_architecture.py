@@ -16,10 +16,9 @@ import pytest
 # (listed in pyproject.toml for WP-B and WP-E) already existed: contacts-inbox,
 # contacts-touchpoints, contacts-webchat and ingest-whatsapp directly, and ingest with
 # channels, contacts, inbox, surveys and whatsapp through chains (contacts-delivery went).
-# WP-A/B (channel plugins) lowered them to 12 and 22: no package but a channel's own and the
-# composition root imports telegram, whatsapp or webchat.
-MAX_DIRECT_PAIRS = 12
-MAX_CHAIN_PAIRS = 22
+# With the channel plugins (WP-A/B), events (C2), one home (D) and the layers (E): 1 and 2.
+MAX_DIRECT_PAIRS = 1
+MAX_CHAIN_PAIRS = 2
 
 
 @pytest.fixture(scope="module")

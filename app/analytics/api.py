@@ -12,8 +12,7 @@ from app.analytics import service as analytics
 from app.analytics.service import Filters
 from app.core.deps import Ctx, Session
 from app.core.timezones import Bucket, aware
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 

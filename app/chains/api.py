@@ -18,8 +18,7 @@ from app.chains.tracking import render_page
 from app.contacts.models import Contact
 from app.core.deps import Ctx, Session, client_ip
 from app.core.html import HTML_HEADERS
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 
@@ -72,7 +71,7 @@ async def get_order(
     ctx: Ctx,
     session: Session,
 ) -> OrderRead:
-    """An order of a client the caller sees (operators: app/inbox/visibility.py)."""
+    """An order of a client the caller sees (operators: app/operators/visibility.py)."""
     order = await chains_service.get_order(session, external_id)
     await visibility.require(session, principal, Contact, order.contact_id)
     return await _read(ctx, session, order)

@@ -16,7 +16,8 @@ from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.channels.schemas import TemplateSend
 from app.contacts.models import Contact, ContactIdentity
-from app.core.session import emit
+from app.events.dispatch import raise_event
+from app.events.types import OrderAlert
 from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, Message, SenderType
 from app.touchpoints import service as touchpoints_service
@@ -157,15 +158,17 @@ async def alert(
         step=step,
         meta={"alert": what, "order": order.external_id, **(detail or {})},
     )
-    if owner is not None:  # without an owner there is nobody to address it to
-        emit(
-            session,
-            "order.alert",
-            notify_operator_id=owner,
+    # Without an owner there is nobody to address it to: stored, not published.
+    await raise_event(
+        session,
+        OrderAlert(
+            order_id=order.id,
             order=order.external_id,
             alert=what,
             step=step,
-        )
+            notify_operator_id=owner,
+        ),
+    )
 
 
 async def flag(session: AsyncSession, order: Order, reason: str, step: str) -> None:

@@ -40,6 +40,8 @@ from app.chains.templates import (
     render,
 )
 from app.core.errors import Conflict, Invalid, NotFound
+from app.events.dispatch import raise_event
+from app.events.types import OrderStatusChanged
 from app.surveys import service as surveys_service
 
 PROMISED_DATE = "promised_date"  # the watchdog kind
@@ -222,6 +224,7 @@ async def post_event(
         received_at=now,
         outcome="late",
     )
+    previous = order.status
     rank = RANK[data.status]
     step = StepOutcome("repeated" if data.status.value == order.status else "late")
     if rank > order.stage_rank:
@@ -243,6 +246,17 @@ async def post_event(
     event.response = result.model_dump(mode="json")
     session.add(event)
     await session.flush()
+    await raise_event(
+        session,
+        OrderStatusChanged(
+            order_id=order.id,
+            external_id=order.external_id,
+            event_id=data.event_id,
+            status=data.status.value,
+            previous=previous,
+            step_outcome=step.outcome,
+        ),
+    )
     return event.response
 
 

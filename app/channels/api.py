@@ -15,8 +15,7 @@ from app.channels.schemas import (
     ChannelUpdate,
 )
 from app.core.deps import Ctx, Session, client_ip
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 
@@ -82,7 +81,7 @@ async def get_channel(
     principal: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
     session: Session,
 ) -> ChannelRead:
-    """One the caller sees as in the list (app/inbox/visibility.py)."""
+    """One the caller sees as in the list (app/operators/visibility.py)."""
     await visibility.require(session, principal, ChannelAccount, channel_id)
     return channels_service.to_read(await channels_service.get_channel(session, channel_id))
 

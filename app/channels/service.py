@@ -12,8 +12,9 @@ from app.channels.models import ChannelAccount
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
 from app.core.errors import Invalid, NotFound
-from app.delivery import service as delivery_service
-from app.inbox import visibility
+from app.events.dispatch import raise_event
+from app.events.types import ChannelDeleted
+from app.operators import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
 
@@ -120,7 +121,9 @@ async def delete_channel(
     channel.deleted_at = datetime.now(UTC)
     channel.credentials = {}
     await session.flush()
-    await delivery_service.cancel_channel(session, channel.id, "The channel was deleted")
+    await raise_event(
+        session, ChannelDeleted(channel_id=channel.id, channel_type=str(channel.type))
+    )
     _by_key.pop(channel.public_key, None)
     return channel
 

@@ -11,12 +11,14 @@ What a widget visitor types (email, name) is kept for the operator to read but v
 nothing: anyone can type Carol's email. Contacts are never merged, so a conversation is
 routed to the owner of its own contact only."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, update
+from sqlalchemy import ColumnElement, and_, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.models import Contact
+from connectors.base import Sender
 
 # A widget identity proven by identifier_hash; anonymous visitors are "visitor:<uuid>".
 PROVEN_WIDGET_PREFIX = "user:"
@@ -53,3 +55,38 @@ async def declare_email(session: AsyncSession, contact_id: int, email: str | Non
         .where(Contact.id == contact_id, Contact.email.is_(None))
         .values(email=email, email_verified=False)
     )
+
+
+# The statement is the SQL function chatcentre_upsert_identity (app/contacts/sql.py).
+_UPSERT_IDENTITY = text("""
+SELECT * FROM chatcentre_upsert_identity(
+    :channel_id, :external_id, :username, :name, :email, :phone, :source, :inbound_at, :now)
+""")
+
+
+async def upsert_identity(
+    session: AsyncSession, channel_id: int, sender: Sender, now: datetime, inbound: bool
+) -> tuple[int, int, bool]:
+    """The sender's identity on this channel and its contact, created or refreshed; a
+    Sender's phone and email are stored as vouched (the provider's word). Returns (identity
+    id, contact id, contact created). `inbound`: the person wrote now (this opens provider
+    reply windows), as opposed to, say, opening a widget session. The ingest does the same
+    inside its own function."""
+    row = (
+        await session.execute(
+            _UPSERT_IDENTITY,
+            {
+                "channel_id": channel_id,
+                "external_id": sender.external_id,
+                "username": sender.username,
+                "name": sender.name,
+                "inbound_at": now if inbound else None,
+                "email": sender.email,
+                "phone": sender.phone,
+                "source": sender.source,
+                "now": now,
+            },
+        )
+    ).one()
+    identity_id, contact_id, inserted = row
+    return identity_id, contact_id, bool(inserted)

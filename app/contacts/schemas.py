@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,24 +35,6 @@ class CategoryWrite(RequestModel):
     cadence_days: int = Field(ge=1, le=3650, description="A touch at least this often")
     call_cadence_days: int | None = Field(default=None, ge=1, le=3650)
     description: str | None = Field(default=None, max_length=2000)
-
-
-class DueTouch(BaseModel):
-    contact_id: int
-    name: str | None
-    category: str
-    what: Literal["touch", "call"]
-    last_at: datetime | None
-    due_on: date
-    days_overdue: int
-
-
-class CadenceReport(BaseModel):
-    operator_id: int
-    on: date
-    timezone: str = Field(description="IANA zone the days are read in")
-    due_today: list[DueTouch]
-    overdue: list[DueTouch]
 
 
 class IdentityRead(BaseModel):

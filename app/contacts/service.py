@@ -1,24 +1,19 @@
 """Contacts: the client card, lifecycle stage, category and cadence, and the timeline."""
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.contacts import identity
 from app.contacts.models import Category, Contact, ContactIdentity
-from app.contacts.schemas import CategoryWrite, ContactUpdate, DueTouch
+from app.contacts.schemas import CategoryWrite, ContactUpdate
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
-from app.core.session import emit
-from app.core.timezones import local_bucket
-from app.inbox import visibility
+from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
-from app.operators.timezones import manager_zone
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import CLIENT_TOUCH_KINDS, TouchKind, Touchpoint
 
@@ -130,19 +125,6 @@ async def _change_stage(
     )
 
 
-async def timeline(
-    session: AsyncSession, principal: Principal, contact_id: int, *, before: int | None, limit: int
-) -> list[Touchpoint]:
-    await get_contact(session, principal, contact_id)
-    q = select(Touchpoint).where(
-        Touchpoint.contact_id == contact_id, *visibility.where(principal, Touchpoint)
-    )
-    if before is not None:
-        q = q.where(Touchpoint.id < before)
-    q = q.order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc()).limit(limit)
-    return list(reversed((await session.scalars(q)).all()))
-
-
 # ---------------------------------------------------------------- categories
 
 
@@ -192,116 +174,3 @@ async def delete_category(session: AsyncSession, code: str, move_to: str | None 
                 details={"contacts": in_use},
             )
     await session.execute(delete(Category).where(Category.code == code))
-
-
-# ---------------------------------------------------------------- cadence
-
-
-@dataclass(frozen=True, slots=True)
-class Cadence:
-    due_today: list[DueTouch]
-    overdue: list[DueTouch]
-
-
-def _last(kinds: list[TouchKind]) -> Any:
-    return (
-        select(func.max(Touchpoint.occurred_at))
-        .where(Touchpoint.contact_id == Contact.id, Touchpoint.kind.in_(kinds))
-        .correlate(Contact)
-        .scalar_subquery()
-    )
-
-
-async def cadence(session: AsyncSession, operator_id: int, on: date, zone: str = "UTC") -> Cadence:
-    """Who among this manager's clients is due a touch (or a call) on `on`, and who is late.
-    The next touch is due `cadence_days` after the local day (in `zone`) of the last one, or
-    of the day the client appeared: a touch at 01:30 in Moscow is that Moscow day's."""
-    clients = (
-        select(
-            Contact.id,
-            Contact.name,
-            Contact.category,
-            Contact.created_at,
-            Category.cadence_days,
-            Category.call_cadence_days,
-            _last(list(CLIENT_TOUCH_KINDS)).label("last_touch"),
-            _last([TouchKind.call]).label("last_call"),
-        )
-        .join(Category, Category.code == Contact.category)
-        .where(Contact.owner_id == operator_id, Contact.stage != "lost")
-        .subquery()
-    )
-    c = clients.c
-    rows = (
-        await session.execute(
-            select(
-                c.id,
-                c.name,
-                c.category,
-                c.cadence_days,
-                c.call_cadence_days,
-                c.last_touch,
-                c.last_call,
-                local_bucket(func.coalesce(c.last_touch, c.created_at), zone).label("touch_from"),
-                local_bucket(func.coalesce(c.last_call, c.created_at), zone).label("call_from"),
-            ).order_by(c.id)
-        )
-    ).all()
-    due_today: list[DueTouch] = []
-    overdue: list[DueTouch] = []
-    for r in rows:
-        plans: list[tuple[str, datetime | None, date, int]] = [
-            ("touch", r.last_touch, r.touch_from, r.cadence_days)
-        ]
-        if r.call_cadence_days:
-            plans.append(("call", r.last_call, r.call_from, r.call_cadence_days))
-        for what, last, since, every in plans:
-            due_on = since + timedelta(days=every)
-            item = DueTouch(
-                contact_id=r.id,
-                name=r.name,
-                category=r.category,
-                what=what,
-                last_at=last,
-                due_on=due_on,
-                days_overdue=max(0, (on - due_on).days),
-            )
-            if due_on == on:
-                due_today.append(item)
-            elif due_on < on:
-                overdue.append(item)
-    overdue.sort(key=lambda d: (-d.days_overdue, d.contact_id))
-    return Cadence(due_today, overdue)
-
-
-async def send_daily_digest(session: AsyncSession, on: date, default_zone: str = "UTC") -> int:
-    """Once a day (whichever node gets there first): each manager's due and overdue counts
-    as a `cadence.digest` event to their console. Returns how many managers were told."""
-    claimed = await session.scalar(
-        text(
-            "INSERT INTO job_runs (name, run_on) VALUES ('cadence_digest', :on) "
-            "ON CONFLICT DO NOTHING RETURNING name"
-        ),
-        {"on": on},
-    )
-    if claimed is None:
-        return 0
-    owners = await session.scalars(
-        select(Contact.owner_id).where(Contact.owner_id.is_not(None)).distinct()
-    )
-    told = 0
-    for operator_id in owners.all():
-        assert operator_id is not None
-        zone = await manager_zone(session, operator_id, default_zone)
-        report = await cadence(session, operator_id, on, zone)
-        if report.due_today or report.overdue:
-            emit(
-                session,
-                "cadence.digest",
-                notify_operator_id=operator_id,
-                on=on.isoformat(),
-                due_today=len(report.due_today),
-                overdue=len(report.overdue),
-            )
-            told += 1
-    return told

@@ -1,7 +1,9 @@
 """Outbox dispatcher: claims due rows, sends them through the channel's connector, records
-the outcome. Exactly once per message: a row is locked (FOR UPDATE SKIP LOCKED) for the
-whole claim -> send -> record transaction, so no other dispatcher can pick it up, and a
-dispatcher that dies releases its rows when its connection closes.
+the outcome. A claim is a short transaction that stamps the rows with a lease
+(claimed_until), so no other dispatcher takes them; each send is recorded in a transaction
+of its own once the provider answers, and a dispatcher that dies leaves its rows to come
+back when the lease runs out (run_once says what that can resend). Only the process that
+holds a channel's send lease (leases.py) claims that channel's rows.
 
 Per-conversation order: only the oldest waiting row of a conversation can be claimed.
 
@@ -27,15 +29,15 @@ from app.contacts.models import ContactIdentity
 from app.core.context import AppContext
 from app.core.errors import database_unavailable
 from app.core.metrics import SEND_FAILURES, SENT
-from app.core.session import Event, emit
+from app.core.session import Event
 from app.db.engine import asyncpg_dsn
 from app.delivery import pending_statuses
 from app.delivery.backoff import retry_delay
 from app.delivery.leases import SendLeases
 from app.delivery.models import OutboxItem
+from app.events.dispatch import raise_event
+from app.events.types import MessageDeliveryFailed, MessageUpdated
 from app.inbox.models import Conversation, DeliveryState, Message
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 from connectors.base import (
     Connector,
     OutboundFile,
@@ -298,7 +300,15 @@ class Dispatcher:
                 )
             ).all()
             SENT.labels(channel_type).inc()
-            emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+            await raise_event(
+                session,
+                MessageUpdated(
+                    message_id=msg.id,
+                    conversation_id=msg.conversation_id,
+                    change="delivery_state",
+                    state=DeliveryState.sent.value,
+                ),
+            )
             if early and provider_id is not None:
                 statuses = [pending_statuses.as_status(provider_id, row) for row in early]
                 await pending_statuses.apply_kept(session, job.channel, statuses)
@@ -361,17 +371,23 @@ class Dispatcher:
                 .where(ContactIdentity.id == job.recipient.id)
                 .values(reachable=False, unreachable_reason=reason[:2000])
             )
-        # A message the client never got is a broken link: a negative touchpoint.
-        await touchpoints_service.record(
+        await raise_event(
             session,
-            contact_id=msg.contact_id,
-            conversation_id=msg.conversation_id,
-            message_id=msg.id,
-            operator_id=msg.operator_id,
-            channel=job.channel.type,
-            direction="outbound",
-            kind=TouchKind.delivery_failure,
-            reaction=Reaction.negative,
-            meta={"reason": reason[:500]},
+            MessageDeliveryFailed(
+                message_id=msg.id,
+                conversation_id=msg.conversation_id,
+                contact_id=msg.contact_id,
+                operator_id=msg.operator_id,
+                channel_type=job.channel.type,
+                reason=reason[:500],
+            ),
         )
-        emit(session, "message.updated", conversation_id=msg.conversation_id, message_id=msg.id)
+        await raise_event(
+            session,
+            MessageUpdated(
+                message_id=msg.id,
+                conversation_id=msg.conversation_id,
+                change="delivery_state",
+                state=DeliveryState.failed.value,
+            ),
+        )

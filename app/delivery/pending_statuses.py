@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.periodic import Periodic
-from app.ingest.service import apply_status
+from app.delivery.statuses import apply_status
 from connectors.base import StatusUpdate
 
 # Meta retries a callback for days, but a send is recorded within seconds of its answer.

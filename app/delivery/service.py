@@ -3,8 +3,9 @@
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.session import emit
 from app.delivery.models import OutboxItem
+from app.events.dispatch import raise_event
+from app.events.types import OutboxQueued
 
 
 async def enqueue(
@@ -19,7 +20,7 @@ async def enqueue(
     )
     await session.flush()
     # Wakes the dispatchers on every node (after commit) instead of waiting for their poll.
-    emit(session, "outbox.queued", message_id=message_id)
+    await raise_event(session, OutboxQueued(message_id=message_id))
 
 
 async def queue_depth(session: AsyncSession) -> int:

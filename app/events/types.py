@@ -12,7 +12,7 @@ Stable JSON keys (the SQL ingest function writes these rows itself, with
 a stored payload must round-trip through `EventCls(**payload)`):
 
 - conversation.created (aggregate "conversation"):
-  conversation_id, contact_id, channel_id, channel_type, team_id
+  conversation_id, contact_id, channel_id, channel_type, team_id, opened_by ("contact")
 - message.created (aggregate "message"):
   message_id, conversation_id, contact_id, channel_id, channel_type, direction,
   sender_type, operator_id, touch_kind, chain, step, order_id, rating, answers_survey,
@@ -22,6 +22,8 @@ Change a payload's keys only together with `version` (and the SQL that writes it
 
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
+
+from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED
 
 Bus = dict[str, Any]
 
@@ -76,6 +78,9 @@ class ConversationCreated(DomainEvent):
     channel_id: int
     channel_type: str
     team_id: int | None = None
+    # "contact": the client wrote (routed to an operator); "send": we wrote first (an
+    # integration's or a chain's message), and it waits for the client's answer unrouted.
+    opened_by: str = "contact"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,17 +115,31 @@ class ConversationQueued(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ConversationReassignedLate(DomainEvent):
-    """The assignee missed the reply deadline; the timers moved or queued it."""
+class ConversationUnassigned(DomainEvent):
+    """Sent back to the queue by hand (the queueing publishes the frame)."""
 
-    name = "conversation.reassigned_late"
+    name = "conversation.unassigned"
+    aggregate = "conversation"
+    aggregate_key = "conversation_id"
+    actor_key = "by"
+
+    conversation_id: int
+    previous_assignee_id: int | None = None
+    by: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationResponseMissed(DomainEvent):
+    """The assignee missed the reply deadline; the timers move, escalate or keep it."""
+
+    name = "conversation.response_missed"
     aggregate = "conversation"
     aggregate_key = "conversation_id"
 
     conversation_id: int
-    from_operator_id: int | None = None
-    missed_by_seconds: int | None = None
-    target_operator_id: int | None = None
+    missed_by: int | None = None
+    response_target_seconds: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,7 +224,9 @@ class ConversationQueueAlert(DomainEvent):
     aggregate_key = "conversation_id"
 
     conversation_id: int
+    contact_id: int
     team_id: int | None = None
+    queued_at: str | None = None  # ISO 8601
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -291,7 +312,7 @@ class ContactSessionsRevoked(DomainEvent):
     """The contact's widget sessions ended: every node closes their sockets (4401)."""
 
     name = "contact.sessions_revoked"
-    bus_type = "visitor.sessions_revoked"
+    bus_type = VISITOR_SESSIONS_REVOKED
     bus_keys = ("contact_id",)
     aggregate = "contact"
     aggregate_key = "contact_id"
@@ -337,7 +358,7 @@ class OrderStatusChanged(DomainEvent):
 
     order_id: int
     external_id: str
-    event_id: int | None = None
+    event_id: str | None = None  # the shop's id of the event (idempotency key)
     status: str
     previous: str | None = None
     step_outcome: str | None = None
@@ -401,7 +422,7 @@ class OperatorSessionsRevoked(DomainEvent):
     """The operator's sockets close on every node (logout, password, role, deactivation)."""
 
     name = "operator.sessions_revoked"
-    bus_type = "operator.sessions_revoked"
+    bus_type = OPERATOR_SESSIONS_REVOKED
     bus_keys = ("operator_id",)
     aggregate = "operator"
     aggregate_key = "operator_id"

@@ -10,7 +10,6 @@ from app.inbox import commands as inbox_commands
 from app.inbox import queries as inbox_queries
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
-    AssignRequest,
     ConversationPage,
     ConversationRead,
     IntegrationMessageCreate,
@@ -22,7 +21,6 @@ from app.inbox.schemas import (
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
-from app.surveys import service as surveys_service
 from connectors.base import MediaUnavailable, TemporaryError
 from connectors.registry import get_connector
 
@@ -122,26 +120,13 @@ async def reply(
     return inbox_queries.to_message_read(msg)
 
 
-@router.post("/conversations/{conversation_id}/assign", response_model=ConversationRead)
-async def assign(
-    conversation_id: int, body: AssignRequest, principal: Writer, session: Session
-) -> ConversationRead:
-    await inbox_commands.assign(
-        session, principal, conversation_id, body.assignee_id, body.team_id, body.note
-    )
-    await session.commit()
-    return await _read(session, conversation_id)
-
-
 @router.post("/conversations/{conversation_id}/status", response_model=ConversationRead)
 async def set_status(
     conversation_id: int, body: StatusRequest, principal: Writer, session: Session
 ) -> ConversationRead:
-    conv = await inbox_commands.set_status(
+    await inbox_commands.set_status(
         session, principal, conversation_id, body.status, body.snoozed_until
     )
-    if conv.status == ConversationStatus.resolved:
-        await surveys_service.maybe_request(session, conv)
     await session.commit()
     return await _read(session, conversation_id)
 

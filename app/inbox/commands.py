@@ -16,10 +16,16 @@ from app.channels.plugin import OutgoingContent
 from app.channels.schemas import TemplateSend
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
-from app.core.session import emit
-from app.delivery import service as delivery_service
+from app.events.dispatch import raise_event
+from app.events.types import (
+    ConversationCreated,
+    ConversationRead,
+    ConversationResolved,
+    ConversationStatusChanged,
+    MessageCreated,
+)
+from app.inbox import rules
 from app.inbox.models import (
-    ACTIVE_STATUSES,
     Conversation,
     ConversationStatus,
     DeliveryState,
@@ -29,11 +35,7 @@ from app.inbox.models import (
 )
 from app.inbox.queries import get_conversation, usable_files
 from app.inbox.visibility import can_see
-from app.operators.models import Team
 from app.operators.service import Principal
-from app.routing import service as routing_service
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import TouchKind
 from connectors.registry import get_connector
 from connectors.text import split_text
 
@@ -50,7 +52,7 @@ async def queue_outgoing(
     kind: str = "text",
     meta: dict[str, Any] | None = None,
     files: list[Attachment] | None = None,
-    touch_kind: TouchKind = TouchKind.message,
+    touch_kind: str = "message",  # how its touchpoint counts (app.touchpoints TouchKind)
     chain: str | None = None,
     step: str | None = None,
     order_id: int | None = None,
@@ -128,28 +130,10 @@ async def queue_outgoing(
             for i, a in enumerate(files)
         )
         await session.flush()
-    await touchpoints_service.record_in_conversation(
-        session,
-        conv,
-        message_id=msg.id,
-        operator_id=operator_id,
-        direction="internal" if private else "outbound",
-        kind=TouchKind.note if private else touch_kind,
-        chain=chain,
-        step=step,
-        order_id=order_id,
-    )
     if not private:
-        for row in messages:  # the dispatcher sends a conversation's rows in id order
-            await delivery_service.enqueue(
-                session,
-                message_id=row.id,
-                conversation_id=conv.id,
-                channel_account_id=conv.channel_account_id,
-            )
         values: dict[str, object] = {"last_activity_at": now}
-        if conv.status == ConversationStatus.pending:
-            values["status"] = ConversationStatus.open
+        if conv.status in rules.REOPEN_ON_REPLY:
+            values["status"] = rules.OPENED
         if sender_type == SenderType.operator:
             # A person answered: unread is cleared and the response clock stops. Bots,
             # surveys and notifications do not count as an answer.
@@ -164,8 +148,27 @@ async def queue_outgoing(
                 .where(Conversation.id == conv.id, Conversation.first_response_at.is_(None))
                 .values(first_response_at=now)
             )
+    # Handlers write the touchpoint (one for all parts) and, unless it is a note, each
+    # part's outbox row: the dispatcher sends a conversation's rows in id order.
     for row in messages:
-        emit(session, "message.created", conversation_id=conv.id, message_id=row.id)
+        await raise_event(
+            session,
+            MessageCreated(
+                message_id=row.id,
+                conversation_id=conv.id,
+                contact_id=conv.contact_id,
+                channel_id=conv.channel_account_id,
+                channel_type=str(channel.type) if channel is not None else "",
+                direction=row.direction.value,
+                sender_type=sender_type.value,
+                operator_id=operator_id,
+                touch_kind="note" if private else str(touch_kind),
+                chain=chain,
+                step=step,
+                order_id=order_id,
+                first_part=row is msg,
+            ),
+        )
     return msg, True
 
 
@@ -305,7 +308,7 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
         select(Conversation).where(
             Conversation.contact_id == contact_id,
             Conversation.channel_account_id == channel_id,
-            Conversation.status.in_(ACTIVE_STATUSES),
+            Conversation.status.in_(rules.ACTIVE_STATUSES),
         )
     )
     if conv is None:
@@ -315,45 +318,21 @@ async def open_for_contact(session: AsyncSession, contact_id: int, channel_id: i
             channel_account_id=channel_id,
             identity_id=identity.id,
             team_id=channel.team_id if channel else None,  # as if the client had written
-            status=ConversationStatus.open,
+            status=rules.OPENED,
         )
         session.add(conv)
         await session.flush()
-        emit(session, "conversation.created", conversation_id=conv.id)
-    return conv
-
-
-async def assign(
-    session: AsyncSession,
-    principal: Principal,
-    conversation_id: int,
-    assignee_id: int | None,
-    team_id: int | None,
-    note: str | None,
-) -> Conversation:
-    """Assign to a person, transfer to a team (routed within it), or send back to the queue.
-    Every change is an assignment touchpoint and a real-time event."""
-    conv = await get_conversation(session, principal, conversation_id, lock=True)
-    previous = conv.assignee_id
-    if team_id is not None:
-        if await session.get(Team, team_id) is None:
-            raise Invalid(f"Team {team_id} not found", "unknown_team")
-        conv.team_id = team_id
-        await session.flush()
-    if assignee_id is not None:
-        await routing_service.assign_manually(
-            session, conv, assignee_id, by=principal.operator_id, note=note
+        await raise_event(
+            session,
+            ConversationCreated(
+                conversation_id=conv.id,
+                contact_id=contact_id,
+                channel_id=channel_id,
+                channel_type=str(channel.type) if channel else "",
+                team_id=conv.team_id,
+                opened_by="send",  # waits for the client's answer, unrouted
+            ),
         )
-    elif team_id is not None:
-        await routing_service.route(
-            session, conv.id, exclude=(previous,) if previous is not None else ()
-        )
-        if previous is not None:
-            await routing_service.drain(session, previous)
-    else:
-        await routing_service.unassign(session, conv, by=principal.operator_id, note=note)
-        if previous is not None:
-            await routing_service.drain(session, previous)
     return conv
 
 
@@ -381,17 +360,27 @@ async def set_status(
             "The client already has another active conversation on this channel",
             "active_conversation_exists",
         ) from exc
-    if status == ConversationStatus.resolved and conv.assignee_id is not None:
-        await routing_service.drain(session, conv.assignee_id)
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=principal.operator_id,
-        direction="internal",
-        kind=TouchKind.status_change,
-        meta={"from": previous.value, "to": status.value},
+        ConversationStatusChanged(
+            conversation_id=conv.id,
+            previous=previous.value,
+            status=status.value,
+            by=principal.operator_id,
+        ),
     )
-    emit(session, "conversation.updated", conversation_id=conv.id)
+    if status == ConversationStatus.resolved and previous != ConversationStatus.resolved:
+        # Every path that resolves comes here: the handlers free the assignee's place
+        # and ask for the rating (once).
+        await raise_event(
+            session,
+            ConversationResolved(
+                conversation_id=conv.id,
+                assignee_id=conv.assignee_id,
+                channel_id=conv.channel_account_id,
+                by=principal.operator_id,
+            ),
+        )
     return conv
 
 
@@ -400,4 +389,6 @@ async def mark_read(session: AsyncSession, principal: Principal, conversation_id
     if conv.unread_count:
         conv.unread_count = 0
         await session.flush()
-        emit(session, "conversation.updated", conversation_id=conv.id)
+        await raise_event(
+            session, ConversationRead(conversation_id=conv.id, by=principal.operator_id)
+        )

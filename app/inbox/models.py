@@ -31,9 +31,6 @@ class ConversationStatus(enum.StrEnum):
     snoozed = "snoozed"
 
 
-ACTIVE_STATUSES = (ConversationStatus.open, ConversationStatus.pending, ConversationStatus.snoozed)
-
-
 class Direction(enum.StrEnum):
     inbound = "inbound"
     outbound = "outbound"
@@ -60,6 +57,7 @@ class Conversation(TimestampMixin, Base):
     __tablename__ = "conversations"
     __table_args__ = (
         # At most one active conversation per contact and channel: the ingest upserts on it.
+        # The predicate is app.inbox.rules.NOT_CLOSED_SQL (tests/inbox/test_rules.py).
         Index(
             "uq_conversations_active_contact_channel",
             "contact_id",

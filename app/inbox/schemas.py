@@ -4,10 +4,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.attachments.schemas import AttachmentRead
-from app.attachments.service import MAX_PER_MESSAGE
+from app.attachments.service import MAX_PER_MESSAGE, VisitorLinks
 from app.channels.schemas import TemplateSend
 from app.core.schemas import RequestModel
-from app.inbox.models import ConversationStatus, DeliveryState, Direction, SenderType
+from app.inbox.models import ConversationStatus, DeliveryState, Direction, Message, SenderType
 
 
 class MessageRead(BaseModel):
@@ -164,3 +164,34 @@ class AssignRequest(RequestModel):
 class StatusRequest(RequestModel):
     status: ConversationStatus
     snoozed_until: datetime | None = None
+
+
+# ---------------------------------------------------------------- the visitor's view
+# A message as the web chat widget shows it: here, beside the operator's view, because both
+# the widget's API and the realtime hub's visitor frames render it (realtime knows no plugin).
+
+
+class WidgetMessageRead(BaseModel):
+    id: int
+    conversation_id: int
+    direction: Direction
+    sender_type: SenderType
+    text: str | None
+    attachments: list[AttachmentRead] = Field(
+        description="Files sent to the visitor, each with a signed link that expires"
+    )
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def to_widget_message(m: Message, links: VisitorLinks) -> WidgetMessageRead:
+    return WidgetMessageRead(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        direction=m.direction,
+        sender_type=m.sender_type,
+        text=m.text,
+        attachments=[links.read(a) for a in m.attachments],
+        created_at=m.created_at,
+        sent_at=m.sent_at,
+    )

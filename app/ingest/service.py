@@ -1,14 +1,15 @@
 """The single inbound path for every channel: webhook, poller or widget -> ingest().
 
 One transaction and one statement, a call of the SQL function chatcentre_ingest_message
-(see its migration), which in the server:
+(app/ingest/sql/ingest_message.sql, declared in app/ingest/sql.py), which in the server:
 1. upserts the sender's identity; its row lock serialises one sender's messages, so the
    find-or-open of the conversation below cannot race;
 2. finds the active conversation or opens one (not for a message already stored);
-3. inserts the message idempotently, its touchpoint and the conversation's counters at once.
-Rare follow-ups (a survey answer, routing a new conversation) run here, in the same
-transaction. A redelivered message changes nothing. Events are published after the caller
-commits."""
+3. inserts the message idempotently, its touchpoint and the conversation's counters at once;
+4. stores message.created (and conversation.created) in domain_events.
+Here the same events are raised (stored=True: their rows exist) so their handlers run in
+this transaction; a survey answer is recorded. A redelivered message changes nothing.
+Frames are published after the caller commits."""
 
 import hashlib
 from dataclasses import dataclass, replace
@@ -22,30 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
-from app.core.session import emit
+from app.events.dispatch import handlers_of, raise_event
+from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
 from app.routing import service as routing_service
-from app.routing.service import DEFAULT_POLICY
 from app.surveys import answers as surveys_answers
-from app.touchpoints.models import Reaction, TouchKind, Touchpoint
-from app.touchpoints.service import shape_of
-from connectors.base import InboundMessage, MessageEdit, Sender, StatusUpdate
+from connectors.base import InboundMessage, MessageEdit
 
-# The statements live in the database as two functions (migration "ingest in one round
-# trip"): one call per message instead of three or four round trips.
-_UPSERT_IDENTITY = text("""
-SELECT * FROM chatcentre_upsert_identity(
-    :channel_id, :external_id, :username, :name, :email, :phone, :source, :inbound_at, :now)
-""")
-
+# One call per message instead of several round trips (bench/floor_app.py runs the same
+# statement).
 INGEST_MESSAGE = text("""
 SELECT * FROM chatcentre_ingest_message(
     :channel_id, :team_id, :channel_type,
     :sender_external_id, :username, :name, :email, :phone, :source,
     :external_id, :kind, :text, :attachments, :sent_at, :meta, :reply_to_external_id,
-    :is_rating, :survey_button, :survey_window_hours,
-    :touch_kind, :recurrence, :attention,
-    :survey_reaction, :survey_recurrence, :survey_attention,
-    :default_target, :now, :inbound_at)
+    :rating, :survey_button, :survey_window_hours, :now, :inbound_at)
 """)
 
 
@@ -61,31 +52,6 @@ class IngestResult:
     @property
     def duplicate(self) -> bool:
         return self.message_id is None
-
-
-async def upsert_identity(
-    session: AsyncSession, channel: ChannelAccount, sender: Sender, now: datetime, inbound: bool
-) -> tuple[int, int, bool]:
-    """Returns (identity id, contact id, contact created). `inbound`: the person wrote now
-    (this opens provider reply windows), as opposed to, say, opening a widget session."""
-    row = (
-        await session.execute(
-            _UPSERT_IDENTITY,
-            {
-                "channel_id": channel.id,
-                "external_id": sender.external_id,
-                "username": sender.username,
-                "name": sender.name,
-                "inbound_at": now if inbound else None,
-                "email": sender.email,
-                "phone": sender.phone,
-                "source": sender.source,
-                "now": now,
-            },
-        )
-    ).one()
-    identity_id, contact_id, inserted = row
-    return identity_id, contact_id, bool(inserted)
 
 
 def _clean(value: Any) -> Any:
@@ -142,9 +108,6 @@ async def ingest(
     msg = sanitize(msg)
     now = datetime.now(UTC)
     rating = surveys_answers.rating_of(msg)
-    touch_kind = TouchKind.button if msg.kind == "button" else TouchKind.message
-    recurrence, attention = shape_of(touch_kind)
-    survey_recurrence, survey_attention = shape_of(TouchKind.survey)
     row = (
         await session.execute(
             INGEST_MESSAGE,
@@ -165,45 +128,44 @@ async def ingest(
                 "sent_at": msg.sent_at,
                 "meta": orjson.dumps(msg.meta).decode(),
                 "reply_to_external_id": msg.reply_to_external_id,
-                "is_rating": rating is not None,
+                "rating": rating,
                 "survey_button": surveys_answers.is_survey_button(msg),
                 "survey_window_hours": surveys_answers.window_hours(channel),
-                "touch_kind": touch_kind.value,
-                "recurrence": recurrence,
-                "attention": attention,
-                "survey_reaction": (
-                    surveys_answers.reaction_for(rating).value if rating is not None else None
-                ),
-                "survey_recurrence": survey_recurrence,
-                "survey_attention": survey_attention,
-                "default_target": DEFAULT_POLICY.response_target_seconds,
                 "now": now,
                 "inbound_at": registry.get(channel.type).inbound_at(msg.sent_at, now),
             },
         )
     ).one()
-    (
-        _identity_id,
-        contact_id,
-        contact_created,
-        conversation_id,
-        conversation_created,
-        answers_survey,
-        message_id,
-    ) = row
-    if message_id is None:  # seen before (its conversation may be closed since)
+    if row.o_message_id is None:  # seen before (its conversation may be closed since)
         INGEST_DUPLICATES.labels(channel.type).inc()
-        return IngestResult(None, conversation_id, contact_id)
+        return IngestResult(None, row.o_conversation_id, row.o_contact_id)
     INGESTED.labels(channel.type).inc()
-    if answers_survey and rating is not None:
+    conversation_id, message_id = row.o_conversation_id, row.o_message_id
+    if row.o_answers_survey and rating is not None:
         await surveys_answers.record_answer(session, conversation_id, message_id, rating)
-    if conversation_created:
-        emit(session, "conversation.created", conversation_id=conversation_id)
-        await routing_service.route(session, conversation_id)
-    emit(session, "message.created", conversation_id=conversation_id, message_id=message_id)
+    if row.o_conversation_created:
+        created = ConversationCreated(**_payload(row.o_conversation_event))
+        await raise_event(session, created, stored=True)
+        # Until routing's handler of conversation.created is connected (WP-C2, app/handlers.py
+        # "routing.route_new"); then these lines and the routing import go.
+        if ("routing.route_new", "tx") not in handlers_of(ConversationCreated):
+            await routing_service.route(session, conversation_id)
+    await raise_event(session, MessageCreated(**_payload(row.o_message_event)), stored=True)
     return IngestResult(
-        message_id, conversation_id, contact_id, conversation_created, contact_created, now
+        message_id,
+        conversation_id,
+        row.o_contact_id,
+        row.o_conversation_created,
+        row.o_contact_created,
+        now,
     )
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    """An event's payload as the SQL stored it (jsonb may reach us as text)."""
+    payload = orjson.loads(value) if isinstance(value, str | bytes) else value
+    assert isinstance(payload, dict)
+    return payload
 
 
 # A deletion empties the message and marks it; an edit after a deletion changes nothing.
@@ -243,68 +205,8 @@ async def apply_edit(
     if row is None:
         return None
     message_id, conversation_id = row
-    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
-    return int(message_id)
-
-
-# Receipts arrive out of order: a state only moves up (queued < sent < delivered < read),
-# and failed is final. A late "sent" never overwrites "read".
-_APPLY_STATUS = text("""
-UPDATE messages SET
-    delivery_state = :state,
-    failure_reason = CASE WHEN :state = 'failed' THEN :reason ELSE failure_reason END,
-    sent_at = COALESCE(sent_at, :at)
-WHERE channel_account_id = :channel_id AND provider_message_id = :provider_id
-  AND direction = 'outbound'
-  AND delivery_state <> 'failed'
-  AND (CASE delivery_state WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
-                           WHEN 'read' THEN 3 ELSE 0 END)
-      < (CASE :state WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
-                     WHEN 'failed' THEN 4 ELSE -1 END)
-RETURNING id, conversation_id, contact_id, operator_id
-""")
-
-
-async def apply_status(
-    session: AsyncSession, channel: ChannelAccount, status: StatusUpdate
-) -> int | None:
-    """Moves an outbound message's delivery state forward. Returns the message id when it
-    changed; a failure also records a negative touchpoint (a broken link)."""
-    reason = None
-    if status.state == "failed":
-        reason = " ".join(p for p in (status.error_code, status.error_title) if p) or "failed"
-    row = (
-        await session.execute(
-            _APPLY_STATUS,
-            {
-                "state": status.state,
-                "reason": reason,
-                "at": status.at,
-                "channel_id": channel.id,
-                "provider_id": status.provider_message_id,
-            },
-        )
-    ).first()
-    if row is None:
-        return None
-    message_id, conversation_id, contact_id, operator_id = row
-    if status.state == "failed":
-        recurrence, attention = shape_of(TouchKind.delivery_failure)
-        session.add(
-            Touchpoint(
-                contact_id=contact_id,
-                conversation_id=conversation_id,
-                message_id=message_id,
-                operator_id=operator_id,
-                channel=channel.type,
-                direction="outbound",
-                kind=TouchKind.delivery_failure,
-                reaction=Reaction.negative,
-                recurrence=recurrence,
-                attention=attention,
-                meta={"reason": reason, "code": status.error_code},
-            )
-        )
-        await session.flush()
-    emit(session, "message.updated", conversation_id=conversation_id, message_id=message_id)
+    await raise_event(
+        session,
+        MessageUpdated(message_id=message_id, conversation_id=conversation_id, change="edited"),
+    )
     return int(message_id)

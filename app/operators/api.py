@@ -1,11 +1,13 @@
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.audit import service as audit
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden, Unauthorized
+from app.events.dispatch import raise_event, run_after_commit
+from app.events.types import OperatorAvailabilityChanged
 from app.operators import scopes, security
 from app.operators import service as operators_service
 from app.operators.auth import OPERATOR_TOKEN, current_principal, require
@@ -13,6 +15,8 @@ from app.operators.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    AuditEntryRead,
+    AuditPage,
     LoginRequest,
     OperatorCreate,
     OperatorRead,
@@ -22,7 +26,6 @@ from app.operators.schemas import (
     TokenResponse,
 )
 from app.operators.service import Principal
-from app.routing import presence as presence_service
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 log = logging.getLogger(__name__)
@@ -132,12 +135,20 @@ async def update_operator(
         ip=client_ip(request),
         details=body.model_dump(mode="json", exclude_unset=True),
     )
+    if op.presence != presence_before or op.max_open_conversations != limit_before:
+        await raise_event(
+            session,
+            OperatorAvailabilityChanged(
+                operator_id=op.id,
+                presence_from=presence_before.value,
+                presence_to=op.presence.value,
+                capacity_from=limit_before,
+                capacity_to=op.max_open_conversations,
+                by=principal.operator_id,
+            ),
+        )
     await session.commit()
-    # Capacity may have changed: hand out the queue, or release on going offline.
-    if op.presence != presence_before:
-        await presence_service.after_change(ctx.sessions, op.id, presence_before, op.presence)
-    elif op.max_open_conversations > limit_before:
-        await presence_service.capacity_freed(ctx.sessions, op.id)
+    await run_after_commit(session, ctx)  # hand out the queue, or release on going offline
     return OperatorRead.model_validate(op)
 
 
@@ -219,3 +230,20 @@ async def revoke_api_key(
     )
     await session.commit()
     return ApiKeyRead.model_validate(key)
+
+
+# The audit log is read here, beside the admin actions it records: app/audit is only the
+# table and the writer every package calls, so it imports no operator.
+@router.get("/audit-log", response_model=AuditPage, tags=["audit"])
+async def audit_log(
+    _: Annotated[Principal, Depends(require(scopes.AUDIT_READ))],
+    session: Session,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> AuditPage:
+    """Admin actions, newest first: operator, team, channel and API key changes, logins
+    locked out. Secrets are never recorded, only the names of what changed."""
+    rows = await audit.list_entries(session, before=before, limit=limit, action=action)
+    items = [AuditEntryRead.model_validate(r) for r in rows]
+    return AuditPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)

@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.core.session import OPERATOR_SESSIONS_REVOKED, emit
+from app.events.dispatch import raise_event
+from app.events.types import OperatorSessionsRevoked
 from app.operators import security
 from app.operators.models import ApiKey, Operator, Role, Team, team_members
 from app.operators.schemas import ApiKeyCreate, OperatorCreate, OperatorUpdate, TeamCreate
@@ -24,7 +25,7 @@ class Principal:
     scopes: frozenset[str]
     role: Role | None = None
     # An operator's teams, read once when the caller is authenticated: they decide which
-    # unassigned conversations the operator sees (app/inbox/visibility.py).
+    # unassigned conversations the operator sees (app/operators/visibility.py).
     team_ids: frozenset[int] = frozenset()
     # The teams whose lead the operator is (teams.lead_id): they see those teams' figures.
     lead_team_ids: frozenset[int] = frozenset()
@@ -122,7 +123,7 @@ async def update_operator(
         op.token_version = op.token_version + 1
     if password or deactivated or op.role != role_before:
         # Open consoles hold the old credentials or role: close them on every node.
-        emit(session, OPERATOR_SESSIONS_REVOKED, operator_id=op.id)
+        await raise_event(session, OperatorSessionsRevoked(operator_id=op.id))
     await session.flush()
     return op
 
@@ -265,4 +266,4 @@ async def revoke_tokens(session: AsyncSession, operator_id: int) -> None:
         .where(Operator.id == operator_id)
         .values(token_version=Operator.token_version + 1)
     )
-    emit(session, OPERATOR_SESSIONS_REVOKED, operator_id=operator_id)
+    await raise_event(session, OperatorSessionsRevoked(operator_id=operator_id))

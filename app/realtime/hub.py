@@ -23,8 +23,7 @@ from app.core.metrics import WEBSOCKETS
 from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.inbox import queries as inbox_queries
 from app.inbox.models import DeliveryState, Direction, Message
-from app.inbox.schemas import ConversationRead
-from app.webchat.schemas import to_widget_message
+from app.inbox.schemas import ConversationRead, to_widget_message
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""WebSocket sessions for operators and visitors: subscribe, catch up, then stream live.
+"""WebSocket sessions: subscribe, catch up, then stream live. The operator's console socket
+is here; the web chat visitor's is the plugin's (app/webchat/ws.py), on the same hub, pump
+and catch-up rule.
 
 Catch-up: a client passes after=<last message id it has>; we register with the hub first
 and replay from the database second, so nothing falls in between (a message may arrive
@@ -12,21 +14,17 @@ from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse as parse_limit
 from sqlalchemy import select
 
-from app.attachments.service import visitor_links
 from app.core.context import AppContext
 from app.inbox import queries as inbox_queries
 from app.inbox.models import Conversation, Message
 from app.inbox.visibility import visible_to
 from app.operators.service import Principal
 from app.realtime.hub import Connection, Hub
-from app.webchat import service as webchat_service
-from app.webchat.schemas import to_widget_message
-from app.webchat.service import Visitor
 
 REPLAY_LIMIT = 500
 
 
-def _hub(websocket: WebSocket) -> Hub:
+def hub_of(websocket: WebSocket) -> Hub:
     hub: Hub = websocket.app.state.hub
     return hub
 
@@ -35,7 +33,7 @@ CLOSE_TOO_BIG = 1009  # a frame over ws_max_message_bytes
 CLOSE_POLICY = 1008  # more frames than ws_rate_limit allows
 
 
-async def _pump(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
+async def pump(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
     """Keep reading (pings, closes) until the client leaves. Clients only send pings: a
     frame over the size limit, or frames faster than the rate limit, close the socket with
     a code and a reason that say which."""
@@ -80,7 +78,7 @@ async def serve_operator(
     websocket: WebSocket, ctx: AppContext, principal: Principal, after: int | None
 ) -> None:
     await websocket.accept()
-    hub = _hub(websocket)
+    hub = hub_of(websocket)
     conn = Connection(
         ws=websocket,
         kind="operator",
@@ -116,38 +114,6 @@ async def serve_operator(
     else:
         conn.push(b'{"type":"ready","more":false}')
     try:
-        await _pump(websocket, conn, hub)
+        await pump(websocket, conn, hub)
     finally:
         await hub.on_console_close(ctx.sessions, principal.operator_id)
-
-
-async def serve_visitor(
-    websocket: WebSocket, ctx: AppContext, visitor: Visitor, after: int | None
-) -> None:
-    await websocket.accept()
-    hub = _hub(websocket)
-    conn = Connection(
-        ws=websocket, kind="visitor", contact_id=visitor.contact_id, channel_id=visitor.channel_id
-    )
-    await hub.add(conn)
-    if after is not None:
-        async with ctx.sessions() as session:
-            ids = await webchat_service.visitor_conversation_ids(session, visitor)
-            rows: list[Message] = []
-            if ids:
-                rows, _, _ = await inbox_queries.list_messages(
-                    session, ids, after=after, limit=REPLAY_LIMIT, visitor_view=True
-                )
-        for m in rows:
-            conn.push(
-                orjson.dumps(
-                    {
-                        "type": "message.created",
-                        "replay": True,
-                        "data": to_widget_message(m, visitor_links(ctx)).model_dump(mode="json"),
-                    }
-                )
-            )
-    conn.push(b'{"type":"ready"}')
-    with contextlib.suppress(Exception):
-        await _pump(websocket, conn, hub)

@@ -8,12 +8,14 @@ from app.audit import service as audit
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.timezones import check_zone
-from app.inbox import visibility
-from app.operators import scopes
+from app.inbox import queries as inbox_queries
+from app.inbox.schemas import AssignRequest, ConversationRead
+from app.operators import scopes, visibility
 from app.operators import service as operators_service
 from app.operators.auth import require
 from app.operators.models import Operator, Team, operator_channels
 from app.operators.service import Principal
+from app.routing import commands as routing_commands
 from app.routing import presence as presence_service
 from app.routing import service as routing_service
 from app.routing.schemas import (
@@ -181,3 +183,19 @@ async def get_load(
         )
         for op, load in await routing_service.all_loads(session)
     ]
+
+
+@router.post("/conversations/{conversation_id}/assign", response_model=ConversationRead)
+async def assign(
+    conversation_id: int,
+    body: AssignRequest,
+    principal: Annotated[Principal, Depends(require(scopes.CONVERSATIONS_WRITE))],
+    session: Session,
+) -> ConversationRead:
+    await routing_commands.assign(
+        session, principal, conversation_id, body.assignee_id, body.team_id, body.note
+    )
+    await session.commit()
+    read = await inbox_queries.read_conversation(session, conversation_id)
+    assert read is not None
+    return read

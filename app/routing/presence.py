@@ -13,7 +13,8 @@ from tenacity import (
 )
 
 from app.core.errors import transient_conflict
-from app.core.session import emit
+from app.events.dispatch import raise_event
+from app.events.types import OperatorPresence
 from app.operators.models import Operator, Presence
 from app.routing import service as routing_service
 
@@ -27,7 +28,9 @@ async def set_presence(
             return
         before = op.presence
         op.presence = presence
-        emit(session, "operator.presence", operator_id=operator_id, presence=presence.value)
+        await raise_event(
+            session, OperatorPresence(operator_id=operator_id, presence=presence.value)
+        )
         await session.commit()
     await after_change(sessions, operator_id, before, presence)
 
@@ -72,7 +75,7 @@ async def console_opened(sessions: async_sessionmaker[AsyncSession], operator_id
         op.live_sessions += 1
         if op.presence == Presence.offline:
             op.presence = Presence.online
-            emit(session, "operator.presence", operator_id=operator_id, presence="online")
+            await raise_event(session, OperatorPresence(operator_id=operator_id, presence="online"))
         after = op.presence
         await session.commit()
     await after_change(sessions, operator_id, before, after)
@@ -94,7 +97,9 @@ async def console_closed(sessions: async_sessionmaker[AsyncSession], operator_id
             op.live_sessions = 0
             if op.presence == Presence.online:
                 op.presence = Presence.offline
-                emit(session, "operator.presence", operator_id=operator_id, presence="offline")
+                await raise_event(
+                    session, OperatorPresence(operator_id=operator_id, presence="offline")
+                )
         after = op.presence
         await session.commit()
     await after_change(sessions, operator_id, before, after)

@@ -19,13 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
-from app.core.session import emit
-from app.inbox import visibility
-from app.inbox.models import Conversation, ConversationStatus
+from app.events.dispatch import raise_event
+from app.events.types import (
+    ConversationAssigned,
+    ConversationOwnerNotified,
+    ConversationQueued,
+    ConversationResponseMissed,
+    ConversationUnassigned,
+)
+from app.inbox import rules as inbox_rules
+from app.inbox.models import Conversation
+from app.operators import visibility
 from app.operators.models import Operator, Presence, Team
 from app.operators.service import Principal
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 
 
 class Strategy(enum.StrEnum):
@@ -100,13 +106,13 @@ ORDER BY o.id
 """)
 
 # A separate statement after the lock, so it sees every assignment committed before it.
-_LOADS = text("""
+_LOADS = text(f"""
 SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
        (SELECT count(*) FROM conversations c
-        WHERE c.assignee_id = o.id AND c.status <> 'resolved') AS open_count,
+        WHERE c.assignee_id = o.id AND {inbox_rules.not_closed("c.status")}) AS open_count,
        (SELECT count(*) FROM contacts ct WHERE ct.owner_id = o.id) AS base_size
 FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 _ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key is the team
@@ -214,7 +220,7 @@ async def route(
             candidate_ids.remove(chosen_id)
             continue
         if reason != "owner" and owner_id is not None:
-            _notify_owner(session, conv.id, owner_id)
+            await _notify_owner(session, conv.id, owner_id)
         await assign(session, conv, chosen_id, reason=reason, policy=policy)
         if is_new_lead and not fresh.base_full:
             await session.execute(
@@ -227,7 +233,7 @@ async def route(
     if not queue_if_nobody:
         return None
     if owner_id is not None:
-        _notify_owner(session, conv.id, owner_id)
+        await _notify_owner(session, conv.id, owner_id)
     await enqueue(session, conv)
     return None
 
@@ -248,13 +254,11 @@ def _pick(
     return (chosen.operator_id, policy.strategy.value) if chosen else (None, "")
 
 
-def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
+async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
     """The owner could not take it: tell them who did (or that it waits)."""
-    emit(
+    await raise_event(
         session,
-        "conversation.owner_notified",
-        conversation_id=conversation_id,
-        notify_operator_id=owner_id,
+        ConversationOwnerNotified(conversation_id=conversation_id, notify_operator_id=owner_id),
     )
 
 
@@ -267,11 +271,8 @@ async def enqueue(session: AsyncSession, conv: Conversation) -> None:
         conv.queued_at = datetime.now(UTC)
         conv.queue_alerted_at = None
     await session.flush()
-    emit(
-        session,
-        "conversation.updated",
-        conversation_id=conv.id,
-        previous_assignee_id=previous,
+    await raise_event(
+        session, ConversationQueued(conversation_id=conv.id, previous_assignee_id=previous)
     )
 
 
@@ -306,30 +307,26 @@ async def assign(
         update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
     )
     await session.flush()
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=operator_id,
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={"from": previous, "to": operator_id, "reason": reason, "by": by, "note": note},
-    )
-    emit(
-        session,
-        "conversation.assigned",
-        conversation_id=conv.id,
-        assignee_id=operator_id,
-        previous_assignee_id=previous,
+        ConversationAssigned(
+            conversation_id=conv.id,
+            assignee_id=operator_id,
+            previous_assignee_id=previous,
+            reason=reason,
+            by=by,
+            note=note,
+        ),
     )
 
 
-_NEXT_QUEUED = text("""
+_NEXT_QUEUED = text(f"""
 SELECT c.id FROM conversations c
 JOIN contacts ct ON ct.id = c.contact_id
 LEFT JOIN categories cat ON cat.code = ct.category
 LEFT JOIN teams t ON t.id = c.team_id
 LEFT JOIN channel_accounts ch ON ch.id = c.channel_account_id
-WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queued_at IS NOT NULL
   AND COALESCE(ch.settings ->> 'routing_strategy', t.strategy, 'balanced') <> 'manual'
   AND (c.team_id IS NULL
        OR EXISTS (SELECT 1 FROM team_members tm
@@ -343,7 +340,7 @@ WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NU
 ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
 LIMIT 1
 FOR UPDATE OF c SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 async def drain(session: AsyncSession, operator_id: int) -> list[int]:
@@ -393,14 +390,14 @@ async def queue(
     seen_by: Principal | None = None,
 ) -> list[tuple[int, int, datetime, str | None]]:
     """The waiting conversations in hand-out order: (position, conversation id, queued at,
-    category). seen_by: only those this caller sees (app/inbox/visibility.py); None: all."""
+    category). seen_by: only those this caller sees (app/operators/visibility.py); None: all."""
     q = (
         select(Conversation.id, Conversation.queued_at, Contact.category)
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(Category, Category.code == Contact.category)
         .where(
             Conversation.assignee_id.is_(None),
-            Conversation.status != ConversationStatus.resolved,
+            Conversation.status != inbox_rules.CLOSED,
             Conversation.queued_at.is_not(None),
         )
         .order_by(
@@ -431,14 +428,13 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
     missed_by = conv.assignee_id
     conv.slow_response = True
     conv.response_due_at = None
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=missed_by,
-        direction="internal",
-        kind=TouchKind.assignment,
-        reaction=Reaction.negative,
-        meta={"missed_response_target": policy.response_target_seconds, "by": missed_by},
+        ConversationResponseMissed(
+            conversation_id=conv.id,
+            missed_by=missed_by,
+            response_target_seconds=policy.response_target_seconds,
+        ),
     )
     if conv.reassign_count < policy.max_reassignments:
         exclude = (missed_by,) if missed_by is not None else ()
@@ -460,7 +456,10 @@ async def release(session: AsyncSession, operator_id: int) -> list[int]:
         (
             await session.scalars(
                 select(Conversation)
-                .where(Conversation.assignee_id == operator_id, Conversation.status != "resolved")
+                .where(
+                    Conversation.assignee_id == operator_id,
+                    Conversation.status != inbox_rules.CLOSED,
+                )
                 .order_by(Conversation.id)
                 .with_for_update()
             )
@@ -507,13 +506,11 @@ async def unassign(
     waits. The previous assignee is remembered (declined_by) so no drain hands it back to
     them; the next assignment forgets it."""
     previous = conv.assignee_id
-    await touchpoints_service.record_in_conversation(
+    await raise_event(
         session,
-        conv,
-        operator_id=previous,
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={"from": previous, "to": None, "reason": "unassigned", "by": by, "note": note},
+        ConversationUnassigned(
+            conversation_id=conv.id, previous_assignee_id=previous, by=by, note=note
+        ),
     )
     await enqueue(session, conv)
     conv.declined_by = previous

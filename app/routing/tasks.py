@@ -8,27 +8,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
 from app.core.periodic import Periodic
-from app.core.session import emit
+from app.events.dispatch import raise_event
+from app.events.types import ConversationQueueAlert
+from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
-from app.touchpoints import service as touchpoints_service
-from app.touchpoints.models import Reaction, TouchKind
 
-_DUE = text("""
+_DUE = text(f"""
 SELECT id FROM conversations
-WHERE response_due_at <= now() AND status <> 'resolved' AND assignee_id IS NOT NULL
+WHERE response_due_at <= now() AND {inbox_rules.NOT_CLOSED_SQL} AND assignee_id IS NOT NULL
 ORDER BY response_due_at LIMIT :limit
 FOR UPDATE SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
-_WAITING_TOO_LONG = text("""
+_WAITING_TOO_LONG = text(f"""
 SELECT c.id FROM conversations c LEFT JOIN teams t ON t.id = c.team_id
-WHERE c.assignee_id IS NULL AND c.status <> 'resolved' AND c.queued_at IS NOT NULL
+WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queued_at IS NOT NULL
   AND c.queue_alerted_at IS NULL
   AND c.queued_at <= now() - make_interval(secs => COALESCE(t.queue_alert_seconds, :default))
 ORDER BY c.queued_at LIMIT :limit
 FOR UPDATE OF c SKIP LOCKED
-""")
+""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 
 async def run_missed_responses(session: AsyncSession, limit: int = 50) -> int:
@@ -53,21 +53,15 @@ async def run_queue_alerts(session: AsyncSession, limit: int = 50) -> int:
         conv = await session.get(Conversation, conv_id)
         assert conv is not None
         conv.queue_alerted_at = datetime.now(UTC)
-        await touchpoints_service.record(
+        await raise_event(
             session,
-            contact_id=conv.contact_id,
-            conversation_id=conv.id,
-            channel="internal",
-            direction="internal",
-            kind=TouchKind.alert,
-            reaction=Reaction.negative,
-            meta={
-                "alert": "waiting_in_queue",
-                "queued_at": conv.queued_at.isoformat() if conv.queued_at else None,
-                "team_id": conv.team_id,
-            },
+            ConversationQueueAlert(
+                conversation_id=conv.id,
+                contact_id=conv.contact_id,
+                team_id=conv.team_id,
+                queued_at=conv.queued_at.isoformat() if conv.queued_at else None,
+            ),
         )
-        emit(session, "conversation.queue_alert", conversation_id=conv.id, team_id=conv.team_id)
     return len(ids)
 
 

@@ -1,5 +1,6 @@
-"""CSAT answers: recognising a rating in an inbound message and recording it. Used by the
-ingest path, so it imports nothing of the inbox's service layer."""
+"""CSAT answers: recognising a rating in an inbound message (the ingest passes it to its SQL
+function, which finds the survey it answers with chatcentre_awaiting_survey) and recording
+it. The reaction a rating stands for is the touchpoints' rule (touchpoints.rules)."""
 
 import re
 from datetime import UTC, datetime
@@ -10,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.models import ChannelAccount
 from app.surveys.models import Survey
 from app.touchpoints.models import Reaction, Touchpoint
+from app.touchpoints.rules import reaction_for
 from connectors.base import InboundMessage
 
+# How long a survey waits for its answer, unless the channel says otherwise.
 DEFAULT_WINDOW_HOURS = 72
 BUTTON_PREFIX = "csat:"
 _RATING_TEXT = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[!.⭐★]*\s*$")
@@ -30,12 +33,6 @@ def rating_of(msg: InboundMessage) -> int | None:
 def is_survey_button(msg: InboundMessage) -> bool:
     data = msg.meta.get("data")
     return msg.kind == "button" and isinstance(data, str) and data.startswith(BUTTON_PREFIX)
-
-
-def reaction_for(rating: int) -> Reaction:
-    if rating >= 4:
-        return Reaction.positive
-    return Reaction.neutral if rating == 3 else Reaction.negative
 
 
 def window_hours(channel: ChannelAccount) -> int:

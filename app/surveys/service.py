@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
+from app.events.dispatch import raise_event
+from app.events.types import SurveyRequested
 from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, SenderType
 from app.surveys.answers import BUTTON_PREFIX
@@ -61,4 +63,8 @@ async def maybe_request(
     )
     session.add(survey)
     await session.flush()
+    await raise_event(
+        session,
+        SurveyRequested(survey_id=survey.id, conversation_id=conv.id, message_id=msg.id),
+    )
     return survey

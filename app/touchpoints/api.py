@@ -1,27 +1,34 @@
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from app.core.deps import Ctx, Session
-from app.core.errors import Invalid
+from app.core.errors import Forbidden, Invalid
+from app.core.timezones import check_zone, local_today
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
+from app.operators.timezones import manager_zone
+from app.touchpoints import cadence as cadence_service
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.schemas import (
+    CadenceReport,
     ReactionUpdate,
     TouchpointCreate,
     TouchpointPage,
     TouchpointRead,
 )
 
-router = APIRouter(prefix="/api/v1/touchpoints", tags=["touchpoints"])
+# The log's own paths, and the two views of it found under the contacts' paths (the client's
+# timeline, the manager's plan): all in the one router app/main.py includes (at the end).
+touchpoints = APIRouter(prefix="/touchpoints", tags=["touchpoints"])
+by_contact = APIRouter(tags=["contacts"])
 
 
-@router.get("", response_model=TouchpointPage)
+@touchpoints.get("", response_model=TouchpointPage)
 async def list_touchpoints(
     principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
     session: Session,
@@ -44,7 +51,7 @@ async def list_touchpoints(
     )
 
 
-@router.post("", response_model=TouchpointRead, status_code=201)
+@touchpoints.post("", response_model=TouchpointRead, status_code=201)
 async def log_touchpoint(
     body: TouchpointCreate,
     principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_WRITE))],
@@ -56,7 +63,7 @@ async def log_touchpoint(
     return TouchpointRead.model_validate(tp)
 
 
-@router.patch("/{touchpoint_id}", response_model=TouchpointRead)
+@touchpoints.patch("/{touchpoint_id}", response_model=TouchpointRead)
 async def mark_reaction(
     touchpoint_id: int,
     body: ReactionUpdate,
@@ -69,7 +76,7 @@ async def mark_reaction(
     return TouchpointRead.model_validate(tp)
 
 
-@router.get(
+@touchpoints.get(
     "/export.csv",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
@@ -110,3 +117,63 @@ async def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@by_contact.get("/contacts/{contact_id}/timeline", response_model=list[TouchpointRead])
+async def contact_timeline(
+    contact_id: int,
+    principal: Annotated[Principal, Depends(require(scopes.TOUCHPOINTS_READ))],
+    session: Session,
+    before: Annotated[int | None, Query(ge=0, description="touchpoint id cursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[TouchpointRead]:
+    """Every touchpoint of the client, across channels, oldest first."""
+    rows = await touchpoints_service.contact_timeline(
+        session, principal, contact_id, before=before, limit=limit
+    )
+    return [TouchpointRead.model_validate(t) for t in rows]
+
+
+@by_contact.get("/cadence", response_model=CadenceReport)
+async def cadence(
+    principal: Annotated[Principal, Depends(require(scopes.CONTACTS_READ))],
+    session: Session,
+    ctx: Ctx,
+    operator_id: int | None = None,
+    on: Annotated[
+        date | None, Query(description="the day to plan (default: today in `timezone`)")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="IANA zone of the days (default: the manager's team's, else "
+            "default_timezone)",
+        ),
+    ] = None,
+) -> CadenceReport:
+    """Which of a manager's clients are due a touch today and which are overdue."""
+    target = operator_id if operator_id is not None else principal.operator_id
+    if target is None:
+        raise Forbidden("An API key must name operator_id", "operator_required")
+    if target != principal.operator_id and not principal.sees_everything:
+        raise Forbidden("Only admins see another manager's plan", "not_yourself")
+    zone = (
+        check_zone(timezone)
+        if timezone is not None
+        else await manager_zone(session, target, ctx.settings.default_timezone)
+    )
+    day = on or await local_today(session, zone)
+    report = await cadence_service.cadence(session, target, day, zone)
+    return CadenceReport(
+        operator_id=target,
+        on=day,
+        timezone=zone,
+        due_today=report.due_today,
+        overdue=report.overdue,
+    )
+
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(touchpoints)
+router.include_router(by_contact)

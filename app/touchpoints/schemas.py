@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,3 +57,24 @@ class TouchpointCreate(RequestModel):
 
 class ReactionUpdate(RequestModel):
     reaction: Reaction
+
+
+# ---------------------------------------------------------------- cadence
+
+
+class DueTouch(BaseModel):
+    contact_id: int
+    name: str | None
+    category: str
+    what: Literal["touch", "call"]
+    last_at: datetime | None
+    due_on: date
+    days_overdue: int
+
+
+class CadenceReport(BaseModel):
+    operator_id: int
+    on: date
+    timezone: str = Field(description="IANA zone the days are read in")
+    due_today: list[DueTouch]
+    overdue: list[DueTouch]

@@ -6,41 +6,27 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Invalid, NotFound
-from app.inbox import visibility
 from app.inbox.models import Conversation
+from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
 from app.touchpoints.models import Reaction, TouchKind, Touchpoint
 from app.touchpoints.schemas import TouchpointCreate
 
-# DOMAIN.md: recurrence (one-off vs repeating) and attention span (short vs long) follow
-# from the kind of touch. A chat is something the client returns to and stays in.
-_SHAPE: dict[TouchKind, tuple[str, str]] = {
-    TouchKind.message: ("repeating", "long"),
-    TouchKind.note: ("one_off", "short"),
-    TouchKind.notification: ("one_off", "short"),
-    TouchKind.assignment: ("one_off", "short"),
-    TouchKind.status_change: ("one_off", "short"),
-    TouchKind.survey: ("one_off", "short"),
-    TouchKind.call: ("one_off", "long"),
-    TouchKind.meeting: ("one_off", "long"),
-    TouchKind.button: ("one_off", "short"),
-    TouchKind.delivery_failure: ("one_off", "short"),
-    TouchKind.email: ("one_off", "short"),
-    TouchKind.stage_change: ("one_off", "short"),
-    TouchKind.alert: ("one_off", "short"),
-}
-
-
-def shape_of(kind: TouchKind) -> tuple[str, str]:
-    return _SHAPE[kind]
+# The one write path of the touchpoint log (the ingest's SQL calls the same function).
+_RECORD = text("""
+SELECT chatcentre_record_touchpoint(
+    :contact_id, :conversation_id, :message_id, :operator_id, :order_id, :channel,
+    :direction, :kind, :reaction, :chain, :step, :attention, CAST(:meta AS jsonb), :occurred_at)
+""")
 
 
 async def record(
@@ -60,28 +46,30 @@ async def record(
     chain: str | None = None,
     step: str | None = None,
     meta: dict[str, Any] | None = None,
-) -> Touchpoint:
-    recurrence, default_attention = shape_of(kind)
-    tp = Touchpoint(
-        occurred_at=occurred_at or datetime.now(UTC),
-        order_id=order_id,
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        operator_id=operator_id,
-        channel=channel,
-        direction=direction,
-        kind=kind,
-        reaction=reaction,
-        chain=chain,
-        step=step,
-        recurrence=recurrence,
-        attention=attention or default_attention,
-        meta=meta or {},
+) -> int:
+    """Records a touch (its recurrence and attention follow from the kind, see
+    touchpoints.rules) and returns its id."""
+    touchpoint_id = await session.scalar(
+        _RECORD,
+        {
+            "contact_id": contact_id,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "operator_id": operator_id,
+            "order_id": order_id,
+            "channel": channel,
+            "direction": direction,
+            "kind": str(kind),
+            "reaction": str(reaction),
+            "chain": chain,
+            "step": step,
+            "attention": attention,
+            "meta": orjson.dumps(meta or {}).decode(),
+            "occurred_at": occurred_at or datetime.now(UTC),
+        },
     )
-    session.add(tp)
-    await session.flush()
-    return tp
+    assert touchpoint_id is not None
+    return int(touchpoint_id)
 
 
 async def list_touchpoints(
@@ -110,7 +98,7 @@ async def list_touchpoints(
 
 async def record_in_conversation(
     session: AsyncSession, conv: Conversation, *, kind: TouchKind, **fields: Any
-) -> Touchpoint:
+) -> int:
     """A touch within a conversation: contact, conversation and channel come from it."""
     channel_type = await session.scalar(
         select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
@@ -151,7 +139,7 @@ async def log_touch(
         meta["note"] = data.note
     if data.duration_seconds is not None:
         meta["duration_seconds"] = data.duration_seconds
-    return await record(
+    touchpoint_id = await record(
         session,
         contact_id=data.contact_id,
         conversation_id=data.conversation_id,
@@ -167,6 +155,9 @@ async def log_touch(
         attention=attention,
         meta=meta,
     )
+    tp = await session.get(Touchpoint, touchpoint_id)
+    assert tp is not None
+    return tp
 
 
 async def set_reaction(
@@ -274,3 +265,18 @@ async def export_csv(
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+async def contact_timeline(
+    session: AsyncSession, principal: Principal, contact_id: int, *, before: int | None, limit: int
+) -> list[Touchpoint]:
+    """Every touchpoint of a client the caller sees, across channels, oldest first (the
+    last `limit` before the cursor)."""
+    await visibility.require(session, principal, Contact, contact_id)
+    q = select(Touchpoint).where(
+        Touchpoint.contact_id == contact_id, *visibility.where(principal, Touchpoint)
+    )
+    if before is not None:
+        q = q.where(Touchpoint.id < before)
+    q = q.order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc()).limit(limit)
+    return list(reversed((await session.scalars(q)).all()))

@@ -2,19 +2,23 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.attachments import service as attachments_service
+from app.audit import service as audit
 from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
+from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
 from app.inbox import queries as inbox_queries
+from app.operators import scopes, visibility
+from app.operators.auth import require
+from app.operators.service import Principal
 from app.realtime import tickets
 from app.realtime.schemas import WsTicketRead
-from app.realtime.ws import serve_visitor
 from app.webchat import service as webchat_service
 from app.webchat.schemas import (
     SessionCreate,
@@ -25,6 +29,7 @@ from app.webchat.schemas import (
     to_widget_message,
 )
 from app.webchat.service import Visitor
+from app.webchat.ws import serve_visitor
 from connectors.webchat.connector import WebchatConnector
 
 router = APIRouter(prefix="/widget/v1/{widget_key}", tags=["widget"])
@@ -179,3 +184,35 @@ async def visitor_ws(
         await websocket.close(code=4401 if exc.status_code == 401 else 4403, reason=exc.code)
         return
     await serve_visitor(websocket, ctx, visitor, after)
+
+
+# An operator's endpoint under the contacts' path, here because it acts on the widget's own
+# state at once (this process's cache of token versions; the bus tells the other nodes).
+admin_router = APIRouter(prefix="/api/v1", tags=["contacts"])
+
+
+@admin_router.post("/contacts/{contact_id}/revoke-widget-sessions", status_code=204)
+async def revoke_widget_sessions(
+    contact_id: int,
+    principal: Annotated[Principal, Depends(require(scopes.CONTACTS_WRITE))],
+    request: Request,
+    ctx: Ctx,
+    session: Session,
+) -> Response:
+    """End every web chat session of the contact (a leaked token, a shared computer, the
+    site's user signed out): their visitor tokens answer 401 `token_revoked` from now on and
+    their open widget sockets close with 4401. A new session can be started as before."""
+    await visibility.require(session, principal, Contact, contact_id)
+    await webchat_service.revoke_sessions(session, contact_id)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="contact.revoke_widget_sessions",
+        target_type="contact",
+        target_id=contact_id,
+        ip=client_ip(request),
+    )
+    await session.commit()
+    webchat_service.versions_of(ctx).forget([contact_id])  # the bus tells the other nodes
+    return Response(status_code=204)

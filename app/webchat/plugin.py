@@ -15,7 +15,7 @@ from app.config import Settings
 from app.contacts.identity import proven_widget_id
 from app.core.context import AppContext
 from app.webchat import service
-from app.webchat.api import router
+from app.webchat.api import admin_router, router
 from app.webchat.cors import WidgetCorsMiddleware
 from connectors import registry as connectors
 from connectors.webchat.connector import WebchatConnector
@@ -49,7 +49,7 @@ class WebchatPlugin(ChannelPlugin):
         connectors.register(WebchatConnector())
 
     def routers(self) -> Sequence[APIRouter]:
-        return (router,)
+        return (router, admin_router)  # the widget API; the admins' revoke route
 
     def install(self, app: FastAPI, settings: Settings) -> None:
         app.add_middleware(WidgetCorsMiddleware)

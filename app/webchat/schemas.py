@@ -1,11 +1,19 @@
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
-from app.attachments.schemas import AttachmentRead
-from app.attachments.service import VisitorLinks
 from app.core.schemas import RequestModel
-from app.inbox.models import Direction, Message, SenderType
+
+# The widget's message shape lives with the inbox's (the realtime hub renders it too).
+from app.inbox.schemas import WidgetMessageRead, to_widget_message
+
+__all__ = [
+    "SessionCreate",
+    "SessionRead",
+    "WidgetMessageCreate",
+    "WidgetMessagePage",
+    "WidgetMessagePosted",
+    "WidgetMessageRead",
+    "to_widget_message",
+]
 
 
 class SessionCreate(RequestModel):
@@ -32,19 +40,6 @@ class WidgetMessageCreate(RequestModel):
     )
 
 
-class WidgetMessageRead(BaseModel):
-    id: int
-    conversation_id: int
-    direction: Direction
-    sender_type: SenderType
-    text: str | None
-    attachments: list[AttachmentRead] = Field(
-        description="Files sent to the visitor, each with a signed link that expires"
-    )
-    created_at: datetime
-    sent_at: datetime | None
-
-
 class WidgetMessagePosted(BaseModel):
     message: WidgetMessageRead
     duplicate: bool = Field(description="True when this client_message_id was stored before")
@@ -53,16 +48,3 @@ class WidgetMessagePosted(BaseModel):
 class WidgetMessagePage(BaseModel):
     items: list[WidgetMessageRead]
     next_cursor: str | None
-
-
-def to_widget_message(m: Message, links: VisitorLinks) -> WidgetMessageRead:
-    return WidgetMessageRead(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        direction=m.direction,
-        sender_type=m.sender_type,
-        text=m.text,
-        attachments=[links.read(a) for a in m.attachments],
-        created_at=m.created_at,
-        sent_at=m.sent_at,
-    )

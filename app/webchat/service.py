@@ -24,9 +24,12 @@ from app.contacts import identity
 from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
-from app.core.session import VISITOR_SESSIONS_REVOKED, Event, emit
-from app.inbox.models import ACTIVE_STATUSES, Conversation, Direction, Message, SenderType
-from app.ingest.service import IngestResult, ingest, upsert_identity
+from app.core.session import VISITOR_SESSIONS_REVOKED, Event
+from app.events.dispatch import raise_event
+from app.events.types import ContactSessionsRevoked
+from app.inbox.models import Conversation, Direction, Message, SenderType
+from app.inbox.rules import ACTIVE_STATUSES
+from app.ingest.service import IngestResult, ingest
 from app.operators import security
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
@@ -152,7 +155,7 @@ async def revoke_sessions(session: AsyncSession, contact_id: int) -> int:
     )
     if version is None:
         raise NotFound(f"Contact {contact_id} not found")
-    emit(session, SESSIONS_REVOKED, contact_id=contact_id)
+    await raise_event(session, ContactSessionsRevoked(contact_id=contact_id))
     return int(version)
 
 
@@ -194,9 +197,9 @@ async def start_session(
     else:
         external_id = f"visitor:{uuid.uuid4()}"
     # A Sender's email is vouched for (connectors/base.py); the visitor's is only declared.
-    _, contact_id, _ = await upsert_identity(
+    _, contact_id, _ = await identity.upsert_identity(
         session,
-        channel,
+        channel.id,
         Sender(external_id=external_id, name=name),
         datetime.now(UTC),
         inbound=False,

@@ -9,8 +9,7 @@ from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.deps import Session
-from app.inbox import visibility
-from app.operators import scopes
+from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.whatsapp import service as whatsapp_service

@@ -12,7 +12,8 @@ from app.channels.models import ChannelAccount
 from app.config import Settings
 from app.core.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.delivery import pending_statuses
-from app.ingest.service import apply_edit, apply_status, ingest
+from app.delivery.statuses import apply_status
+from app.ingest.service import apply_edit, ingest
 from app.whatsapp.schemas import TemplateSpec, WebhookResult
 from connectors import registry as connectors
 from connectors.base import InboundMessage, MessageEdit

@@ -280,7 +280,15 @@ def _parse_callback(callback: dict[str, Any]) -> InboundMessage:
     user: dict[str, Any] = callback["from"]
     message = callback.get("message") if _is_message(callback.get("message")) else None
     chat = message["chat"] if message else {"id": user["id"], "type": "private"}
-    data = callback.get("data") or callback.get("game_short_name")
+    # Only strings: a malformed update's list or number must not reach the text.
+    data = next(
+        (
+            v
+            for v in (callback.get("data"), callback.get("game_short_name"))
+            if isinstance(v, str) and v
+        ),
+        None,
+    )
     label = _button_label(message, data) if message else None
     meta: dict[str, Any] = {
         "callback_query_id": callback.get("id"),

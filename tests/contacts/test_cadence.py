@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app.contacts import service as contacts_service
+from app.touchpoints import cadence
 from tests.conftest import Running
 from tests.helpers import auth
 
@@ -78,9 +78,9 @@ async def test_due_and_overdue_for_a_fixed_day(run: Running) -> None:
 
     # The daily digest runs once per day, whichever node gets there first.
     async with run.ctx.sessions() as s:
-        assert await contacts_service.send_daily_digest(s, date(2026, 3, 10)) == 1
+        assert await cadence.send_daily_digest(s, date(2026, 3, 10)) == 1
         await s.commit()
-        assert await contacts_service.send_daily_digest(s, date(2026, 3, 10)) == 0
+        assert await cadence.send_daily_digest(s, date(2026, 3, 10)) == 0
 
 
 async def test_categories_are_configurable(run: Running) -> None:

@@ -1,5 +1,6 @@
-"""The migrations on a fresh database of their own: up, down to base, up again; and the
-models agree with what the migrations build (autogenerate finds nothing to do)."""
+"""The migrations on a fresh database of their own: up, down to base, up again; the models
+agree with what the migrations build (autogenerate finds nothing to do), and the SQL functions
+are the ones declared beside their owners."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate
-from app.models import Base
+from app.db.sqlfunctions import drift
+from app.models import SQL_FUNCTIONS, Base
 
 EXPECTED_TABLES = {
     "messages",
@@ -71,6 +73,26 @@ async def _schema(url: str) -> tuple[set[str], set[str]]:
     return tables, types
 
 
+async def _functions(url: str) -> tuple[set[str], list[str]]:
+    """(our functions' names in the public schema, their drift from the declarations)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            names = set(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT proname FROM pg_proc WHERE proname LIKE 'chatcentre%' "
+                            "AND pronamespace = 'public'::regnamespace"
+                        )
+                    )
+                ).scalars()
+            )
+            return names, await conn.run_sync(lambda c: drift(c, SQL_FUNCTIONS))
+    finally:
+        await engine.dispose()
+
+
 async def _diff(url: str) -> list[Any]:
     engine = create_async_engine(url)
 
@@ -96,16 +118,23 @@ async def test_upgrade_downgrade_upgrade(fresh_database: str) -> None:
     tables, types = await _schema(url)
     assert tables >= EXPECTED_TABLES, EXPECTED_TABLES - tables
     assert {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"} == tables
+    names, drifted = await _functions(url)
+    assert names == {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
 
     await migrate.downgrade(url, "base")
     tables, leftover_types = await _schema(url)
     assert tables <= {"alembic_version"}, tables
     assert leftover_types == set(), f"downgrade left types behind: {leftover_types}"
+    names, _ = await _functions(url)
+    assert names == set(), f"downgrade left functions behind: {names}"
 
     await migrate.upgrade(url)
     tables, types_again = await _schema(url)
     assert tables >= EXPECTED_TABLES
     assert types_again == types
+    # The frozen bodies of the old migrations are replaced by the declared ones at head.
+    names, drifted = await _functions(url)
+    assert names == {fn.name for fn in SQL_FUNCTIONS} and drifted == [], drifted
 
     # Upgrading an up-to-date database is a no-op.
     await migrate.upgrade(url)

@@ -256,6 +256,7 @@ def test_the_ingest_payload_keys_build_the_events() -> None:
         "channel_id": 4,
         "channel_type": "telegram",
         "team_id": None,
+        "opened_by": "contact",
     }
     assert ConversationCreated(**created).payload() == created
     assert MessageCreated(**message).bus() == {

@@ -1,7 +1,7 @@
 """The visibility rule as a pure function (the inbox's SQL, its Python check and the
 realtime hub all follow it): admins and integrations see everything; an operator sees what
 is assigned to them, and unassigned conversations of their teams or of no team. The SQL
-form (app/inbox/visibility.py where()) answers exactly as the Python one, in PostgreSQL."""
+form (app/operators/visibility.py where()) answers exactly as the Python one, in PostgreSQL."""
 
 import itertools
 

@@ -115,6 +115,15 @@ def test_callback_query_is_a_button_press() -> None:
     assert msg.sender.external_id == "518003941"
 
 
+def test_callback_data_that_is_not_text_is_ignored() -> None:
+    update = load_update("update_callback_query")
+    update["callback_query"]["data"] = ["csat:5"]
+    update["callback_query"]["message"]["reply_markup"] = {}
+    msg = parse_update(update).message
+    assert msg.kind == "button"
+    assert msg.text is None and msg.meta["callback_data"] is None
+
+
 def test_start_deep_link_is_the_source() -> None:
     msg = parse_update(load_update("update_start_deeplink")).message
     assert msg.sender.source == "ad_vk_winter"

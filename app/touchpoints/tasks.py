@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from app.contacts import service as contacts_service
 from app.core.context import AppContext
 from app.core.periodic import Periodic
+from app.touchpoints import cadence
 
 
 class CadenceDigest(Periodic):
@@ -13,7 +13,7 @@ class CadenceDigest(Periodic):
 
     async def round(self) -> None:
         async with self.ctx.sessions() as session:
-            await contacts_service.send_daily_digest(
+            await cadence.send_daily_digest(
                 session, datetime.now(UTC).date(), self.ctx.settings.default_timezone
             )
             await session.commit()

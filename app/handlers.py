@@ -1,0 +1,58 @@
+"""Who reacts to what: every domain event handler, connected in one place.
+
+A service raises a fact (app/events/types.py) and knows nothing of the reactions; this
+file is the only one that ties a domain's event to another domain's side effect. The
+handlers of one event run in the order listed here, inside the transaction that raised it
+("tx"), or after it committed ("after_commit"). install() is idempotent: the app, the
+worker and the CLI each call it at start."""
+
+from app.delivery import handlers as delivery
+from app.events.dispatch import on
+from app.events.types import (
+    ChannelDeleted,
+    ConversationAssigned,
+    ConversationCreated,
+    ConversationQueueAlert,
+    ConversationResolved,
+    ConversationResponseMissed,
+    ConversationStatusChanged,
+    ConversationUnassigned,
+    MessageCreated,
+    MessageDeliveryFailed,
+    OperatorAvailabilityChanged,
+)
+from app.routing import handlers as routing
+from app.surveys import handlers as surveys
+from app.touchpoints import handlers as touchpoints
+
+
+def install() -> None:
+    # A new conversation (the client wrote) goes to an operator or the queue.
+    on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
+
+    # Outgoing messages: written to the outbox, and a touch in the client's history.
+    on(MessageCreated, touchpoints.record_message, name="touchpoints.record_message")
+    on(MessageCreated, delivery.enqueue_outbound, name="delivery.enqueue_outbound")
+    on(MessageDeliveryFailed, touchpoints.record_delivery_failure, name="touchpoints.failure")
+
+    # Assignment history.
+    on(ConversationAssigned, touchpoints.record_assignment, name="touchpoints.assignment")
+    on(ConversationUnassigned, touchpoints.record_unassignment, name="touchpoints.unassignment")
+    on(ConversationResponseMissed, touchpoints.record_missed_response, name="touchpoints.missed")
+    on(ConversationQueueAlert, touchpoints.record_queue_alert, name="touchpoints.queue_alert")
+
+    # Status: history, and on resolving (by any path) the assignee's next one and the CSAT.
+    on(ConversationStatusChanged, touchpoints.record_status_change, name="touchpoints.status")
+    on(ConversationResolved, routing.drain_assignee, name="routing.drain_assignee")
+    on(ConversationResolved, surveys.request_csat, name="surveys.request_csat")
+
+    # Operators: a hand-set presence or capacity hands out or releases conversations.
+    on(
+        OperatorAvailabilityChanged,
+        routing.after_availability_change,
+        name="routing.after_availability_change",
+        phase="after_commit",
+    )
+
+    # Channels: nothing left in a deleted channel's outbox is sent.
+    on(ChannelDeleted, delivery.cancel_channel_outbox, name="delivery.cancel_channel")

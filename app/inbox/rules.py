@@ -1,0 +1,31 @@
+"""A conversation's life, written once: which statuses are active, what an inbound message or
+a reply reopens. Python reads these constants and the SQL (the ingest function, routing's
+statements) is written from them."""
+
+from app.db.sqlfunctions import in_list, literal
+from app.inbox.models import ConversationStatus
+
+# The one status that ends a conversation; any other is active, and a contact has at most one
+# active conversation per channel (the partial unique index on conversations).
+CLOSED = ConversationStatus.resolved
+ACTIVE_STATUSES = tuple(s for s in ConversationStatus if s is not CLOSED)
+# A new conversation, and one a message wakes up, is open.
+OPENED = ConversationStatus.open
+# The client's message wakes a conversation left waiting for them or put aside.
+REOPEN_ON_INBOUND = (ConversationStatus.pending, ConversationStatus.snoozed)
+# An operator's reply takes a conversation out of "waiting for the client".
+REOPEN_ON_REPLY = (ConversationStatus.pending,)
+
+
+def not_closed(column: str = "status") -> str:
+    """SQL: the conversation in `column` is active. Written as `<> 'resolved'` (not an IN
+    list) because that is the predicate of the partial indexes the planner must match."""
+    return f"{column} <> {literal(CLOSED)}"
+
+
+# The predicate text of the partial indexes on conversations (byte for byte).
+NOT_CLOSED_SQL = not_closed()
+
+
+def sql_list(statuses: tuple[ConversationStatus, ...]) -> str:
+    return in_list(statuses)

@@ -1,0 +1,85 @@
+"""The ingest's SQL function, written from the inbox's and the touchpoints' rules and the
+event catalogue."""
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+
+from app.contacts.sql import UPSERT_IDENTITY
+from app.db.sqlfunctions import SqlFunction, SqlFunctionError, case, literal
+from app.events.types import ConversationCreated, DomainEvent, MessageCreated
+from app.inbox import rules as inbox_rules
+from app.routing.sql import RESPONSE_DUE_AT
+from app.surveys.sql import AWAITING_SURVEY
+from app.touchpoints import rules as touch_rules
+from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
+
+
+def event_header(event: type[DomainEvent]) -> str:
+    """`name, version, aggregate` of the event's domain_events rows, as SQL."""
+    return f"{literal(event.name)}, {event.version}, {literal(event.aggregate)}"
+
+
+def event_payload(event: type[DomainEvent], sql: Mapping[str, str]) -> str:
+    """The event's payload as a jsonb_build_object with the event class's keys. `sql` maps
+    each key to its SQL expression; a field without one is an error (the stored payload must
+    build the event), an expression for a key the class does not have is left out."""
+    keys = [f.name for f in dataclasses.fields(event)]
+    if missing := [k for k in keys if k not in sql]:
+        raise SqlFunctionError(f"{event.name}: no SQL for payload keys {missing}")
+    return "jsonb_build_object(" + ", ".join(f"{literal(k)}, {sql[k]}" for k in keys) + ")"
+
+
+# What the function's variables are in the events' terms.
+_CONVERSATION_CREATED = {
+    "conversation_id": "o_conversation_id",
+    "contact_id": "o_contact_id",
+    "channel_id": "p_channel_id",
+    "channel_type": "p_channel_type",
+    "team_id": "p_team_id",
+    "opened_by": literal("contact"),  # the client wrote
+}
+_MESSAGE_CREATED = {
+    "message_id": "o_message_id",
+    "conversation_id": "o_conversation_id",
+    "contact_id": "o_contact_id",
+    "channel_id": "p_channel_id",
+    "channel_type": "p_channel_type",
+    "direction": literal("inbound"),
+    "sender_type": literal("contact"),
+    "operator_id": "NULL",
+    "touch_kind": "v_touch_kind",
+    "chain": "NULL",
+    "step": "NULL",
+    "order_id": "NULL",
+    "rating": "p_rating",
+    "answers_survey": "v_survey_id",
+    "first_part": "true",
+}
+
+INGEST_MESSAGE = SqlFunction(
+    "chatcentre_ingest_message",
+    Path(__file__).parent / "sql" / "ingest_message.sql",
+    params={
+        "ACTIVE_CV": inbox_rules.not_closed("cv.status"),
+        "OPENED": literal(inbox_rules.OPENED),
+        "REOPEN_ON_INBOUND": inbox_rules.sql_list(inbox_rules.REOPEN_ON_INBOUND),
+        "SURVEY_ANSWER_TOUCH": literal(touch_rules.SURVEY_ANSWER_TOUCH),
+        "INBOUND_TOUCH_CASE": case(
+            "p_kind",
+            {k: t.value for k, t in touch_rules.INBOUND_TOUCH_BY_MESSAGE_KIND.items()},
+            default=literal(touch_rules.INBOUND_TOUCH),
+        ),
+        "CONVERSATION_CREATED": event_header(ConversationCreated),
+        "CONVERSATION_CREATED_PAYLOAD": event_payload(ConversationCreated, _CONVERSATION_CREATED),
+        "MESSAGE_CREATED": event_header(MessageCreated),
+        "MESSAGE_CREATED_PAYLOAD": event_payload(MessageCreated, _MESSAGE_CREATED),
+    },
+    depends_on=(
+        UPSERT_IDENTITY.name,
+        AWAITING_SURVEY.name,
+        RESPONSE_DUE_AT.name,
+        RECORD_TOUCHPOINT.name,
+        REACTION_FOR.name,
+    ),
+)

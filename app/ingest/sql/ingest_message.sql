@@ -1,0 +1,134 @@
+-- The whole inbound path of one message in one call (app/ingest/service.py, declared in
+-- app/ingest/sql.py). In the server:
+-- 1. upserts the sender's identity (chatcentre_upsert_identity); its row lock serialises one
+--    sender's messages, so the find-or-open of the conversation below cannot race;
+-- 2. finds the active conversation or opens one (not for a message already stored); a rating
+--    answers the survey still waiting (chatcentre_awaiting_survey) instead of opening one;
+-- 3. inserts the message idempotently, its touchpoint (chatcentre_record_touchpoint) and the
+--    conversation's counters; an assignee's answer clock starts (chatcentre_response_due_at);
+-- 4. stores the facts in domain_events: message.created, and conversation.created when it
+--    opened one (their payloads are written from the event classes in app/events/types.py;
+--    the Python side raises the same events with stored=True).
+-- The statuses come from app/inbox/rules.py, the touch kinds from app/touchpoints/rules.py.
+CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
+    p_channel_id bigint, p_team_id bigint, p_channel_type text,
+    p_sender_external_id text, p_username text, p_name text, p_email text, p_phone text,
+    p_source text,
+    p_external_id text, p_kind text, p_text text, p_attachments jsonb,
+    p_sent_at timestamptz, p_meta jsonb, p_reply_to_external_id text,
+    p_rating integer,          -- the message reads as a rating (1-5, a csat button); else NULL
+    p_survey_button boolean,   -- it is a pressed survey button
+    p_survey_window_hours integer,
+    p_now timestamptz,
+    p_inbound_at timestamptz,  -- when the client wrote, as the reply window counts it
+    OUT o_identity_id bigint, OUT o_contact_id bigint, OUT o_contact_created boolean,
+    OUT o_conversation_id bigint, OUT o_conversation_created boolean,
+    OUT o_answers_survey boolean, OUT o_message_id bigint,
+    -- The stored events' payloads (NULL: not raised), for the Python side to raise the same.
+    OUT o_conversation_event jsonb, OUT o_message_event jsonb)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_survey_waits boolean;
+    v_survey_id bigint;
+    v_touch_kind text;
+    v_inbound_at timestamptz := COALESCE(p_inbound_at, p_now);
+BEGIN
+    SELECT u.o_identity_id, u.o_contact_id, u.o_contact_created
+    INTO o_identity_id, o_contact_id, o_contact_created
+    FROM chatcentre_upsert_identity(p_channel_id, p_sender_external_id, p_username, p_name,
+                                    p_email, p_phone, p_source, v_inbound_at, p_now) u;
+
+    WITH found AS (
+        -- A rating also answers a survey asked in the open conversation itself (after a
+        -- delivery, say) when that survey is the one still waiting.
+        SELECT cv.id, false AS created,
+               (p_rating IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM chatcentre_awaiting_survey(
+                       o_contact_id, p_channel_id, cv.id, p_now, p_survey_window_hours)
+               )) AS survey
+        FROM conversations cv
+        WHERE cv.contact_id = o_contact_id AND cv.channel_account_id = p_channel_id
+          AND {{ACTIVE_CV}}
+    ), awaiting_rating AS (
+        -- A rating answers the survey of a resolved conversation instead of opening one.
+        SELECT a.survey_conversation_id AS id, false AS created, true AS survey
+        FROM chatcentre_awaiting_survey(
+            o_contact_id, p_channel_id, NULL, p_now, p_survey_window_hours) a
+        WHERE p_rating IS NOT NULL AND NOT EXISTS (SELECT 1 FROM found)
+    ), opened AS (
+        INSERT INTO conversations
+            (contact_id, channel_account_id, identity_id, team_id, status,
+             last_activity_at, last_inbound_at)
+        SELECT o_contact_id, p_channel_id, o_identity_id, p_team_id, {{OPENED}}, p_now,
+               v_inbound_at
+        WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
+          AND NOT EXISTS (SELECT 1 FROM messages mm
+                          WHERE mm.channel_account_id = p_channel_id
+                            AND mm.external_id = p_external_id)
+        RETURNING conversations.id, true AS created, false AS survey
+    )
+    SELECT x.id, x.created, x.survey INTO o_conversation_id, o_conversation_created, v_survey_waits
+    FROM (SELECT * FROM found UNION ALL SELECT * FROM awaiting_rating
+          UNION ALL SELECT * FROM opened) x;
+    IF NOT FOUND THEN
+        RETURN;  -- already stored, and its conversation is closed since
+    END IF;
+
+    -- A survey's answer is a touch of its own kind, carrying the client's reaction.
+    o_answers_survey := p_rating IS NOT NULL AND (v_survey_waits OR p_survey_button);
+
+    WITH m AS (
+        INSERT INTO messages
+            (conversation_id, channel_account_id, contact_id, direction, sender_type, kind,
+             text, attachments, external_id, delivery_state, sent_at, meta, reply_to_id,
+             created_at)
+        VALUES (o_conversation_id, p_channel_id, o_contact_id, 'inbound', 'contact', p_kind,
+                p_text, p_attachments, p_external_id, 'received', p_sent_at, p_meta,
+                (SELECT r.id FROM messages r WHERE r.channel_account_id = p_channel_id
+                                               AND r.external_id = p_reply_to_external_id),
+                p_now)
+        ON CONFLICT (channel_account_id, external_id) DO NOTHING
+        RETURNING messages.id
+    ), c AS (
+        UPDATE conversations cv SET
+            last_activity_at = p_now,
+            last_inbound_at = GREATEST(cv.last_inbound_at, v_inbound_at),
+            unread_count = cv.unread_count + 1,
+            status = CASE WHEN cv.status IN {{REOPEN_ON_INBOUND}} THEN {{OPENED}}
+                          ELSE cv.status END,
+            snoozed_until = NULL,
+            -- The assignee's answer clock starts at the first unanswered message.
+            response_due_at = COALESCE(cv.response_due_at,
+                CASE WHEN cv.assignee_id IS NOT NULL AND {{ACTIVE_CV}} THEN
+                    (SELECT d.due_at FROM chatcentre_response_due_at(cv.team_id, p_now) d)
+                END)
+        WHERE cv.id = o_conversation_id AND EXISTS (SELECT 1 FROM m)
+    )
+    SELECT m.id INTO o_message_id FROM m;
+    IF o_message_id IS NULL THEN
+        RETURN;  -- a redelivery: nothing changed
+    END IF;
+
+    IF o_answers_survey THEN
+        v_touch_kind := {{SURVEY_ANSWER_TOUCH}};
+        SELECT s.id INTO v_survey_id FROM surveys s
+        WHERE s.conversation_id = o_conversation_id AND s.answered_at IS NULL;
+    ELSE
+        v_touch_kind := {{INBOUND_TOUCH_CASE}};
+    END IF;
+    PERFORM chatcentre_record_touchpoint(
+        o_contact_id, o_conversation_id, o_message_id, NULL, NULL, p_channel_type, 'inbound',
+        v_touch_kind, CASE WHEN o_answers_survey THEN chatcentre_reaction_for(p_rating) END,
+        NULL, NULL, NULL, NULL, p_now);
+
+    IF o_conversation_created THEN
+        o_conversation_event := {{CONVERSATION_CREATED_PAYLOAD}};
+    END IF;
+    o_message_event := {{MESSAGE_CREATED_PAYLOAD}};
+    INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
+    SELECT {{CONVERSATION_CREATED}}, o_conversation_id, o_conversation_event
+    WHERE o_conversation_created
+    UNION ALL
+    SELECT {{MESSAGE_CREATED}}, o_message_id, o_message_event;
+END
+$fn$;

@@ -1,0 +1,37 @@
+"""Routing's reactions to domain events (connected in app/handlers.py)."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.context import AppContext
+from app.events.types import ConversationCreated, ConversationResolved, OperatorAvailabilityChanged
+from app.operators.models import Presence
+from app.routing import presence, service
+
+
+async def route_new_conversation(session: AsyncSession, ev: ConversationCreated) -> None:
+    """A client wrote: the conversation goes to an operator, or waits in the queue."""
+    if ev.opened_by == "contact":
+        await service.route(session, ev.conversation_id)
+
+
+async def drain_assignee(session: AsyncSession, ev: ConversationResolved) -> None:
+    """Resolving frees a place: the assignee takes the next one waiting."""
+    if ev.assignee_id is not None:
+        await service.drain(session, ev.assignee_id)
+
+
+async def after_availability_change(ctx: AppContext, ev: OperatorAvailabilityChanged) -> None:
+    """After the change committed (the follow-up never holds the operator's row while it
+    waits for conversation rows): coming online or getting room hands out the queue,
+    going offline releases what the team says to release."""
+    if ev.presence_from is not None and ev.presence_to is not None:
+        before, after = Presence(ev.presence_from), Presence(ev.presence_to)
+        if before != after:
+            await presence.after_change(ctx.sessions, ev.operator_id, before, after)
+            return
+    if (
+        ev.capacity_from is not None
+        and ev.capacity_to is not None
+        and ev.capacity_to > ev.capacity_from
+    ):
+        await presence.capacity_freed(ctx.sessions, ev.operator_id)

@@ -1,0 +1,10 @@
+-- When an assignee's answer is due for a conversation of this team: its response target, or
+-- the built-in default (routing.service.DEFAULT_POLICY). Set-returning (one row), STABLE and a
+-- single SELECT so the planner inlines it where it is called in FROM.
+CREATE OR REPLACE FUNCTION chatcentre_response_due_at(p_team_id bigint, p_now timestamptz)
+RETURNS TABLE (due_at timestamptz)
+LANGUAGE sql STABLE AS $fn$
+    SELECT p_now + make_interval(secs => COALESCE(
+        (SELECT t.response_target_seconds FROM teams t WHERE t.id = p_team_id),
+        {{DEFAULT_TARGET}}))
+$fn$;

@@ -1,0 +1,24 @@
+"""app/handlers.py: the one place that connects events to their handlers."""
+
+from app import handlers
+from app.events.dispatch import handlers_of
+from app.events.types import ConversationResolved, MessageCreated, OperatorAvailabilityChanged
+
+
+def test_install_is_idempotent_and_keeps_the_order() -> None:
+    handlers.install()
+    first = handlers_of(MessageCreated), handlers_of(ConversationResolved)
+    handlers.install()
+    assert (handlers_of(MessageCreated), handlers_of(ConversationResolved)) == first
+    # The touch is written before the outbox row; the drain before the survey's message.
+    assert handlers_of(MessageCreated) == [
+        ("touchpoints.record_message", "tx"),
+        ("delivery.enqueue_outbound", "tx"),
+    ]
+    assert handlers_of(ConversationResolved) == [
+        ("routing.drain_assignee", "tx"),
+        ("surveys.request_csat", "tx"),
+    ]
+    assert handlers_of(OperatorAvailabilityChanged) == [
+        ("routing.after_availability_change", "after_commit")
+    ]
