@@ -81,11 +81,9 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the background workers alone (no HTTP), to scale them apart from the API."""
-    from app import handlers
+    from app import handlers, plugins
     from app.core.context import build_context
     from app.observability.redact import log_config
-    from app.telegram import service as telegram_service
-    from app.whatsapp import service as whatsapp_service
     from app.workers import Workers
     from connectors import registry as connectors_registry
 
@@ -96,8 +94,7 @@ def worker() -> None:
     async def run() -> None:
         ctx = build_context(settings)
         handlers.install()
-        whatsapp_service.configure_connector(settings)
-        telegram_service.configure_connector(settings)
+        plugins.configure(settings)
         await ctx.bus.start()
         workers = Workers(ctx)
         await workers.start()
@@ -180,7 +177,9 @@ def operator_create(
 
 @channel_cli.command("add")
 def channel_add(
-    type_: Annotated[str, typer.Argument(metavar="TYPE", help="webchat, telegram or whatsapp")],
+    type_: Annotated[
+        str, typer.Argument(metavar="TYPE", help="A channel type: webchat, telegram, whatsapp, ...")
+    ],
     name: Annotated[str | None, typer.Option(help="Display name (default: by type)")] = None,
     origin: Annotated[
         list[str] | None, typer.Option(help="Allowed site origin (repeat); none = any")
@@ -210,31 +209,34 @@ def channel_add(
         typer.Option(help="telegram: webhook or polling (default: webhook if a public URL is set)"),
     ] = None,
 ) -> None:
-    """Connect a channel account and print its keys."""
+    """Connect a channel account and print its keys. Each channel's plugin reads the flags
+    that concern it."""
+    from app import plugins  # noqa: F401 - registers the channel plugins
+    from app.channels import registry
     from app.channels import service as channels_service
-    from app.channels.models import ChannelType
     from app.channels.schemas import ChannelCreate
     from app.core.errors import DomainError
 
-    ctype = ChannelType(type_)
-    settings: dict[str, Any] = {}
-    credentials: dict[str, str] = {}
-    if ctype == ChannelType.webchat:
-        settings = {"allowed_origins": origin or []}
-    elif ctype == ChannelType.whatsapp:
-        given = {
-            "phone_number_id": phone_number_id,
-            "access_token": access_token,
-            "app_secret": app_secret,
-            "verify_token": verify_token,
-        }
-        credentials = {k: v for k, v in given.items() if v}
-    elif ctype == ChannelType.telegram:
-        settings = {"mode": mode} if mode else {}
-        credentials = {"bot_token": token} if token else {}
-    default_name = {"webchat": "Website chat", "telegram": "Telegram bot"}.get(type_, type_)
+    flags = {
+        "origin": origin,
+        "phone_number_id": phone_number_id,
+        "access_token": access_token,
+        "app_secret": app_secret,
+        "verify_token": verify_token,
+        "token": token,
+        "mode": mode,
+    }
+    try:
+        plugin = registry.get(type_)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    settings, credentials = plugin.cli_values(flags)
     data = ChannelCreate(
-        type=ctype, name=name or default_name, settings=settings, credentials=credentials
+        type=plugin.type,
+        name=name or plugin.default_name,
+        settings=settings,
+        credentials=credentials,
     )
 
     async def create(session: AsyncSession) -> Any:
@@ -245,22 +247,9 @@ def channel_add(
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"channel {channel.id} ({channel.type.value}) created")
-    if ctype == ChannelType.whatsapp:
-        public = get_settings().public_url.rstrip("/") or "https://<public host>"
-        typer.echo(f"webhook URL (Meta dashboard): {public}/webhooks/whatsapp/{channel.id}")
-    elif ctype == ChannelType.telegram:
-        bot, how = channel.settings.get("bot_username"), channel.settings["mode"]
-        typer.echo(f"bot @{bot}, {how} mode")
-        if how == "webhook":
-            typer.echo(
-                f"webhook set to {get_settings().public_url.rstrip('/')}"
-                f"/webhooks/telegram/{channel.id}"
-            )
-        else:
-            typer.echo("updates are fetched by `chatcentre serve` or `chatcentre worker`")
-    else:
-        typer.echo(f"widget_key: {channel.public_key}")
+    typer.echo(f"channel {channel.id} ({channel.type}) created")
+    for line in plugin.describe(channel, get_settings().public_url):
+        typer.echo(line)
     for key, value in generated.items():
         typer.echo(f"{key} (shown once): {value}")
 

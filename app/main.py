@@ -9,13 +9,15 @@ from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import app.models  # noqa: F401  (every model and visibility rule, before the first request)
-from app import handlers
+from app import handlers, plugins
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
+from app.channels import registry
 from app.channels.api import router as channels_router
+from app.channels.api import types_router as channel_types_router
 from app.config import Settings, get_settings
 from app.console.api import router as console_router
 from app.contacts.api import router as contacts_router
@@ -30,15 +32,7 @@ from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
 from app.routing import presence
 from app.routing.api import router as routing_router
-from app.telegram import service as telegram_service
-from app.telegram.api import router as telegram_router
 from app.touchpoints.api import router as touchpoints_router
-from app.webchat import service as webchat_service
-from app.webchat.api import admin_router as webchat_admin_router
-from app.webchat.api import router as widget_router
-from app.webchat.cors import WidgetCorsMiddleware
-from app.whatsapp import service as whatsapp_service
-from app.whatsapp.api import router as whatsapp_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
 
@@ -57,8 +51,11 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
             on_console_close=presence.console_closed,
         )
         hub.start()
-        # Revoked visitors' cached token versions go first, then the hub closes sockets.
-        context.bus.subscribe(webchat_service.revocation_listener(context))
+        # The channels' listeners go first (a widget forgets a revoked visitor's token
+        # version), then the hub closes sockets.
+        for plugin in registry.all():
+            for listener in plugin.bus_listeners(context):
+                context.bus.subscribe(listener)
         context.bus.subscribe(hub.on_events)
         app.state.ctx = context
         app.state.hub = hub
@@ -91,17 +88,12 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)
-    whatsapp_service.configure_connector(settings)
-    telegram_service.configure_connector(settings)
-    app.add_middleware(WidgetCorsMiddleware)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        wider={
-            "/webhooks/whatsapp/": settings.whatsapp_max_webhook_bytes,
-            UPLOAD_PATH: settings.attachment_max_bytes + MULTIPART_OVERHEAD,
-        },
-    )
+    plugins.configure(settings)
+    wider = {UPLOAD_PATH: settings.attachment_max_bytes + MULTIPART_OVERHEAD}
+    for plugin in registry.all():
+        plugin.install(app, settings)
+        wider |= plugin.wider_body_limits(settings)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, wider=wider)
     app.add_middleware(MetricsMiddleware)
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     if trusted:
@@ -110,13 +102,14 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         # the audit log use the peer address).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # The inbound paths first: routes are matched in order, and these take most requests.
+    app.include_router(health_router)
+    for plugin in registry.all():
+        for inbound in plugin.routers():
+            app.include_router(inbound)
     for router in (
-        health_router,
-        widget_router,
-        telegram_router,
-        whatsapp_router,
         operators_router,
         channels_router,
+        channel_types_router,
         inbox_router,
         attachments_router,
         contacts_router,
@@ -127,7 +120,6 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         console_router,
         chains_router,
         tracking_router,
-        webchat_admin_router,
     ):
         app.include_router(router)
     return app

@@ -1,16 +1,19 @@
-"""Background workers of a process: outbox dispatchers, routing timers, Telegram pollers,
-the daily cadence digest, the delivery-chain watchdogs, the sweep of early status callbacks."""
+"""Background workers of a process: outbox dispatchers, routing timers, the channels' own
+(Telegram pollers), the daily cadence digest, the delivery-chain watchdogs, the sweep of
+early status callbacks."""
 
 import asyncio
 import contextlib
 
 import app.models  # noqa: F401  (every model and visibility rule, in a worker-only process too)
+from app import plugins  # noqa: F401 - registers the channel plugins
 from app.chains.tasks import ChainWatchdogs
+from app.channels import registry
+from app.channels.plugin import Worker
 from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
 from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
-from app.telegram.poller import TelegramPollers
 from app.touchpoints.tasks import CadenceDigest
 
 
@@ -22,7 +25,9 @@ class Workers:
             for i in range(ctx.settings.dispatcher_concurrency)
         ]
         self.timers = RoutingTimers(ctx, interval=ctx.settings.routing_tick_seconds)
-        self.telegram_pollers = TelegramPollers(ctx)
+        self.channel_workers: list[tuple[str, Worker]] = [
+            named for plugin in registry.all() for named in plugin.workers(ctx)
+        ]
         self.digest = CadenceDigest(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
@@ -33,9 +38,8 @@ class Workers:
             self.ctx.bus.subscribe(d.on_events)
             self._tasks.append(asyncio.create_task(d.run_forever(), name=d.name))
         self._tasks.append(asyncio.create_task(self.timers.run_forever(), name="routing-timers"))
-        self._tasks.append(
-            asyncio.create_task(self.telegram_pollers.run_forever(), name="telegram-pollers")
-        )
+        for name, worker in self.channel_workers:
+            self._tasks.append(asyncio.create_task(worker.run_forever(), name=name))
         self._tasks.append(asyncio.create_task(self.digest.run_forever(), name="cadence-digest"))
         self._tasks.append(
             asyncio.create_task(self.chain_watchdogs.run_forever(), name="chain-watchdogs")
@@ -48,7 +52,8 @@ class Workers:
         for d in self.dispatchers:
             d.stop()
         self.timers.stop()
-        self.telegram_pollers.stop()
+        for _, worker in self.channel_workers:
+            worker.stop()
         self.digest.stop()
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()

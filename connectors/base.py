@@ -116,8 +116,25 @@ class MediaUnavailable(Exception):
     """The provider no longer has the file, or never had it."""
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do, declared by its connector: the app asks these instead of
+    branching on a channel type (the console's template picker, the reply window, who may
+    write first)."""
+
+    media: bool  # files both ways
+    edits: bool  # the client may edit or delete a sent message
+    templates: bool  # approved templates (needed outside a reply window)
+    typing: bool  # a typing indicator reaches the client
+    read_receipts: bool  # the provider reports "read"
+    reply_window: bool  # free text only for a while after the client wrote
+    initiates: bool  # we may write first to someone who never wrote (by a template)
+    max_text_length: int | None  # the longest text one message takes; None: no limit
+
+
 class Connector(Protocol):
     channel_type: str
+    capabilities: Capabilities
     # Provider throughput, as `limits` strings ("30/second"); None = unlimited. A channel
     # account's settings may override them (rate_per_account, rate_per_chat).
     rate_per_account: str | None

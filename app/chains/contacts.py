@@ -7,13 +7,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chains.schemas import ClientRef
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels import registry
+from app.channels.models import ChannelAccount
 from app.contacts import identity
 from app.contacts.models import Contact, ContactIdentity
 from app.core.errors import Invalid
 
 
-async def _by_identity(session: AsyncSession, ctype: ChannelType, external_id: str) -> int | None:
+async def _by_identity(session: AsyncSession, ctype: str, external_id: str) -> int | None:
     return await session.scalar(
         select(ContactIdentity.contact_id)
         .join(ChannelAccount, ChannelAccount.id == ContactIdentity.channel_account_id)
@@ -36,21 +37,11 @@ async def find_contact(session: AsyncSession, client: ClientRef) -> int | None:
         if await session.get(Contact, client.contact_id) is None:
             raise Invalid(f"Contact {client.contact_id} not found", "unknown_contact")
         return client.contact_id
-    lookups: list[tuple[ChannelType, str | None]] = [
-        (ChannelType.telegram, client.telegram_id),
-        (ChannelType.whatsapp, client.wa_id),
-        (
-            ChannelType.webchat,
-            identity.proven_widget_id(client.widget_identifier)
-            if client.widget_identifier
-            else None,
-        ),
-        # A wa_id is the phone number in digits.
-        (ChannelType.whatsapp, _digits(client.phone) if client.phone else None),
-    ]
-    for ctype, external_id in lookups:
-        if external_id:
-            found = await _by_identity(session, ctype, external_id)
+    # Each channel names the identities the reference gives (a Telegram id, a wa_id, ...).
+    lookup = client.model_dump()
+    for plugin in registry.all():
+        for external_id in plugin.identity_keys(lookup):
+            found = await _by_identity(session, plugin.type, external_id)
             if found is not None:
                 return found
     if client.phone:
@@ -88,24 +79,31 @@ async def find_or_create_contact(
     )
     session.add(contact)
     await session.flush()
-    if client.wa_id:
-        await _add_whatsapp_identity(session, contact.id, client.wa_id)
+    await _add_initiating_identities(session, contact.id, client)
     return contact.id
 
 
-async def _add_whatsapp_identity(session: AsyncSession, contact_id: int, wa_id: str) -> None:
-    """A shop may notify on WhatsApp someone who never wrote (a template opens the chat):
-    known by wa_id on our WhatsApp number, if we have one."""
-    channel_id = await session.scalar(
-        select(ChannelAccount.id)
-        .where(ChannelAccount.type == ChannelType.whatsapp, ChannelAccount.is_active.is_(True))
-        .order_by(ChannelAccount.id)
-        .limit(1)
-    )
-    if channel_id is None:
-        return
-    await session.execute(
-        pg_insert(ContactIdentity)
-        .values(contact_id=contact_id, channel_account_id=channel_id, external_id=wa_id)
-        .on_conflict_do_nothing()
-    )
+async def _add_initiating_identities(
+    session: AsyncSession, contact_id: int, client: ClientRef
+) -> None:
+    """A shop may notify someone who never wrote where the channel lets us write first
+    (WhatsApp: a template opens the chat): known by the id the reference gives on our first
+    active account of that type, if we have one."""
+    lookup = client.model_dump()
+    for plugin in registry.all():
+        external_id = plugin.initiating_identity(lookup) if plugin.capabilities.initiates else None
+        if not external_id:
+            continue
+        channel_id = await session.scalar(
+            select(ChannelAccount.id)
+            .where(ChannelAccount.type == plugin.type, ChannelAccount.is_active.is_(True))
+            .order_by(ChannelAccount.id)
+            .limit(1)
+        )
+        if channel_id is None:
+            continue
+        await session.execute(
+            pg_insert(ContactIdentity)
+            .values(contact_id=contact_id, channel_account_id=channel_id, external_id=external_id)
+            .on_conflict_do_nothing()
+        )

@@ -1,6 +1,7 @@
 """Sending one chain step: pick the channel the client really uses, render the text (or the
-approved WhatsApp template outside the 24-hour window), queue it through the outbox exactly
-once per (order, step); flag the order for its manager when nothing can reach the client."""
+channel's approved template outside its reply window, e.g. WhatsApp's 24 hours), queue it
+through the outbox exactly once per (order, step); flag the order for its manager when
+nothing can reach the client."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chains.models import CHAIN, ChainTemplate, Order
 from app.chains.templates import render
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels import registry
+from app.channels.models import ChannelAccount
+from app.channels.schemas import TemplateSend
 from app.contacts.models import Contact, ContactIdentity
 from app.events.dispatch import raise_event
 from app.events.types import OrderAlert
@@ -19,24 +22,13 @@ from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, Message, SenderType
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
-from app.whatsapp import service as whatsapp_service
-from app.whatsapp.schemas import TemplateSend
-from app.whatsapp.window import window_open
-
-# WhatsApp template body parameters by default, per step (a channel may list its own).
-_TEMPLATE_PARAMETERS: dict[str, list[str]] = {
-    "accepted": ["first_name", "order", "date"],
-    "delayed": ["first_name", "order", "delay_days", "reason"],
-    "courier_scheduled": ["first_name", "order", "window"],
-}
-_DEFAULT_PARAMETERS = ["first_name", "order", "tracking_url"]
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     channel: ChannelAccount
     identity: ContactIdentity
-    template: TemplateSend | None = None  # set: WhatsApp outside the window
+    template: TemplateSend | None = None  # set: outside the channel's reply window
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,38 +49,11 @@ async def template_for(session: AsyncSession, key: str, language: str) -> ChainT
     return next((t for t in rows if t.language == language), rows[0] if rows else None)
 
 
-def _whatsapp_template(
-    channel: ChannelAccount, step: str, language: str, variables: dict[str, str]
-) -> TemplateSend | None:
-    """The approved template mapped to this step (settings.chain_templates), if registered:
-    {"accepted": "order_accepted"} or {"accepted": {"name", "language", "parameters"}}."""
-    mapped = (channel.settings.get("chain_templates") or {}).get(step)
-    if not mapped:
-        return None
-    spec_of: dict[str, Any] = mapped if isinstance(mapped, dict) else {"name": mapped}
-    candidates = [t for t in whatsapp_service.templates_of(channel) if t.name == spec_of["name"]]
-    wanted = spec_of.get("language")
-    spec = next(
-        (
-            t
-            for t in candidates
-            if (t.language == wanted if wanted else t.language.split("_")[0] == language)
-        ),
-        None if wanted else (candidates[0] if candidates else None),
-    )
-    if spec is None:
-        return None
-    names = list(spec_of.get("parameters") or _TEMPLATE_PARAMETERS.get(step, _DEFAULT_PARAMETERS))
-    values = [variables.get(n) or "-" for n in names][: spec.parameters]
-    values += ["-"] * (spec.parameters - len(values))
-    return TemplateSend(name=spec.name, language=spec.language, parameters=values)
-
-
 async def choose_target(
     session: AsyncSession, contact_id: int, step: str, language: str, variables: dict[str, str]
 ) -> tuple[Target | None, str]:
     """The preferred channel, else the one the client last wrote from, else any reachable
-    identity; a WhatsApp identity outside the window only with an approved template.
+    identity; one outside its channel's reply window only with an approved template.
     Returns (target, why none) ."""
     query = (
         select(ContactIdentity, ChannelAccount, Contact.preferred_channel_id)
@@ -111,12 +76,14 @@ async def choose_target(
     )
     why = "no_reachable_channel"
     for identity, channel, _ in rows:
-        if channel.type != ChannelType.whatsapp or window_open(identity.last_inbound_at):
+        plugin = registry.get(channel.type)
+        window = plugin.reply_window(identity.last_inbound_at)
+        if not plugin.capabilities.reply_window or (window is not None and window.open):
             return Target(channel, identity), ""
-        template = _whatsapp_template(channel, step, language, variables)
+        template = plugin.template_for_step(channel, step, language, variables)
         if template is not None:
             return Target(channel, identity, template), ""
-        why = "whatsapp_window_closed_no_template"
+        why = f"{plugin.type}_window_closed_no_template"
     return None, why
 
 
@@ -141,8 +108,8 @@ async def send_step(
     meta: dict[str, Any] = {"chain": CHAIN, "step": step, "order": order.external_id}
     kind = "text"
     if target.template is not None:
-        content = await whatsapp_service.outgoing_content(
-            session, conv, text=text, template=target.template
+        content = registry.get(target.channel.type).prepare_outgoing(
+            target.channel, None, text, target.template
         )
         kind, meta = content.kind, {**meta, **content.meta}
     elif template.buttons:

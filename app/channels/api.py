@@ -3,15 +3,42 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.audit import service as audit
+from app.channels import registry
 from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
-from app.channels.schemas import ChannelCreate, ChannelCreated, ChannelRead, ChannelUpdate
+from app.channels.schemas import (
+    CapabilitiesRead,
+    ChannelCreate,
+    ChannelCreated,
+    ChannelPluginRead,
+    ChannelRead,
+    ChannelUpdate,
+)
 from app.core.deps import Ctx, Session, client_ip
 from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
+types_router = APIRouter(prefix="/api/v1/channel-types", tags=["channels"])
+
+
+@types_router.get("", response_model=list[ChannelPluginRead])
+async def list_channel_types(
+    _: Annotated[Principal, Depends(require(scopes.CHANNELS_READ))],
+) -> list[ChannelPluginRead]:
+    """The channel types this installation knows, with what each can do (the console's
+    labels, icons and template picker come from here). Every operator may read it."""
+    return [
+        ChannelPluginRead(
+            type=p.type,
+            label=p.label,
+            contact_noun=p.contact_noun,
+            icon=p.icon,
+            capabilities=CapabilitiesRead.model_validate(p.capabilities, from_attributes=True),
+        )
+        for p in registry.all()
+    ]
 
 
 @router.get("", response_model=list[ChannelRead])
@@ -41,7 +68,7 @@ async def create_channel(
         target_type="channel",
         target_id=channel.id,
         ip=client_ip(request),
-        details={"type": channel.type.value, "name": channel.name, "credentials": body.credentials},
+        details={"type": channel.type, "name": channel.name, "credentials": body.credentials},
     )
     await session.commit()
     read = channels_service.to_read(channel)
@@ -101,7 +128,7 @@ async def delete_channel(
         target_type="channel",
         target_id=channel.id,
         ip=client_ip(request),
-        details={"type": channel.type.value, "name": channel.name},
+        details={"type": channel.type, "name": channel.name},
     )
     await session.commit()
     return Response(status_code=204)

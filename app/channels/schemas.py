@@ -1,14 +1,32 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.channels.models import ChannelType
 from app.core.schemas import RequestModel
+
+TemplateParameter = Annotated[str, Field(max_length=1024)]
+
+
+class TemplateSpec(RequestModel):
+    """An approved template registered on a channel account (approval happens at the
+    provider; channels whose capabilities include templates)."""
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(min_length=2, max_length=16, description="e.g. en_US, pt_BR")
+    parameters: int = Field(default=0, ge=0, le=50, description="Body {{n}} placeholders")
+
+
+class TemplateSend(RequestModel):
+    """Send a registered template instead of free text (needed outside the 24-hour window)."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+    parameters: list[TemplateParameter] = Field(default_factory=list, max_length=50)
 
 
 class ChannelCreate(RequestModel):
-    type: ChannelType
+    type: str = Field(min_length=1, max_length=24, description="One of GET /api/v1/channel-types")
     name: str = Field(min_length=1, max_length=200)
     settings: dict[str, Any] = Field(
         default_factory=dict,
@@ -35,7 +53,7 @@ class ChannelRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    type: ChannelType
+    type: str
     name: str
     public_key: str = Field(description="webchat: the widget key")
     settings: dict[str, Any]
@@ -50,3 +68,22 @@ class ChannelCreated(ChannelRead):
         default_factory=dict,
         description="Credentials generated for you (webchat identity_secret): shown once",
     )
+
+
+class CapabilitiesRead(BaseModel):
+    media: bool
+    edits: bool
+    templates: bool
+    typing: bool
+    read_receipts: bool
+    reply_window: bool
+    initiates: bool
+    max_text_length: int | None
+
+
+class ChannelPluginRead(BaseModel):
+    type: str
+    label: str
+    contact_noun: str = Field(description="What the console calls a person on it")
+    icon: str = Field(description="URL of its icon")
+    capabilities: CapabilitiesRead

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.kinds import KINDS
+from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
@@ -33,25 +33,23 @@ async def create_channel(
 ) -> tuple[ChannelAccount, dict[str, str]]:
     """`config`: the app's settings (Telegram needs the Bot API server and public URL)."""
     config = config or get_settings()
-    kind = KINDS[data.type]
+    plugin = registry.get(data.type)
     await _check_team(session, data.team_id)
-    settings = kind.validate(data.settings)
-    settings, credentials, generated = await kind.prepare(
-        session, config, settings, dict(data.credentials), None
-    )
+    settings = plugin.validate(data.settings)
+    prepared = await plugin.prepare(session, config, settings, dict(data.credentials), None)
     channel = ChannelAccount(
-        type=data.type,
+        type=plugin.type,
         name=data.name,
         public_key=secrets.token_urlsafe(18),
-        settings=settings,
-        credentials=credentials,
+        settings=prepared.settings,
+        credentials=prepared.credentials,
         team_id=data.team_id,
     )
     session.add(channel)
     await session.flush()
-    await kind.setup(config, channel)  # needs the id; raises: nothing kept
+    await plugin.setup(config, channel)  # needs the id; raises: nothing kept
     await session.flush()
-    return channel, generated
+    return channel, prepared.generated
 
 
 async def get_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
@@ -77,31 +75,30 @@ async def update_channel(
     (422, 409, 503) leaves the channel as it was: the caller does not commit."""
     config = config or get_settings()
     channel = await get_channel(session, channel_id)
-    kind = KINDS[channel.type]
+    plugin = registry.get(channel.type)
     changes = data.model_dump(exclude_unset=True)
     await _check_team(session, changes.get("team_id"))
     settings, credentials = channel.settings, channel.credentials
     if changes.get("settings") is not None:
-        if fixed := sorted(set(changes["settings"]) & set(kind.derived)):
+        if fixed := sorted(set(changes["settings"]) & set(plugin.derived_settings)):
             raise Invalid(f"settings.{fixed[0]} is set by chatcentre itself", "invalid_settings")
         # PATCH merges: keys given replace, keys set to null are removed, others stay
         # (a bot's mode, id and polling offset survive a change of, say, csat_enabled).
         merged = {**channel.settings, **changes["settings"]}
-        settings = kind.validate({k: v for k, v in merged.items() if v is not None})
+        settings = plugin.validate({k: v for k, v in merged.items() if v is not None})
     if changes.get("credentials") is not None:
         credentials = {**channel.credentials, **changes["credentials"]}
-    resetup = kind.setup_changed(channel, settings, credentials)
+    resetup = plugin.setup_changed(channel, settings, credentials)
     if resetup:
-        settings, credentials, _ = await kind.prepare(
-            session, config, settings, credentials, channel
-        )
+        prepared = await plugin.prepare(session, config, settings, credentials, channel)
+        settings, credentials = prepared.settings, prepared.credentials
     was_active = channel.is_active
     active = was_active if changes.get("is_active") is None else bool(changes["is_active"])
     if was_active and not active:
-        await kind.teardown(config, channel)  # what runs now, before the change
+        await plugin.teardown(config, channel)  # what runs now, before the change
     channel.settings, channel.credentials = settings, credentials
     if active and (resetup or not was_active):
-        await kind.setup(config, channel)
+        await plugin.setup(config, channel)
     for key in ("name", "team_id", "is_active"):
         if key in changes and (changes[key] is not None or key == "team_id"):
             setattr(channel, key, changes[key])
@@ -119,7 +116,7 @@ async def delete_channel(
     config = config or get_settings()
     channel = await get_channel(session, channel_id)
     if channel.is_active:
-        await KINDS[channel.type].teardown(config, channel)
+        await registry.get(channel.type).teardown(config, channel)
     channel.is_active = False
     channel.deleted_at = datetime.now(UTC)
     channel.credentials = {}

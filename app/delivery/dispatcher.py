@@ -252,7 +252,7 @@ class Dispatcher:
         held = self.holds.remaining(job.channel.id)
         if held > 0:
             return _Throttled(held)
-        connector = get_connector(job.channel.type.value)
+        connector = get_connector(job.channel.type)
         wait = await self._throttle(job, connector)
         if wait > 0:
             return _Throttled(wait)
@@ -290,7 +290,7 @@ class Dispatcher:
     async def _record(
         self, session: AsyncSession, job: _Job, result: SendResult | Exception
     ) -> None:
-        msg, channel_type = job.message, job.channel.type.value
+        msg, channel_type = job.message, job.channel.type
         if isinstance(result, SendResult):
             provider_id = result.provider_message_id
             early = (
@@ -378,7 +378,7 @@ class Dispatcher:
                 conversation_id=msg.conversation_id,
                 contact_id=msg.contact_id,
                 operator_id=msg.operator_id,
-                channel_type=job.channel.type.value,
+                channel_type=job.channel.type,
                 reason=reason[:500],
             ),
         )

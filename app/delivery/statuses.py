@@ -59,7 +59,7 @@ async def apply_status(
                 conversation_id=conversation_id,
                 contact_id=contact_id,
                 operator_id=operator_id,
-                channel_type=channel.type.value,
+                channel_type=channel.type,
                 reason=reason,
                 code=status.error_code,
             ),

@@ -198,7 +198,7 @@ async def download_attachment(
         upload = await attachments_service.get(session, attachment["attachment_id"])
         return await file_response(ctx, upload)
     try:
-        media = await get_connector(channel.type.value).fetch_media(
+        media = await get_connector(channel.type).fetch_media(
             channel.credentials, channel.settings, attachment
         )
     except MediaUnavailable as exc:

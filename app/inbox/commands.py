@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
 from app.attachments.models import Attachment, MessageAttachment
+from app.channels import registry
 from app.channels.models import ChannelAccount
+from app.channels.plugin import OutgoingContent
+from app.channels.schemas import TemplateSend
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.events.dispatch import raise_event
@@ -33,8 +36,6 @@ from app.inbox.models import (
 from app.inbox.queries import get_conversation, usable_files
 from app.inbox.visibility import can_see
 from app.operators.service import Principal
-from app.whatsapp import service as whatsapp_service
-from app.whatsapp.schemas import TemplateSend
 from connectors.registry import get_connector
 from connectors.text import split_text
 
@@ -175,7 +176,7 @@ def _split_for(channel: ChannelAccount, text: str) -> list[str]:
     """A text longer than the provider takes becomes several messages, each its own outbox
     row: written in one transaction, each part is sent once and in order, at the pace the
     dispatcher keeps for the chat. The rule itself is connectors/text.py's."""
-    limit = getattr(get_connector(channel.type.value), "max_text_length", None)
+    limit = getattr(get_connector(channel.type), "max_text_length", None)
     return split_text(text, limit) if limit else [text]
 
 
@@ -200,6 +201,23 @@ def _caller(principal: Principal) -> str:
     return f"op{principal.id}" if principal.kind == "operator" else f"key{principal.id}"
 
 
+async def _outgoing_content(
+    session: AsyncSession, conv: Conversation, *, text: str | None, template: TemplateSend | None
+) -> OutgoingContent:
+    """What a send to the client puts in the outbox, by its channel's plugin: a refusal up
+    front where the provider would refuse it anyway (WhatsApp outside its window)."""
+    channel = await session.get(ChannelAccount, conv.channel_account_id)
+    assert channel is not None
+    plugin = registry.get(channel.type)
+    last_inbound = conv.last_inbound_at
+    if last_inbound is None and plugin.capabilities.reply_window:
+        # e.g. opened by an integration: the person may have written on this identity
+        last_inbound = await session.scalar(
+            select(ContactIdentity.last_inbound_at).where(ContactIdentity.id == conv.identity_id)
+        )
+    return plugin.prepare_outgoing(channel, last_inbound, text, template)
+
+
 async def reply(
     session: AsyncSession,
     principal: Principal,
@@ -217,11 +235,9 @@ async def reply(
     conv = await get_conversation(session, principal, conversation_id)
     files = await usable_files(session, principal, attachment_ids or [])
     external_id = f"{_caller(principal)}/{client_message_id}" if client_message_id else None
-    content = whatsapp_service.OutgoingContent(text or "")
-    if not private:  # provider rules (the WhatsApp 24-hour window) apply to sends only
-        content = await whatsapp_service.outgoing_content(
-            session, conv, text=text, template=template
-        )
+    content = OutgoingContent(text or "")
+    if not private:  # the channel's rules (a reply window, templates) apply to sends only
+        content = await _outgoing_content(session, conv, text=text, template=template)
     return await queue_outgoing(
         session,
         conv,
@@ -262,7 +278,7 @@ async def integration_send(
     else:
         raise Invalid("Give conversation_id, or contact_id and channel_id", "no_recipient")
     files = await usable_files(session, principal, attachment_ids or [])
-    content = await whatsapp_service.outgoing_content(session, conv, text=text, template=template)
+    content = await _outgoing_content(session, conv, text=text, template=template)
     return await queue_outgoing(
         session,
         conv,

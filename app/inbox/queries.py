@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
 from app.attachments.models import Attachment, MessageAttachment
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels import registry
+from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.pagination import decode_cursor, encode_cursor
@@ -27,7 +28,6 @@ from app.inbox.schemas import (
 )
 from app.inbox.visibility import can_see, visible_to
 from app.operators.service import Principal
-from app.whatsapp.window import window_expires_at, window_open
 
 VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
 
@@ -49,7 +49,7 @@ async def get_conversation(
     return conv
 
 
-def _conversation_rows() -> Select[Conversation, str | None, ChannelType]:
+def _conversation_rows() -> Select[Conversation, str | None, str]:
     return (
         select(Conversation, Contact.name, ChannelAccount.type)
         .join(Contact, Contact.id == Conversation.contact_id)
@@ -58,7 +58,7 @@ def _conversation_rows() -> Select[Conversation, str | None, ChannelType]:
 
 
 def to_conversation_read(
-    conv: Conversation, contact_name: str | None, ctype: ChannelType
+    conv: Conversation, contact_name: str | None, ctype: str
 ) -> ConversationRead:
     waiting = None
     if conv.last_inbound_at is not None and conv.status != ConversationStatus.resolved:
@@ -67,12 +67,15 @@ def to_conversation_read(
         )
         if not answered:
             waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
-    has_window = ctype == ChannelType.whatsapp
+    # The channel's reply window (WhatsApp's 24 hours); none on channels without one, or
+    # whose plugin this installation no longer has.
+    plugin = registry.find(ctype)
+    window = plugin.reply_window(conv.last_inbound_at) if plugin is not None else None
     return ConversationRead(
         id=conv.id,
         status=conv.status,
         channel_id=conv.channel_account_id,
-        channel_type=ctype.value,
+        channel_type=ctype,
         contact=ContactBrief(id=conv.contact_id, name=contact_name),
         assignee_id=conv.assignee_id,
         team_id=conv.team_id,
@@ -85,8 +88,8 @@ def to_conversation_read(
         created_at=conv.created_at,
         slow_response=conv.slow_response,
         waiting_seconds=waiting,
-        reply_window_expires_at=window_expires_at(conv.last_inbound_at) if has_window else None,
-        reply_window_open=window_open(conv.last_inbound_at) if has_window else None,
+        reply_window_expires_at=window.expires_at if window is not None else None,
+        reply_window_open=window.open if window is not None else None,
     )
 
 

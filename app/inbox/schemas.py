@@ -5,9 +5,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from app.attachments.schemas import AttachmentRead
 from app.attachments.service import MAX_PER_MESSAGE, VisitorLinks
+from app.channels.schemas import TemplateSend
 from app.core.schemas import RequestModel
 from app.inbox.models import ConversationStatus, DeliveryState, Direction, Message, SenderType
-from app.whatsapp.schemas import TemplateSend
 
 
 class MessageRead(BaseModel):
@@ -67,7 +67,9 @@ class ReplyCreate(RequestModel):
         default=None, max_length=100, description="Retrying with the same id sends once"
     )
     template: TemplateSend | None = Field(
-        default=None, description="WhatsApp: send a registered template (outside the window)"
+        default=None,
+        description="Channels with templates (WhatsApp): a registered template, "
+        "needed outside the reply window",
     )
     attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 
@@ -100,7 +102,9 @@ class IntegrationMessageCreate(RequestModel):
     contact_id: int | None = None
     channel_id: int | None = None
     template: TemplateSend | None = Field(
-        default=None, description="WhatsApp: send a registered template (outside the window)"
+        default=None,
+        description="Channels with templates (WhatsApp): a registered template, "
+        "needed outside the reply window",
     )
     attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 

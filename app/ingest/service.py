@@ -21,12 +21,12 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
 from app.events.dispatch import raise_event
 from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
 from app.surveys import answers as surveys_answers
-from app.whatsapp.window import written_at
 from connectors.base import InboundMessage, MessageEdit
 
 # One call per message instead of several round trips (bench/floor_app.py runs the same
@@ -114,7 +114,7 @@ async def ingest(
             {
                 "channel_id": channel.id,
                 "team_id": channel.team_id,
-                "channel_type": channel.type.value,
+                "channel_type": channel.type,
                 "sender_external_id": msg.sender.external_id,
                 "username": msg.sender.username,
                 "name": msg.sender.name,
@@ -132,14 +132,14 @@ async def ingest(
                 "survey_button": surveys_answers.is_survey_button(msg),
                 "survey_window_hours": surveys_answers.window_hours(channel),
                 "now": now,
-                "inbound_at": written_at(channel.type.value, msg.sent_at, now),
+                "inbound_at": registry.get(channel.type).inbound_at(msg.sent_at, now),
             },
         )
     ).one()
     if row.o_message_id is None:  # seen before (its conversation may be closed since)
-        INGEST_DUPLICATES.labels(channel.type.value).inc()
+        INGEST_DUPLICATES.labels(channel.type).inc()
         return IngestResult(None, row.o_conversation_id, row.o_contact_id)
-    INGESTED.labels(channel.type.value).inc()
+    INGESTED.labels(channel.type).inc()
     conversation_id, message_id = row.o_conversation_id, row.o_message_id
     if row.o_answers_survey and rating is not None:
         await surveys_answers.record_answer(session, conversation_id, message_id, rating)

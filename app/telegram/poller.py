@@ -27,12 +27,13 @@ import asyncpg
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.db.engine import asyncpg_dsn
 from app.telegram.service import store_update
 from connectors.base import PermanentError, TemporaryError
 from connectors.telegram import client
+from connectors.telegram.connector import TelegramConnector
 from connectors.telegram.parse import InvalidUpdate, parse_update
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class TelegramPoller:
             channel = await session.get(ChannelAccount, self.channel_id)
         if (
             channel is None
-            or channel.type != ChannelType.telegram
+            or channel.type != TelegramConnector.channel_type
             or not channel.is_active
             or channel.settings.get("mode") != "polling"
         ):

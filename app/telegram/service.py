@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.config import Settings
 from app.core.errors import Conflict, Invalid, NotFound, Unavailable
 from app.ingest.service import apply_edit, ingest
@@ -35,8 +35,8 @@ def configure_connector(settings: Settings) -> None:
     registry.register(TelegramConnector(send_timeout=settings.telegram_send_timeout_seconds))
 
 
-def webhook_url(config: Settings, channel_id: int) -> str:
-    return f"{config.public_url.rstrip('/')}/webhooks/telegram/{channel_id}"
+def webhook_url(public_url: str, channel_id: int) -> str:
+    return f"{public_url.rstrip('/')}/webhooks/telegram/{channel_id}"
 
 
 async def prepare(
@@ -54,7 +54,7 @@ async def prepare(
     if not token:
         raise Invalid("credentials.bot_token is required (from @BotFather)", "invalid_bot_token")
     mode = settings.get("mode") or ("webhook" if config.public_url else "polling")
-    if mode not in MODES:  # also checked by the settings model (app/channels/kinds.py)
+    if mode not in MODES:  # also checked by the settings model (app/telegram/plugin.py)
         raise Invalid("settings.mode must be 'webhook' or 'polling'", "invalid_settings")
     if mode == "webhook" and not config.public_url.startswith(("http://", "https://")):
         raise Invalid(
@@ -78,7 +78,7 @@ async def prepare(
         )
     taken = await session.scalar(
         select(ChannelAccount.id).where(
-            ChannelAccount.type == ChannelType.telegram,
+            ChannelAccount.type == TelegramConnector.channel_type,
             ChannelAccount.settings["bot_id"].as_string() == str(me.id),
             ChannelAccount.deleted_at.is_(None),
             ChannelAccount.id != (channel.id if channel is not None else -1),
@@ -100,7 +100,9 @@ async def connect(config: Settings, channel: ChannelAccount) -> None:
     try:
         if channel.settings["mode"] == "webhook":
             secret = secrets.token_urlsafe(32)  # A-Z a-z 0-9 _ -, as Telegram requires
-            await client.set_webhook(token, api_server, webhook_url(config, channel.id), secret)
+            await client.set_webhook(
+                token, api_server, webhook_url(config.public_url, channel.id), secret
+            )
             channel.credentials = {**channel.credentials, "webhook_secret": secret}
         else:
             await client.delete_webhook(token, api_server)
@@ -131,7 +133,7 @@ async def disconnect(channel: ChannelAccount) -> None:
 
 async def webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
     channel = await session.get(ChannelAccount, channel_id)
-    if channel is None or channel.type != ChannelType.telegram or not channel.is_active:
+    if channel is None or channel.type != TelegramConnector.channel_type or not channel.is_active:
         raise NotFound("Unknown Telegram channel", "unknown_channel")
     return channel
 

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.attachments import service as attachments_service
 from app.audit import service as audit
 from app.channels import service as channels_service
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
@@ -30,6 +30,7 @@ from app.webchat.schemas import (
 )
 from app.webchat.service import Visitor
 from app.webchat.ws import serve_visitor
+from connectors.webchat.connector import WebchatConnector
 
 router = APIRouter(prefix="/widget/v1/{widget_key}", tags=["widget"])
 _bearer = HTTPBearer(auto_error=False)
@@ -42,7 +43,7 @@ async def widget_channel(
     if len(widget_key) > 64:
         raise NotFound("Unknown widget key", "unknown_widget")
     channel = await channels_service.get_by_public_key(session, widget_key)
-    if channel.type != ChannelType.webchat:
+    if channel.type != WebchatConnector.channel_type:
         raise NotFound("Unknown widget key", "unknown_widget")
     if not webchat_service.allowed_origin(channel, request.headers.get("origin")):
         raise Forbidden("This site is not allowed to use the widget", "origin_not_allowed")

@@ -1,25 +1,21 @@
-"""WhatsApp channel accounts: preparation, templates, the reply window and webhook batches."""
+"""WhatsApp channel accounts: the connector, templates and webhook batches (the channel's
+rules are its plugin's, app/whatsapp/plugin.py)."""
 
 import hmac
 import logging
-from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.config import Settings
-from app.contacts.models import ContactIdentity
-from app.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.core.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from app.delivery import pending_statuses
 from app.delivery.statuses import apply_status
-from app.inbox.models import Conversation
 from app.ingest.service import apply_edit, ingest
-from app.whatsapp.schemas import TemplateSend, TemplateSpec, WebhookResult
-from app.whatsapp.window import window_open
-from connectors import registry
+from app.whatsapp.schemas import TemplateSpec, WebhookResult
+from connectors import registry as connectors
 from connectors.base import InboundMessage, MessageEdit
 from connectors.whatsapp.connector import WhatsAppConnector
 from connectors.whatsapp.parse import InvalidPayload, WebhookEvent, parse_webhook
@@ -27,52 +23,16 @@ from connectors.whatsapp.signature import verify_signature
 
 log = logging.getLogger(__name__)
 
-REQUIRED_CREDENTIALS = ("phone_number_id", "access_token", "app_secret", "verify_token")
-
 
 def configure_connector(settings: Settings) -> None:
     """Install the connector with this deployment's Graph API base and throughput."""
-    registry.register(
+    connectors.register(
         WhatsAppConnector(
             graph_api_base=settings.whatsapp_graph_api_base,
             rate_per_account=settings.whatsapp_rate_per_account,
             timeout=settings.whatsapp_timeout_seconds,
         )
     )
-
-
-# ---------------------------------------------------------------- channel preparation
-
-
-def prepare_credentials(credentials: dict[str, str]) -> dict[str, str]:
-    missing = [k for k in REQUIRED_CREDENTIALS if not str(credentials.get(k) or "").strip()]
-    if missing:
-        raise Invalid(
-            "A WhatsApp channel needs credentials: " + ", ".join(missing), "missing_credentials"
-        )
-    if not str(credentials["phone_number_id"]).isdigit():
-        raise Invalid("phone_number_id is the numeric id from Meta's dashboard", "invalid_settings")
-    return {k: str(v).strip() for k, v in credentials.items()}
-
-
-def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    base = settings.get("graph_api_base")
-    if base is not None and not (
-        isinstance(base, str) and base.startswith(("http://", "https://"))
-    ):
-        raise Invalid("settings.graph_api_base must be an http(s) URL", "invalid_settings")
-    rate = settings.get("rate_per_account")
-    if rate is not None and not isinstance(rate, str):
-        raise Invalid('settings.rate_per_account is like "80/second"', "invalid_settings")
-    if "templates" not in settings:
-        return settings
-    try:
-        templates = [TemplateSpec.model_validate(t) for t in settings["templates"] or []]
-    except (ValueError, TypeError) as exc:
-        raise Invalid(
-            "settings.templates is a list of {name, language, parameters}", "invalid_settings"
-        ) from exc
-    return {**settings, "templates": [t.model_dump() for t in templates]}
 
 
 # ---------------------------------------------------------------- templates
@@ -85,7 +45,7 @@ def templates_of(channel: ChannelAccount) -> list[TemplateSpec]:
 async def set_templates(
     session: AsyncSession, channel: ChannelAccount, templates: list[TemplateSpec]
 ) -> list[TemplateSpec]:
-    if channel.type != ChannelType.whatsapp:
+    if channel.type != WhatsAppConnector.channel_type:
         raise Invalid("Templates belong to WhatsApp channels", "templates_not_supported")
     keys = [(t.name, t.language) for t in templates]
     if len(keys) != len(set(keys)):
@@ -96,78 +56,12 @@ async def set_templates(
     return templates
 
 
-# ---------------------------------------------------------------- outgoing messages
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingContent:
-    text: str
-    kind: str = "text"
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-async def outgoing_content(
-    session: AsyncSession, conv: Conversation, *, text: str | None, template: TemplateSend | None
-) -> OutgoingContent:
-    """What a reply or an integration send puts in the outbox. On WhatsApp, free text is
-    refused up front outside the 24-hour window (Meta would fail it with 131047 anyway)."""
-    channel = await session.get(ChannelAccount, conv.channel_account_id)
-    assert channel is not None
-    if channel.type != ChannelType.whatsapp:
-        if template is not None:
-            raise Invalid("Templates are a WhatsApp feature", "templates_not_supported")
-        return OutgoingContent(text or "")
-    if template is not None:
-        return _template_content(channel, template, text)
-    last_inbound = conv.last_inbound_at
-    if last_inbound is None:  # e.g. opened by an integration: the person may have written
-        last_inbound = await session.scalar(
-            select(ContactIdentity.last_inbound_at).where(ContactIdentity.id == conv.identity_id)
-        )
-    if not window_open(last_inbound):
-        raise Conflict(
-            "The client last wrote more than 24 hours ago: WhatsApp only allows an approved "
-            "template now (send one with `template`)",
-            "whatsapp_window_closed",
-        )
-    return OutgoingContent(text or "")
-
-
-def _template_content(
-    channel: ChannelAccount, template: TemplateSend, text: str | None
-) -> OutgoingContent:
-    spec = next(
-        (
-            t
-            for t in templates_of(channel)
-            if t.name == template.name and t.language == template.language
-        ),
-        None,
-    )
-    if spec is None:
-        raise Invalid(
-            f"Template {template.name!r} ({template.language}) is not registered on this "
-            "channel: add it with PUT /api/v1/channels/{id}/templates",
-            "unknown_template",
-        )
-    if len(template.parameters) != spec.parameters:
-        raise Invalid(
-            f"Template {spec.name!r} takes {spec.parameters} parameters, "
-            f"{len(template.parameters)} given",
-            "template_parameters",
-        )
-    shown = f"Template {spec.name} ({spec.language})"
-    if template.parameters:
-        shown += ": " + ", ".join(template.parameters)
-    return OutgoingContent(text or shown, "template", {"template": template.model_dump()})
-
-
 # ---------------------------------------------------------------- webhooks
 
 
 async def get_webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
     channel = await session.get(ChannelAccount, channel_id)
-    if channel is None or channel.type != ChannelType.whatsapp or not channel.is_active:
+    if channel is None or channel.type != WhatsAppConnector.channel_type or not channel.is_active:
         raise NotFound("Unknown WhatsApp channel", "unknown_channel")
     return channel
 
@@ -247,7 +141,7 @@ async def _channel_for(
         # Credentials are encrypted at rest, so the match is made here, not in SQL.
         candidates = await session.scalars(
             select(ChannelAccount).where(
-                ChannelAccount.type == ChannelType.whatsapp,
+                ChannelAccount.type == WhatsAppConnector.channel_type,
                 ChannelAccount.is_active.is_(True),
                 ChannelAccount.id != channel.id,
             )

@@ -22,6 +22,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboar
 from aiogram.types import Message as TgMessage
 
 from connectors.base import (
+    Capabilities,
     Media,
     MediaUnavailable,
     OutboundFile,
@@ -30,7 +31,7 @@ from connectors.base import (
     SendResult,
     TemporaryError,
 )
-from connectors.telegram.client import map_error, scrub, shared_bot
+from connectors.telegram.client import close_shared_sessions, map_error, scrub, shared_bot
 from connectors.text import split_text as split
 from connectors.text import utf16_len as _utf16_len
 
@@ -139,6 +140,17 @@ def _steps(chat_id: int, message: OutboundMessage) -> list[Step]:
 
 class TelegramConnector:
     channel_type = "telegram"
+    # A bot may not write first: a person must have started it.
+    capabilities = Capabilities(
+        media=True,
+        edits=True,
+        templates=False,
+        typing=False,
+        read_receipts=False,
+        reply_window=False,
+        initiates=False,
+        max_text_length=TEXT_LIMIT,
+    )
     max_text_length: int | None = TEXT_LIMIT  # the outbox splits longer texts at queue time
     # Telegram's documented limits: ~30 messages/s per bot, ~1/s per chat.
     rate_per_account: str | None = "30/second"
@@ -150,6 +162,10 @@ class TelegramConnector:
         self.send_timeout = send_timeout
         # (bot id, our message id) -> Telegram ids of the parts already sent.
         self._progress: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
+
+    async def close(self) -> None:
+        """At shutdown: the Bot API connection pools this event loop opened."""
+        await close_shared_sessions()
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage

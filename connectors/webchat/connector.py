@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from connectors.base import (
+    Capabilities,
     InboundMessage,
     Media,
     MediaUnavailable,
@@ -55,6 +56,17 @@ def parse_visitor_message(
 
 class WebchatConnector:
     channel_type = "webchat"
+    # The widget is our own page: it shows any length, and visitors only type text.
+    capabilities = Capabilities(
+        media=False,
+        edits=False,
+        templates=False,
+        typing=False,
+        read_receipts=False,
+        reply_window=False,
+        initiates=False,
+        max_text_length=None,
+    )
     rate_per_account: str | None = None
     rate_per_chat: str | None = None
     max_text_length: int | None = None  # the widget shows any length

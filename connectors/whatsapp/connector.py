@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from connectors.base import (
+    Capabilities,
     Media,
     MediaUnavailable,
     OutboundFile,
@@ -109,6 +110,18 @@ def build_payload(message: OutboundMessage) -> dict[str, Any]:
 
 class WhatsAppConnector:
     channel_type = "whatsapp"
+    # Free text only within 24 hours of the client's last message; an approved template
+    # reaches anyone with a WhatsApp number, even someone who never wrote.
+    capabilities = Capabilities(
+        media=True,
+        edits=True,
+        templates=True,
+        typing=False,
+        read_receipts=True,
+        reply_window=True,
+        initiates=True,
+        max_text_length=4096,
+    )
     rate_per_chat: str | None = None
     max_text_length: int | None = 4096  # a text message's body
 

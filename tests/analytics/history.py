@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.models import ChannelAccount, ChannelType
+from app.channels.models import ChannelAccount
 from app.contacts.models import Contact, ContactIdentity
 from app.inbox.models import Conversation, ConversationStatus
 from app.operators.models import Operator, Team, team_members
@@ -48,9 +48,7 @@ class History:
         return team_id
 
     async def channel(self, type_: str) -> int:
-        return await self._add(
-            ChannelAccount(type=ChannelType(type_), name=type_, public_key=f"key-{type_}")
-        )
+        return await self._add(ChannelAccount(type=type_, name=type_, public_key=f"key-{type_}"))
 
     async def contact(
         self,

@@ -148,6 +148,9 @@ API_RULES: dict[Route, Rule] = {
         call=_to("/api/v1/channels"),
         reveals=_lists("id", lambda w: w.channel_a_id),
     ),
+    ("GET", "/api/v1/channel-types"): Rule(
+        scopes.CHANNELS_READ, operator=True, call=_to("/api/v1/channel-types")
+    ),
     ("POST", "/api/v1/channels"): Rule(
         scopes.CHANNELS_WRITE,
         operator=False,
@@ -460,6 +463,7 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/teams"): "the directory of teams and their members",
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
     ("GET", "/api/v1/categories"): "installation-wide client categories",
+    ("GET", "/api/v1/channel-types"): "the installation's channel types",
     ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
     ("POST", "/api/v1/ws-ticket"): "a ticket for the caller's own socket",
     ("POST", "/api/v1/attachments"): "the caller's own upload",

@@ -68,6 +68,7 @@ export const api = {
   wsTicket: () => request("POST", "/api/v1/ws-ticket"),
   operators: () => request("GET", "/api/v1/operators"),
   channels: () => request("GET", "/api/v1/channels"),
+  channelTypes: () => request("GET", "/api/v1/channel-types"),
   conversations: (params) => request("GET", "/api/v1/conversations?" + new URLSearchParams(params)),
   conversation: (id) => request("GET", `/api/v1/conversations/${id}`),
   messages: (id, params) =>

@@ -14,7 +14,6 @@ import { LiveFeed } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
 
-const CHANNEL_LABELS = { telegram: "Telegram", whatsapp: "WhatsApp", webchat: "Web chat" };
 const STATE_LABELS = {
   queued: "Queued",
   sent: "Sent",
@@ -42,6 +41,7 @@ const S = {
   me: null,
   operators: new Map(),
   channels: new Map(),
+  channelTypes: new Map(), // type -> {label, contact_noun, icon, capabilities}, from the server
   filter: sessionStorage.getItem("chatcentre.filter") || "mine",
   convs: new Map(),
   previews: new Map(),
@@ -74,13 +74,21 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+function channelLabel(type) {
+  return S.channelTypes.get(type)?.label || type;
+}
+
 function channelIcon(type, extra = "") {
-  return h("span", {
+  const el = h("span", {
     class: `ch-icon ch-${type} ${extra}`,
     role: "img",
-    "aria-label": CHANNEL_LABELS[type] || type,
-    title: CHANNEL_LABELS[type] || type,
+    "aria-label": channelLabel(type),
+    title: channelLabel(type),
   });
+  // Through the CSSOM: the console's CSP allows no inline style attributes.
+  const icon = S.channelTypes.get(type)?.icon;
+  if (icon) el.style.backgroundImage = `url("${icon}")`;
+  return el;
 }
 
 function initials(name) {
@@ -132,7 +140,7 @@ function operatorName(id) {
 
 function contactName(c) {
   if (c.contact?.name) return c.contact.name;
-  return `${c.channel_type === "webchat" ? "Visitor" : "Client"} #${c.contact?.id}`;
+  return `${S.channelTypes.get(c.channel_type)?.contact_noun || "Client"} #${c.contact?.id}`;
 }
 
 function channelName(id) {
@@ -148,8 +156,8 @@ function toast(message, kind = "error") {
 
 function explain(err) {
   if (err instanceof ApiError) {
-    if (err.code === "whatsapp_window_closed")
-      return "The WhatsApp 24-hour window is closed: send an approved template instead.";
+    if (err.code?.endsWith("_window_closed"))
+      return `The ${channelLabel(err.code.replace(/_window_closed$/, ""))} reply window is closed: send an approved template instead.`;
     return err.message;
   }
   return String(err);
@@ -213,10 +221,12 @@ async function startInbox() {
     return;
   }
   S.me = me;
-  const [operators, channels] = await Promise.all([
+  const [operators, channels, channelTypes] = await Promise.all([
     api.operators().catch(() => []),
     api.channels().catch(() => []),
+    api.channelTypes().catch(() => []),
   ]);
+  S.channelTypes = new Map(channelTypes.map((t) => [t.type, t]));
   S.operators = new Map(operators.map((o) => [o.id, o]));
   S.operators.set(me.id, { ...S.operators.get(me.id), ...me });
   S.channels = new Map(channels.map((c) => [c.id, c]));
@@ -380,7 +390,7 @@ function convItem(c) {
   const previewText = preview
     ? (preview.private ? "Note: " : preview.direction === "outbound" ? "You: " : "") +
       (preview.text || (preview.attachments?.length ? "Attachment" : preview.kind))
-    : `${CHANNEL_LABELS[c.channel_type] || c.channel_type} · ${channelName(c.channel_id)}`;
+    : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
   const wait = waitingSeconds(c);
   const ago = (Date.now() - new Date(c.last_activity_at).getTime()) / 1000;
   const assignee = operatorName(c.assignee_id);
@@ -516,7 +526,7 @@ function renderThreadHead() {
   const wait = waitingSeconds(c);
   const meta = [
     channelIcon(c.channel_type),
-    h("span", {}, `${CHANNEL_LABELS[c.channel_type] || c.channel_type} · ${channelName(c.channel_id)}`),
+    h("span", {}, `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`),
     h("span", { class: `tag tag-${c.status}` }, c.status),
     h("span", {}, operatorName(c.assignee_id) ? `Assigned to ${operatorName(c.assignee_id)}` : "In the queue"),
   ];
@@ -559,9 +569,10 @@ function renderWindow(c) {
   const open = c.reply_window_open ?? until > new Date();
   banner.hidden = false;
   banner.className = `banner ${open ? "banner-info" : "banner-warn"}`;
+  const label = channelLabel(c.channel_type);
   banner.textContent = open
-    ? `WhatsApp reply window open until ${fmtTime(c.reply_window_expires_at)} (${longWait((until - Date.now()) / 1000)} left).`
-    : `The WhatsApp 24-hour window closed at ${fmtTime(c.reply_window_expires_at)}: only an approved template can be sent.`;
+    ? `${label} reply window open until ${fmtTime(c.reply_window_expires_at)} (${longWait((until - Date.now()) / 1000)} left).`
+    : `The ${label} reply window closed at ${fmtTime(c.reply_window_expires_at)}: only an approved template can be sent.`;
 }
 
 function messageEl(m) {
@@ -719,7 +730,7 @@ async function loadTemplates() {
   const c = S.convs.get(S.selected);
   const toggle = $("template-toggle");
   toggle.hidden = true;
-  if (!c || c.channel_type !== "whatsapp") return;
+  if (!c || !S.channelTypes.get(c.channel_type)?.capabilities.templates) return;
   let list = S.templates.get(c.channel_id);
   if (list === undefined) {
     try {
@@ -859,7 +870,7 @@ async function loadContact() {
         return h(
           "li",
           {},
-          channelIcon(ch?.type || "webchat"),
+          channelIcon(ch?.type),
           h(
             "span",
             { class: "ident-main" },
