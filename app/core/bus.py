@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import orjson
 import redis.asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
 from app.core.session import Event
 
@@ -89,8 +88,15 @@ class EventBus(ABC):
                         try:
                             await self._send(payload)
                             break
-                        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, RedisError):
-                            log.warning("bus publish failed (attempt %d)", attempt + 1)
+                        except Exception as exc:
+                            # Any error at all (a connection cut mid-statement can surface
+                            # as asyncpg's InternalClientError): this task must outlive it,
+                            # or the node never publishes again.
+                            log.warning(
+                                "bus publish failed (attempt %d): %s",
+                                attempt + 1,
+                                type(exc).__name__,
+                            )
                             await asyncio.sleep(0.2 * (attempt + 1))
             finally:
                 for _ in range(count):
@@ -128,7 +134,8 @@ class PostgresBus(EventBus):
         try:
             await self._send_conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
         except Exception:
-            self._send_conn = None
+            conn, self._send_conn = self._send_conn, None
+            conn.terminate()  # whatever state it is in, the next send opens a new one
             raise
 
     async def _listen(self) -> None:

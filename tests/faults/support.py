@@ -4,7 +4,9 @@ at will), the app served by uvicorn on a loopback port, and `chatcentre` subproc
 import asyncio
 import contextlib
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,16 @@ class PrivatePostgres:
         self._ctl("stop", "-m", "fast")
 
     def start(self) -> None:
-        self._ctl("-o", f'-h "" -k {self.socket_dir}', "-l", str(self.server.log), "start")
+        # Right after a fast stop, pg_ctl start now and then exits 1 on a busy machine
+        # (the old postmaster's files not yet gone): a moment later it starts.
+        for attempt in range(5):
+            try:
+                self._ctl("-o", f'-h "" -k {self.socket_dir}', "-l", str(self.server.log), "start")
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from app.cli import WS_PROTOCOL
@@ -117,3 +118,42 @@ async def test_end_to_end_on_each_backend(backend: str, migrated: str, tmp_path:
         server.should_exit = True
         await task
         await truncate_all(ctx.database_url)
+
+
+class _CutOnce(PostgresBus):
+    """A PostgreSQL bus whose first send fails as a connection cut mid-statement did in the
+    database-outage test (asyncpg's InternalClientError, outside its usual error classes)."""
+
+    failed = False
+
+    async def _send(self, payload: str) -> None:
+        if not self.failed:
+            self.failed = True
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12")
+        await super()._send(payload)
+
+
+async def test_publishing_outlives_an_unexpected_send_error(migrated: str) -> None:
+    dsn = migrated.replace("+asyncpg", "")
+    sender, listener = _CutOnce(dsn, coalesce_ms=1), PostgresBus(dsn, coalesce_ms=1)
+    heard: list[Event] = []
+
+    async def listen(events: list[Event]) -> None:
+        heard.extend(events)
+
+    listener.subscribe(listen)
+    await listener.start()
+    await sender.start()
+    try:
+        sender.publish([{"type": "message.created", "message_id": 1}])  # retried, then sent
+        await asyncio.sleep(0.5)
+        sender.publish([{"type": "message.created", "message_id": 2}])
+        for _ in range(300):
+            if {e.get("message_id") for e in heard} >= {1, 2}:
+                break
+            await asyncio.sleep(0.01)
+        assert sender.failed
+        assert {e.get("message_id") for e in heard} >= {1, 2}, heard
+    finally:
+        await sender.stop()
+        await listener.stop()
