@@ -1,0 +1,115 @@
+"""Ingest: CPU time per message of the service and of its HTTP + same-SQL floor.
+
+    python -m bench.ingest_cpu [--kinds widget,telegram,whatsapp,mixed] [--rate 200]
+                               [--seconds 10] [--runs 3] [--workers 2] [--smoke]
+
+Throughput steps (bench.ingest) move with whatever else the machine runs; CPU seconds per
+message move much less, so this is the figure to compare before and after a change on a
+shared machine. Each kind is sent open-loop at a fixed rate well below saturation; the CPU
+(user + system) of the serving processes (`python -m app serve` and its uvicorn workers,
+or bench.floor_app's) is read before and after with psutil. PostgreSQL's own CPU is not
+counted: the floor issues the same statement, so it costs both the same. Medians of
+`--runs` runs per kind."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import statistics
+from typing import Any
+
+import psutil
+
+from bench.common import Report, database, start_node, wait_ready
+from bench.ingest import KINDS, run_step, setup, start_floor_app, wait_floor_app
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live children."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for proc in [parent, *parent.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_per_message(
+    kind: str, target: Any, pid: int, rate: float, seconds: float, counter: Any
+) -> tuple[float, dict[str, Any]]:
+    """(milliseconds of CPU per accepted message, the step)."""
+    run_step(kind, target, rate, 1.0, next(counter) * 1_000_000)  # warm-up, not counted
+    before = tree_cpu(pid)
+    step = run_step(kind, target, rate, seconds, next(counter) * 1_000_000)
+    used = tree_cpu(pid) - before
+    return used * 1000 / max(step["ok"], 1), step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")
+    args = parser.parse_args()
+    if args.smoke:
+        args.kinds, args.rate, args.seconds, args.runs = "widget", 50.0, 1.0, 1
+    asyncio.run(run(args))
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = await database()
+    node = start_node(url, workers=args.workers, CHATCENTRE_PUBLIC_URL="http://127.0.0.1")
+    floor_proc = None
+    try:
+        await wait_ready([node])
+        target = await setup(url, [node])
+        floor_proc, floor_base = start_floor_app(url, target.telegram_channel, args.workers)
+        await wait_floor_app(floor_base)
+        target.floor_bases = [floor_base]
+        counter = itertools.count(1)
+        report = Report(
+            f"Ingest CPU per message ({args.workers} workers, {args.rate:.0f} msg/s open-loop "
+            f"for {args.seconds:.0f} s, median of {args.runs})",
+            ["endpoint", "CPU ms/msg", "runs", "p50 ms", "p99 ms"],
+        )
+        medians: dict[str, float] = {}
+        for kind in [*args.kinds.split(","), "http_sql"]:
+            pid = floor_proc.pid if kind == "http_sql" else node.proc.pid
+            figures, steps = [], []
+            for _ in range(args.runs):
+                ms, step = cpu_per_message(kind, target, pid, args.rate, args.seconds, counter)
+                figures.append(ms)
+                steps.append(step)
+                print(f"  {kind:9s} {ms:6.3f} ms CPU/msg  ok {step['ok']}/{step['sent']}")
+            medians[kind] = statistics.median(figures)
+            last = steps[-1]
+            label = "bare ASGI + same SQL (floor)" if kind == "http_sql" else kind
+            report.rows.append(
+                [
+                    label,
+                    f"{medians[kind]:.3f}",
+                    " ".join(f"{f:.3f}" for f in figures),
+                    last["p50"],
+                    last["p99"],
+                ]
+            )
+        floor = medians["http_sql"]
+        for kind in args.kinds.split(","):
+            report.notes[f"{kind} CPU / floor CPU"] = f"{medians[kind] / floor:.2f}x"
+        report.print()
+    finally:
+        if floor_proc is not None:
+            floor_proc.terminate()
+            floor_proc.wait(15)
+        node.stop()
+
+
+if __name__ == "__main__":
+    main()
