@@ -138,7 +138,8 @@ class EmailReader:
                     continue
                 if not box.connected:
                     raise TemporaryError("the IMAP server closed the connection")
-                await box.wait_for_news(config.email_idle_seconds)
+                if not await box.wait_for_news(config.email_idle_seconds):
+                    await box.reopen()  # a quiet spell: was the folder recreated?
 
     async def _store(self, current: MailboxState, batch: Batch) -> MailboxState:
         """Stores a batch and the read position after it, in one transaction."""

@@ -230,6 +230,15 @@ class MailboxReader:
         if self.uidvalidity is None:
             raise PermanentError(f"IMAP folder {self.folder!r}: the server gave no UIDVALIDITY")
 
+    async def reopen(self) -> None:
+        """Opens the folder again: a folder deleted and recreated under an open connection
+        is not always reported (Dovecot goes on answering for the old one), so a reader
+        does this now and then to learn of a new UIDVALIDITY."""
+        try:
+            await asyncio.wait_for(self._open_folder(), self.server.timeout)
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            raise TemporaryError(f"IMAP server {self.server.label}: {exc!r}") from None
+
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is None:
