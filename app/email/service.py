@@ -34,6 +34,7 @@ from connectors.base import PermanentError, TemporaryError
 from connectors.email import account
 from connectors.email.compose import reply_meta
 from connectors.email.connector import CHANNEL_TYPE, read_mail
+from connectors.email.headers import reply_subject
 from connectors.email.imap import FetchedMail, MailboxReader, MailboxState
 from connectors.email.parse import thread_keys
 from connectors.email.smtp import check_login
@@ -237,6 +238,8 @@ async def outgoing_meta(
     )
     if isinstance(last, dict):
         out |= reply_meta(last)
+        if out.get("subject"):  # as it goes out (and as the console shows it)
+            out["subject"] = reply_subject(out["subject"])
     return out
 
 
