@@ -100,6 +100,7 @@ class EmailPlugin(ChannelPlugin):
         "smtp-port": "email: SMTP port (default by security)",
         "smtp-security": "email: tls, starttls or none",
         "username": "email: login for both servers",
+        "smtp-username": "email: the SMTP login, where it differs",
         "password": "email: password (or CHATCENTRE_EMAIL_PASSWORD)",
         "address": "email: the mailbox address (From)",
         "from-name": "email: the company's name in From",

@@ -1,10 +1,16 @@
 """Connecting a mailbox: both servers are logged in to before anything is stored; the
 settings model holds on create and on PATCH; what chatcentre derives is never PATCHed."""
 
+import asyncio
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
 from tests.conftest import Running
-from tests.connectors.email.servers import Dovecot, SmtpServer
+from tests.connectors.email.servers import PASSWORD, Dovecot, SmtpServer
 from tests.email.helpers import create_mailbox
 from tests.helpers import auth
 
@@ -87,3 +93,47 @@ async def test_email_is_a_listed_channel_type(run: Running) -> None:
     assert email["icon"] == "/console/icon-email.svg"
     assert email["capabilities"]["initiates"] and email["capabilities"]["media"]
     assert (await run.client.get("/console/icon-email.svg")).status_code == 200
+
+
+async def test_cli_adds_a_mailbox(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCENTRE_DATABASE_URL", run.ctx.database_url)
+    monkeypatch.setenv("CHATCENTRE_DATA_DIR", str(run.ctx.settings.data_dir))
+    monkeypatch.setenv("CHATCENTRE_EMAIL_PASSWORD", PASSWORD)
+    user = dovecot.new_user()
+    args = [
+        "channel",
+        "add",
+        "email",
+        "--address",
+        "support@shop.example",
+        "--imap-host",
+        "127.0.0.1",
+        f"--imap-port={dovecot.port}",
+        "--imap-security",
+        "none",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(smtp.port),
+        "--smtp-security",
+        "none",
+        "--username",
+        user,
+    ]
+    get_settings.cache_clear()
+    try:
+        refused = await asyncio.to_thread(CliRunner().invoke, cli, args)  # SMTP says no
+        added = await asyncio.to_thread(
+            CliRunner().invoke, cli, [*args, "--smtp-username", "support@shop.example"]
+        )
+        unknown = await asyncio.to_thread(CliRunner().invoke, cli, [*args, "--colour", "red"])
+    finally:
+        get_settings.cache_clear()
+    assert added.exit_code == 0, added.output
+    assert "(email) created" in added.output and "mailbox support@shop.example" in added.output
+    assert PASSWORD not in added.output
+    assert refused.exit_code == 1, refused.output
+    assert "SMTP login failed" in refused.output and PASSWORD not in refused.output
+    assert unknown.exit_code == 2 and "unknown option '--colour'" in unknown.output
