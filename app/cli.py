@@ -175,8 +175,11 @@ def operator_create(
     typer.echo(f"operator {op.id} created: {op.email} ({op.role.value})")
 
 
-@channel_cli.command("add")
+@channel_cli.command(
+    "add", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def channel_add(
+    ctx: typer.Context,
     type_: Annotated[
         str, typer.Argument(metavar="TYPE", help="A channel type: webchat, telegram, whatsapp, ...")
     ],
@@ -210,7 +213,8 @@ def channel_add(
     ] = None,
 ) -> None:
     """Connect a channel account and print its keys. Each channel's plugin reads the flags
-    that concern it."""
+    that concern it, and may take options of its own (email: --imap-host, --smtp-host,
+    --username, --address, ...; see the README)."""
     from app import plugins  # noqa: F401 - registers the channel plugins
     from app.channels import registry
     from app.channels import service as channels_service
@@ -230,6 +234,11 @@ def channel_add(
         plugin = registry.get(type_)
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        flags |= _plugin_flags(plugin.cli_flags, ctx.args)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     settings, credentials = plugin.cli_values(flags)
     data = ChannelCreate(
@@ -252,6 +261,23 @@ def channel_add(
         typer.echo(line)
     for key, value in generated.items():
         typer.echo(f"{key} (shown once): {value}")
+
+
+def _plugin_flags(known: Any, args: list[str]) -> dict[str, str]:
+    """`--name value` / `--name=value` pairs a channel's plugin declares (cli_flags)."""
+    flags: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.removeprefix("--").partition("=")
+        if not arg.startswith("--") or name not in known:
+            raise ValueError(f"unknown option {arg!r} for this channel type")
+        if not eq:
+            if not rest:
+                raise ValueError(f"{arg} needs a value")
+            value = rest.pop(0)
+        flags[name.replace("-", "_")] = value
+    return flags
 
 
 @apikey_cli.command("create")

@@ -204,6 +204,22 @@ class Settings(BaseSettings):
         default=1.0, description="First wait after a failed getUpdates (doubles, up to 30 s)"
     )
 
+    # Email (IMAP + SMTP mailboxes)
+    email_idle_seconds: float = Field(
+        default=300.0,
+        description="Longest IMAP IDLE (or poll wait) before a reader checks the mailbox anyway",
+    )
+    email_lock_retry_seconds: float = Field(
+        default=5.0, description="How often a standby process tries to take over a mailbox"
+    )
+    email_scan_seconds: float = Field(
+        default=10.0, description="How often workers look for mailboxes added or changed"
+    )
+    email_error_backoff_seconds: float = Field(
+        default=2.0, description="First wait after a failed mailbox read (doubles, up to 5 min)"
+    )
+    email_batch_size: int = Field(default=50, ge=1, description="Mails stored per transaction")
+
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

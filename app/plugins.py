@@ -4,6 +4,7 @@ folder under connectors/, its app-side package with a plugin module, and one lin
 from app.channels import registry
 from app.channels.plugin import ChannelPlugin
 from app.config import Settings
+from app.email.plugin import EmailPlugin
 from app.telegram.plugin import TelegramPlugin
 from app.webchat.plugin import WebchatPlugin
 from app.whatsapp.plugin import WhatsAppPlugin
@@ -12,6 +13,7 @@ PLUGINS: tuple[ChannelPlugin, ...] = (
     TelegramPlugin(),
     WhatsAppPlugin(),
     WebchatPlugin(),
+    EmailPlugin(),
 )
 
 for _plugin in PLUGINS:

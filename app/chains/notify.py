@@ -106,6 +106,9 @@ async def send_step(
     conv = await inbox_commands.open_for_contact(session, order.contact_id, target.channel.id)
     text = render(template.text, variables)
     meta: dict[str, Any] = {"chain": CHAIN, "step": step, "order": order.external_id}
+    meta |= registry.get(target.channel.type).chain_meta(
+        target.channel, step, order.language, variables
+    )
     kind = "text"
     if target.template is not None:
         content = registry.get(target.channel.type).prepare_outgoing(

@@ -80,6 +80,8 @@ class ChannelPlugin:
     credential_names: ClassVar[tuple[str, ...]] = ()  # what an admin gives (write-only)
     # Settings only chatcentre writes (what the provider said, polling state): never a PATCH.
     derived_settings: ClassVar[tuple[str, ...]] = ()
+    # Options of `chatcentre channel add` of its own (--imap-host ...): name -> help.
+    cli_flags: ClassVar[Mapping[str, str]] = {}
 
     @property
     def default_name(self) -> str:
@@ -174,6 +176,24 @@ class ChannelPlugin:
         if template is not None:
             raise Invalid(f"{self.label} channels take no templates", "templates_not_supported")
         return OutgoingContent(text or "")
+
+    async def outgoing_meta(
+        self,
+        session: AsyncSession,
+        channel: ChannelAccount,
+        conversation_id: int,
+        operator_id: int | None,
+        meta: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The meta an outgoing message is queued with, given the conversation it goes to
+        (a mail's subject, the ids it answers, the operator's name): by default as given."""
+        return meta
+
+    def chain_meta(
+        self, channel: ChannelAccount, step: str, language: str, variables: dict[str, str]
+    ) -> dict[str, Any]:
+        """What a chain step's message carries besides its text (a mail's subject)."""
+        return {}
 
     def identity_keys(self, lookup: Mapping[str, str | None]) -> list[str]:
         """The external ids (ContactIdentity.external_id on a channel of this type) that a

@@ -82,6 +82,10 @@ async def queue_outgoing(
     if not private and channel is not None and (kind == "text" or files):
         parts = _split_for(channel, text)
     meta = meta or {}
+    plugin = registry.find(channel.type) if channel is not None else None
+    if not private and plugin is not None and channel is not None:
+        # What the channel adds, given the conversation (a mail's subject and thread ids).
+        meta = await plugin.outgoing_meta(session, channel, conv.id, operator_id, meta)
     messages: list[Message] = []
     for number, part in enumerate(parts, start=1):
         first = number == 1

@@ -147,6 +147,7 @@ def to_message_read(m: Message) -> MessageRead:
     # Connectors put these in the message's meta under neutral keys.
     author = m.meta.get("author")
     location = m.meta.get("location")
+    subject, full_text = m.meta.get("subject"), m.meta.get("full_text")
     return MessageRead(
         id=m.id,
         conversation_id=m.conversation_id,
@@ -169,6 +170,8 @@ def to_message_read(m: Message) -> MessageRead:
         private=m.direction == Direction.internal,
         sender_name=author.get("name") if isinstance(author, dict) else None,
         location=location if isinstance(location, dict) else None,
+        subject=subject if isinstance(subject, str) else None,
+        original_text=full_text if isinstance(full_text, str) and full_text != m.text else None,
     )
 
 

@@ -38,6 +38,12 @@ class MessageRead(BaseModel):
         default=None,
         description="kind location: latitude, longitude (and a venue's name, address)",
     )
+    subject: str | None = Field(default=None, description="A mail's subject")
+    original_text: str | None = Field(
+        default=None,
+        description="The whole text as it came, where `text` shows only the new part (a mail "
+        "without its quoted history and signature)",
+    )
 
 
 class MessagePage(BaseModel):

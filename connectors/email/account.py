@@ -1,18 +1,21 @@
 """A mailbox channel's servers, read from the channel's credentials and settings per call.
 
 credentials: {"username", "password"} for both servers, or "imap_username"/"imap_password"
-  and "smtp_username"/"smtp_password" where they differ. For OAuth 2.0 mailboxes (Gmail,
-  Microsoft 365, Yandex 360) "oauth2_token" (or imap_/smtp_oauth2_token) is a current
-  access token, sent with SASL XOAUTH2 instead of the password; refreshing it is the app's.
+  and "smtp_username"/"smtp_password" where they differ. A username may be a setting
+  instead (the same keys): it is no secret, so the app keeps it readable there.
+  For OAuth 2.0 mailboxes (Gmail, Microsoft 365, Yandex 360) "oauth2_token" (or
+  imap_/smtp_oauth2_token) is a current access token, sent with SASL XOAUTH2 instead of
+  the password; refreshing it is the app's.
 settings:
   address          the mailbox address we send from and are written to (required)
   from_name        the company's name in From (an operator's name may come per message)
   imap_host, imap_port, imap_security   security: "tls" (implicit, 993), "starttls" (143),
-  smtp_host, smtp_port, smtp_security   "plain" (no TLS: local servers and tests only);
+  smtp_host, smtp_port, smtp_security   "plain" or "none" (no TLS: local servers and tests);
                                         SMTP defaults: "starttls" on 587, "tls" on 465
   imap_folder      the folder read (INBOX)
   mark_seen        set \\Seen on a mail once it is read (off: the mailbox stays as it is)
   move_to          move a mail to this folder once it is read (off by default)
+  delete_after_read  delete a mail once it is read (off by default)
   idle             use IMAP IDLE where the server offers it (on by default)
   poll_interval    seconds between checks without IDLE (60)
   max_attachment_bytes   files over this are recorded with a note, not stored (10 MiB)
@@ -28,7 +31,7 @@ from typing import Any
 
 from connectors.base import PermanentError
 
-SECURITY = ("tls", "starttls", "plain")
+SECURITY = ("tls", "starttls", "plain", "none")
 _DEFAULT_PORTS = {
     ("imap", "tls"): 993,
     ("imap", "starttls"): 143,
@@ -64,8 +67,14 @@ def server(kind: str, credentials: dict[str, Any], settings: dict[str, Any]) -> 
     security = str(settings.get(f"{kind}_security") or "tls").lower()
     if security not in SECURITY:
         raise PermanentError(f"{kind}_security must be one of {', '.join(SECURITY)}")
+    security = "plain" if security == "none" else security
     port = settings.get(f"{kind}_port") or _DEFAULT_PORTS[(kind, security)]
-    username = credentials.get(f"{kind}_username") or credentials.get("username")
+    username = (
+        credentials.get(f"{kind}_username")
+        or settings.get(f"{kind}_username")
+        or credentials.get("username")
+        or settings.get("username")
+    )
     password = credentials.get(f"{kind}_password") or credentials.get("password")
     token = credentials.get(f"{kind}_oauth2_token") or credentials.get("oauth2_token")
     return Server(

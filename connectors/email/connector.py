@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from connectors.base import (
+    Capabilities,
     Media,
     MediaUnavailable,
     OutboundMessage,
@@ -55,6 +56,17 @@ def read_mail(
 
 class EmailConnector:
     channel_type = CHANNEL_TYPE
+    # Mail may go to an address that never wrote (a shop's client): it initiates.
+    capabilities = Capabilities(
+        media=True,
+        edits=False,
+        templates=False,
+        typing=False,
+        read_receipts=False,
+        reply_window=False,
+        initiates=True,
+        max_text_length=None,
+    )
     max_text_length: int | None = None  # a mail takes any length
     # Mail providers limit per account per day rather than per second; a channel's
     # settings may set rate_per_account for its provider.

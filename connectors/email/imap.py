@@ -95,6 +95,7 @@ class MailboxReader:
         self.folder = str(settings.get("imap_folder") or "INBOX")
         self.mark_seen = bool(settings.get("mark_seen"))
         self.move_to = str(settings["move_to"]) if settings.get("move_to") else None
+        self.delete = bool(settings.get("delete_after_read"))
         self.use_idle = settings.get("idle", True) is not False
         self.poll_interval = float(settings.get("poll_interval") or 60.0)
         self.import_existing = bool(settings.get("import_existing"))
@@ -106,7 +107,7 @@ class MailboxReader:
 
     @property
     def read_only(self) -> bool:
-        return not (self.mark_seen or self.move_to)
+        return not (self.mark_seen or self.move_to or self.delete)
 
     @property
     def can_idle(self) -> bool:
@@ -228,6 +229,15 @@ class MailboxReader:
         self.uidvalidity, self.uidnext = select_codes(response.lines)
         if self.uidvalidity is None:
             raise PermanentError(f"IMAP folder {self.folder!r}: the server gave no UIDVALIDITY")
+
+    async def reopen(self) -> None:
+        """Opens the folder again: a folder deleted and recreated under an open connection
+        is not always reported (Dovecot goes on answering for the old one), so a reader
+        does this now and then to learn of a new UIDVALIDITY."""
+        try:
+            await asyncio.wait_for(self._open_folder(), self.server.timeout)
+        except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
+            raise TemporaryError(f"IMAP server {self.server.label}: {exc!r}") from None
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -365,13 +375,16 @@ class MailboxReader:
         return self._client is not None and not self._lost
 
     async def mark_processed(self, uids: list[int]) -> None:
-        """After ingesting: \\Seen and/or move, as configured; nothing otherwise."""
+        """After ingesting: \\Seen, move or delete, as configured; nothing otherwise."""
         if not uids or self.read_only:
             return
         uid_set = ",".join(str(u) for u in uids)
         if self.mark_seen:
             await self._command(self._imap.uid("store", uid_set, "+FLAGS.SILENT", "(\\Seen)"))
-        if self.move_to:
+        if self.delete:
+            await self._command(self._imap.uid("store", uid_set, "+FLAGS.SILENT", "(\\Deleted)"))
+            await self._expunge(uid_set)
+        elif self.move_to:
             target = mailbox_name(self.move_to)
             if self._imap.has_capability("MOVE"):
                 await self._command(self._imap.uid("move", uid_set, target))
@@ -380,8 +393,14 @@ class MailboxReader:
                 await self._command(
                     self._imap.uid("store", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
                 )
-                if self._imap.has_capability("UIDPLUS"):
-                    await self._command(self._imap.uid("expunge", uid_set))
+                await self._expunge(uid_set)
+
+    async def _expunge(self, uid_set: str) -> None:
+        """Only these mails where the server can (UIDPLUS); otherwise they stay flagged
+        \\Deleted for the mail client's next expunge (a plain EXPUNGE would remove what
+        someone else flagged too)."""
+        if self._imap.has_capability("UIDPLUS"):
+            await self._command(self._imap.uid("expunge", uid_set))
 
     async def _command(self, call: Any) -> Any:
         if self._lost:

@@ -6,6 +6,7 @@ SMTP says which it is: 4xx replies are transient (greylisting, a full queue, a r
 transient. A refused recipient (550 5.1.1) marks the address unreachable."""
 
 import ssl
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,30 +17,49 @@ from connectors.base import PermanentError, TemporaryError
 from connectors.email.account import Server
 
 
-async def send_mail(server: Server, mail: EmailMessage, sender: str, recipient: str) -> None:
-    oauth: dict[str, Any] = {}
+def _client_options(server: Server) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "hostname": server.host,
+        "port": server.port,
+        "username": server.username,
+        "password": None if server.oauth2_token else server.password,
+        "use_tls": server.security == "tls",
+        "start_tls": server.security == "starttls",
+        "tls_context": server.tls,
+        "timeout": server.timeout,
+    }
     if server.oauth2_token:
         token = server.oauth2_token
 
         async def current_token() -> str:
             return token
 
-        oauth = {"oauth_token_generator": current_token}
+        options["oauth_token_generator"] = current_token
+    return options
+
+
+async def send_mail(server: Server, mail: EmailMessage, sender: str, recipient: str) -> None:
+    await _guarded(
+        server,
+        aiosmtplib.send(mail, sender=sender, recipients=[recipient], **_client_options(server)),
+    )
+
+
+async def check_login(server: Server) -> None:
+    """Connect, secure and log in, then leave: a channel's SMTP settings checked before they
+    are stored. Fails as send_mail does (a refused login is a PermanentError)."""
+
+    async def login_and_quit() -> None:
+        async with aiosmtplib.SMTP(**_client_options(server)) as client:
+            await client.noop()
+
+    await _guarded(server, login_and_quit())
+
+
+async def _guarded(server: Server, call: Coroutine[Any, Any, Any]) -> None:
+    """Awaits an aiosmtplib call with its errors sorted into temporary and permanent."""
     try:
-        await aiosmtplib.send(
-            mail,
-            sender=sender,
-            recipients=[recipient],
-            hostname=server.host,
-            port=server.port,
-            username=server.username,
-            password=None if server.oauth2_token else server.password,
-            use_tls=server.security == "tls",
-            start_tls=server.security == "starttls",
-            tls_context=server.tls,
-            timeout=server.timeout,
-            **oauth,
-        )
+        await call
     except errors.SMTPRecipientsRefused as exc:
         raise _refused(exc.recipients[0] if exc.recipients else None) from None
     except errors.SMTPRecipientRefused as exc:

@@ -609,7 +609,9 @@ function messageEl(m) {
       "div",
       { class: "bubble" },
       who ? h("div", { class: "msg-who" }, who) : null,
+      m.subject ? h("div", { class: "msg-subject" }, m.subject) : null,
       m.text ? h("p", { class: "msg-text" }, m.text) : null,
+      m.original_text ? originalToggle(m) : null,
       !m.text && !atts.length ? h("p", { class: "msg-text muted" }, `[${m.kind}]`) : null,
       atts.length ? h("ul", { class: "atts", "aria-label": "Attachments" }, atts) : null
     ),
@@ -626,6 +628,26 @@ function messageEl(m) {
         : null
     )
   );
+}
+
+// A mail shows its new text; the whole of it (quotes, signature) on demand.
+function originalToggle(m) {
+  const full = h("pre", { class: "msg-original", hidden: true }, m.original_text);
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "link",
+      "aria-expanded": "false",
+      onclick: () => {
+        full.hidden = !full.hidden;
+        button.setAttribute("aria-expanded", String(!full.hidden));
+        button.textContent = full.hidden ? "Original mail" : "Hide original";
+      },
+    },
+    "Original mail"
+  );
+  return h("div", { class: "msg-original-wrap" }, button, full);
 }
 
 function upsertMessage(m) {

@@ -1,0 +1,192 @@
+"""Mail read from a real Dovecot mailbox by the app's own reader: conversations, touchpoints
+and routing; exactly once; UIDVALIDITY changes; threading; automated mail; encodings and
+attachments; nothing marked read unless configured."""
+
+import asyncio
+from typing import Any
+
+from tests.conftest import Running
+from tests.connectors.email.conftest import fixture
+from tests.connectors.email.servers import Dovecot, SmtpServer
+from tests.email.helpers import (
+    all_messages,
+    conversations,
+    create_mailbox,
+    mail,
+    messages,
+    until,
+)
+from tests.helpers import auth
+from tests.routing.test_routing import make_operators
+
+NAMES = ["Счёт №1042.pdf", "Прайс-лист декабрь.xlsx", "заметки.txt"]
+
+
+async def connect(run: Running, dovecot: Dovecot, smtp: SmtpServer, **extra: Any) -> Any:
+    admin = await run.admin_token()
+    user = dovecot.new_user()
+    if extra.get("imap_folder"):
+        dovecot.command(user, ("create", extra["imap_folder"]))
+    r = await create_mailbox(run.client, admin, dovecot, smtp, user, **extra)
+    assert r.status_code == 201, r.text
+    return admin, user, r.json()
+
+
+async def count_is(run: Running, admin: str, n: int) -> bool:
+    return len(await all_messages(run.client, admin)) == n
+
+
+async def test_a_mail_becomes_a_routed_conversation_with_a_touchpoint(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, channel = await connect(run, dovecot, smtp)
+    [op] = await make_operators(run, admin, 1)
+    raw, _ = mail(
+        body="Where is my order?\n\n-- \nClient\n\nOn Fri, Support wrote:\n> Your order ships.",
+        name="Анна Client",
+    )
+    dovecot.append(user, raw)
+    [conv] = await until(lambda: conversations(run.client, admin))
+    assert conv["channel_id"] == channel["id"] and conv["channel_type"] == "email"
+    await until(lambda: _assigned(run, admin, conv["id"], op))
+    [message] = await messages(run.client, admin, conv["id"])
+    assert message["direction"] == "inbound"
+    assert message["text"] == "Where is my order?"  # no signature, no quote
+    assert "Your order ships." in message["original_text"]
+    assert message["subject"] == "Hello"
+    contact_id = conv["contact"]["id"]
+    contact = (await run.client.get(f"/api/v1/contacts/{contact_id}", headers=auth(admin))).json()
+    assert contact["name"] == "Анна Client"
+    timeline = await run.client.get(f"/api/v1/contacts/{contact_id}/timeline", headers=auth(admin))
+    assert any(t["channel"] == "email" and t["direction"] == "inbound" for t in timeline.json())
+    # Nothing was marked read (mark_seen is off by default).
+    assert all("\\Seen" not in flags for flags in dovecot.flags(user).values())
+
+
+async def _assigned(run: Running, admin: str, conversation_id: int, op: int) -> bool:
+    r = await run.client.get(f"/api/v1/conversations/{conversation_id}", headers=auth(admin))
+    return bool(r.json().get("assignee_id") == op)
+
+
+async def test_a_mail_read_twice_is_stored_once_and_marked_seen_when_configured(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, _ = await connect(run, dovecot, smtp, mark_seen=True)
+    raw, _ = mail()
+    dovecot.append(user, raw)
+    dovecot.append(user, raw)  # redelivered: the same Message-ID under a new UID
+    marker, _ = mail(body="the last one")
+    dovecot.append(user, marker)
+    await until(lambda: count_is(run, admin, 2))
+    await asyncio.sleep(1.5)
+    assert [m["text"] for m in await all_messages(run.client, admin)] == [
+        "Where is my order?",
+        "the last one",
+    ]
+    await until(lambda: all("\\Seen" in f for f in dovecot.flags(user).values()))
+
+
+async def test_a_uidvalidity_change_brings_no_duplicates(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, channel = await connect(run, dovecot, smtp, imap_folder="Support")
+    first, _ = mail(body="one")
+    second, _ = mail(body="two")
+    dovecot.append(user, first, "Support")
+    dovecot.append(user, second, "Support")
+    await until(lambda: count_is(run, admin, 2))
+    before = await run.client.get(f"/api/v1/channels/{channel['id']}", headers=auth(admin))
+    await asyncio.sleep(1.1)  # Dovecot's UIDVALIDITY is time-based
+    dovecot.command(user, ("delete", "Support"), ("create", "Support"))
+    third, _ = mail(body="three")
+    for raw in (first, second, third):
+        dovecot.append(user, raw, "Support")
+    await until(lambda: count_is(run, admin, 3))
+    await asyncio.sleep(1.5)
+    assert [m["text"] for m in await all_messages(run.client, admin)] == ["one", "two", "three"]
+    after = await run.client.get(f"/api/v1/channels/{channel['id']}", headers=auth(admin))
+    assert after.json()["settings"]["uidvalidity"] != before.json()["settings"]["uidvalidity"]
+
+
+async def test_a_reply_joins_its_conversation_and_a_same_subject_from_another_does_not(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, _ = await connect(run, dovecot, smtp)
+    raw, first_id = mail(subject="Order 42")
+    dovecot.append(user, raw)
+    [conv] = await until(lambda: conversations(run.client, admin))
+    r = await run.client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"text": "On its way"},
+        headers=auth(admin),
+    )
+    assert r.status_code in (200, 201), r.text
+    await until(lambda: smtp.handler.received)
+    ours = smtp.handler.received[0].content.decode()
+    our_id = ours.split("Message-ID: <")[1].split(">")[0]
+    reply_to = ours.split("Reply-To: ")[1].split("\r\n")[0]
+    assert reply_to.startswith("support+c") and reply_to.endswith("@shop.example")
+
+    reply, _ = mail(
+        subject="Re: Order 42",
+        body="Thanks",
+        headers={"In-Reply-To": f"<{our_id}>", "References": f"<{first_id}> <{our_id}>"},
+    )
+    other, _ = mail(sender="someone.else@example.org", subject="Order 42", body="Me too")
+    dovecot.append(user, reply)
+    dovecot.append(user, other)
+    await until(lambda: count_is(run, admin, 4))
+    convs = await conversations(run.client, admin)
+    assert len(convs) == 2
+    texts = [m["text"] for m in await messages(run.client, admin, conv["id"])]
+    assert texts == ["Where is my order?", "On its way", "Thanks"]
+
+
+async def test_automated_mail_opens_no_lead(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, _ = await connect(run, dovecot, smtp)
+    for name in ("auto_reply.eml", "out_of_office.eml", "mailing_list.eml"):
+        dovecot.append(user, fixture(name))
+    bulk, _ = mail(sender="news@example.net", headers={"Precedence": "bulk"})
+    dovecot.append(user, bulk)
+    person, _ = mail(body="A person")
+    dovecot.append(user, person)
+    await until(lambda: count_is(run, admin, 1))
+    await asyncio.sleep(1.5)
+    [conv] = await conversations(run.client, admin)
+    assert [m["text"] for m in await messages(run.client, admin, conv["id"])] == ["A person"]
+
+
+async def test_russian_encodings_and_encoded_words(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, _ = await connect(run, dovecot, smtp)
+    for name in ("cp1251_plain.eml", "koi8r_qp.eml", "rfc2047_reply.eml"):
+        dovecot.append(user, fixture(name))
+    await until(lambda: count_is(run, admin, 3))
+    # Line ends as IMAP APPEND sends them (CRLF): compared word by word.
+    got = {m["subject"]: " ".join(m["text"].split()) for m in await all_messages(run.client, admin)}
+    assert got["Счет на оплату"] == "Добрый вечер. Счёт получил, оплачу завтра."
+    assert got["Re: Заказ №1042"].startswith("Здравствуйте! Подскажите, когда привезут")
+    assert got["Вопрос по доставке"].startswith("Thanks, that works for me.")
+    names = {
+        c["name"]
+        for c in (await run.client.get("/api/v1/contacts", headers=auth(admin))).json()["items"]
+    }
+    assert {"Иван Петров", "Ольга Сидорова", "José María"} <= names
+
+
+async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    admin, user, _ = await connect(run, dovecot, smtp)
+    dovecot.append(user, fixture("rfc2231_attachments.eml"))
+    [message] = await until(lambda: all_messages(run.client, admin))
+    assert message["attachments"], message
+    first = message["attachments"][0]
+    r = await run.client.get(f"/api/v1/messages/{message['id']}/attachments/0", headers=auth(admin))
+    assert r.status_code == 200, r.text
+    assert len(r.content) == first["size"] and r.content.startswith(b"%PDF-1.4")
+    names = [a["filename"] for a in message["attachments"]]
+    assert names == NAMES
