@@ -5,6 +5,7 @@ from app.channels import registry
 from app.channels.plugin import ChannelPlugin
 from app.config import Settings
 from app.telegram.plugin import TelegramPlugin
+from app.vk.plugin import VkPlugin
 from app.webchat.plugin import WebchatPlugin
 from app.whatsapp.plugin import WhatsAppPlugin
 
@@ -12,6 +13,7 @@ PLUGINS: tuple[ChannelPlugin, ...] = (
     TelegramPlugin(),
     WhatsAppPlugin(),
     WebchatPlugin(),
+    VkPlugin(),
 )
 
 for _plugin in PLUGINS:
