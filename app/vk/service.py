@@ -223,7 +223,7 @@ async def record_permission(
 
 # Names of senders already looked up, per process: users.get once per person, not per
 # message (VK's events carry only ids).
-_NAMES: OrderedDict[tuple[int, str], VkUser] = OrderedDict()
+_NAMES: OrderedDict[tuple[str, str], VkUser] = OrderedDict()
 _NAMES_KEPT = 10_000
 
 
@@ -235,7 +235,7 @@ async def _named(
     peer = message.sender.external_id
     if message.sender.name or not peer.isdigit() or int(peer) >= CHAT_PEER_OFFSET:
         return message
-    key = (channel.id, peer)
+    key = (channel.public_key, peer)  # unique per channel, ever
     if key not in _NAMES:
         known = await session.scalar(
             select(ContactIdentity.display_name).where(
