@@ -221,9 +221,9 @@ async def record_permission(
     )
 
 
-# Names of senders already looked up, per process: users.get once per person, not per
-# message (VK's events carry only ids).
-_NAMES: OrderedDict[tuple[str, str], VkUser] = OrderedDict()
+# Senders already looked at, per process: users.get once per person, not per message (VK's
+# events carry only ids). None: nothing to add (the name is stored, or VK has none).
+_NAMES: OrderedDict[tuple[str, str], VkUser | None] = OrderedDict()
 _NAMES_KEPT = 10_000
 
 
@@ -243,25 +243,21 @@ async def _named(
                 ContactIdentity.external_id == peer,
             )
         )
-        if known:
-            return message
-        found = await _look_up(channel, int(peer))
-        if found is None:
-            return message  # asked again with the next message
+        found = None
+        if not known:
+            try:
+                users = await api_of(channel).users_get(
+                    channel.credentials["access_token"], [int(peer)]
+                )
+            except (TemporaryError, PermanentError) as exc:
+                log.warning("vk channel %s: users.get failed (%s)", channel.id, exc.reason)
+                return message  # asked again with the next message
+            found = users[0] if users else None
         _NAMES[key] = found
         while len(_NAMES) > _NAMES_KEPT:
             _NAMES.popitem(last=False)
     user = _NAMES[key]
-    if not user.name:
+    if user is None or not user.name:
         return message
     sender = replace(message.sender, name=user.name, username=user.screen_name)
     return replace(message, sender=sender)
-
-
-async def _look_up(channel: ChannelAccount, user_id: int) -> VkUser | None:
-    try:
-        users = await api_of(channel).users_get(channel.credentials["access_token"], [user_id])
-    except (TemporaryError, PermanentError) as exc:
-        log.warning("vk channel %s: users.get failed (%s)", channel.id, exc.reason)
-        return None
-    return users[0] if users else None

@@ -121,8 +121,13 @@ class FakeVk:
         return JSONResponse(handler(params))
 
     def m_users_get(self, params: dict[str, str]) -> Any:
-        wanted = {int(i) for i in params["user_ids"].split(",")}
-        return {"response": [u for u in VK["users_get"]["response"] if u["id"] in wanted]}
+        wanted = [int(i) for i in params["user_ids"].split(",")]
+        known = {u["id"]: u for u in VK["users_get"]["response"]}
+        # Anyone else exists too, with a made-up name (the bench's senders).
+        made = {"first_name": "User", "last_name": ""}
+        return {
+            "response": [known.get(i) or {"id": i, **made, "last_name": str(i)} for i in wanted]
+        }
 
     def m_groups_getById(self, params: dict[str, str]) -> Any:
         return VK["groups_get_by_id"]
