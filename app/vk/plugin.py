@@ -85,7 +85,7 @@ class VkPlugin(ChannelPlugin):
         return Prepared(stored, creds, generated)
 
     async def setup(self, config: Settings, channel: ChannelAccount) -> None:
-        await service.connect(channel)
+        await service.connect(config, channel)
 
     # ------------------------------------------------------------ conversation rules
 

@@ -47,8 +47,16 @@ def configure_connector(settings: Settings) -> None:
     )
 
 
-def connector() -> VkConnector:
-    found = registry.get_connector(TYPE)
+def connector(config: Settings | None = None) -> VkConnector:
+    """The process's VK connector; a process that never configured the plugins (the CLI)
+    installs it from `config` first."""
+    try:
+        found = registry.get_connector(TYPE)
+    except LookupError:
+        if config is None:
+            raise
+        configure_connector(config)
+        found = registry.get_connector(TYPE)
     assert isinstance(found, VkConnector)
     return found
 
@@ -81,7 +89,7 @@ async def prepare(
             "invalid_access_token",
         )
     mode = settings.get("mode") or ("callback" if config.public_url else "longpoll")
-    api = connector().api_for(settings)
+    api = connector(config).api_for(settings)
     try:
         group = await api.get_group(token)
     except PermanentError as exc:
@@ -143,15 +151,19 @@ async def _confirmation_code(api: VkApi, token: str, group_id: int) -> str:
         ) from None
 
 
-async def connect(channel: ChannelAccount) -> None:
+async def connect(config: Settings, channel: ChannelAccount) -> None:
     """Long Poll mode: switch Bots Long Poll on at our API version and events. A token
     without the manage right cannot; then it must be on in the community's settings, and
     the poller says so in its log if it is not."""
     if channel.settings.get("mode") != "longpoll":
         return
     try:
-        await api_of(channel).enable_long_poll(
-            channel.credentials["access_token"], int(channel.settings["group_id"])
+        await (
+            connector(config)
+            .api_for(channel.settings)
+            .enable_long_poll(
+                channel.credentials["access_token"], int(channel.settings["group_id"])
+            )
         )
     except PermanentError as exc:
         log.warning("vk channel %s: Long Poll settings not changed (%s)", channel.id, exc.reason)

@@ -1,12 +1,18 @@
 """The Callback API through the app's HTTP API: the channel's creation (token checked with
 VK), the confirmation handshake, the secret, redeliveries, media, edits, allow/deny."""
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from app import plugins
+from app.cli import cli
+from app.config import get_settings
+from connectors import registry as connectors
 from tests.conftest import Running
 from tests.connectors.vk.fake_vk import CONFIRMATION, GROUP_ID, SECRET, TOKEN, USER_ID, FakeVk
 from tests.helpers import auth
@@ -224,3 +230,32 @@ async def test_allow_from_someone_who_never_wrote_makes_a_contact(
     )
     assert rows == 1
     assert await count(run, "SELECT count(*) FROM conversations") == 0
+
+
+async def test_cli_adds_a_community(
+    run: Running, vk: FakeVk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = run.ctx.settings
+    monkeypatch.setenv("CHATCENTRE_DATABASE_URL", run.ctx.database_url)
+    monkeypatch.setenv("CHATCENTRE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CHATCENTRE_VK_API_BASE", vk.api_base)
+    monkeypatch.setenv("CHATCENTRE_PUBLIC_URL", "https://chat.example.com")
+    get_settings.cache_clear()
+    connectors.unregister("vk")  # as in a fresh `chatcentre` process
+    args = ["channel", "add", "vk", "--group-id", str(GROUP_ID), "--access-token"]
+    try:
+        # The CLI runs its own event loop: give it a thread so the fake keeps serving.
+        result = await asyncio.to_thread(CliRunner().invoke, cli, [*args, TOKEN])
+        bad = await asyncio.to_thread(
+            CliRunner().invoke, cli, [*args, "nope", "--mode", "longpoll"]
+        )
+    finally:
+        get_settings.cache_clear()
+        plugins.configure(settings)
+    assert result.exit_code == 0, result.output
+    assert "community Доставка цветов «Флора» (id 229876543), callback mode" in result.output
+    assert "https://chat.example.com/webhooks/vk/1" in result.output
+    assert f"confirmation string answered: {CONFIRMATION}" in result.output
+    assert "secret (shown once): " in result.output
+    assert TOKEN not in result.output
+    assert bad.exit_code == 1 and "VK refused the access token" in bad.output
