@@ -181,7 +181,8 @@ def operator_create(
 def channel_add(
     ctx: typer.Context,
     type_: Annotated[
-        str, typer.Argument(metavar="TYPE", help="A channel type: webchat, telegram, whatsapp, ...")
+        str,
+        typer.Argument(metavar="TYPE", help="A channel type: webchat, telegram, whatsapp, vk, ..."),
     ],
     name: Annotated[str | None, typer.Option(help="Display name (default: by type)")] = None,
     origin: Annotated[
@@ -192,7 +193,10 @@ def channel_add(
     ] = None,
     access_token: Annotated[
         str | None,
-        typer.Option(help="whatsapp: permanent access token", envvar="CHATCENTRE_WA_ACCESS_TOKEN"),
+        typer.Option(
+            help="whatsapp: permanent access token; vk: community access token",
+            envvar="CHATCENTRE_WA_ACCESS_TOKEN",
+        ),
     ] = None,
     app_secret: Annotated[
         str | None,
@@ -209,7 +213,21 @@ def channel_add(
     ] = None,
     mode: Annotated[
         str | None,
-        typer.Option(help="telegram: webhook or polling (default: webhook if a public URL is set)"),
+        typer.Option(
+            help="telegram: webhook or polling; vk: callback or longpoll "
+            "(default: webhook/callback if a public URL is set)"
+        ),
+    ] = None,
+    group_id: Annotated[int | None, typer.Option(help="vk: the community's id")] = None,
+    confirmation_code: Annotated[
+        str | None, typer.Option(help="vk: the Callback API confirmation string")
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            help="vk: the Callback API secret key (default: generated, shown once)",
+            envvar="CHATCENTRE_VK_SECRET",
+        ),
     ] = None,
 ) -> None:
     """Connect a channel account and print its keys. Each channel's plugin reads the flags
@@ -229,6 +247,9 @@ def channel_add(
         "verify_token": verify_token,
         "token": token,
         "mode": mode,
+        "group_id": group_id,
+        "confirmation_code": confirmation_code,
+        "secret": secret,
     }
     try:
         plugin = registry.get(type_)

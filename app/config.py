@@ -219,6 +219,32 @@ class Settings(BaseSettings):
         default=2.0, description="First wait after a failed mailbox read (doubles, up to 5 min)"
     )
     email_batch_size: int = Field(default=50, ge=1, description="Mails stored per transaction")
+    # VK community messages
+    vk_api_base: str = Field(
+        default="https://api.vk.com/method",
+        description="VK API method endpoint (a local stand-in in tests); a channel's "
+        "settings.api_base wins",
+    )
+    vk_timeout_seconds: float = Field(
+        default=15.0, description="VK API request timeout (a timeout of a send is retried)"
+    )
+    vk_media_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts inbound VK files may be downloaded from; "
+        "empty = VK's own (vk.com, userapi.com, ...)",
+    )
+    vk_poll_wait_seconds: int = Field(
+        default=25, ge=1, le=90, description="Wait of one Bots Long Poll request (longpoll mode)"
+    )
+    vk_poll_lock_retry_seconds: float = Field(
+        default=5.0, description="How often a standby process tries to take over a community"
+    )
+    vk_poll_scan_seconds: float = Field(
+        default=10.0, description="How often workers look for communities newly set to longpoll"
+    )
+    vk_poll_error_backoff_seconds: float = Field(
+        default=1.0, description="First wait after a failed Long Poll request (doubles, to 30 s)"
+    )
 
     @field_validator("default_timezone")
     @classmethod

@@ -6,6 +6,7 @@ from app.channels.plugin import ChannelPlugin
 from app.config import Settings
 from app.email.plugin import EmailPlugin
 from app.telegram.plugin import TelegramPlugin
+from app.vk.plugin import VkPlugin
 from app.webchat.plugin import WebchatPlugin
 from app.whatsapp.plugin import WhatsAppPlugin
 
@@ -14,6 +15,7 @@ PLUGINS: tuple[ChannelPlugin, ...] = (
     WhatsAppPlugin(),
     WebchatPlugin(),
     EmailPlugin(),
+    VkPlugin(),
 )
 
 for _plugin in PLUGINS:

@@ -1,6 +1,6 @@
 """Ingest: messages/s through the real inbound endpoints, against their floors.
 
-    python -m bench.ingest [--kinds widget,telegram,whatsapp,mixed] [--workers 2]
+    python -m bench.ingest [--kinds widget,telegram,whatsapp,vk,mixed] [--workers 2]
                            [--nodes 1] [--rates 100,200,...] [--step-seconds 4] [--smoke]
 
 The service runs as in production (`python -m app serve --workers N`, one or more nodes,
@@ -28,6 +28,7 @@ import hmac
 import itertools
 import json
 import multiprocessing
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from bench.common import (
 
 P99_TARGET_MS = 100.0
 WA_SECRET = "bench-app-secret"
-KINDS = ("widget", "telegram", "whatsapp", "mixed")
+KINDS = ("widget", "telegram", "whatsapp", "vk", "mixed")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Target:
     telegram_secret: str
     whatsapp_channel: int
     phone_number_id: str
+    vk_channel: int = 0
     floor_bases: list[str] | None = None  # the HTTP + SQL floor app (bench.floor_app)
 
 
@@ -125,6 +127,7 @@ async def setup(url: str, nodes: list[Node]) -> Target:
             r = await client.post(f"/widget/v1/{widget_key}/sessions", json={})
             r.raise_for_status()
             visitors.append(r.json()["visitor_token"])
+        vk_channel = await _vk_channel(client, headers)
     await fake.stop()
     return Target(
         bases=[n.base for n in nodes],
@@ -134,7 +137,48 @@ async def setup(url: str, nodes: list[Node]) -> Target:
         telegram_secret=telegram_secret,
         whatsapp_channel=whatsapp_channel,
         phone_number_id=phone_number_id,
+        vk_channel=vk_channel,
     )
+
+
+def _fake_vk_in_thread() -> str:
+    """The fake VK for the whole run, on a loop of its own: the service asks it users.get
+    once per sender and process. Returns its API base."""
+    from tests.connectors.vk.fake_vk import serve_fake_vk
+
+    ready, box = threading.Event(), {}
+
+    async def serve() -> None:
+        async with serve_fake_vk() as fake:
+            box["api"] = fake.api_base
+            ready.set()
+            await asyncio.Event().wait()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    if not ready.wait(30):
+        raise RuntimeError("the fake VK did not start")
+    return box["api"]
+
+
+async def _vk_channel(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    from tests.connectors.vk.fake_vk import GROUP_ID, SECRET, TOKEN
+
+    r = await client.post(
+        "/api/v1/channels",
+        json={
+            "type": "vk",
+            "name": "bench community",
+            "settings": {
+                "mode": "callback",
+                "group_id": GROUP_ID,
+                "api_base": _fake_vk_in_thread(),
+            },
+            "credentials": {"access_token": TOKEN, "secret": SECRET},
+        },
+        headers=headers,
+    )
+    r.raise_for_status()
+    return int(r.json()["id"])
 
 
 # ------------------------------------------------------------------ requests
@@ -206,6 +250,33 @@ def build_request(
         signature = hmac.new(WA_SECRET.encode(), raw, hashlib.sha256).hexdigest()
         headers = {"X-Hub-Signature-256": f"sha256={signature}", "Content-Type": "application/json"}
         return "POST", f"/webhooks/whatsapp/{target.whatsapp_channel}", raw, headers
+    if kind == "vk":
+        from tests.connectors.vk.fake_vk import GROUP_ID, SECRET
+
+        user = 600_000_000 + sender
+        event = {
+            "group_id": GROUP_ID,
+            "type": "message_new",
+            "event_id": f"{run_id}{n:032x}",
+            "v": "5.199",
+            "secret": SECRET,
+            "object": {
+                "message": {
+                    "date": int(time.time()),
+                    "from_id": user,
+                    "peer_id": user,
+                    "id": n + 1,
+                    "conversation_message_id": n + 1,
+                    "out": 0,
+                    "attachments": [],
+                    "fwd_messages": [],
+                    "text": f"bench {run_id} {n}",
+                },
+                "client_info": {"keyboard": True, "inline_keyboard": True},
+            },
+        }
+        headers = {"Content-Type": "application/json"}
+        return "POST", f"/webhooks/vk/{target.vk_channel}", json.dumps(event).encode(), headers
     if kind == "mixed":
         return build_request(("widget", "telegram", "whatsapp")[n % 3], target, n, run_id)
     if kind == "bare":
@@ -396,7 +467,7 @@ async def count_rows(url: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--kinds", default=None, help=f"default: {','.join(KINDS)}")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per node")
     parser.add_argument("--nodes", type=int, default=1)
     parser.add_argument(
@@ -408,7 +479,9 @@ def main() -> None:
     parser.add_argument("--output", default="ingest.json")
     args = parser.parse_args()
     if args.smoke:
-        args.rates, args.step_seconds, args.kinds = "50,100", 1.0, "widget,mixed"
+        args.rates, args.step_seconds = "50,100", 1.0
+        args.kinds = args.kinds or "widget,mixed"
+    args.kinds = args.kinds or ",".join(KINDS)
     asyncio.run(run(args))
 
 

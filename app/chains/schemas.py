@@ -15,6 +15,7 @@ class ClientRef(RequestModel):
     email: str | None = Field(default=None, max_length=320)
     telegram_id: str | None = Field(default=None, max_length=200, description="Telegram user id")
     wa_id: str | None = Field(default=None, max_length=200, description="WhatsApp wa_id")
+    vk_id: str | None = Field(default=None, max_length=200, description="VK user id")
     widget_identifier: str | None = Field(
         default=None, max_length=200, description="The `identifier` the site gives the widget"
     )
@@ -28,11 +29,13 @@ class ClientRef(RequestModel):
             self.email,
             self.telegram_id,
             self.wa_id,
+            self.vk_id,
             self.widget_identifier,
         )
         if all(k is None for k in keys):
             raise ValueError(
-                "client needs contact_id, phone, email, telegram_id, wa_id or widget_identifier"
+                "client needs contact_id, phone, email, telegram_id, wa_id, vk_id "
+                "or widget_identifier"
             )
         return self
 

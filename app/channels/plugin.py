@@ -59,6 +59,15 @@ class OutgoingContent:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Who a send to a client goes to, as their identity on the channel stands."""
+
+    external_id: str
+    reachable: bool  # False: a send failed for good (blocked), or the person said no
+    unreachable_reason: str | None = None
+
+
 class Worker(Protocol):
     """A background task of a process (a poller): runs until stopped."""
 
@@ -194,6 +203,11 @@ class ChannelPlugin:
     ) -> dict[str, Any]:
         """What a chain step's message carries besides its text (a mail's subject)."""
         return {}
+
+    def check_recipient(self, channel: ChannelAccount, recipient: Recipient) -> None:
+        """Refuse (Conflict) a reply or an integration send the provider would refuse
+        because of who it goes to, before anything is queued. By default anyone may be
+        written to: a send that fails marks the identity unreachable for chain steps."""
 
     def identity_keys(self, lookup: Mapping[str, str | None]) -> list[str]:
         """The external ids (ContactIdentity.external_id on a channel of this type) that a

@@ -12,7 +12,7 @@ from app.attachments import service as attachments_service
 from app.attachments.models import Attachment, MessageAttachment
 from app.channels import registry
 from app.channels.models import ChannelAccount
-from app.channels.plugin import OutgoingContent
+from app.channels.plugin import OutgoingContent, Recipient
 from app.channels.schemas import TemplateSend
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -213,12 +213,16 @@ async def _outgoing_content(
     channel = await session.get(ChannelAccount, conv.channel_account_id)
     assert channel is not None
     plugin = registry.get(channel.type)
-    last_inbound = conv.last_inbound_at
-    if last_inbound is None and plugin.capabilities.reply_window:
-        # e.g. opened by an integration: the person may have written on this identity
-        last_inbound = await session.scalar(
-            select(ContactIdentity.last_inbound_at).where(ContactIdentity.id == conv.identity_id)
+    identity = await session.get(ContactIdentity, conv.identity_id)
+    if identity is not None:  # e.g. a VK user who denied the community's messages: a 409
+        plugin.check_recipient(
+            channel,
+            Recipient(identity.external_id, identity.reachable, identity.unreachable_reason),
         )
+    last_inbound = conv.last_inbound_at
+    if last_inbound is None and plugin.capabilities.reply_window and identity is not None:
+        # e.g. opened by an integration: the person may have written on this identity
+        last_inbound = identity.last_inbound_at
     return plugin.prepare_outgoing(channel, last_inbound, text, template)
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from connectors.base import (
+    Capabilities,
     Media,
     MediaUnavailable,
     OutboundFile,
@@ -134,6 +135,16 @@ def plan(message: OutboundMessage, limit: int = TEXT_LIMIT) -> list[_Part]:
 
 class VkConnector:
     channel_type = "vk"
+    capabilities = Capabilities(
+        media=True,
+        edits=True,  # message_edit
+        templates=False,
+        typing=False,
+        read_receipts=False,
+        reply_window=False,  # message_allow / message_deny decide, not time
+        initiates=False,  # only to someone who allowed messages: they wrote or pressed Allow
+        max_text_length=TEXT_LIMIT,
+    )
     # A community token may make 20 API calls a second; messages.send is one of them.
     rate_per_account: str | None = "20/second"
     rate_per_chat: str | None = None
@@ -163,6 +174,10 @@ class VkConnector:
     async def aclose(self) -> None:
         for api in self._apis.values():
             await api.aclose()
+
+    async def close(self) -> None:
+        """What connectors.registry.close_all calls at shutdown."""
+        await self.aclose()
 
     async def send(
         self, credentials: dict[str, Any], settings: dict[str, Any], message: OutboundMessage

@@ -29,6 +29,7 @@ class PollResult:
     session: LongPollServer  # use it for the next step; persist session.ts once stored
     gap: bool = False  # VK said events may have been lost (failed 1 or 3)
     events: list[VkEvent] = field(default_factory=list)  # updates parsed, in order
+    failed: int | None = None  # VK's `failed` answer (1, 2, 3), for the app's metrics
 
 
 async def open_session(
@@ -66,9 +67,9 @@ async def poll_once(
         events = [e for u in updates for e in parse_event(u, group_id)]
         return PollResult(updates, replace(session, ts=str(ts)), events=events)
     if failed == 1 and answer.get("ts") is not None:
-        return PollResult([], replace(session, ts=str(answer["ts"])), gap=True)
+        return PollResult([], replace(session, ts=str(answer["ts"])), gap=True, failed=1)
     fresh = await api.get_long_poll_server(token, group_id)
     if failed == 2:
-        return PollResult([], replace(fresh, ts=session.ts))
+        return PollResult([], replace(fresh, ts=session.ts), failed=2)
     # 3, or a failure this module does not know: start over from VK's present.
-    return PollResult([], fresh, gap=True)
+    return PollResult([], fresh, gap=True, failed=failed if isinstance(failed, int) else 3)

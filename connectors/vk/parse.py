@@ -228,6 +228,7 @@ def _content(
         meta["button"] = {"payload": value, "text": text or None}
         if isinstance(value, dict) and "button" in value:
             meta["button"]["data"] = value["button"]  # one of our inline buttons
+            meta["data"] = value["button"]  # where the app reads a pressed button's data
         if isinstance(value, dict) and value.get("command") == "start":
             meta["command"] = "start"  # the community's "Start" button
         kind = "button"

@@ -257,7 +257,7 @@ async def test_channel_types_are_listed_for_any_signed_in_operator(
     r = await run.client.get("/api/v1/channel-types", headers=auth(operator))
     assert r.status_code == 200, r.text
     by_type = {t["type"]: t for t in r.json()}
-    assert set(by_type) == {"telegram", "whatsapp", "webchat", "email", "fake"}
+    assert set(by_type) == {"telegram", "whatsapp", "webchat", "email", "vk", "fake"}
     assert by_type["fake"] == {
         "type": "fake",
         "label": "Fake",
@@ -279,3 +279,6 @@ async def test_channel_types_are_listed_for_any_signed_in_operator(
     assert whatsapp["templates"] and whatsapp["reply_window"] and whatsapp["initiates"]
     assert by_type["telegram"]["capabilities"]["max_text_length"] == 4096
     assert not by_type["telegram"]["capabilities"]["templates"]
+    assert by_type["vk"]["icon"] == "/console/icon-vk.svg"
+    assert by_type["vk"]["capabilities"]["max_text_length"] == 4096
+    assert not by_type["vk"]["capabilities"]["reply_window"]

@@ -9,7 +9,9 @@
   docs.getMessagesUploadServer and docs.save.
 - POST /upload/photo ("photo") and /upload/doc ("file"), multipart: the upload servers.
 - POST /lp (form: act=a_check, key, ts, wait): the Long Poll server, answering queued
-  answers, or {"failed": 2} for a stale key.
+  answers, or {"failed": 2} for a stale key; otherwise the events pushed (push_event)
+  after the given ts, numbered on from lp_ts, holding an empty answer up to lp_hold
+  seconds (VK holds it up to `wait`) for one to come.
 - GET /files/{name}: media for downloads.
 Tests queue error bodies per method (`answers`) and read what was sent (`calls`)."""
 
@@ -72,11 +74,24 @@ class FakeVk:
     lp_ts: str = "1864"
     lp_answers: list[Any] = field(default_factory=list)
     lp_requests: list[dict[str, str]] = field(default_factory=list)
+    lp_events: list[dict[str, Any]] = field(default_factory=list)  # event n has ts lp_ts + n
+    lp_hold: float = 0.0
+    lp_in_flight: int = 0
+    lp_max_in_flight: int = 0  # a_check requests answered at once, at most
+    _lp_pushed: asyncio.Event = field(default_factory=asyncio.Event)
     _by_random_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def api_base(self) -> str:
         return f"{self.base_url}/method"
+
+    def push_event(self, event: dict[str, Any]) -> None:
+        """An event for Long Poll: what a_check answers from now on."""
+        self.lp_events.append(event)
+        self._lp_pushed.set()
+
+    def current_ts(self) -> str:
+        return str(int(self.lp_ts) + len(self.lp_events))
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -106,8 +121,13 @@ class FakeVk:
         return JSONResponse(handler(params))
 
     def m_users_get(self, params: dict[str, str]) -> Any:
-        wanted = {int(i) for i in params["user_ids"].split(",")}
-        return {"response": [u for u in VK["users_get"]["response"] if u["id"] in wanted]}
+        wanted = [int(i) for i in params["user_ids"].split(",")]
+        known = {u["id"]: u for u in VK["users_get"]["response"]}
+        # Anyone else exists too, with a made-up name (the bench's senders).
+        made = {"first_name": "User", "last_name": ""}
+        return {
+            "response": [known.get(i) or {"id": i, **made, "last_name": str(i)} for i in wanted]
+        }
 
     def m_groups_getById(self, params: dict[str, str]) -> Any:
         return VK["groups_get_by_id"]
@@ -117,7 +137,8 @@ class FakeVk:
 
     def m_groups_getLongPollServer(self, params: dict[str, str]) -> Any:
         assert params["group_id"] == str(GROUP_ID)
-        return {"response": {"key": self.lp_key, "server": f"{self.base_url}/lp", "ts": self.lp_ts}}
+        server = f"{self.base_url}/lp"
+        return {"response": {"key": self.lp_key, "server": server, "ts": self.current_ts()}}
 
     def m_groups_setLongPollSettings(self, params: dict[str, str]) -> Any:
         return {"response": 1}
@@ -179,13 +200,31 @@ class FakeVk:
             return JSONResponse({"failed": 4, "min_version": 0, "max_version": 3})
         if params.get("key") != self.lp_key:
             return JSONResponse(VK["lp_failed_2"])
+        self.lp_in_flight += 1
+        self.lp_max_in_flight = max(self.lp_max_in_flight, self.lp_in_flight)
+        try:
+            return JSONResponse(await self._a_check(params))
+        finally:
+            self.lp_in_flight -= 1
+
+    async def _a_check(self, params: dict[str, str]) -> Any:
         if self.lp_answers:
             answer = self.lp_answers.pop(0)
             if isinstance(answer, tuple) and answer[0] == "sleep":
                 await asyncio.sleep(answer[1])
-                return JSONResponse({"ts": params["ts"], "updates": []})
-            return JSONResponse(answer)
-        return JSONResponse({"ts": params["ts"], "updates": []})
+                return {"ts": params["ts"], "updates": []}
+            return answer
+        ts = params.get("ts", "")
+        seen = int(ts) - int(self.lp_ts) if ts.lstrip("-").isdigit() else 0
+        if not self.lp_events[max(0, seen) :] and self.lp_hold:
+            self._lp_pushed.clear()
+            wait = min(self.lp_hold, float(params.get("wait") or 0) or self.lp_hold)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lp_pushed.wait(), wait)
+        pending = self.lp_events[max(0, seen) :]
+        if pending:
+            return {"ts": self.current_ts(), "updates": pending}
+        return {"ts": ts, "updates": []}
 
     async def file(self, request: Request) -> Response:
         if self.file_answers:

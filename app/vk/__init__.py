@@ -1,0 +1,1 @@
+"""VK community messages: Callback API webhook, Bots Long Poll, the channel plugin."""
