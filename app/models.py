@@ -12,7 +12,7 @@ from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
-from app.contacts.models import Category, Contact, ContactIdentity
+from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
 from app.contacts.sql import UPSERT_IDENTITY
 from app.db.base import Base
 from app.db.sqlfunctions import SqlFunction
@@ -62,6 +62,7 @@ __all__ = [
     "OrderEvent",
     "OutboxItem",
     "PendingStatus",
+    "PriorityLevel",
     "Survey",
     "Team",
     "Touchpoint",

@@ -1,0 +1,38 @@
+"""GET /api/v1/analytics/<the head of sales' reports>: quotas, the weekly plan, the rule of
+seven, base health, manager KPIs. Scoped like every report (app.analytics.api's Scoped: an
+operator sees their own figures, a team lead their team's, admins all)."""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.analytics.api import Scoped
+from app.analytics.service import Filters
+from app.core.deps import Session
+from app.core.timezones import local_today
+from app.sales import quotas as quotas_service
+from app.sales import schemas
+from app.sales.common import week_filters, week_of
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["sales"])
+
+WeekDay = Annotated[
+    date | None,
+    Query(alias="week", description="any day of the week (Monday to Sunday); default: this week"),
+]
+
+
+async def week_scope(session: Session, scope: Scoped, week: WeekDay = None) -> Filters:
+    day = week or await local_today(session, scope.zone)
+    return week_filters(week_of(day, scope.zone), scope.operator_id, scope.team_id, scope.zone)
+
+
+WeekFilters = Annotated[Filters, Depends(week_scope)]
+
+
+@router.get("/quotas", response_model=schemas.Quotas)
+async def quotas(session: Session, f: WeekFilters) -> schemas.Quotas:
+    """Plan vs fact of the priority levels' quotas per manager, as of the end of the week,
+    and the clients behind plan."""
+    return await quotas_service.quotas(session, f)
