@@ -11,6 +11,7 @@ from app.analytics.api import Scoped
 from app.analytics.service import Filters
 from app.core.deps import Session
 from app.core.timezones import local_today
+from app.sales import plan as plan_service
 from app.sales import quotas as quotas_service
 from app.sales import schemas
 from app.sales.common import week_filters, week_of
@@ -36,3 +37,10 @@ async def quotas(session: Session, f: WeekFilters) -> schemas.Quotas:
     """Plan vs fact of the priority levels' quotas per manager, as of the end of the week,
     and the clients behind plan."""
     return await quotas_service.quotas(session, f)
+
+
+@router.get("/weekly-plan", response_model=schemas.WeeklyPlan)
+async def weekly_plan(session: Session, f: WeekFilters) -> schemas.WeeklyPlan:
+    """Deals wanted -> contacts needed (at contacts_per_deal), beside the week's contacts,
+    touches and deals, per manager."""
+    return await plan_service.weekly_plan(session, f)

@@ -3,9 +3,10 @@ denominator is zero."""
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.analytics.schemas import Range
+from app.core.schemas import RequestModel
 
 
 class Counts(BaseModel):
@@ -45,3 +46,67 @@ class Quotas(BaseModel):
 class WeekRange(BaseModel):
     week: date = Field(description="the week's Monday, in `range.timezone`")
     range: Range
+
+
+# ---------------------------------------------------------------- settings and targets
+
+CURVE_POINTS = 7  # touches 1..6 and 7+
+
+
+class SettingsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    contacts_per_deal: float = Field(description="the weekly plan: contacts per deal wanted")
+    base_min: int = Field(description="a live base below this is flagged")
+    base_max: int = Field(description="a live base above this is flagged")
+    reference_curve: list[float | None] = Field(
+        description="the rule of seven: share of deals closed at touch 1..6 and 7+"
+    )
+    drop_inactive_days: int = Field(description="a lead quiet this long is dropped")
+    review_period_days: int = Field(description="each base client is reviewed this often")
+
+
+class SettingsUpdate(RequestModel):
+    contacts_per_deal: float | None = Field(default=None, gt=0, le=1000)
+    base_min: int | None = Field(default=None, ge=0, le=100_000)
+    base_max: int | None = Field(default=None, ge=1, le=100_000)
+    reference_curve: list[float | None] | None = Field(
+        default=None, min_length=CURVE_POINTS, max_length=CURVE_POINTS
+    )
+    drop_inactive_days: int | None = Field(default=None, ge=1, le=365)
+    review_period_days: int | None = Field(default=None, ge=1, le=366)
+
+    @field_validator("reference_curve")
+    @classmethod
+    def _shares(cls, curve: list[float | None] | None) -> list[float | None] | None:
+        if curve is not None and any(v is not None and not 0 <= v <= 1 for v in curve):
+            raise ValueError("each share is between 0 and 1")
+        return curve
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> "SettingsUpdate":
+        for key, value in self.model_dump(exclude_unset=True).items():
+            if value is None:
+                raise ValueError(f"{key} cannot be null")
+        return self
+
+
+class TargetWrite(RequestModel):
+    deals_per_week: int = Field(ge=0, le=10_000)
+
+
+class ManagerPlan(BaseModel):
+    operator_id: int
+    name: str
+    deals_wanted: int | None = Field(description="the manager's weekly target; None: not set")
+    contacts_needed: int | None = Field(description="deals_wanted x contacts_per_deal, rounded up")
+    contacts_touched: int = Field(description="clients the manager reached out to this week")
+    touches: int = Field(description="the manager's client touches this week, inbound excluded")
+    deals_won: int = Field(description="the manager's clients converted this week")
+    shortfall: int | None = Field(description="contacts still needed this week")
+
+
+class WeeklyPlan(BaseModel):
+    range: Range
+    contacts_per_deal: float
+    managers: list[ManagerPlan]
