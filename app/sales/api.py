@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.analytics.api import Scoped
+from app.analytics.api import Scoped, TouchFilters
 from app.analytics.service import Filters
 from app.core.deps import Session
 from app.core.timezones import local_today
 from app.sales import plan as plan_service
 from app.sales import quotas as quotas_service
-from app.sales import schemas
+from app.sales import schemas, seven
 from app.sales.common import week_filters, week_of
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["sales"])
@@ -44,3 +44,11 @@ async def weekly_plan(session: Session, f: WeekFilters) -> schemas.WeeklyPlan:
     """Deals wanted -> contacts needed (at contacts_per_deal), beside the week's contacts,
     touches and deals, per manager."""
     return await plan_service.weekly_plan(session, f)
+
+
+@router.get("/rule-of-seven", response_model=schemas.RuleOfSeven)
+async def rule_of_seven(session: Session, f: TouchFilters) -> schemas.RuleOfSeven:
+    """Conversion by touch number (contacts converted in the range, by owner) per manager
+    and per channel of the converting touch, beside the reference curve. The leads dropped
+    before the seventh touch are GET /dropped-leads (and a daily console notice)."""
+    return await seven.rule_of_seven(session, f)

@@ -5,7 +5,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.analytics.schemas import Range
+from app.analytics.schemas import Bucket, Range
 from app.core.schemas import RequestModel
 
 
@@ -110,3 +110,34 @@ class WeeklyPlan(BaseModel):
     range: Range
     contacts_per_deal: float
     managers: list[ManagerPlan]
+
+
+# ---------------------------------------------------------------- the rule of seven
+
+
+class ReferencePoint(BaseModel):
+    bucket: str = Field(description='"1" .. "6", or "7+"')
+    share: float | None = Field(description="the reference share of deals closed here")
+
+
+class Conversion(BaseModel):
+    known: int = Field(description="conversions with a recorded touch number")
+    buckets: list[Bucket]
+    before_seventh_share: float | None
+
+
+class ManagerConversion(Conversion):
+    operator_id: int | None
+    name: str | None
+
+
+class ChannelConversion(Conversion):
+    channel: str = Field(description="of the touch the client converted at")
+
+
+class RuleOfSeven(BaseModel):
+    range: Range
+    reference: list[ReferencePoint] = Field(description="sales settings' reference_curve")
+    overall: Conversion
+    by_manager: list[ManagerConversion] = Field(description="most conversions first")
+    by_channel: list[ChannelConversion]
