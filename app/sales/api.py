@@ -2,18 +2,21 @@
 seven, base health, manager KPIs. Scoped like every report (app.analytics.api's Scoped: an
 operator sees their own figures, a team lead their team's, admins all)."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.analytics.api import Scoped, TouchFilters
+from app.analytics.api import OwnerFilters, Scoped, TouchFilters
 from app.analytics.service import Filters
 from app.core.deps import Session
 from app.core.timezones import local_today
+from app.operators import scopes
+from app.operators.auth import require
+from app.operators.service import Principal
+from app.sales import base, schemas, seven
 from app.sales import plan as plan_service
 from app.sales import quotas as quotas_service
-from app.sales import schemas, seven
 from app.sales.common import week_filters, week_of
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["sales"])
@@ -52,3 +55,38 @@ async def rule_of_seven(session: Session, f: TouchFilters) -> schemas.RuleOfSeve
     and per channel of the converting touch, beside the reference curve. The leads dropped
     before the seventh touch are GET /dropped-leads (and a daily console notice)."""
     return await seven.rule_of_seven(session, f)
+
+
+@router.get("/base-health", response_model=schemas.BaseHealth)
+async def base_health(
+    session: Session,
+    f: OwnerFilters,
+    on: Annotated[date | None, Query(description="the day (default: today)")] = None,
+) -> schemas.BaseHealth:
+    """Each manager's live base against the band, the clients overdue by their category's
+    cadence, and how many base clients are due a review."""
+    day = on or await local_today(session, f.zone)
+    return await base.base_health(session, f, day, datetime.now(UTC))
+
+
+@router.get("/base-review", response_model=schemas.ReviewList)
+async def base_review(
+    session: Session,
+    f: OwnerFilters,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> schemas.ReviewList:
+    """The periodic review: base clients not reviewed within review_period_days."""
+    return await base.review_list(session, f, datetime.now(UTC), limit)
+
+
+@router.post("/base-review", response_model=schemas.ReviewOutcome)
+async def review_decision(
+    body: schemas.ReviewDecision,
+    principal: Annotated[Principal, Depends(require(scopes.CONTACTS_WRITE))],
+    session: Session,
+) -> schemas.ReviewOutcome:
+    """Move the client up or down a priority level, out of the base, or keep them; the
+    decision is a touchpoint (chain base_review, step the decision)."""
+    outcome = await base.decide(session, principal, body)
+    await session.commit()
+    return outcome

@@ -2,11 +2,13 @@
 denominator is zero."""
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.analytics.schemas import Bucket, Range
 from app.core.schemas import RequestModel
+from app.touchpoints.schemas import DueTouch
 
 
 class Counts(BaseModel):
@@ -141,3 +143,58 @@ class RuleOfSeven(BaseModel):
     overall: Conversion
     by_manager: list[ManagerConversion] = Field(description="most conversions first")
     by_channel: list[ChannelConversion]
+
+
+# ---------------------------------------------------------------- base health and review
+
+
+class ManagerBase(BaseModel):
+    operator_id: int
+    name: str
+    live_base: int = Field(description="clients owned and not lost")
+    band: Literal["below", "within", "above"]
+    overdue: int = Field(description="clients with no touch for longer than their cadence")
+    review_due: int = Field(description="base clients not reviewed within review_period_days")
+    overdue_clients: list[DueTouch] = Field(description="most overdue first")
+
+
+class BaseHealth(BaseModel):
+    on: date
+    timezone: str
+    base_min: int
+    base_max: int
+    managers: list[ManagerBase]
+
+
+class ReviewItem(BaseModel):
+    id: int
+    name: str | None
+    owner_id: int
+    category: str | None
+    priority_level: int | None
+    stage: str
+
+
+class ReviewList(BaseModel):
+    review_period_days: int
+    items: list[ReviewItem]
+
+
+Decision = Literal["keep", "move_up", "move_down", "remove"]
+
+
+class ReviewDecision(RequestModel):
+    contact_id: int
+    decision: Decision = Field(
+        description="move_up/move_down: the priority level (1 is the top); remove: out of the "
+        "manager's base"
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewOutcome(BaseModel):
+    contact_id: int
+    decision: Decision
+    priority_level: int | None
+    owner_id: int | None
+    touchpoint_id: int
