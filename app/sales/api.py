@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from app.analytics.api import OwnerFilters, Scoped, TouchFilters
 from app.analytics.service import Filters
 from app.core.deps import Session
-from app.core.timezones import local_today
+from app.core.timezones import Bucket, local_today
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
-from app.sales import base, schemas, seven
+from app.sales import base, kpis, schemas, seven
 from app.sales import plan as plan_service
 from app.sales import quotas as quotas_service
 from app.sales.common import week_filters, week_of
@@ -90,3 +90,14 @@ async def review_decision(
     outcome = await base.decide(session, principal, body)
     await session.commit()
     return outcome
+
+
+@router.get("/kpis", response_model=schemas.Kpis)
+async def manager_kpis(
+    session: Session,
+    f: TouchFilters,
+    bucket: Annotated[Bucket, Query(description="day, week or month, in `timezone`")] = Bucket.week,
+) -> schemas.Kpis:
+    """Calls and meetings logged, deals and their size, time to a deal, inbound vs own
+    prospecting, per manager."""
+    return await kpis.kpis(session, f, bucket)

@@ -198,3 +198,43 @@ class ReviewOutcome(BaseModel):
     priority_level: int | None
     owner_id: int | None
     touchpoint_id: int
+
+
+# ---------------------------------------------------------------- manager KPIs
+
+
+class KpiPoint(BaseModel):
+    period: date = Field(description="the bucket's first local day")
+    calls: int
+    meetings: int
+
+
+class DealAmounts(BaseModel):
+    currency: str | None = Field(description="the orders' amount.currency; None: not given")
+    deals: int
+    with_amount: int = Field(description="deals whose amount is a number")
+    total: str | None = Field(description="decimal, 2 places")
+    average: str | None = Field(description="the average deal size, decimal, 2 places")
+
+
+class ManagerKpis(BaseModel):
+    operator_id: int
+    name: str
+    calls: int = Field(description="calls the manager logged in the range")
+    meetings: int
+    deals: int = Field(description="orders placed by the manager's clients, not cancelled")
+    amounts: list[DealAmounts] = Field(description="per currency")
+    conversions: int = Field(description="the manager's clients converted in the range")
+    days_to_deal_median: float | None = Field(description="first contact -> conversion")
+    days_to_deal_mean: float | None
+    new_inbound: int = Field(description="new clients who wrote first")
+    new_prospected: int = Field(description="new clients the manager reached first")
+    won_inbound: int
+    won_prospected: int
+    series: list[KpiPoint] = Field(description="calls and meetings per bucket, with any only")
+
+
+class Kpis(BaseModel):
+    range: Range
+    bucket: str
+    managers: list[ManagerKpis]
