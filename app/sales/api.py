@@ -3,9 +3,10 @@ seven, base health, manager KPIs. Scoped like every report (app.analytics.api's 
 operator sees their own figures, a team lead their team's, admins all)."""
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from app.analytics.api import OwnerFilters, Scoped, TouchFilters
 from app.analytics.service import Filters
@@ -14,7 +15,7 @@ from app.core.timezones import Bucket, local_today
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
-from app.sales import base, kpis, schemas, seven
+from app.sales import base, export, kpis, schemas, seven
 from app.sales import plan as plan_service
 from app.sales import quotas as quotas_service
 from app.sales.common import week_filters, week_of
@@ -101,3 +102,48 @@ async def manager_kpis(
     """Calls and meetings logged, deals and their size, time to a deal, inbound vs own
     prospecting, per manager."""
     return await kpis.kpis(session, f, bucket)
+
+
+Report = Literal["quotas", "weekly-plan", "rule-of-seven", "base-health", "kpis"]
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get(
+    "/export/{report}.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
+async def export_report(
+    report: Report,
+    fmt: Literal["csv", "xlsx"],
+    session: Session,
+    scope: Scoped,
+    f: TouchFilters,
+    week: WeekDay = None,
+    on: Annotated[date | None, Query()] = None,
+    bucket: Annotated[Bucket, Query()] = Bucket.week,
+) -> Response:
+    """One report as a spreadsheet: the same figures, filters and scope as its JSON."""
+    table: export.Table
+    if report in ("quotas", "weekly-plan"):
+        wf = await week_scope(session, scope, week)
+        if report == "quotas":
+            table = export.quotas(await quotas_service.quotas(session, wf))
+        else:
+            table = export.weekly_plan(await plan_service.weekly_plan(session, wf))
+    elif report == "rule-of-seven":
+        table = export.rule_of_seven(await seven.rule_of_seven(session, f))
+    elif report == "base-health":
+        day = on or await local_today(session, f.zone)
+        table = export.base_health(await base.base_health(session, f, day, datetime.now(UTC)))
+    else:
+        table = export.kpis(await kpis.kpis(session, f, bucket))
+    body = export.to_csv(table) if fmt == "csv" else export.to_xlsx(table, report)
+    return Response(
+        body,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{report}.{fmt}"'},
+    )
