@@ -32,6 +32,8 @@ from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
 from app.routing import presence
 from app.routing.api import router as routing_router
+from app.sales.api import router as sales_router
+from app.sales.settings_api import router as sales_settings_router
 from app.touchpoints.api import router as touchpoints_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         contacts_router,
         touchpoints_router,
         analytics_router,
+        sales_router,
+        sales_settings_router,
         routing_router,
         realtime_router,
         console_router,

@@ -12,7 +12,7 @@ from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
-from app.contacts.models import Category, Contact, ContactIdentity
+from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
 from app.contacts.sql import UPSERT_IDENTITY
 from app.db.base import Base
 from app.db.sqlfunctions import SqlFunction
@@ -23,6 +23,7 @@ from app.ingest.sql import INGEST_MESSAGE
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
+from app.sales.models import SalesSettings, SalesTarget
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
@@ -62,6 +63,9 @@ __all__ = [
     "OrderEvent",
     "OutboxItem",
     "PendingStatus",
+    "PriorityLevel",
+    "SalesSettings",
+    "SalesTarget",
     "Survey",
     "Team",
     "Touchpoint",

@@ -14,6 +14,7 @@ from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
 from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
+from app.sales.tasks import SalesNotices
 from app.touchpoints.tasks import CadenceDigest
 
 
@@ -29,6 +30,7 @@ class Workers:
             named for plugin in registry.all() for named in plugin.workers(ctx)
         ]
         self.digest = CadenceDigest(ctx)
+        self.sales_notices = SalesNotices(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
         self._tasks: list[asyncio.Task[None]] = []
@@ -41,6 +43,9 @@ class Workers:
         for name, worker in self.channel_workers:
             self._tasks.append(asyncio.create_task(worker.run_forever(), name=name))
         self._tasks.append(asyncio.create_task(self.digest.run_forever(), name="cadence-digest"))
+        self._tasks.append(
+            asyncio.create_task(self.sales_notices.run_forever(), name="sales-notices")
+        )
         self._tasks.append(
             asyncio.create_task(self.chain_watchdogs.run_forever(), name="chain-watchdogs")
         )
@@ -55,6 +60,7 @@ class Workers:
         for _, worker in self.channel_workers:
             worker.stop()
         self.digest.stop()
+        self.sales_notices.stop()
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).

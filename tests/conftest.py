@@ -94,7 +94,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 
 
 # Rows the migrations seed (default client categories): put back after every truncate.
-SEEDED_TABLES = ("categories", "chain_templates")
+SEEDED_TABLES = ("categories", "chain_templates", "priority_levels", "sales_settings")
 _seeded: dict[str, list[dict[str, Any]]] = {}
 
 

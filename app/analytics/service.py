@@ -70,11 +70,11 @@ class Filters:
 # ---------------------------------------------------------------- shared pieces
 
 
-def _in_range(column: Any, f: Filters) -> ColumnElement[bool]:
+def in_range(column: Any, f: Filters) -> ColumnElement[bool]:
     return and_(column >= f.start, column < f.end)
 
 
-def _managed_by(column: Any, f: Filters) -> list[ColumnElement[bool]]:
+def managed_by(column: Any, f: Filters) -> list[ColumnElement[bool]]:
     """The manager filters applied to the column that names the manager."""
     conditions: list[ColumnElement[bool]] = []
     if f.operator_id is not None:
@@ -86,7 +86,7 @@ def _managed_by(column: Any, f: Filters) -> list[ColumnElement[bool]]:
 
 
 def _touch_filters(f: Filters) -> list[ColumnElement[bool]]:
-    conditions = [_in_range(Touchpoint.occurred_at, f), *_managed_by(Touchpoint.operator_id, f)]
+    conditions = [in_range(Touchpoint.occurred_at, f), *managed_by(Touchpoint.operator_id, f)]
     if f.channel is not None:
         conditions.append(Touchpoint.channel == f.channel)
     if f.chain is not None:
@@ -96,7 +96,7 @@ def _touch_filters(f: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def _prefer_indexes(session: AsyncSession) -> None:
+async def prefer_indexes(session: AsyncSession) -> None:
     """For this transaction only. The reports read narrow partial indexes that stay cached;
     at the default random_page_cost (4, spinning disks) the planner would rather scan the
     whole log. Grouping a few hundred thousand rows wants more than the default 4 MB of
@@ -107,7 +107,7 @@ async def _prefer_indexes(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL work_mem = '32MB'"))
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
@@ -115,7 +115,7 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-async def _names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+async def operator_names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
@@ -123,16 +123,16 @@ async def _names(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, 
     return {row.id: row.name for row in rows}
 
 
-def _buckets(counts: Sequence[int], whole: int) -> list[s.Bucket]:
+def touch_buckets(counts: Sequence[int], whole: int) -> list[s.Bucket]:
     """counts[i] is the count for bucket i+1; the last one is 7+."""
     labels = [str(n) for n in range(1, SEVENTH)] + [f"{SEVENTH}+"]
     return [
-        s.Bucket(bucket=label, count=n, share=_share(n, whole))
+        s.Bucket(bucket=label, count=n, share=share(n, whole))
         for label, n in zip(labels, counts, strict=True)
     ]
 
 
-def _bucket_counts(column: Any) -> list[Any]:
+def bucket_counts(column: Any) -> list[Any]:
     exact = [func.count().filter(column == n) for n in range(1, SEVENTH)]
     return [*exact, func.count().filter(column >= SEVENTH)]
 
@@ -141,7 +141,7 @@ def _bucket_counts(column: Any) -> list[Any]:
 
 
 async def touches_per_client(session: AsyncSession, f: Filters) -> s.TouchesPerClient:
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     per_contact = (
         select(Touchpoint.contact_id, func.count().label("n"))
         .where(Touchpoint.kind.in_(CLIENT_TOUCH_KINDS), *_touch_filters(f))
@@ -156,7 +156,7 @@ async def touches_per_client(session: AsyncSession, f: Filters) -> s.TouchesPerC
                 func.coalesce(func.sum(n), 0),
                 func.percentile_cont(0.5).within_group(n),
                 func.percentile_cont(0.9).within_group(n),
-                *_bucket_counts(n),
+                *bucket_counts(n),
             )
         )
     ).one()
@@ -168,7 +168,7 @@ async def touches_per_client(session: AsyncSession, f: Filters) -> s.TouchesPerC
         mean=touches / contacts if contacts else None,
         median=_float(median),
         p90=_float(p90),
-        histogram=_buckets(counts, contacts),
+        histogram=touch_buckets(counts, contacts),
     )
 
 
@@ -176,12 +176,12 @@ async def touches_per_client(session: AsyncSession, f: Filters) -> s.TouchesPerC
 
 
 async def conversion_by_touch(session: AsyncSession, f: Filters) -> s.ConversionByTouch:
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     touch = Contact.conversion_touch
     row = (
         await session.execute(
-            select(func.count(), func.count(touch), *_bucket_counts(touch)).where(
-                _in_range(Contact.converted_at, f), *_managed_by(Contact.owner_id, f)
+            select(func.count(), func.count(touch), *bucket_counts(touch)).where(
+                in_range(Contact.converted_at, f), *managed_by(Contact.owner_id, f)
             )
         )
     ).one()
@@ -190,8 +190,8 @@ async def conversion_by_touch(session: AsyncSession, f: Filters) -> s.Conversion
         range=f.range,
         converted=converted,
         known=known,
-        buckets=_buckets(counts, known),
-        before_seventh_share=_share(sum(counts[:-1]), known),
+        buckets=touch_buckets(counts, known),
+        before_seventh_share=share(sum(counts[:-1]), known),
     )
 
 
@@ -215,7 +215,7 @@ async def dropped_leads(
     """Leads dropped in the range before their seventh client touch: lost (stage_changed_at
     in the range) or gone quiet (no client touch for inactive_days, the quiet period
     ending in the range). Touches are counted up to the end of the range."""
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     quiet = timedelta(days=inactive_days)
     # Up to seven touches per contact are enough to tell "fewer than seven".
     first_seven = (
@@ -246,9 +246,9 @@ async def dropped_leads(
         .where(
             Contact.stage.in_(LEAD_STAGES),
             Contact.created_at < f.end,
-            *_managed_by(Contact.owner_id, f),
+            *managed_by(Contact.owner_id, f),
             # Cheap pre-filter: lost in the range, or not lost (quiet is checked below).
-            or_(Contact.stage != "lost", _in_range(Contact.stage_changed_at, f)),
+            or_(Contact.stage != "lost", in_range(Contact.stage_changed_at, f)),
         )
         .subquery()
     )
@@ -261,11 +261,11 @@ async def dropped_leads(
     rows = (
         await session.execute(
             select(c.id, c.name, c.owner_id, c.stage, c.touches, c.last_touch_at, dropped_at)
-            .where(c.touches < SEVENTH, _in_range(dropped_at, f))
+            .where(c.touches < SEVENTH, in_range(dropped_at, f))
             .order_by(dropped_at.desc(), c.id.desc())
         )
     ).all()
-    names = await _names(session, (r.owner_id for r in rows))
+    names = await operator_names(session, (r.owner_id for r in rows))
     per_manager: dict[int | None, dict[str, int]] = defaultdict(lambda: {"lost": 0, "inactive": 0})
     for r in rows:
         per_manager[r.owner_id]["lost" if r.stage == "lost" else "inactive"] += 1
@@ -315,28 +315,28 @@ async def rates(session: AsyncSession, f: Filters) -> s.Rates:
     CR = of the leads created in the range (one cohort), those converted by its end;
     CLR = of the contacts closed in the range (won: converted; lost: stage changed), the won;
     SR = of the survey answers given in the range, the positive (see satisfaction)."""
-    await _prefer_indexes(session)
-    owner = _managed_by(Contact.owner_id, f)
+    await prefer_indexes(session)
+    owner = managed_by(Contact.owner_id, f)
     contacts = select(func.count()).select_from(Contact)
-    cohort = contacts.where(_in_range(Contact.created_at, f), *owner)
+    cohort = contacts.where(in_range(Contact.created_at, f), *owner)
     leads = await _count(session, cohort)
     converted = await _count(session, cohort.where(Contact.converted_at < f.end))
     won = await _count(
         session,
         contacts.where(
             Contact.stage == "customer",
-            _in_range(func.coalesce(Contact.converted_at, Contact.stage_changed_at), f),
+            in_range(func.coalesce(Contact.converted_at, Contact.stage_changed_at), f),
             *owner,
         ),
     )
     lost = await _count(
         session,
-        contacts.where(Contact.stage == "lost", _in_range(Contact.stage_changed_at, f), *owner),
+        contacts.where(Contact.stage == "lost", in_range(Contact.stage_changed_at, f), *owner),
     )
     return s.Rates(
         range=f.range,
-        cr=s.Rate(numerator=converted, denominator=leads, rate=_share(converted, leads)),
-        clr=s.Rate(numerator=won, denominator=won + lost, rate=_share(won, won + lost)),
+        cr=s.Rate(numerator=converted, denominator=leads, rate=share(converted, leads)),
+        clr=s.Rate(numerator=won, denominator=won + lost, rate=share(won, won + lost)),
         satisfaction=await satisfaction(session, f),
     )
 
@@ -347,8 +347,8 @@ async def satisfaction(session: AsyncSession, f: Filters) -> s.SatisfactionRates
         select(func.count(), func.count().filter(Survey.rating >= POSITIVE_RATING))
         .select_from(Survey)
         .join(Conversation, Conversation.id == Survey.conversation_id)
-        .where(_in_range(Survey.answered_at, f), Survey.rating.is_not(None))
-        .where(*_managed_by(Conversation.assignee_id, f))
+        .where(in_range(Survey.answered_at, f), Survey.rating.is_not(None))
+        .where(*managed_by(Conversation.assignee_id, f))
     )
     if f.channel is not None:
         survey_query = survey_query.join(
@@ -382,8 +382,8 @@ async def satisfaction(session: AsyncSession, f: Filters) -> s.SatisfactionRates
         answers=answers,
         positive=positive,
         negative_signals=negative,
-        sr=_share(positive, answers),
-        sr_adjusted=_share(positive, answers + negative),
+        sr=share(positive, answers),
+        sr_adjusted=share(positive, answers + negative),
         negative_signals_by_kind=dict(sorted(by_kind.items())),
     )
 
@@ -399,13 +399,13 @@ async def response_times(session: AsyncSession, f: Filters) -> s.ResponseTimes:
     """First response (from assignment, or from creation when never assigned or assigned
     only after the first answer) for conversations first answered in the range;
     resolution (from creation) for conversations resolved in the range."""
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     conv = Conversation
     since = case(
         (conv.assigned_at <= conv.first_response_at, conv.assigned_at), else_=conv.created_at
     )
-    answered = _in_range(conv.first_response_at, f)
-    resolved = _in_range(conv.resolved_at, f)
+    answered = in_range(conv.first_response_at, f)
+    resolved = in_range(conv.resolved_at, f)
     first = case((answered, _seconds(conv.first_response_at, since)))
     resolution = case((resolved, _seconds(conv.resolved_at, conv.created_at)))
     query = (
@@ -419,7 +419,7 @@ async def response_times(session: AsyncSession, f: Filters) -> s.ResponseTimes:
             func.percentile_cont(0.5).within_group(resolution),
             func.percentile_cont(0.9).within_group(resolution),
         )
-        .where(or_(answered, resolved), *_managed_by(conv.assignee_id, f))
+        .where(or_(answered, resolved), *managed_by(conv.assignee_id, f))
         .group_by(func.rollup(conv.assignee_id))  # each manager, and everyone
     )
     if f.channel is not None:
@@ -427,7 +427,7 @@ async def response_times(session: AsyncSession, f: Filters) -> s.ResponseTimes:
             ChannelAccount.type == f.channel
         )
     rows = (await session.execute(query)).all()
-    names = await _names(session, (r[0] for r in rows))
+    names = await operator_names(session, (r[0] for r in rows))
 
     def times(row: Any) -> s.ManagerTimes:
         operator_id, overall, n1, m1, p1, n2, m2, p2 = row
@@ -455,7 +455,7 @@ def _reaction_counts(counts: dict[str, int]) -> dict[str, Any]:
     rated = sum(counts.get(r, 0) for r in ("positive", "neutral", "negative"))
     values: dict[str, Any] = {r.value: counts.get(r.value, 0) for r in Reaction}
     values["total"] = sum(counts.values())
-    values["negative_share"] = _share(counts.get("negative", 0), rated)
+    values["negative_share"] = share(counts.get("negative", 0), rated)
     return values
 
 
@@ -467,7 +467,7 @@ async def reactions(session: AsyncSession, f: Filters) -> s.Reactions:
     """One pass over the range, grouped finely in SQL (a single hash key per row is much
     cheaper than GROUPING SETS, which PostgreSQL cannot run in parallel) and summed three
     ways here: the fine groups number in the thousands at most."""
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     tp = Touchpoint
     rows = await session.execute(
         select(tp.channel, tp.chain, tp.step, tp.operator_id, tp.reaction, func.count())
@@ -484,7 +484,7 @@ async def reactions(session: AsyncSession, f: Filters) -> s.Reactions:
             steps[(chain, step)][reaction] += n
         if operator_id is not None:
             managers[operator_id][reaction] += n
-    names = await _names(session, managers)
+    names = await operator_names(session, managers)
     by_channel = [s.ChannelReactions(channel=k, **_reaction_counts(v)) for k, v in channels.items()]
     by_step = [
         s.StepReactions(chain=chain, step=step, **_reaction_counts(v))
@@ -508,14 +508,14 @@ async def inbound_load(
 ) -> s.InboundLoad:
     """Inbound messages per manager per local day, week or month (in the filters' zone):
     the touchpoint's operator, else the conversation's assignee."""
-    await _prefer_indexes(session)
+    await prefer_indexes(session)
     manager = func.coalesce(Touchpoint.operator_id, Conversation.assignee_id)
     day = local_bucket(Touchpoint.occurred_at, f.zone, bucket)
     conditions = [
         Touchpoint.kind == TouchKind.message,
         Touchpoint.direction == "inbound",
-        _in_range(Touchpoint.occurred_at, f),
-        *_managed_by(manager, f),
+        in_range(Touchpoint.occurred_at, f),
+        *managed_by(manager, f),
     ]
     if f.channel is not None:
         conditions.append(Touchpoint.channel == f.channel)
@@ -532,7 +532,7 @@ async def inbound_load(
     days: dict[int | None, list[s.DayLoad]] = defaultdict(list)
     for operator_id, on, n in rows:
         days[operator_id].append(s.DayLoad(day=on, count=n))
-    names = await _names(session, days)
+    names = await operator_names(session, days)
     managers = [
         s.ManagerLoad(
             operator_id=operator_id,

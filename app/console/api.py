@@ -55,6 +55,12 @@ async def console_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["index.html"], headers=HTML_HEADERS)
 
 
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page() -> HTMLResponse:
+    """The head of sales' reports (app/sales); the page signs in with the console's token."""
+    return HTMLResponse(_ASSETS["reports.html"], headers=HTML_HEADERS)
+
+
 @router.get("/console/{asset}")
 async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)

@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from app.audit import service as audit
 from app.contacts import service as contacts_service
 from app.contacts.schemas import (
     CategoryRead,
@@ -11,8 +12,10 @@ from app.contacts.schemas import (
     ContactRead,
     ContactUpdate,
     IdentityRead,
+    PriorityLevelRead,
+    PriorityLevelUpdate,
 )
-from app.core.deps import Session
+from app.core.deps import Session, client_ip
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -95,3 +98,34 @@ async def delete_category(
     move_to names the category they move to."""
     await contacts_service.delete_category(session, code, move_to)
     await session.commit()
+
+
+@router.get("/priority-levels", response_model=list[PriorityLevelRead])
+async def list_priority_levels(_: ContactsReader, session: Session) -> list[PriorityLevelRead]:
+    """The five levels of personal contact and the quotas each sets."""
+    rows = await contacts_service.list_priority_levels(session)
+    return [PriorityLevelRead.model_validate(r) for r in rows]
+
+
+@router.patch("/priority-levels/{level}", response_model=PriorityLevelRead)
+async def update_priority_level(
+    level: int,
+    body: PriorityLevelUpdate,
+    principal: Annotated[Principal, Depends(require(scopes.OPERATORS_WRITE))],
+    request: Request,
+    session: Session,
+) -> PriorityLevelRead:
+    """Rename a level or change its quotas (admins); recorded in the audit log."""
+    row, changes = await contacts_service.update_priority_level(session, level, body)
+    await audit.record(
+        session,
+        actor_kind=principal.kind,
+        actor_id=principal.id,
+        action="priority_level.update",
+        target_type="priority_level",
+        target_id=level,
+        ip=client_ip(request),
+        details=changes,
+    )
+    await session.commit()
+    return PriorityLevelRead.model_validate(row)

@@ -38,6 +38,10 @@ class Contact(TimestampMixin, Base):
     converted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     conversion_touch: Mapped[int | None] = mapped_column(Integer)
     category: Mapped[str | None] = mapped_column(String(16))
+    # How much personal contact the client is worth (1 = the most; see PriorityLevel).
+    priority_level: Mapped[int | None] = mapped_column(
+        ForeignKey("priority_levels.level", ondelete="SET NULL"), index=True
+    )
     source: Mapped[str | None] = mapped_column(String(300))
     preferred_channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channel_accounts.id", ondelete="SET NULL")
@@ -84,3 +88,18 @@ class Category(Base):
     cadence_days: Mapped[int] = mapped_column(Integer)  # a touch at least this often
     call_cadence_days: Mapped[int | None] = mapped_column(Integer)  # a call this often, if set
     description: Mapped[str | None] = mapped_column(Text)
+
+
+class PriorityLevel(Base):
+    """A level of personal contact (DOMAIN.md: 5 levels, 1 the most promising) and what a
+    manager owes each client of the level per period. The five rows are seeded by the
+    migration; admins rename them and change their quotas, never their number."""
+
+    __tablename__ = "priority_levels"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    calls: Mapped[int] = mapped_column(Integer)
+    meetings: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[int] = mapped_column(Integer)
+    period_days: Mapped[int] = mapped_column(Integer)  # the quota is owed per this many days

@@ -16,6 +16,9 @@ class ContactUpdate(RequestModel):
     category: str | None = Field(default=None, max_length=16, description="A category code")
     owner_id: int | None = None
     preferred_channel_id: int | None = None
+    priority_level: int | None = Field(
+        default=None, ge=1, le=5, description="1 (the most personal contact) .. 5; null: none"
+    )
 
 
 class CategoryRead(BaseModel):
@@ -61,6 +64,7 @@ class ContactRead(BaseModel):
     owner_id: int | None
     stage: str
     category: str | None
+    priority_level: int | None
     source: str | None
     preferred_channel_id: int | None
     created_at: datetime
@@ -77,3 +81,22 @@ class ContactDetail(ContactRead):
 class ContactPage(BaseModel):
     items: list[ContactRead]
     next_cursor: str | None
+
+
+class PriorityLevelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    level: int = Field(description="1 (the most personal contact) .. 5")
+    name: str
+    calls: int = Field(description="calls a manager owes each client of the level per period")
+    meetings: int
+    messages: int = Field(description="messages the manager sends, per period")
+    period_days: int
+
+
+class PriorityLevelUpdate(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    calls: int | None = Field(default=None, ge=0, le=1000)
+    meetings: int | None = Field(default=None, ge=0, le=1000)
+    messages: int | None = Field(default=None, ge=0, le=1000)
+    period_days: int | None = Field(default=None, ge=1, le=366)

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.contacts import identity
-from app.contacts.models import Category, Contact, ContactIdentity
-from app.contacts.schemas import CategoryWrite, ContactUpdate
+from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
+from app.contacts.schemas import CategoryWrite, ContactUpdate, PriorityLevelUpdate
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
 from app.events.dispatch import raise_event
@@ -159,3 +159,25 @@ async def delete_category(session: AsyncSession, code: str, move_to: str | None 
                 details={"contacts": in_use},
             )
     await session.execute(delete(Category).where(Category.code == code))
+
+
+# ---------------------------------------------------------------- priority levels
+
+
+async def list_priority_levels(session: AsyncSession) -> list[PriorityLevel]:
+    rows = await session.scalars(select(PriorityLevel).order_by(PriorityLevel.level))
+    return list(rows.all())
+
+
+async def update_priority_level(
+    session: AsyncSession, level: int, data: PriorityLevelUpdate
+) -> tuple[PriorityLevel, dict[str, object]]:
+    """Returns the level and what changed (for the audit log)."""
+    row = await session.get(PriorityLevel, level, with_for_update=True)
+    if row is None:
+        raise NotFound(f"Priority level {level} not found (levels are 1-5)")
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await session.flush()
+    return row, changes

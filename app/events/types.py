@@ -449,6 +449,24 @@ class CadenceDigest(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LeadsDropped(DomainEvent):
+    """A manager's leads dropped before the seventh touch on a day: a notice on their
+    console (the list is GET /api/v1/analytics/dropped-leads)."""
+
+    name = "leads.dropped"
+    bus_type = "leads.dropped"
+    bus_keys = ("notify_operator_id", "on", "count", "contact_ids")
+    durable = False
+    aggregate = "operator"
+    aggregate_key = "notify_operator_id"
+
+    notify_operator_id: int
+    on: str
+    count: int
+    contact_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxQueued(DomainEvent):
     name = "outbox.queued"
     bus_type = "outbox.queued"

@@ -154,6 +154,14 @@ function toast(message, kind = "error") {
   setTimeout(() => el.remove(), 6000);
 }
 
+// A notice stays until the operator closes it: it asks for work, unlike a toast.
+function notice(message, href, linkText) {
+  const close = h("button", { type: "button", class: "btn btn-ghost notice-close", "aria-label": "Close" }, "×");
+  const el = h("div", { class: "toast toast-notice", role: "status" }, message, " ", h("a", { href }, linkText), close);
+  close.addEventListener("click", () => el.remove());
+  $("toasts").append(el);
+}
+
 function explain(err) {
   if (err instanceof ApiError) {
     if (err.code?.endsWith("_window_closed"))
@@ -295,6 +303,13 @@ function onEvent(ev) {
       upsertConv(ev.data);
       if (ev.data.id === S.selected) renderThreadHead();
     }
+  } else if (type === "leads.dropped") {
+    const d = ev.data || {};
+    notice(
+      `${d.count} of your leads dropped before the seventh touch on ${d.on}.`,
+      "/reports#dropped",
+      "See the list",
+    );
   } else if (type === "operator.presence") {
     const d = ev.data || {};
     if (S.me && d.operator_id === S.me.id && d.presence !== "offline")
