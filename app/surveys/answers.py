@@ -1,6 +1,7 @@
 """CSAT answers: recognising a rating in an inbound message (the ingest passes it to its SQL
-function, which finds the survey it answers with chatcentre_awaiting_survey) and recording
-it. The reaction a rating stands for is the touchpoints' rule (touchpoints.rules)."""
+function, which finds the survey it answers with chatcentre_awaiting_survey and names it in
+message.created) and recording it (surveys.handlers, on that event). The reaction a rating
+stands for is the touchpoints' rule (touchpoints.rules)."""
 
 import re
 from datetime import UTC, datetime
