@@ -281,12 +281,6 @@ async def enqueue(session: AsyncSession, conv: Conversation) -> None:
 _RESPONSE_DUE_AT = text("SELECT due_at FROM chatcentre_response_due_at(:team_id, :now)")
 
 
-def awaiting_reply(conv: Conversation) -> bool:
-    return conv.last_inbound_at is not None and (
-        conv.first_response_at is None or conv.first_response_at < conv.last_inbound_at
-    )
-
-
 async def assign(
     session: AsyncSession,
     conv: Conversation,
@@ -306,7 +300,7 @@ async def assign(
     conv.queue_alerted_at = None
     conv.response_due_at = (
         await session.scalar(_RESPONSE_DUE_AT, {"team_id": conv.team_id, "now": now})
-        if awaiting_reply(conv)
+        if inbox_rules.awaiting_reply(conv)
         else None
     )
     await session.execute(
