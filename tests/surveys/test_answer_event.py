@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.events.dispatch import raise_event
 from app.events.models import DomainEventRow
-from app.events.types import MessageCreated
+from app.events.types import MessageCreated, SurveyAnswered
 from app.inbox.models import Conversation, Direction, Message, SenderType
 from app.surveys.models import Survey
 from tests.conftest import Running
@@ -46,6 +46,21 @@ async def test_a_webchat_rating_names_its_survey_in_the_event_and_is_recorded(
     )
     assert (recorded.rating, recorded.answer_message_id) == (4, answer["id"])
     assert recorded.answered_at is not None
+    # The answer is a durable fact of its own, for consumers that come later (webhooks).
+    async with run.ctx.sessions() as session:
+        (answered,) = (
+            await session.scalars(
+                select(DomainEventRow).where(DomainEventRow.name == "survey.answered")
+            )
+        ).all()
+    assert (answered.aggregate, answered.aggregate_id) == ("survey", survey.id)
+    assert SurveyAnswered(**answered.payload) == SurveyAnswered(
+        survey_id=survey.id,
+        conversation_id=conv,
+        message_id=answer["id"],
+        rating=4,
+        reaction="positive",
+    )
 
 
 async def inbound(run: Running, conv: Conversation, text: str) -> Message:
