@@ -31,6 +31,8 @@ def install() -> None:
     # A new conversation (the client wrote) goes to an operator or the queue.
     on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
 
+    # A client's rating answers the survey waiting for it.
+    on(MessageCreated, surveys.record_answer, name="surveys.record_answer")
     # Outgoing messages: written to the outbox, and a touch in the client's history.
     on(MessageCreated, touchpoints.record_message, name="touchpoints.record_message")
     on(MessageCreated, delivery.enqueue_outbound, name="delivery.enqueue_outbound")

@@ -1,5 +1,6 @@
-"""create_app(): the FastAPI application. The lifespan wires the database, the event bus,
-the real-time hub and (unless disabled) the workers."""
+"""create_app(): the FastAPI application: the routers, and each channel plugin's routes,
+middleware and bus listeners. The lifespan wires the database, the event bus, the real-time
+hub and (unless disabled) the workers, the plugins' among them."""
 
 import gc
 from collections.abc import AsyncIterator
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     app = FastAPI(
         title="chatcentre",
         version="0.1.0",
-        description="Omnichannel chat centre: one inbox for Telegram, WhatsApp and web chat.",
+        description="Omnichannel chat centre: every connected channel in one inbox.",
         lifespan=lifespan,
         # The API documentation only when CHATCENTRE_DOCS_ENABLED is set.
         docs_url="/docs" if settings.docs_enabled else None,

@@ -1,6 +1,6 @@
-"""Background workers of a process: outbox dispatchers, routing timers, the channels' own
-(Telegram pollers), the daily cadence digest, the delivery-chain watchdogs, the sweep of
-early status callbacks."""
+"""Background workers of a process: outbox dispatchers, routing timers, the channel plugins'
+own (whatever `ChannelPlugin.workers` gives, pollers for instance), the daily cadence digest,
+the delivery-chain watchdogs, the sweep of early status callbacks."""
 
 import asyncio
 import contextlib

@@ -174,16 +174,21 @@ class ConversationResolved(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationUpdated(DomainEvent):
-    """Something shown about the conversation changed (no fact worth storing on its own)."""
+    """Someone changed an attribute of the conversation; `fields` names which (so far its
+    team, on a transfer). Status and assignment have events of their own."""
 
     name = "conversation.updated"
     bus_type = "conversation.updated"
     bus_keys = ("conversation_id",)
-    durable = False
     aggregate = "conversation"
     aggregate_key = "conversation_id"
+    actor_key = "by"
 
     conversation_id: int
+    fields: tuple[str, ...] = ()
+    team_id: int | None = None
+    previous_team_id: int | None = None
+    by: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

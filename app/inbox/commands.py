@@ -357,8 +357,8 @@ async def set_status(
     previous = conv.status
     conv.status = status
     conv.snoozed_until = snoozed_until if status == ConversationStatus.snoozed else None
-    conv.resolved_at = datetime.now(UTC) if status == ConversationStatus.resolved else None
-    if status == ConversationStatus.resolved:
+    conv.resolved_at = datetime.now(UTC) if status == rules.CLOSED else None
+    if status == rules.CLOSED:
         conv.response_due_at = None
     try:
         async with session.begin_nested():
@@ -377,7 +377,7 @@ async def set_status(
             by=principal.operator_id,
         ),
     )
-    if status == ConversationStatus.resolved and previous != ConversationStatus.resolved:
+    if status == rules.CLOSED and previous != rules.CLOSED:
         # Every path that resolves comes here: the handlers free the assignee's place
         # and ask for the rating (once).
         await raise_event(

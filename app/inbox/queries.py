@@ -14,6 +14,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.core.pagination import decode_cursor, encode_cursor
+from app.inbox import rules
 from app.inbox.models import (
     Conversation,
     ConversationStatus,
@@ -61,12 +62,12 @@ def to_conversation_read(
     conv: Conversation, contact_name: str | None, ctype: str
 ) -> ConversationRead:
     waiting = None
-    if conv.last_inbound_at is not None and conv.status != ConversationStatus.resolved:
-        answered = (
-            conv.first_response_at is not None and conv.first_response_at >= conv.last_inbound_at
-        )
-        if not answered:
-            waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
+    if (
+        conv.last_inbound_at is not None
+        and conv.status != rules.CLOSED
+        and rules.awaiting_reply(conv)
+    ):
+        waiting = (datetime.now(UTC) - conv.last_inbound_at).total_seconds()
     # The channel's reply window (WhatsApp's 24 hours); none on channels without one, or
     # whose plugin this installation no longer has.
     plugin = registry.find(ctype)

@@ -1,9 +1,9 @@
 """A conversation's life, written once: which statuses are active, what an inbound message or
-a reply reopens. Python reads these constants and the SQL (the ingest function, routing's
-statements) is written from them."""
+a reply reopens, when it waits for a person's answer. Python reads these constants and the
+SQL (the ingest function, routing's statements) is written from them."""
 
 from app.db.sqlfunctions import in_list, literal
-from app.inbox.models import ConversationStatus
+from app.inbox.models import Conversation, ConversationStatus
 
 # The one status that ends a conversation; any other is active, and a contact has at most one
 # active conversation per channel (the partial unique index on conversations).
@@ -15,6 +15,14 @@ OPENED = ConversationStatus.open
 REOPEN_ON_INBOUND = (ConversationStatus.pending, ConversationStatus.snoozed)
 # An operator's reply takes a conversation out of "waiting for the client".
 REOPEN_ON_REPLY = (ConversationStatus.pending,)
+
+
+def awaiting_reply(conv: Conversation) -> bool:
+    """The client's last message has no answer from a person yet (bots, surveys and
+    notifications do not count: they set no first_response_at)."""
+    return conv.last_inbound_at is not None and (
+        conv.first_response_at is None or conv.first_response_at < conv.last_inbound_at
+    )
 
 
 def not_closed(column: str = "status") -> str:

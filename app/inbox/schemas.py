@@ -60,23 +60,27 @@ _ATTACHMENT_IDS: list[AttachmentId] = Field(
     "with the first as its caption where the channel allows",
 )
 
+# What an operator's reply and an integration's message may carry, described once.
+_TEXT: str | None = Field(
+    default=None,
+    min_length=1,
+    max_length=65536,
+    description="Required unless template or attachment_ids",
+)
+_TEMPLATE: TemplateSend | None = Field(
+    default=None,
+    description="Channels with templates (WhatsApp): a registered template, "
+    "needed outside the reply window",
+)
+
 
 class ReplyCreate(RequestModel):
-    text: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=65536,
-        description="Required unless template or attachment_ids",
-    )
+    text: str | None = _TEXT
     private: bool = Field(default=False, description="A private note: never sent to the client")
     client_message_id: str | None = Field(
         default=None, max_length=100, description="Retrying with the same id sends once"
     )
-    template: TemplateSend | None = Field(
-        default=None,
-        description="Channels with templates (WhatsApp): a registered template, "
-        "needed outside the reply window",
-    )
+    template: TemplateSend | None = _TEMPLATE
     attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 
     @model_validator(mode="after")
@@ -98,20 +102,11 @@ def _check_content(text: str | None, template: object, attachment_ids: list[str]
 
 class IntegrationMessageCreate(RequestModel):
     idempotency_key: str = Field(min_length=1, max_length=100)
-    text: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=65536,
-        description="Required unless template or attachment_ids",
-    )
+    text: str | None = _TEXT
     conversation_id: int | None = None
     contact_id: int | None = None
     channel_id: int | None = None
-    template: TemplateSend | None = Field(
-        default=None,
-        description="Channels with templates (WhatsApp): a registered template, "
-        "needed outside the reply window",
-    )
+    template: TemplateSend | None = _TEMPLATE
     attachment_ids: list[AttachmentId] = _ATTACHMENT_IDS
 
     @model_validator(mode="after")

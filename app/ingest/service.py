@@ -8,7 +8,8 @@ One transaction and one statement, a call of the SQL function chatcentre_ingest_
 3. inserts the message idempotently, its touchpoint and the conversation's counters at once;
 4. stores message.created (and conversation.created) in domain_events.
 Here the same events are raised (stored=True: their rows exist) so their handlers run in
-this transaction (routing a new conversation, app/handlers.py); a survey answer is recorded.
+this transaction (app/handlers.py: routing a new conversation, recording a survey's
+answer).
 A redelivered message changes nothing.
 Frames are published after the caller commits."""
 
@@ -140,17 +141,15 @@ async def ingest(
         INGEST_DUPLICATES.labels(channel.type).inc()
         return IngestResult(None, row.o_conversation_id, row.o_contact_id)
     INGESTED.labels(channel.type).inc()
-    conversation_id, message_id = row.o_conversation_id, row.o_message_id
-    if row.o_answers_survey and rating is not None:
-        await surveys_answers.record_answer(session, conversation_id, message_id, rating)
     if row.o_conversation_created:
         created = ConversationCreated(**_payload(row.o_conversation_event))
         # Routing takes it from here (its handler, app/handlers.py).
         await raise_event(session, created, stored=True)
+    # A rating that answers a survey is the surveys' handler's to record.
     await raise_event(session, MessageCreated(**_payload(row.o_message_event)), stored=True)
     return IngestResult(
-        message_id,
-        conversation_id,
+        row.o_message_id,
+        row.o_conversation_id,
         row.o_contact_id,
         row.o_conversation_created,
         row.o_contact_created,

@@ -11,7 +11,7 @@ hand out the same one."""
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -221,7 +221,7 @@ async def route(
             continue
         if reason != "owner" and owner_id is not None:
             await _notify_owner(session, conv.id, owner_id)
-        await assign(session, conv, chosen_id, reason=reason, policy=policy)
+        await assign(session, conv, chosen_id, reason=reason)
         if is_new_lead and not fresh.base_full:
             await session.execute(
                 update(Contact)
@@ -276,10 +276,9 @@ async def enqueue(session: AsyncSession, conv: Conversation) -> None:
     )
 
 
-def awaiting_reply(conv: Conversation) -> bool:
-    return conv.last_inbound_at is not None and (
-        conv.first_response_at is None or conv.first_response_at < conv.last_inbound_at
-    )
+# The answer deadline has one home, the SQL function the ingest starts the clock with
+# (app/routing/sql/response_due_at.sql): the team's response target, else DEFAULT_POLICY's.
+_RESPONSE_DUE_AT = text("SELECT due_at FROM chatcentre_response_due_at(:team_id, :now)")
 
 
 async def assign(
@@ -288,7 +287,6 @@ async def assign(
     operator_id: int,
     *,
     reason: str,
-    policy: Policy,
     by: int | None = None,
     note: str | None = None,
 ) -> None:
@@ -301,7 +299,9 @@ async def assign(
     conv.queued_at = None
     conv.queue_alerted_at = None
     conv.response_due_at = (
-        now + timedelta(seconds=policy.response_target_seconds) if awaiting_reply(conv) else None
+        await session.scalar(_RESPONSE_DUE_AT, {"team_id": conv.team_id, "now": now})
+        if inbox_rules.awaiting_reply(conv)
+        else None
     )
     await session.execute(
         update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
@@ -366,8 +366,7 @@ async def drain(session: AsyncSession, operator_id: int) -> list[int]:
             return taken
         conv = await session.get(Conversation, conv_id)
         assert conv is not None
-        policy = await policy_for(session, conv)
-        await assign(session, conv, operator_id, reason="queue", policy=policy)
+        await assign(session, conv, operator_id, reason="queue")
         contact = await session.get(Contact, conv.contact_id)
         if contact is not None and contact.owner_id is None and not load.base_full:
             contact.owner_id = operator_id
@@ -444,7 +443,7 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
             return
     if policy.lead_id is not None and policy.lead_id != missed_by:
         await lock_operators(session, [policy.lead_id])
-        await assign(session, conv, policy.lead_id, reason="escalated", policy=policy)
+        await assign(session, conv, policy.lead_id, reason="escalated")
         conv.response_due_at = None  # the lead has it now; no further timer
     await session.flush()
 
@@ -493,8 +492,7 @@ async def assign_manually(
                 f"Operator {operator_id} is at their limit of {load.max_open} open conversations",
                 "operator_at_capacity",
             )
-    policy = await policy_for(session, conv)
-    await assign(session, conv, operator_id, reason="manual", policy=policy, by=by, note=note)
+    await assign(session, conv, operator_id, reason="manual", by=by, note=note)
     if previous is not None and previous != operator_id:
         await drain(session, previous)
 

@@ -1,6 +1,7 @@
 """CSAT answers: recognising a rating in an inbound message (the ingest passes it to its SQL
-function, which finds the survey it answers with chatcentre_awaiting_survey) and recording
-it. The reaction a rating stands for is the touchpoints' rule (touchpoints.rules)."""
+function, which finds the survey it answers with chatcentre_awaiting_survey and names it in
+message.created) and recording it (surveys.handlers, on that event). The reaction a rating
+stands for is the touchpoints' rule (touchpoints.rules)."""
 
 import re
 from datetime import UTC, datetime
@@ -9,6 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
+from app.events.dispatch import raise_event
+from app.events.types import SurveyAnswered
 from app.surveys.models import Survey
 from app.touchpoints.models import Reaction, Touchpoint
 from app.touchpoints.rules import reaction_for
@@ -51,6 +54,7 @@ async def record_answer(
     )
     if survey is None:
         return False
+    reaction = reaction_for(rating)
     survey.answered_at = datetime.now(UTC)
     survey.rating = rating
     survey.answer_message_id = message_id
@@ -60,7 +64,17 @@ async def record_answer(
             Touchpoint.conversation_id == conversation_id,
             Touchpoint.reaction == Reaction.unknown,
         )
-        .values(reaction=reaction_for(rating))
+        .values(reaction=reaction)
     )
     await session.flush()
+    await raise_event(
+        session,
+        SurveyAnswered(
+            survey_id=survey.id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            rating=rating,
+            reaction=reaction.value,
+        ),
+    )
     return True

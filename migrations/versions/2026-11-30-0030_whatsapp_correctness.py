@@ -6,9 +6,10 @@ Revises: 5e0b7a3c9d21
 Create Date: 2026-11-30 00:30:00.000000
 
 - chatcentre_upsert_identity / chatcentre_ingest_message: last_inbound_at is the time the
-  caller gives (on WhatsApp the client's own timestamp, see app/whatsapp/window.py) and never
-  moves back, so a redelivered or late old message does not reopen the 24-hour window; an
-  identity marked unreachable (131026) is reachable again when the client writes anew.
+  caller gives (on WhatsApp the client's own timestamp: WhatsAppPlugin.inbound_at in
+  app/whatsapp/plugin.py) and never moves back, so a redelivered or late old message does not
+  reopen the 24-hour window; an identity marked unreachable (131026) is reachable again when
+  the client writes anew.
 - messages.deleted_at: the sender deleted the message for everyone (WhatsApp revoke).
 - pending_statuses: a status callback for a provider message id we have not
   recorded yet (the provider answered the webhook before our send's HTTP answer was

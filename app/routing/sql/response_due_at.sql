@@ -1,6 +1,7 @@
 -- When an assignee's answer is due for a conversation of this team: its response target, or
--- the built-in default (routing.service.DEFAULT_POLICY). Set-returning (one row), STABLE and a
--- single SELECT so the planner inlines it where it is called in FROM.
+-- the built-in default (routing.service.DEFAULT_POLICY). The rule's one home: the ingest starts
+-- the clock with it, routing.service.assign sets it on an assignment. Set-returning (one row),
+-- STABLE and a single SELECT so the planner inlines it where it is called in FROM.
 CREATE OR REPLACE FUNCTION chatcentre_response_due_at(p_team_id bigint, p_now timestamptz)
 RETURNS TABLE (due_at timestamptz)
 LANGUAGE sql STABLE AS $fn$
