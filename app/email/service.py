@@ -145,18 +145,44 @@ async def find_thread(
     session: AsyncSession, channel: ChannelAccount, meta: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The conversation a mail continues: by In-Reply-To, then References (our sent
-    Message-IDs and the stored inbound ones), then our Reply-To token; never by subject."""
+    Message-IDs and the stored inbound ones), then our Reply-To token; never by subject.
+    "owner" is the address of that conversation's client, who need not be the sender."""
+    found = await _by_message_ids(session, channel, meta)
+    if found is None:
+        key = channel.credentials.get("reply_key")
+        token = conversation_of_token(key, meta.get("reply_token"))
+        if token is not None:
+            found = {"conversation_id": token, "by": "reply_token"}
+    if found is None:
+        return None
+    owner = (
+        await session.execute(
+            select(ContactIdentity.external_id)
+            .select_from(Conversation)
+            .outerjoin(ContactIdentity, ContactIdentity.id == Conversation.identity_id)
+            .where(
+                Conversation.id == found["conversation_id"],
+                Conversation.channel_account_id == channel.id,
+            )
+        )
+    ).first()
+    if owner is None:  # deleted since, or on another channel
+        return None
+    return {**found, "owner": owner[0]}
+
+
+async def _by_message_ids(
+    session: AsyncSession, channel: ChannelAccount, meta: dict[str, Any]
+) -> dict[str, Any] | None:
     keys = thread_keys(meta)
-    if keys:
-        rows = (await session.execute(_THREAD, {"channel_id": channel.id, "keys": keys})).all()
-        for key in keys:
-            for conversation_id, external_id, provider_id in rows:
-                if key in (external_id, provider_id):
-                    by = "in_reply_to" if key == meta.get("in_reply_to") else "references"
-                    return {"conversation_id": conversation_id, "by": by}
-    token = conversation_of_token(channel.credentials.get("reply_key"), meta.get("reply_token"))
-    if token is not None:
-        return {"conversation_id": token, "by": "reply_token"}
+    if not keys:
+        return None
+    rows = (await session.execute(_THREAD, {"channel_id": channel.id, "keys": keys})).all()
+    for key in keys:
+        for conversation_id, external_id, provider_id in rows:
+            if key in (external_id, provider_id):
+                by = "in_reply_to" if key == meta.get("in_reply_to") else "references"
+                return {"conversation_id": conversation_id, "by": by}
     return None
 
 
@@ -192,9 +218,19 @@ async def store_mail(session: AsyncSession, channel: ChannelAccount, mail: Fetch
             metrics.SKIPPED.labels(automated.get("kind", "automated")).inc()
             return "skipped"
     thread = await find_thread(session, channel, msg.meta)
+    joins: int | None = None
     if thread is not None:
-        msg = replace(msg, meta={**msg.meta, "thread": thread})
-    result = await ingest(session, channel, msg)
+        meta = {**msg.meta, "thread": thread}
+        if thread["owner"] != msg.sender.external_id:
+            # Someone else of the client's side (a colleague on CC) answered the thread: it
+            # joins the thread's conversation (as in Chatwoot), under their own name and
+            # contact. Automated mail joins nothing it was not already part of.
+            address = msg.sender.external_id
+            meta["author"] = {"name": msg.sender.name or address, "email": address}
+        if automated is None:
+            joins = int(thread["conversation_id"])
+        msg = replace(msg, meta=meta)
+    result = await ingest(session, channel, msg, conversation_id=joins)
     if result.duplicate:
         return "duplicate"
     metrics.READ.inc()
