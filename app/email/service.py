@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment
+from app.attachments.storage import AttachmentStorage
 from app.channels.models import ChannelAccount
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Invalid, Unavailable
@@ -186,10 +189,13 @@ async def _by_message_ids(
     return None
 
 
-async def store_mail(session: AsyncSession, channel: ChannelAccount, mail: FetchedMail) -> str:
+async def store_mail(
+    session: AsyncSession, channel: ChannelAccount, mail: FetchedMail, storage: AttachmentStorage
+) -> str:
     """One mail read from the mailbox, stored at most once (by its Message-ID, or the hash
-    of a mail without one). Returns what happened: stored, duplicate, bounce, skipped
-    (automated mail of nobody we talk to), ignored (a delay notice). Caller commits."""
+    of a mail without one), its files up to max_attachment_bytes in `storage`. Returns what
+    happened: stored, duplicate, bounce, skipped (automated mail of nobody we talk to),
+    ignored (a delay notice). Caller commits."""
     parsed = read_mail(
         mail.raw, channel.settings, mail.location, mail.size if mail.headers_only else None
     )
@@ -230,11 +236,49 @@ async def store_mail(session: AsyncSession, channel: ChannelAccount, mail: Fetch
         if automated is None:
             joins = int(thread["conversation_id"])
         msg = replace(msg, meta=meta)
+    kept = await _keep_files(storage, msg.attachments, parsed.files)
+    if kept:
+        msg = replace(
+            msg, attachments=[_stored(a, kept.get(i)) for i, a in enumerate(msg.attachments)]
+        )
     result = await ingest(session, channel, msg, conversation_id=joins)
     if result.duplicate:
         return "duplicate"
+    assert result.message_id is not None
+    await attachments_service.link_to_message(
+        session, result.message_id, list(kept.values()), new=True
+    )
     metrics.READ.inc()
     return "stored"
+
+
+async def _keep_files(
+    storage: AttachmentStorage, listed: list[dict[str, Any]], files: list[bytes | None]
+) -> dict[int, Attachment]:
+    """The mail's files within the size limit, kept in our storage by their position: a
+    download never goes back to the mailbox (delete_after_read, move_to and clean-ups lose
+    the mail there). A larger one has no bytes here and stays listed with its note."""
+    kept: dict[int, Attachment] = {}
+    for i, (item, content) in enumerate(zip(listed, files, strict=False)):
+        if content:
+            kept[i] = await attachments_service.keep_received(
+                storage,
+                filename=item.get("filename"),
+                content_type=item.get("content_type"),
+                content=content,
+            )
+    return kept
+
+
+def _stored(item: dict[str, Any], kept: Attachment | None) -> dict[str, Any]:
+    """The mail's description of the file (its kind, inline, part) with our copy's id; the
+    mailbox location goes: the copy is where the download comes from."""
+    if kept is None:
+        return item
+    item = {k: v for k, v in item.items() if k != "imap"}
+    described = attachments_service.descriptor(kept)
+    keys = ("attachment_id", "filename", "content_type", "size", "sha256")
+    return item | {k: described[k] for k in keys}
 
 
 # ------------------------------------------------------------------ outbound

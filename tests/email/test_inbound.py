@@ -3,6 +3,8 @@ and routing; exactly once; UIDVALIDITY changes; threading; automated mail; encod
 attachments; nothing marked read unless configured."""
 
 import asyncio
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 from sqlalchemy import select
@@ -282,3 +284,37 @@ async def test_an_attachment_is_listed_and_downloaded_from_the_mailbox(
     assert len(r.content) == first["size"] and r.content.startswith(b"%PDF-1.4")
     names = [a["filename"] for a in message["attachments"]]
     assert names == NAMES
+
+
+async def test_attachments_are_kept_and_downloadable_after_the_mail_is_deleted(
+    run: Running, dovecot: Dovecot, smtp: SmtpServer
+) -> None:
+    """Issue 19: files up to max_attachment_bytes are copied into our storage at ingest, so
+    delete_after_read (or move_to, or a clean-up) loses nothing; a larger one is listed
+    with a note, as before."""
+    admin, user, _ = await connect(
+        run, dovecot, smtp, delete_after_read=True, max_attachment_bytes=50
+    )
+    raw = fixture("rfc2231_attachments.eml")
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    sent = [p.get_payload(decode=True) for p in parsed.iter_attachments()]
+    dovecot.append(user, raw)
+    [message] = await until(lambda: all_messages(run.client, admin))
+    await until(lambda: not dovecot.flags(user))  # expunged from the mailbox
+    assert [a["filename"] for a in message["attachments"]] == NAMES
+    pdf, xlsx, txt = message["attachments"]
+    assert pdf["id"] and txt["id"] and xlsx["id"] is None
+    assert "over the channel's attachment limit" in xlsx["note"]
+    for index, expected in ((0, sent[0]), (2, sent[2])):
+        r = await run.client.get(
+            f"/api/v1/messages/{message['id']}/attachments/{index}", headers=auth(admin)
+        )
+        assert r.status_code == 200, r.text
+        assert r.content == expected
+    assert r.headers["content-type"].startswith("text/plain")
+    # The kept file is an attachment like an upload: its own link, and an operator who sees
+    # the conversation may send it on.
+    r = await run.client.get(f"/api/v1/attachments/{pdf['id']}", headers=auth(admin))
+    assert r.status_code == 200 and r.content == sent[0]
+    r = await run.client.get(f"/api/v1/messages/{message['id']}/attachments/1", headers=auth(admin))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "media_unavailable"
