@@ -58,6 +58,7 @@ def ingest_args(channel_id: int, sender: str, external_id: str, text: str) -> li
         "survey_window_hours": 72,
         "now": datetime.now(UTC),
         "inbound_at": None,  # the receipt time
+        "conversation_id": None,  # the sender's own conversation
     }
     return [params[name] for name in NAMES]
 

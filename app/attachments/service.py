@@ -15,7 +15,7 @@ import filetype
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.attachments.models import Attachment
+from app.attachments.models import Attachment, MessageAttachment
 from app.attachments.schemas import AttachmentRead
 from app.attachments.storage import AttachmentStorage, LocalStorage
 from app.config import Settings
@@ -123,6 +123,48 @@ async def upload(
     session.add(attachment)
     await session.flush()
     return attachment
+
+
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+async def keep_received(
+    storage: AttachmentStorage, *, filename: str | None, content_type: str | None, content: bytes
+) -> Attachment:
+    """A file a client sent that the provider will not keep for us (a mail's attachment,
+    gone once the mailbox is cleaned up): its bytes go to the same storage as uploads. The
+    row is returned unsaved, with no uploader: link_to_message adds it once the message
+    carrying it is stored, so a message stored before leaves no row behind. The declared
+    type is kept (the download is never rendered: download_headers)."""
+    declared = (content_type or "").strip().lower()
+    if not _CONTENT_TYPE.match(declared):
+        declared = sniff(content) or "application/octet-stream"
+    digest = hashlib.sha256(content).hexdigest()
+    await storage.put(digest, content)
+    return Attachment(
+        id=secrets.token_urlsafe(18),
+        filename=clean_filename(filename),
+        content_type=declared[:200],
+        size=len(content),
+        sha256=digest,
+    )
+
+
+async def link_to_message(
+    session: AsyncSession, message_id: int, files: list[Attachment], *, new: bool = False
+) -> None:
+    """The message carries these files, in this order: whoever sees its conversation may
+    download them. new: the rows of files kept by keep_received, added here."""
+    if not files:
+        return
+    if new:
+        session.add_all(files)
+        await session.flush()
+    session.add_all(
+        MessageAttachment(message_id=message_id, attachment_id=a.id, position=i)
+        for i, a in enumerate(files)
+    )
+    await session.flush()
 
 
 def uploaded_by(attachment: Attachment, principal: Principal) -> bool:

@@ -26,6 +26,7 @@ import asyncpg
 import orjson
 from sqlalchemy import CursorResult, text
 
+from app.attachments.service import storage_of
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.db.engine import asyncpg_dsn
@@ -145,6 +146,7 @@ class EmailReader:
         """Stores a batch and the read position after it, in one transaction."""
         if not batch.mails and batch.state == current:
             return current
+        storage = storage_of(self.ctx)
         async with self.ctx.sessions() as session:
             channel = await session.get(ChannelAccount, self.channel_id)
             if channel is None or not channel.is_active:
@@ -154,7 +156,7 @@ class EmailReader:
                     # A savepoint per mail: one our database refuses must not stop the
                     # mailbox (it is skipped, and logged, not retried for ever).
                     async with session.begin_nested():
-                        await service.store_mail(session, channel, mail)
+                        await service.store_mail(session, channel, mail, storage)
                 except Exception:
                     log.exception("%s: mail uid %s could not be stored", self.name, mail.uid)
             result = await session.execute(

@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment
+from app.attachments.storage import AttachmentStorage
 from app.channels.models import ChannelAccount
 from app.contacts.models import ContactIdentity
 from app.core.errors import Conflict, Invalid, Unavailable
@@ -145,25 +148,54 @@ async def find_thread(
     session: AsyncSession, channel: ChannelAccount, meta: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The conversation a mail continues: by In-Reply-To, then References (our sent
-    Message-IDs and the stored inbound ones), then our Reply-To token; never by subject."""
+    Message-IDs and the stored inbound ones), then our Reply-To token; never by subject.
+    "owner" is the address of that conversation's client, who need not be the sender."""
+    found = await _by_message_ids(session, channel, meta)
+    if found is None:
+        key = channel.credentials.get("reply_key")
+        token = conversation_of_token(key, meta.get("reply_token"))
+        if token is not None:
+            found = {"conversation_id": token, "by": "reply_token"}
+    if found is None:
+        return None
+    owner = (
+        await session.execute(
+            select(ContactIdentity.external_id)
+            .select_from(Conversation)
+            .outerjoin(ContactIdentity, ContactIdentity.id == Conversation.identity_id)
+            .where(
+                Conversation.id == found["conversation_id"],
+                Conversation.channel_account_id == channel.id,
+            )
+        )
+    ).first()
+    if owner is None:  # deleted since, or on another channel
+        return None
+    return {**found, "owner": owner[0]}
+
+
+async def _by_message_ids(
+    session: AsyncSession, channel: ChannelAccount, meta: dict[str, Any]
+) -> dict[str, Any] | None:
     keys = thread_keys(meta)
-    if keys:
-        rows = (await session.execute(_THREAD, {"channel_id": channel.id, "keys": keys})).all()
-        for key in keys:
-            for conversation_id, external_id, provider_id in rows:
-                if key in (external_id, provider_id):
-                    by = "in_reply_to" if key == meta.get("in_reply_to") else "references"
-                    return {"conversation_id": conversation_id, "by": by}
-    token = conversation_of_token(channel.credentials.get("reply_key"), meta.get("reply_token"))
-    if token is not None:
-        return {"conversation_id": token, "by": "reply_token"}
+    if not keys:
+        return None
+    rows = (await session.execute(_THREAD, {"channel_id": channel.id, "keys": keys})).all()
+    for key in keys:
+        for conversation_id, external_id, provider_id in rows:
+            if key in (external_id, provider_id):
+                by = "in_reply_to" if key == meta.get("in_reply_to") else "references"
+                return {"conversation_id": conversation_id, "by": by}
     return None
 
 
-async def store_mail(session: AsyncSession, channel: ChannelAccount, mail: FetchedMail) -> str:
+async def store_mail(
+    session: AsyncSession, channel: ChannelAccount, mail: FetchedMail, storage: AttachmentStorage
+) -> str:
     """One mail read from the mailbox, stored at most once (by its Message-ID, or the hash
-    of a mail without one). Returns what happened: stored, duplicate, bounce, skipped
-    (automated mail of nobody we talk to), ignored (a delay notice). Caller commits."""
+    of a mail without one), its files up to max_attachment_bytes in `storage`. Returns what
+    happened: stored, duplicate, bounce, skipped (automated mail of nobody we talk to),
+    ignored (a delay notice). Caller commits."""
     parsed = read_mail(
         mail.raw, channel.settings, mail.location, mail.size if mail.headers_only else None
     )
@@ -192,13 +224,61 @@ async def store_mail(session: AsyncSession, channel: ChannelAccount, mail: Fetch
             metrics.SKIPPED.labels(automated.get("kind", "automated")).inc()
             return "skipped"
     thread = await find_thread(session, channel, msg.meta)
+    joins: int | None = None
     if thread is not None:
-        msg = replace(msg, meta={**msg.meta, "thread": thread})
-    result = await ingest(session, channel, msg)
+        meta = {**msg.meta, "thread": thread}
+        if thread["owner"] != msg.sender.external_id:
+            # Someone else of the client's side (a colleague on CC) answered the thread: it
+            # joins the thread's conversation (as in Chatwoot), under their own name and
+            # contact. Automated mail joins nothing it was not already part of.
+            address = msg.sender.external_id
+            meta["author"] = {"name": msg.sender.name or address, "email": address}
+        if automated is None:
+            joins = int(thread["conversation_id"])
+        msg = replace(msg, meta=meta)
+    kept = await _keep_files(storage, msg.attachments, parsed.files)
+    if kept:
+        msg = replace(
+            msg, attachments=[_stored(a, kept.get(i)) for i, a in enumerate(msg.attachments)]
+        )
+    result = await ingest(session, channel, msg, conversation_id=joins)
     if result.duplicate:
         return "duplicate"
+    assert result.message_id is not None
+    await attachments_service.link_to_message(
+        session, result.message_id, list(kept.values()), new=True
+    )
     metrics.READ.inc()
     return "stored"
+
+
+async def _keep_files(
+    storage: AttachmentStorage, listed: list[dict[str, Any]], files: list[bytes | None]
+) -> dict[int, Attachment]:
+    """The mail's files within the size limit, kept in our storage by their position: a
+    download never goes back to the mailbox (delete_after_read, move_to and clean-ups lose
+    the mail there). A larger one has no bytes here and stays listed with its note."""
+    kept: dict[int, Attachment] = {}
+    for i, (item, content) in enumerate(zip(listed, files, strict=False)):
+        if content:
+            kept[i] = await attachments_service.keep_received(
+                storage,
+                filename=item.get("filename"),
+                content_type=item.get("content_type"),
+                content=content,
+            )
+    return kept
+
+
+def _stored(item: dict[str, Any], kept: Attachment | None) -> dict[str, Any]:
+    """The mail's description of the file (its kind, inline, part) with our copy's id; the
+    mailbox location goes: the copy is where the download comes from."""
+    if kept is None:
+        return item
+    item = {k: v for k, v in item.items() if k != "imap"}
+    described = attachments_service.descriptor(kept)
+    keys = ("attachment_id", "filename", "content_type", "size", "sha256")
+    return item | {k: described[k] for k in keys}
 
 
 # ------------------------------------------------------------------ outbound

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
-from app.attachments.models import Attachment, MessageAttachment
+from app.attachments.models import Attachment
 from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.channels.plugin import OutgoingContent, Recipient
@@ -128,12 +128,7 @@ async def queue_outgoing(
     for later in messages[1:]:  # one by one: ids (and so the send order) follow the text
         session.add(later)
         await session.flush()
-    if files:
-        session.add_all(
-            MessageAttachment(message_id=msg.id, attachment_id=a.id, position=i)
-            for i, a in enumerate(files)
-        )
-        await session.flush()
+    await attachments_service.link_to_message(session, msg.id, files)
     if not private:
         values: dict[str, object] = {"last_activity_at": now}
         if conv.status in rules.REOPEN_ON_REPLY:

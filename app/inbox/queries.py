@@ -170,6 +170,7 @@ def to_message_read(m: Message) -> MessageRead:
         deleted_at=m.deleted_at,
         private=m.direction == Direction.internal,
         sender_name=author.get("name") if isinstance(author, dict) else None,
+        contact_id=m.contact_id if m.direction == Direction.inbound else None,
         location=location if isinstance(location, dict) else None,
         subject=subject if isinstance(subject, str) else None,
         original_text=full_text if isinstance(full_text, str) and full_text != m.text else None,

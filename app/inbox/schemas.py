@@ -34,6 +34,11 @@ class MessageRead(BaseModel):
     sender_name: str | None = Field(
         default=None, description="Who wrote it, where a chat has several people (a group)"
     )
+    contact_id: int | None = Field(
+        default=None,
+        description="The contact who wrote an inbound message: the conversation's, or another "
+        "of the client's side (a colleague on CC answering a mail thread)",
+    )
     location: dict[str, Any] | None = Field(
         default=None,
         description="kind location: latitude, longitude (and a venue's name, address)",

@@ -37,7 +37,7 @@ SELECT * FROM chatcentre_ingest_message(
     :channel_id, :team_id, :channel_type,
     :sender_external_id, :username, :name, :email, :phone, :source,
     :external_id, :kind, :text, :attachments, :sent_at, :meta, :reply_to_external_id,
-    :rating, :survey_button, :survey_window_hours, :now, :inbound_at)
+    :rating, :survey_button, :survey_window_hours, :now, :inbound_at, :conversation_id)
 """)
 
 
@@ -104,8 +104,15 @@ def sanitize(msg: InboundMessage) -> InboundMessage:
 
 
 async def ingest(
-    session: AsyncSession, channel: ChannelAccount, msg: InboundMessage
+    session: AsyncSession,
+    channel: ChannelAccount,
+    msg: InboundMessage,
+    *,
+    conversation_id: int | None = None,
 ) -> IngestResult:
+    """conversation_id: the conversation the message continues whoever sent it (a mail
+    thread matched by our own Message-IDs or signed token); None: the sender's own, found or
+    opened. Either way the message keeps its sender's contact (IngestResult.contact_id)."""
     msg = sanitize(msg)
     now = datetime.now(UTC)
     rating = surveys_answers.rating_of(msg)
@@ -134,6 +141,7 @@ async def ingest(
                 "survey_window_hours": surveys_answers.window_hours(channel),
                 "now": now,
                 "inbound_at": registry.get(channel.type).inbound_at(msg.sent_at, now),
+                "conversation_id": conversation_id,
             },
         )
     ).one()

@@ -33,7 +33,7 @@ def event_payload(event: type[DomainEvent], sql: Mapping[str, str]) -> str:
 # What the function's variables are in the events' terms.
 _CONVERSATION_CREATED = {
     "conversation_id": "o_conversation_id",
-    "contact_id": "o_contact_id",
+    "contact_id": "v_contact_id",  # the conversation's (the sender's unless p_conversation_id)
     "channel_id": "p_channel_id",
     "channel_type": "p_channel_type",
     "team_id": "p_team_id",
@@ -52,7 +52,7 @@ _MESSAGE_CREATED = {
     "chain": "NULL",
     "step": "NULL",
     "order_id": "NULL",
-    "rating": "p_rating",
+    "rating": "v_rating",
     "answers_survey": "v_survey_id",
     "first_part": "true",
 }

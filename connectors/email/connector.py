@@ -4,9 +4,10 @@ send(): one reply mail over SMTP (compose.py builds it, smtp.py sends it); the M
 generated is the provider_message_id, which is what a client's reply names in In-Reply-To
 and a bounce names as the original. recipient_external_id is the client's address.
 
-fetch_media(): an inbound file the app did not store at ingest (parse_email hands over the
-bytes; the app should keep them then) is read again from the mailbox by the descriptor's
-"imap" location and "part"; gone when the mail was moved or the folder recreated."""
+fetch_media(): the app keeps a mail's files at ingest (parse_email hands over their bytes;
+app/email/service.py stores them like uploads), so this serves only mail stored before it
+did: read again from the mailbox by the descriptor's "imap" location and "part"; gone when
+the mail was moved or deleted or the folder recreated."""
 
 from email import policy
 from email.message import EmailMessage

@@ -602,7 +602,7 @@ function messageEl(m) {
       ? `Private note · ${operatorName(m.operator_id) || "Team"}`
       : m.direction === "outbound"
         ? operatorName(m.operator_id) || (m.sender_type === "integration" ? "Integration" : "System")
-        : null;
+        : m.sender_name || null; // someone in a group, a colleague on a mail thread
   const atts = (m.attachments || []).map((a, i) =>
     h(
       "li",

@@ -4,6 +4,9 @@
 --    sender's messages, so the find-or-open of the conversation below cannot race;
 -- 2. finds the active conversation or opens one (not for a message already stored); a rating
 --    answers the survey still waiting (chatcentre_awaiting_survey) instead of opening one;
+--    p_conversation_id (a mail's thread, whoever wrote it) makes that the conversation's
+--    contact's, not the sender's: the message joins the matched conversation while it is
+--    active, and follows its contact by the same rule once it is resolved;
 -- 3. inserts the message idempotently, its touchpoint (chatcentre_record_touchpoint) and the
 --    conversation's counters; an assignee's answer clock starts (chatcentre_response_due_at);
 -- 4. stores the facts in domain_events: message.created, and conversation.created when it
@@ -21,6 +24,9 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     p_survey_window_hours integer,
     p_now timestamptz,
     p_inbound_at timestamptz,  -- when the client wrote, as the reply window counts it
+    -- The conversation the message continues, whoever sent it (a colleague on CC answering
+    -- a mail thread); NULL: the sender's own. The message keeps its sender's contact.
+    p_conversation_id bigint,
     OUT o_identity_id bigint, OUT o_contact_id bigint, OUT o_contact_created boolean,
     OUT o_conversation_id bigint, OUT o_conversation_created boolean,
     OUT o_answers_survey boolean, OUT o_message_id bigint,
@@ -32,34 +38,53 @@ DECLARE
     v_survey_id bigint;
     v_touch_kind text;
     v_inbound_at timestamptz := COALESCE(p_inbound_at, p_now);
+    -- Whose conversations the message goes to: the sender's, or the matched one's contact.
+    v_contact_id bigint;
+    v_identity_id bigint;
+    v_rating integer;
 BEGIN
     SELECT u.o_identity_id, u.o_contact_id, u.o_contact_created
     INTO o_identity_id, o_contact_id, o_contact_created
     FROM chatcentre_upsert_identity(p_channel_id, p_sender_external_id, p_username, p_name,
                                     p_email, p_phone, p_source, v_inbound_at, p_now) u;
+    IF p_conversation_id IS NOT NULL THEN
+        SELECT cv.contact_id, cv.identity_id INTO v_contact_id, v_identity_id
+        FROM conversations cv
+        WHERE cv.id = p_conversation_id AND cv.channel_account_id = p_channel_id;
+        -- That contact's identity lock serialises the find-or-open below, as the sender's
+        -- does for the sender's own conversations.
+        PERFORM 1 FROM contact_identities ci
+        WHERE ci.id = v_identity_id AND ci.id <> o_identity_id FOR UPDATE;
+    END IF;
+    IF v_contact_id IS NULL THEN  -- no match, or its conversation is gone
+        v_contact_id := o_contact_id;
+        v_identity_id := o_identity_id;
+    END IF;
+    -- Only the conversation's own contact answers its survey (not a colleague's "5").
+    v_rating := CASE WHEN v_contact_id = o_contact_id THEN p_rating END;
 
     WITH found AS (
         -- A rating also answers a survey asked in the open conversation itself (after a
         -- delivery, say) when that survey is the one still waiting.
         SELECT cv.id, false AS created,
-               (p_rating IS NOT NULL AND EXISTS (
+               (v_rating IS NOT NULL AND EXISTS (
                    SELECT 1 FROM chatcentre_awaiting_survey(
-                       o_contact_id, p_channel_id, cv.id, p_now, p_survey_window_hours)
+                       v_contact_id, p_channel_id, cv.id, p_now, p_survey_window_hours)
                )) AS survey
         FROM conversations cv
-        WHERE cv.contact_id = o_contact_id AND cv.channel_account_id = p_channel_id
+        WHERE cv.contact_id = v_contact_id AND cv.channel_account_id = p_channel_id
           AND {{ACTIVE_CV}}
     ), awaiting_rating AS (
         -- A rating answers the survey of a resolved conversation instead of opening one.
         SELECT a.survey_conversation_id AS id, false AS created, true AS survey
         FROM chatcentre_awaiting_survey(
-            o_contact_id, p_channel_id, NULL, p_now, p_survey_window_hours) a
-        WHERE p_rating IS NOT NULL AND NOT EXISTS (SELECT 1 FROM found)
+            v_contact_id, p_channel_id, NULL, p_now, p_survey_window_hours) a
+        WHERE v_rating IS NOT NULL AND NOT EXISTS (SELECT 1 FROM found)
     ), opened AS (
         INSERT INTO conversations
             (contact_id, channel_account_id, identity_id, team_id, status,
              last_activity_at, last_inbound_at)
-        SELECT o_contact_id, p_channel_id, o_identity_id, p_team_id, {{OPENED}}, p_now,
+        SELECT v_contact_id, p_channel_id, v_identity_id, p_team_id, {{OPENED}}, p_now,
                v_inbound_at
         WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
           AND NOT EXISTS (SELECT 1 FROM messages mm
@@ -75,7 +100,7 @@ BEGIN
     END IF;
 
     -- A survey's answer is a touch of its own kind, carrying the client's reaction.
-    o_answers_survey := p_rating IS NOT NULL AND (v_survey_waits OR p_survey_button);
+    o_answers_survey := v_rating IS NOT NULL AND (v_survey_waits OR p_survey_button);
 
     WITH m AS (
         INSERT INTO messages
@@ -116,9 +141,10 @@ BEGIN
     ELSE
         v_touch_kind := {{INBOUND_TOUCH_CASE}};
     END IF;
+    -- A touch of the conversation's client, whoever of their side wrote.
     PERFORM chatcentre_record_touchpoint(
-        o_contact_id, o_conversation_id, o_message_id, NULL, NULL, p_channel_type, 'inbound',
-        v_touch_kind, CASE WHEN o_answers_survey THEN chatcentre_reaction_for(p_rating) END,
+        v_contact_id, o_conversation_id, o_message_id, NULL, NULL, p_channel_type, 'inbound',
+        v_touch_kind, CASE WHEN o_answers_survey THEN chatcentre_reaction_for(v_rating) END,
         NULL, NULL, NULL, NULL, p_now);
 
     IF o_conversation_created THEN
