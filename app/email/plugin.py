@@ -14,7 +14,7 @@ from app.channels.plugin import ChannelPlugin, ChannelSettings, Prepared, Worker
 from app.config import Settings
 from app.core.context import AppContext
 from app.email import service
-from app.email.reader import EmailReaders
+from app.email.reader import email_readers
 from connectors import registry as connectors
 from connectors.email.connector import EmailConnector
 
@@ -114,7 +114,7 @@ class EmailPlugin(ChannelPlugin):
         connectors.register(EmailConnector())
 
     def workers(self, ctx: AppContext) -> Sequence[tuple[str, Worker]]:
-        return (("email-readers", EmailReaders(ctx)),)
+        return (("email-readers", email_readers(ctx)),)
 
     def setup_changed(
         self, channel: ChannelAccount, settings: dict[str, Any], credentials: dict[str, Any]

@@ -1,9 +1,8 @@
 """Reading mailboxes, on exactly one process per mailbox.
 
-Leadership, as Telegram's pollers have it (app/telegram/poller.py): a PostgreSQL advisory
-lock keyed by the mailbox (settings.mailbox_key), taken with pg_try_advisory_lock on a
-connection of its own that stays open while this process reads. A process that dies takes
-its lock along; a standby retries and takes over.
+Leadership (app/channels/leader.py): a PostgreSQL advisory lock keyed by the mailbox
+(settings.mailbox_key), held on a connection of its own while this process reads; a standby
+takes over when it dies.
 
 No loss, no repeats: the read position (UIDVALIDITY and the last UID) is stored in the
 channel's settings in the SAME transaction as the batch's messages, compare-and-set, so a
@@ -16,20 +15,18 @@ delete_after_read), and only after the commit.
 Waiting: IMAP IDLE where the server offers it, polling every poll_interval otherwise; at
 most email_idle_seconds either way before the mailbox is checked again."""
 
-import asyncio
-import contextlib
-import hashlib
 import logging
+from collections.abc import Hashable
 from typing import Any
 
-import asyncpg
 import orjson
 from sqlalchemy import CursorResult, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import storage_of
+from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
-from app.db.engine import asyncpg_dsn
 from app.email import metrics, service
 from connectors.base import TemporaryError
 from connectors.email.connector import CHANNEL_TYPE
@@ -53,84 +50,44 @@ WHERE type = :type AND is_active AND deleted_at IS NULL
 """)
 
 
-class LostLeadership(Exception):
-    """Someone else moved the read position, or the channel stopped: read no further."""
+async def _mailboxes(session: AsyncSession) -> dict[int, Hashable]:
+    rows = await session.execute(_MAILBOXES, {"type": CHANNEL_TYPE})
+    return {row.id: row.version for row in rows}
 
 
-def lock_key(mailbox: str) -> int:
-    """A signed 64-bit advisory-lock key for one mailbox."""
-    digest = hashlib.blake2b(f"chatcentre:email-read:{mailbox}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
-def _backoff(base: float, failures: int) -> float:
-    return float(min(300.0, base * 2 ** max(0, failures - 1)))
-
-
-class EmailReader:
+class EmailReader(ChannelLeader):
     """Reads one channel's mailbox while it holds the mailbox's lock; a standby otherwise."""
 
-    def __init__(self, ctx: AppContext, channel_id: int, name: str | None = None):
-        self.ctx = ctx
-        self.channel_id = channel_id
-        self.name = name or f"email-reader-{channel_id}"
-        self.is_leader = False
-        self._stopping = False
+    role = "email-reader"
+    max_backoff_seconds = 300.0
 
-    def stop(self) -> None:
-        self._stopping = True
+    def wants(self, channel: ChannelAccount) -> bool:
+        return channel.type == CHANNEL_TYPE and channel.is_active
 
-    async def run_forever(self) -> None:
-        config = self.ctx.settings
-        failures = 0
-        while not self._stopping:
-            try:
-                channel = await self._load()
-                if channel is None:
-                    log.info("%s: channel gone or inactive; stopping", self.name)
-                    return
-                if not await self._lead(channel):
-                    await asyncio.sleep(config.email_lock_retry_seconds)
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except LostLeadership:
-                log.warning("%s: the read position moved under us; competing again", self.name)
-            except Exception as exc:
-                failures += 1
-                metrics.READ_ERRORS.inc()
-                # The server's words only: the password is never in them.
-                reason = exc.reason if isinstance(exc, TemporaryError) else repr(exc)
-                log.warning("%s: reading stopped (%s); retrying", self.name, reason)
-                await asyncio.sleep(_backoff(config.email_error_backoff_seconds, failures))
+    def lock_name(self, channel: ChannelAccount) -> str:
+        return f"email-read:{channel.settings.get('mailbox_key') or channel.id}"
 
-    async def _load(self) -> ChannelAccount | None:
-        async with self.ctx.sessions() as session:
-            channel = await session.get(ChannelAccount, self.channel_id)
-        if channel is None or channel.type != CHANNEL_TYPE or not channel.is_active:
-            return None
-        return channel
+    @property
+    def retry_seconds(self) -> float:
+        return self.ctx.settings.email_lock_retry_seconds
 
-    async def _lead(self, channel: ChannelAccount) -> bool:
-        """Takes the mailbox's lock and reads until stopped or an error; False: not the leader."""
-        key = lock_key(str(channel.settings.get("mailbox_key") or channel.id))
-        conn: Any = await asyncpg.connect(asyncpg_dsn(self.ctx.database_url))
-        try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                return False
-            self.is_leader = True
-            log.info("%s: reading the mailbox", self.name)
-            await self._read(channel, conn)
-            return True
-        finally:
-            self.is_leader = False
-            conn.terminate()  # ends the backend at once, and the lock with it
+    @property
+    def error_backoff_seconds(self) -> float:
+        return self.ctx.settings.email_error_backoff_seconds
+
+    def failed(self, exc: Exception) -> str:
+        metrics.READ_ERRORS.inc()
+        # The server's words only: the password is never in them.
+        return exc.reason if isinstance(exc, TemporaryError) else repr(exc)
+
+    async def lead(self, channel: ChannelAccount, lock_conn: Any) -> None:
+        await self._read(channel, lock_conn)
 
     async def _read(self, channel: ChannelAccount, lock_conn: Any) -> None:
         config = self.ctx.settings
         state = service.state_of(channel.settings)
         async with MailboxReader(dict(channel.credentials), dict(channel.settings)) as box:
-            while not self._stopping:
+            while not self.stopping:
                 await lock_conn.fetchval("SELECT 1")  # the lock lives as long as this does
                 batch = await box.fetch_new(state, config.email_batch_size)
                 state = await self._store(state, batch)
@@ -175,54 +132,8 @@ class EmailReader:
         return batch.state
 
 
-class EmailReaders:
-    """Keeps a reader for every active email channel; picks up channels added or changed
-    since, every email_scan_seconds."""
-
-    def __init__(self, ctx: AppContext):
-        self.ctx = ctx
-        self.readers: dict[int, tuple[str, EmailReader, asyncio.Task[None]]] = {}
-        self._stop = asyncio.Event()
-
-    async def run_forever(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    await self.sync()
-                except Exception:
-                    log.exception("email readers: scan failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), self.ctx.settings.email_scan_seconds)
-        finally:
-            await self._stop_all()
-
-    async def sync(self) -> None:
-        async with self.ctx.sessions() as session:
-            wanted = {
-                row.id: row.version
-                for row in (await session.execute(_MAILBOXES, {"type": CHANNEL_TYPE})).all()
-            }
-        for channel_id, (version, reader, task) in list(self.readers.items()):
-            if wanted.get(channel_id) != version or task.done():
-                reader.stop()
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task  # its lock goes before a successor competes
-                del self.readers[channel_id]
-        for channel_id in set(wanted) - set(self.readers):
-            reader = EmailReader(self.ctx, channel_id)
-            task = asyncio.create_task(reader.run_forever(), name=reader.name)
-            self.readers[channel_id] = (wanted[channel_id], reader, task)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def _stop_all(self) -> None:
-        # A reader mid-batch has moved nothing yet: cancelling it loses nothing.
-        tasks = []
-        for _, reader, task in self.readers.values():
-            reader.stop()
-            task.cancel()
-            tasks.append(task)
-        self.readers.clear()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def email_readers(ctx: AppContext) -> ChannelLeaders:
+    """A reader for every active email channel, restarted when its settings change."""
+    return ChannelLeaders(
+        ctx, EmailReader, _mailboxes, ctx.settings.email_scan_seconds, "email readers"
+    )

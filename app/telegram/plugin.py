@@ -14,7 +14,7 @@ from app.config import Settings
 from app.core.context import AppContext
 from app.telegram import service
 from app.telegram.api import router
-from app.telegram.poller import TelegramPollers
+from app.telegram.poller import telegram_pollers
 from connectors.telegram.connector import TelegramConnector
 
 
@@ -51,7 +51,7 @@ class TelegramPlugin(ChannelPlugin):
         return (router,)
 
     def workers(self, ctx: AppContext) -> Sequence[tuple[str, Worker]]:
-        return (("telegram-pollers", TelegramPollers(ctx)),)
+        return (("telegram-pollers", telegram_pollers(ctx)),)
 
     def setup_changed(
         self, channel: ChannelAccount, settings: dict[str, Any], credentials: dict[str, Any]

@@ -1,8 +1,7 @@
 """Long polling for bots in polling mode, on exactly one process per bot.
 
-Leadership: a PostgreSQL advisory lock keyed by the bot id, taken with pg_try_advisory_lock
-on a dedicated connection that stays open while this process polls. If the process dies,
-its connection closes and the lock goes with it; a standby retries and takes over.
+Leadership (app/channels/leader.py): a PostgreSQL advisory lock keyed by the bot id, held
+on a connection of its own while this process polls; a standby takes over when it dies.
 
 No loss, no repeats: getUpdates' offset is Telegram's acknowledgement ("an update is
 considered confirmed as soon as getUpdates is called with an offset higher than its
@@ -19,17 +18,21 @@ process that lost its lock without noticing cannot move the offset back."""
 
 import asyncio
 import contextlib
-import hashlib
 import logging
+from collections.abc import Hashable
 from typing import Any
 
-import asyncpg
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels.leader import (
+    ChannelLeader,
+    ChannelLeaders,
+    LostLeadership,
+    backoff,
+)
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
-from app.db.engine import asyncpg_dsn
 from app.telegram.service import store_update
 from connectors.base import PermanentError, TemporaryError
 from connectors.telegram import client
@@ -56,84 +59,35 @@ WHERE type = 'telegram' AND is_active AND settings->>'mode' = 'polling'
 """)
 
 
-class LostLeadership(Exception):
-    """Someone else moved the offset: stop polling and compete for the lock again."""
+async def _polling_channels(session: AsyncSession) -> dict[int, Hashable]:
+    return {channel_id: None for channel_id in await session.scalars(_POLLING_CHANNELS)}
 
 
-def lock_key(bot_id: int) -> int:
-    """A signed 64-bit advisory-lock key for one bot, unlikely to meet other users' keys."""
-    digest = hashlib.blake2b(f"chatcentre:telegram-poll:{bot_id}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
-def _backoff(base: float, failures: int) -> float:
-    return float(min(30.0, base * 2 ** max(0, failures - 1)))
-
-
-class TelegramPoller:
+class TelegramPoller(ChannelLeader):
     """Polls one channel's bot while it holds the bot's lock; waits as a standby otherwise."""
 
-    def __init__(self, ctx: AppContext, channel_id: int, name: str | None = None):
-        self.ctx = ctx
-        self.channel_id = channel_id
-        self.name = name or f"telegram-poller-{channel_id}"
-        self.is_leader = False
-        self._stopping = False
+    role = "telegram-poller"
 
-    def stop(self) -> None:
-        self._stopping = True
+    def wants(self, channel: ChannelAccount) -> bool:
+        return (
+            channel.type == TelegramConnector.channel_type
+            and channel.is_active
+            and channel.settings.get("mode") == "polling"
+        )
 
-    async def run_forever(self) -> None:
-        config = self.ctx.settings
-        failures = 0
-        while not self._stopping:
-            try:
-                channel = await self._load()
-                if channel is None:
-                    log.info("%s: channel gone, inactive or not polling; stopping", self.name)
-                    return
-                led = await self._lead(channel)
-                failures = 0
-                if not led:
-                    await asyncio.sleep(config.telegram_poll_lock_retry_seconds)
-            except asyncio.CancelledError:
-                raise
-            except LostLeadership:
-                log.warning(
-                    "%s: the offset moved under us; competing for the lock again", self.name
-                )
-            except Exception as exc:
-                failures += 1
-                # The token is never in these messages (aiogram's texts carry no URLs).
-                log.warning("%s: polling stopped (%r); retrying", self.name, exc)
-                await asyncio.sleep(_backoff(config.telegram_poll_error_backoff_seconds, failures))
+    def lock_name(self, channel: ChannelAccount) -> str:
+        return f"telegram-poll:{client.bot_id_of(channel.credentials['bot_token'])}"
 
-    async def _load(self) -> ChannelAccount | None:
-        async with self.ctx.sessions() as session:
-            channel = await session.get(ChannelAccount, self.channel_id)
-        if (
-            channel is None
-            or channel.type != TelegramConnector.channel_type
-            or not channel.is_active
-            or channel.settings.get("mode") != "polling"
-        ):
-            return None
-        return channel
+    @property
+    def retry_seconds(self) -> float:
+        return self.ctx.settings.telegram_poll_lock_retry_seconds
 
-    async def _lead(self, channel: ChannelAccount) -> bool:
-        """Takes the bot's lock and polls until stopped or an error; False: not the leader."""
-        bot_id = client.bot_id_of(channel.credentials["bot_token"])
-        conn: Any = await asyncpg.connect(asyncpg_dsn(self.ctx.database_url))
-        try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(bot_id)):
-                return False
-            self.is_leader = True
-            log.info("%s: leading long polling for bot %s", self.name, bot_id)
-            await self._poll(channel, conn)
-            return True
-        finally:
-            self.is_leader = False
-            conn.terminate()  # ends the backend at once, and the lock with it
+    @property
+    def error_backoff_seconds(self) -> float:
+        return self.ctx.settings.telegram_poll_error_backoff_seconds
+
+    async def lead(self, channel: ChannelAccount, lock_conn: Any) -> None:
+        await self._poll(channel, lock_conn)
 
     async def _poll(self, channel: ChannelAccount, lock_conn: Any) -> None:
         config = self.ctx.settings
@@ -141,7 +95,7 @@ class TelegramPoller:
         errors = 0
         api_server = channel.settings.get("api_server")
         async with client.open_bot(channel.credentials["bot_token"], api_server) as bot:
-            while not self._stopping:
+            while not self.stopping:
                 await lock_conn.fetchval("SELECT 1")  # the lock lives as long as this does
                 # A confirming poll is short: it only has to reach Telegram.
                 wait = 0 if offset is not None else config.telegram_poll_timeout_seconds
@@ -149,7 +103,7 @@ class TelegramPoller:
                     updates = await client.get_updates(bot, offset, wait)
                 except TemporaryError as exc:
                     errors += 1
-                    delay = _backoff(config.telegram_poll_error_backoff_seconds, errors)
+                    delay = backoff(self.error_backoff_seconds, errors, self.max_backoff_seconds)
                     delay = max(delay, exc.retry_after or 0.0)  # a 429 says how long
                     log.warning("%s: getUpdates failed (%s); retry in %.1fs", self.name, exc, delay)
                     await asyncio.sleep(delay)
@@ -222,51 +176,12 @@ class TelegramPoller:
             return False
 
 
-class TelegramPollers:
-    """Keeps a poller running for every active Telegram channel in polling mode; picks up
-    channels added or switched since, every telegram_poll_scan_seconds."""
-
-    def __init__(self, ctx: AppContext):
-        self.ctx = ctx
-        self.pollers: dict[int, tuple[TelegramPoller, asyncio.Task[None]]] = {}
-        self._stop = asyncio.Event()
-
-    async def run_forever(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    await self.sync()
-                except Exception:
-                    log.exception("telegram pollers: scan failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stop.wait(), self.ctx.settings.telegram_poll_scan_seconds
-                    )
-        finally:
-            await self._stop_all()
-
-    async def sync(self) -> None:
-        async with self.ctx.sessions() as session:
-            wanted = set((await session.scalars(_POLLING_CHANNELS)).all())
-        for channel_id, (poller, task) in list(self.pollers.items()):
-            if channel_id not in wanted or task.done():
-                poller.stop()
-                task.cancel()
-                del self.pollers[channel_id]
-        for channel_id in wanted - set(self.pollers):
-            poller = TelegramPoller(self.ctx, channel_id)
-            task = asyncio.create_task(poller.run_forever(), name=poller.name)
-            self.pollers[channel_id] = (poller, task)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def _stop_all(self) -> None:
-        # A poller mid-getUpdates has confirmed nothing yet: cancelling it loses nothing.
-        tasks = []
-        for poller, task in self.pollers.values():
-            poller.stop()
-            task.cancel()
-            tasks.append(task)
-        self.pollers.clear()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def telegram_pollers(ctx: AppContext) -> ChannelLeaders:
+    """A poller for every active Telegram channel in polling mode."""
+    return ChannelLeaders(
+        ctx,
+        TelegramPoller,
+        _polling_channels,
+        ctx.settings.telegram_poll_scan_seconds,
+        "telegram pollers",
+    )

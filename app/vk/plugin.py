@@ -17,7 +17,7 @@ from app.core.context import AppContext
 from app.core.errors import Conflict
 from app.vk import service
 from app.vk.api import router
-from app.vk.poller import VkPollers
+from app.vk.poller import vk_pollers
 from connectors.vk.connector import VkConnector
 
 # What a shop may hold for a VK user: 743784474, id743784474, vk.com/id743784474.
@@ -58,7 +58,7 @@ class VkPlugin(ChannelPlugin):
         return (router,)
 
     def workers(self, ctx: AppContext) -> Sequence[tuple[str, Worker]]:
-        return (("vk-pollers", VkPollers(ctx)),)
+        return (("vk-pollers", vk_pollers(ctx)),)
 
     # ------------------------------------------------------------ channel lifecycle
 

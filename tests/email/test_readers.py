@@ -19,7 +19,7 @@ from tests.email.conftest import email_settings
 from tests.email.helpers import all_messages, mail, until
 from tests.email.test_inbound import connect
 
-LEADING = b"reading the mailbox"
+LEADING = b": leading"  # app/channels/leader.py logs "email-reader-<id>: leading"
 
 
 @pytest.fixture
