@@ -420,6 +420,85 @@ API_RULES: dict[Route, Rule] = {
         outsider=NOT_LEAD,
         call=_to("/api/v1/analytics/inbound-load?team_id={w.team_id}"),
     ),
+    # The head of sales' reports (app/sales): the same scope and team rule as the above.
+    ("GET", "/api/v1/analytics/quotas"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/quotas?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/weekly-plan"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/weekly-plan?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/rule-of-seven"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/rule-of-seven?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/base-health"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/base-health?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/base-review"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/base-review?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/kpis"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/kpis?team_id={w.team_id}"),
+    ),
+    ("GET", "/api/v1/analytics/export/{report}.{fmt}"): Rule(
+        scopes.TOUCHPOINTS_READ,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=_to("/api/v1/analytics/export/kpis.csv?team_id={w.team_id}"),
+    ),
+    # A review decision on a client the caller sees. The world's client is in nobody's base,
+    # so an allowed caller gets past the visibility check to 422 not_in_a_base.
+    ("POST", "/api/v1/analytics/base-review"): Rule(
+        scopes.CONTACTS_WRITE,
+        operator=True,
+        outsider=NOT_YOUR_CONTACT,
+        ok=422,
+        call=lambda w: (
+            "/api/v1/analytics/base-review",
+            {"contact_id": w.contact_id, "decision": "keep"},
+        ),
+    ),
+    ("GET", "/api/v1/priority-levels"): Rule(
+        scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/priority-levels")
+    ),
+    ("PATCH", "/api/v1/priority-levels/{level}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: ("/api/v1/priority-levels/1", {"calls": 2}),
+    ),
+    ("GET", "/api/v1/sales-settings"): Rule(
+        scopes.TOUCHPOINTS_READ, operator=True, call=_to("/api/v1/sales-settings")
+    ),
+    ("PATCH", "/api/v1/sales-settings"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: ("/api/v1/sales-settings", {"contacts_per_deal": 12}),
+    ),
+    # A manager's weekly target: admins, integrations, and the manager's team lead (the
+    # world's operator leads Sales, whose member the other operator is).
+    ("PUT", "/api/v1/sales-targets/{operator_id}"): Rule(
+        scopes.CONTACTS_WRITE,
+        operator=True,
+        outsider=NOT_LEAD,
+        call=lambda w: (f"/api/v1/sales-targets/{w.other_operator_id}", {"deals_per_week": 3}),
+    ),
     # Delivery chains: shops write orders and events; operators read them.
     ("PUT", "/api/v1/orders/{external_id}"): Rule(
         scopes.ORDERS_WRITE,
@@ -465,6 +544,8 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/categories"): "installation-wide client categories",
     ("GET", "/api/v1/channel-types"): "the installation's channel types",
     ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
+    ("GET", "/api/v1/priority-levels"): "installation-wide priority levels and their quotas",
+    ("GET", "/api/v1/sales-settings"): "installation-wide measures the sales reports use",
     ("POST", "/api/v1/ws-ticket"): "a ticket for the caller's own socket",
     ("POST", "/api/v1/attachments"): "the caller's own upload",
     # An upload is seen by its uploader and by whoever sees a conversation that carries it,
@@ -478,8 +559,9 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The operator console and the widget: static files, no secrets in them.
+    # The operator console, its reports page and the widget: static files, no secrets in them.
     ("GET", "/"),
+    ("GET", "/reports"),
     ("GET", "/console/{asset}"),
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
@@ -494,10 +576,11 @@ SELF_SERVICE: set[Route] = {("POST", "/api/v1/auth/logout")}
 PUBLIC_EXAMPLES: dict[Route, str] = {("GET", "/console/{asset}"): "/console/app.js"}
 
 # Provider webhooks authenticate the provider, not a user: Telegram's secret token header,
-# WhatsApp's body signature (and verify token for the handshake). Checked below: without
-# them, a known channel answers 401/403 and stores nothing.
+# WhatsApp's body signature (and verify token for the handshake), VK's secret in the body.
+# Checked below: without them, a known channel answers 401/403 and stores nothing.
 PROVIDER_WEBHOOKS: set[Route] = {
     ("POST", "/webhooks/telegram/{channel_id}"),
+    ("POST", "/webhooks/vk/{channel_id}"),
     ("GET", "/webhooks/whatsapp/{channel_id}"),
     ("POST", "/webhooks/whatsapp/{channel_id}"),
 }
@@ -1404,6 +1487,13 @@ async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> N
                 '"verify_token": "v"}\') RETURNING id'
             )
         )
+        vk = await s.scalar(
+            text(
+                "INSERT INTO channel_accounts (type, name, public_key, settings, credentials) "
+                "VALUES ('vk', 'community', 'k-vk', '{\"group_id\": 7}', "
+                '\'{"token": "t", "secret": "s"}\') RETURNING id'
+            )
+        )
         await s.commit()
     body = {"update_id": 1, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}}}
     r = await run.client.post(f"/webhooks/telegram/{tg}", json=body)
@@ -1417,6 +1507,16 @@ async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> N
         params={"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
     )
     assert r.status_code == 403, r.text
+    vk_message = {"message": {"id": 1, "date": 1, "peer_id": 5, "from_id": 5, "text": "hi"}}
+    event = {"type": "message_new", "group_id": 7, "event_id": "e1", "object": vk_message}
+    for proof in ({}, {"secret": "wrong"}):
+        r = await run.client.post(f"/webhooks/vk/{vk}", json=event | proof)
+        error_of(r, 403, "bad_secret")
+    # With the secret VK is answered "ok" (here for an event nothing is stored of; storing a
+    # message asks VK's API for the sender's name): the refusals were the proof's.
+    typing = {"type": "message_typing_state", "group_id": 7, "object": {"state": "typing"}}
+    r = await run.client.post(f"/webhooks/vk/{vk}", json=typing | {"secret": "s"})
+    assert r.status_code == 200 and r.text == "ok", r.text
     async with run.ctx.sessions() as s:
         assert await s.scalar(text("SELECT count(*) FROM messages")) == 0
 
