@@ -13,7 +13,7 @@ from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
-from app.contacts.sql import UPSERT_IDENTITY
+from app.contacts.sql import IN_LIVE_BASE, UPSERT_IDENTITY
 from app.db.base import Base
 from app.db.sqlfunctions import SqlFunction
 from app.delivery.models import OutboxItem, PendingStatus
@@ -33,6 +33,7 @@ from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     UPSERT_IDENTITY,
+    IN_LIVE_BASE,
     RECORD_TOUCHPOINT,
     REACTION_FOR,
     RESPONSE_DUE_AT,
