@@ -23,7 +23,7 @@ from app.ingest.sql import INGEST_MESSAGE
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
-from app.sales.models import SalesSettings, SalesTarget
+from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
@@ -47,6 +47,8 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "CadenceSend",
+    "CadenceTemplate",
     "Category",
     "ChainTemplate",
     "ChainWatchdog",
