@@ -23,6 +23,7 @@ from app.events.types import (
     OperatorAvailabilityChanged,
 )
 from app.routing import handlers as routing
+from app.sales import handlers as sales
 from app.surveys import handlers as surveys
 from app.touchpoints import handlers as touchpoints
 
@@ -33,6 +34,8 @@ def install() -> None:
 
     # A client's rating answers the survey waiting for it.
     on(MessageCreated, surveys.record_answer, name="surveys.record_answer")
+    # A client's "stop" opts them out of automated messages (the useful messages on cadence).
+    on(MessageCreated, sales.record_opt_out, name="sales.record_opt_out")
     # Outgoing messages: written to the outbox, and a touch in the client's history.
     on(MessageCreated, touchpoints.record_message, name="touchpoints.record_message")
     on(MessageCreated, delivery.enqueue_outbound, name="delivery.enqueue_outbound")

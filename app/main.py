@@ -34,6 +34,7 @@ from app.realtime.hub import Hub
 from app.routing import presence
 from app.routing.api import router as routing_router
 from app.sales.api import router as sales_router
+from app.sales.cadence_api import router as cadence_messages_router
 from app.sales.settings_api import router as sales_settings_router
 from app.touchpoints.api import router as touchpoints_router
 from app.workers import Workers
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         touchpoints_router,
         analytics_router,
         sales_router,
+        cadence_messages_router,
         sales_settings_router,
         routing_router,
         realtime_router,

@@ -13,7 +13,7 @@ from app.audit.models import AuditEntry
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
-from app.contacts.sql import UPSERT_IDENTITY
+from app.contacts.sql import IN_LIVE_BASE, UPSERT_IDENTITY
 from app.db.base import Base
 from app.db.sqlfunctions import SqlFunction
 from app.delivery.models import OutboxItem, PendingStatus
@@ -23,7 +23,7 @@ from app.ingest.sql import INGEST_MESSAGE
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
-from app.sales.models import SalesSettings, SalesTarget
+from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
 from app.scheduling.models import JobRun
 from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
@@ -33,6 +33,7 @@ from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     UPSERT_IDENTITY,
+    IN_LIVE_BASE,
     RECORD_TOUCHPOINT,
     REACTION_FOR,
     RESPONSE_DUE_AT,
@@ -46,6 +47,8 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Base",
+    "CadenceSend",
+    "CadenceTemplate",
     "Category",
     "ChainTemplate",
     "ChainWatchdog",

@@ -1,6 +1,7 @@
 """Background workers of a process: outbox dispatchers, routing timers, the channel plugins'
 own (whatever `ChannelPlugin.workers` gives, pollers for instance), the daily cadence digest,
-the delivery-chain watchdogs, the sweep of early status callbacks."""
+the useful messages on cadence, the delivery-chain watchdogs, the sweep of early status
+callbacks."""
 
 import asyncio
 import contextlib
@@ -14,7 +15,7 @@ from app.core.context import AppContext
 from app.delivery.dispatcher import Dispatcher
 from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
-from app.sales.tasks import SalesNotices
+from app.sales.tasks import CadenceMessages, SalesNotices
 from app.touchpoints.tasks import CadenceDigest
 
 
@@ -31,6 +32,7 @@ class Workers:
         ]
         self.digest = CadenceDigest(ctx)
         self.sales_notices = SalesNotices(ctx)
+        self.cadence_messages = CadenceMessages(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
         self._tasks: list[asyncio.Task[None]] = []
@@ -47,6 +49,9 @@ class Workers:
             asyncio.create_task(self.sales_notices.run_forever(), name="sales-notices")
         )
         self._tasks.append(
+            asyncio.create_task(self.cadence_messages.run_forever(), name="cadence-messages")
+        )
+        self._tasks.append(
             asyncio.create_task(self.chain_watchdogs.run_forever(), name="chain-watchdogs")
         )
         self._tasks.append(
@@ -61,6 +66,7 @@ class Workers:
             worker.stop()
         self.digest.stop()
         self.sales_notices.stop()
+        self.cadence_messages.stop()
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).

@@ -3,6 +3,7 @@ channel's approved template outside its reply window, e.g. WhatsApp's 24 hours),
 through the outbox exactly once per (order, step); flag the order for its manager when
 nothing can reach the client."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,10 +51,17 @@ async def template_for(session: AsyncSession, key: str, language: str) -> ChainT
 
 
 async def choose_target(
-    session: AsyncSession, contact_id: int, step: str, language: str, variables: dict[str, str]
+    session: AsyncSession,
+    contact_id: int,
+    step: str,
+    language: str,
+    variables: dict[str, str],
+    *,
+    channel_ok: Callable[[ChannelAccount], bool] | None = None,
 ) -> tuple[Target | None, str]:
     """The preferred channel, else the one the client last wrote from, else any reachable
     identity; one outside its channel's reply window only with an approved template.
+    `channel_ok`: only channels it accepts (a feature switched on per channel).
     Returns (target, why none) ."""
     query = (
         select(ContactIdentity, ChannelAccount, Contact.preferred_channel_id)
@@ -65,7 +73,11 @@ async def choose_target(
             ChannelAccount.is_active.is_(True),
         )
     )
-    rows = [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+    rows = [
+        (r[0], r[1], r[2])
+        for r in (await session.execute(query)).all()
+        if channel_ok is None or channel_ok(r[1])
+    ]
     epoch = datetime.min.replace(tzinfo=UTC)
     rows.sort(
         key=lambda r: (

@@ -58,11 +58,27 @@ async def get_contact(
 
 @router.patch("/contacts/{contact_id}", response_model=ContactDetail)
 async def update_contact(
-    contact_id: int, body: ContactUpdate, principal: ContactsWriter, session: Session
+    contact_id: int,
+    body: ContactUpdate,
+    principal: ContactsWriter,
+    request: Request,
+    session: Session,
 ) -> ContactDetail:
     """Edit the client card. A stage change is a touchpoint; becoming a customer records the
-    touch number at which it happened."""
+    touch number at which it happened. Opting the client out of automated messages (or back
+    in) is in the audit log."""
     await contacts_service.update_contact(session, principal, contact_id, body)
+    if body.automated_opt_out is not None:
+        await audit.record(
+            session,
+            actor_kind=principal.kind,
+            actor_id=principal.id,
+            action="contact.automated_opt_out",
+            target_type="contact",
+            target_id=contact_id,
+            ip=client_ip(request),
+            details={"opted_out": body.automated_opt_out},
+        )
     await session.commit()
     return await _detail(session, principal, contact_id)
 

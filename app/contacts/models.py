@@ -50,6 +50,9 @@ class Contact(TimestampMixin, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Carried in every widget visitor token of the contact ("ver"); bumping it ends all of
     # them (POST /api/v1/contacts/{id}/revoke-widget-sessions).
+    # Set when the client asked for no automated messages (replied "stop"); the useful
+    # messages on cadence skip them. Operators see and clear it on the contact card.
+    automated_opt_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     visitor_token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
@@ -87,6 +90,8 @@ class Category(Base):
     position: Mapped[int] = mapped_column(Integer)  # queue and report order; lower first
     cadence_days: Mapped[int] = mapped_column(Integer)  # a touch at least this often
     call_cadence_days: Mapped[int | None] = mapped_column(Integer)  # a call this often, if set
+    # An automated useful message this often, if set (app/sales/cadence_messages.py).
+    message_cadence_days: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
 
 

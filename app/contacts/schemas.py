@@ -19,6 +19,9 @@ class ContactUpdate(RequestModel):
     priority_level: int | None = Field(
         default=None, ge=1, le=5, description="1 (the most personal contact) .. 5; null: none"
     )
+    automated_opt_out: bool | None = Field(
+        default=None, description="true: no automated messages; false: allow them again"
+    )
 
 
 class CategoryRead(BaseModel):
@@ -29,6 +32,7 @@ class CategoryRead(BaseModel):
     position: int
     cadence_days: int
     call_cadence_days: int | None
+    message_cadence_days: int | None
     description: str | None
 
 
@@ -37,6 +41,9 @@ class CategoryWrite(RequestModel):
     position: int = Field(ge=0, le=1000)
     cadence_days: int = Field(ge=1, le=3650, description="A touch at least this often")
     call_cadence_days: int | None = Field(default=None, ge=1, le=3650)
+    message_cadence_days: int | None = Field(
+        default=None, ge=1, le=3650, description="An automated useful message this often"
+    )
     description: str | None = Field(default=None, max_length=2000)
 
 
@@ -72,6 +79,9 @@ class ContactRead(BaseModel):
     stage_changed_at: datetime | None
     converted_at: datetime | None
     conversion_touch: int | None
+    automated_opt_out_at: datetime | None = Field(
+        description="when the client opted out of automated messages; null: they get them"
+    )
 
 
 class ContactDetail(ContactRead):

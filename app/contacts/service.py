@@ -84,6 +84,9 @@ async def update_contact(
     ):
         raise Invalid(f"Channel {changes['preferred_channel_id']} not found", "unknown_channel")
     new_stage = changes.pop("stage", None)
+    opt_out = changes.pop("automated_opt_out", None)
+    if opt_out is not None and opt_out != (contact.automated_opt_out_at is not None):
+        contact.automated_opt_out_at = datetime.now(UTC) if opt_out else None
     written = identity.vouched_by_business(changes)
     for key, value in written.items():
         setattr(contact, key, value)

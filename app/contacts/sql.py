@@ -2,10 +2,24 @@
 
 from pathlib import Path
 
-from app.db.sqlfunctions import SqlFunction
+from sqlalchemy import Boolean, ColumnElement, func
+
+from app.contacts.models import Contact
+from app.db.sqlfunctions import SqlFunction, literal
+
+_DIR = Path(__file__).parent / "sql"
+LOST = "lost"  # the stage of a client who will not buy from us (contacts.schemas.Stage)
 
 # One sender's identity and contact, created or refreshed in one call (the ingest's first
 # step; widget sessions call it alone).
-UPSERT_IDENTITY = SqlFunction(
-    "chatcentre_upsert_identity", Path(__file__).parent / "sql" / "upsert_identity.sql"
+UPSERT_IDENTITY = SqlFunction("chatcentre_upsert_identity", _DIR / "upsert_identity.sql")
+
+# A manager's live base: owned and not lost.
+IN_LIVE_BASE = SqlFunction(
+    "chatcentre_in_live_base", _DIR / "in_live_base.sql", params={"LOST": literal(LOST)}
 )
+
+
+def in_live_base() -> ColumnElement[bool]:
+    """The contact (the Contact entity of the query) is in its owner's live base."""
+    return func.chatcentre_in_live_base(Contact.owner_id, Contact.stage, type_=Boolean)

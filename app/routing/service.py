@@ -110,7 +110,8 @@ _LOADS = text(f"""
 SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
        (SELECT count(*) FROM conversations c
         WHERE c.assignee_id = o.id AND {inbox_rules.not_closed("c.status")}) AS open_count,
-       (SELECT count(*) FROM contacts ct WHERE ct.owner_id = o.id) AS base_size
+       (SELECT count(*) FROM contacts ct
+        WHERE ct.owner_id = o.id AND chatcentre_in_live_base(ct.owner_id, ct.stage)) AS base_size
 FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
 """)  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 

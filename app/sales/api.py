@@ -127,21 +127,21 @@ async def export_report(
     bucket: Annotated[Bucket, Query()] = Bucket.week,
 ) -> Response:
     """One report as a spreadsheet: the same figures, filters and scope as its JSON."""
-    table: export.Table
+    sheets: export.Sheets
     if report in ("quotas", "weekly-plan"):
         wf = await week_scope(session, scope, week)
         if report == "quotas":
-            table = export.quotas(await quotas_service.quotas(session, wf))
+            sheets = export.quotas(await quotas_service.quotas(session, wf))
         else:
-            table = export.weekly_plan(await plan_service.weekly_plan(session, wf))
+            sheets = [(report, export.weekly_plan(await plan_service.weekly_plan(session, wf)))]
     elif report == "rule-of-seven":
-        table = export.rule_of_seven(await seven.rule_of_seven(session, f))
+        sheets = [(report, export.rule_of_seven(await seven.rule_of_seven(session, f)))]
     elif report == "base-health":
         day = on or await local_today(session, f.zone)
-        table = export.base_health(await base.base_health(session, f, day, datetime.now(UTC)))
+        sheets = export.base_health(await base.base_health(session, f, day, datetime.now(UTC)))
     else:
-        table = export.kpis(await kpis.kpis(session, f, bucket))
-    body = export.to_csv(table) if fmt == "csv" else export.to_xlsx(table, report)
+        sheets = [(report, export.kpis(await kpis.kpis(session, f, bucket)))]
+    body = export.to_csv(sheets) if fmt == "csv" else export.to_xlsx(sheets)
     return Response(
         body,
         media_type=MEDIA[fmt],

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics.service import Filters, managed_by
-from app.contacts.models import Contact
+from app.contacts.sql import in_live_base
 from app.operators.models import Operator
 
-# A client in a manager's live base: owned and not lost (the cadence's clients too).
-LIVE = Contact.stage != "lost"
+# A client in a manager's live base: owned and not lost (the one rule, app/contacts/sql.py;
+# routing's base limit and the cadence count the same clients).
+LIVE = in_live_base()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """What the head of sales' reports answer. Shares are fractions (0..1), None when their
 denominator is zero."""
 
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -66,6 +66,9 @@ class SettingsRead(BaseModel):
     )
     drop_inactive_days: int = Field(description="a lead quiet this long is dropped")
     review_period_days: int = Field(description="each base client is reviewed this often")
+    opt_out_words: list[str] = Field(
+        description="a client's message that is one of these opts them out of automated messages"
+    )
 
 
 class SettingsUpdate(RequestModel):
@@ -77,6 +80,15 @@ class SettingsUpdate(RequestModel):
     )
     drop_inactive_days: int | None = Field(default=None, ge=1, le=365)
     review_period_days: int | None = Field(default=None, ge=1, le=366)
+    opt_out_words: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=50
+    )
+
+    @field_validator("opt_out_words")
+    @classmethod
+    def _words(cls, words: list[str] | None) -> list[str] | None:
+        # Compared with the client's message lowercased and trimmed (sales.cadence_messages).
+        return None if words is None else sorted({w.strip().lower() for w in words} - {""})
 
     @field_validator("reference_curve")
     @classmethod
@@ -238,3 +250,29 @@ class Kpis(BaseModel):
     range: Range
     bucket: str
     managers: list[ManagerKpis]
+
+
+# ---------------------------------------------------------------- useful messages on cadence
+
+
+class CadenceTemplateWrite(RequestModel):
+    category: str = Field(min_length=1, max_length=16, description="a category code")
+    language: str = Field(min_length=2, max_length=8, description="ru, en, ...")
+    text: str = Field(min_length=1, max_length=4000, description="may use {first_name} and {name}")
+    enabled: bool = True
+
+
+class CadenceTemplatePatch(RequestModel):
+    text: str | None = Field(default=None, min_length=1, max_length=4000)
+    enabled: bool | None = None
+
+
+class CadenceTemplateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    category: str
+    language: str
+    text: str
+    enabled: bool
+    updated_at: datetime

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts.models import Category, Contact
+from app.contacts.sql import in_live_base
 from app.core.timezones import local_bucket
 from app.events.dispatch import raise_event
 from app.events.types import CadenceDigest
@@ -49,7 +50,7 @@ async def cadence(session: AsyncSession, operator_id: int, on: date, zone: str =
             _last([TouchKind.call]).label("last_call"),
         )
         .join(Category, Category.code == Contact.category)
-        .where(Contact.owner_id == operator_id, Contact.stage != "lost")
+        .where(Contact.owner_id == operator_id, in_live_base())
         .subquery()
     )
     c = clients.c

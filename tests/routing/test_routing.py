@@ -282,6 +282,49 @@ async def test_full_base_receives_no_new_leads(run: Running) -> None:
     assert load[a]["base_size"] == 1 and load[b]["base_size"] == 4
 
 
+async def test_lost_clients_leave_the_live_base(run: Running) -> None:
+    """DOMAIN.md's live base is owned and not lost: a full base whose client is marked lost
+    takes a lead again, and routing's load and base health count the same clients."""
+    admin = await run.admin_token()
+    a, b = await make_operators(run, admin, 2, limit=100)
+    await run.client.patch(f"/api/v1/operators/{a}", json={"max_base_size": 2}, headers=auth(admin))
+    key = await team_channel(run, admin, [a, b], strategy="round_robin")
+    convs = [await new_lead(run, key) for _ in range(4)]
+    by_conv = await assignees(run)
+    assert [by_conv[c] for c in convs].count(a) == 2  # a's base is full at 2
+    async with run.ctx.sessions() as s:
+        lost = (
+            await s.execute(
+                text("SELECT id FROM contacts WHERE owner_id = :a ORDER BY id LIMIT 1"), {"a": a}
+            )
+        ).scalar_one()
+    r = await run.client.patch(
+        f"/api/v1/contacts/{lost}", json={"stage": "lost"}, headers=auth(admin)
+    )
+    assert r.status_code == 200, r.text
+
+    async def sizes() -> tuple[dict[int, int], dict[int, int]]:
+        load = (await run.client.get("/api/v1/routing/load", headers=auth(admin))).json()
+        health = await run.client.get("/api/v1/analytics/base-health", headers=auth(admin))
+        assert health.status_code == 200, health.text
+        return (
+            {row["operator_id"]: row["base_size"] for row in load},
+            {m["operator_id"]: m["live_base"] for m in health.json()["managers"]},
+        )
+
+    routing_sizes, health_sizes = await sizes()
+    assert routing_sizes[a] == health_sizes[a] == 1  # 2 owned, 1 of them lost
+    assert routing_sizes[b] == health_sizes[b] == 2
+    # Round robin's turn is a's again (b took the last lead) and a has room once more.
+    conv = await new_lead(run, key)
+    assert (await assignees(run))[conv] == a
+    routing_sizes, health_sizes = await sizes()
+    assert routing_sizes[a] == health_sizes[a] == 2
+    # The lost client stays a's (owned, out of the live base).
+    r = await run.client.get(f"/api/v1/contacts/{lost}", headers=auth(admin))
+    assert r.json()["owner_id"] == a
+
+
 async def test_response_target_reassigns_unanswered(run: Running) -> None:
     admin = await run.admin_token()
     a, b = await make_operators(run, admin, 2, limit=10)

@@ -26,6 +26,7 @@ async def test_settings_defaults_and_changes(run: Running) -> None:
         "reference_curve": [0.02, 0.04, 0.06, 0.1, None, None, 0.8],
         "drop_inactive_days": 30,
         "review_period_days": 30,
+        "opt_out_words": ["stop", "стоп", "отписаться"],
     }
     url = "/api/v1/sales-settings"
     r = await run.client.patch(url, json={"base_min": 10}, headers=auth(op))
