@@ -25,6 +25,8 @@ async def test_search_finds_a_message_and_opens_its_conversation(
     await visitor.get_by_role("button", name="Open chat").click()
     await visitor_writes(visitor, "Где моя доставка? <img src=x onerror=alert(1)>")
     op_ctx, op = await log_in(browser, served)
+    # The list shows the last message from the API (no live event seen since login).
+    await expect(op.locator(".conv").first).to_contain_text("Где моя доставка?")
 
     await op.get_by_label("Search", exact=True).fill("доставки")
     results = op.locator("#search-results")

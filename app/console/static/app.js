@@ -405,7 +405,10 @@ function convItem(c) {
   const previewText = preview
     ? (preview.private ? "Note: " : preview.direction === "outbound" ? "You: " : "") +
       (preview.text || (preview.attachments?.length ? "Attachment" : preview.kind))
-    : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
+    : c.last_message // the API's, until a live message replaces it
+      ? (c.last_message.sender_type === "operator" ? "Operator: " : "") +
+        (c.last_message.preview || "Attachment")
+      : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
   const wait = waitingSeconds(c);
   const ago = (Date.now() - new Date(c.last_activity_at).getTime()) / 1000;
   const assignee = operatorName(c.assignee_id);
