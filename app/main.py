@@ -36,6 +36,7 @@ from app.routing.api import router as routing_router
 from app.sales.api import router as sales_router
 from app.sales.cadence_api import router as cadence_messages_router
 from app.sales.settings_api import router as sales_settings_router
+from app.search.api import router as search_router
 from app.touchpoints.api import router as touchpoints_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         inbox_router,
         attachments_router,
         contacts_router,
+        search_router,
         touchpoints_router,
         analytics_router,
         sales_router,

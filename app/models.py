@@ -7,6 +7,7 @@ who sees each model's rows in every process that imports this (app, workers, CLI
 # ChannelAccount (inbox) and Touchpoint (touchpoints).
 import app.analytics.models
 import app.inbox.visibility
+import app.search.models
 import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
@@ -25,6 +26,7 @@ from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
 from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
 from app.scheduling.models import JobRun
+from app.search.sql import ALL as SEARCH_FUNCTIONS
 from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
@@ -39,6 +41,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     RESPONSE_DUE_AT,
     AWAITING_SURVEY,
     INGEST_MESSAGE,
+    *SEARCH_FUNCTIONS,
 )
 
 __all__ = [

@@ -4,7 +4,7 @@ the attachments a caller may download."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
@@ -21,10 +21,12 @@ from app.inbox.models import (
     DeliveryState,
     Direction,
     Message,
+    SenderType,
 )
 from app.inbox.schemas import (
     ContactBrief,
     ConversationRead,
+    LastMessage,
     MessageRead,
 )
 from app.inbox.visibility import can_see, visible_to
@@ -50,16 +52,45 @@ async def get_conversation(
     return conv
 
 
-def _conversation_rows() -> Select[Conversation, str | None, str]:
+PREVIEW_CHARS = 140
+
+
+def _conversation_rows() -> Select[Any]:
+    # The last message in the same query (one index probe per row on
+    # ix_messages_conversation_id_id), so a list page costs one round trip.
+    last = (
+        select(
+            Message.sender_type,
+            func.left(Message.text, PREVIEW_CHARS).label("preview"),
+            Message.created_at,
+        )
+        .where(Message.conversation_id == Conversation.id, Message.deleted_at.is_(None))
+        .order_by(Message.id.desc())
+        .limit(1)
+        .lateral("last_message")
+    )
     return (
-        select(Conversation, Contact.name, ChannelAccount.type)
+        select(
+            Conversation,
+            Contact.name,
+            ChannelAccount.type,
+            last.c.sender_type,
+            last.c.preview,
+            last.c.created_at,
+        )
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(ChannelAccount, ChannelAccount.id == Conversation.channel_account_id)
+        .outerjoin(last, true())
     )
 
 
 def to_conversation_read(
-    conv: Conversation, contact_name: str | None, ctype: str
+    conv: Conversation,
+    contact_name: str | None,
+    ctype: str,
+    last_sender: SenderType | None = None,
+    last_preview: str | None = None,
+    last_at: datetime | None = None,
 ) -> ConversationRead:
     waiting = None
     if (
@@ -91,6 +122,9 @@ def to_conversation_read(
         waiting_seconds=waiting,
         reply_window_expires_at=window.expires_at if window is not None else None,
         reply_window_open=window.open if window is not None else None,
+        last_message=LastMessage(sender_type=last_sender, preview=last_preview, created_at=last_at)
+        if last_at is not None
+        else None,
     )
 
 
@@ -129,7 +163,7 @@ async def list_conversations(
         q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))
     q = q.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
     rows = (await session.execute(q)).all()
-    items = [to_conversation_read(c, n, t) for c, n, t in rows[:limit]]
+    items = [to_conversation_read(*r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1][0]
@@ -270,7 +304,7 @@ async def conversations_by_ids(
     if not ids:
         return {}
     rows = (await session.execute(_conversation_rows().where(Conversation.id.in_(ids)))).all()
-    return {c.id: to_conversation_read(c, n, t) for c, n, t in rows}
+    return {r[0].id: to_conversation_read(*r) for r in rows}
 
 
 async def attachment_of(

@@ -125,6 +125,12 @@ class ContactBrief(BaseModel):
     name: str | None
 
 
+class LastMessage(BaseModel):
+    sender_type: SenderType
+    preview: str | None = Field(description="The text's first 140 characters")
+    created_at: datetime
+
+
 class ConversationRead(BaseModel):
     id: int
     status: ConversationStatus
@@ -153,6 +159,9 @@ class ConversationRead(BaseModel):
     )
     reply_window_open: bool | None = Field(
         default=None, description="WhatsApp: false = only a template can be sent; null = no window"
+    )
+    last_message: LastMessage | None = Field(
+        default=None, description="The newest message (notes included), none before the first"
     )
 
 

@@ -70,6 +70,7 @@ export const api = {
   channels: () => request("GET", "/api/v1/channels"),
   channelTypes: () => request("GET", "/api/v1/channel-types"),
   conversations: (params) => request("GET", "/api/v1/conversations?" + new URLSearchParams(params)),
+  search: (q) => request("GET", "/api/v1/search?" + new URLSearchParams({ q, limit: 5 })),
   conversation: (id) => request("GET", `/api/v1/conversations/${id}`),
   messages: (id, params) =>
     request("GET", `/api/v1/conversations/${id}/messages?` + new URLSearchParams(params)),

@@ -405,7 +405,10 @@ function convItem(c) {
   const previewText = preview
     ? (preview.private ? "Note: " : preview.direction === "outbound" ? "You: " : "") +
       (preview.text || (preview.attachments?.length ? "Attachment" : preview.kind))
-    : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
+    : c.last_message // the API's, until a live message replaces it
+      ? (c.last_message.sender_type === "operator" ? "Operator: " : "") +
+        (c.last_message.preview || "Attachment")
+      : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
   const wait = waitingSeconds(c);
   const ago = (Date.now() - new Date(c.last_activity_at).getTime()) / 1000;
   const assignee = operatorName(c.assignee_id);
@@ -960,6 +963,7 @@ function wire() {
   setUnauthorizedHandler(() => logout("Your session ended. Sign in again."));
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout());
+  setupSearch();
   for (const b of document.querySelectorAll(".filter"))
     b.addEventListener("click", () => setFilter(b.dataset.filter));
   $("conv-more").addEventListener("click", () => loadList(true));
@@ -1015,3 +1019,66 @@ function wire() {
 wire();
 if (savedToken()) startInbox();
 else showLogin();
+
+// ------------------------------------------------------------------ search (top bar)
+// TODO(i18n): the console has no message catalogue yet; these labels are English.
+
+let searchTimer = null;
+let searchSeq = 0;
+
+function setupSearch() {
+  const input = $("search-q");
+  input.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => runSearch(input.value.trim()), 250);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closeSearch();
+  });
+}
+
+function closeSearch() {
+  $("search-results").hidden = true;
+}
+
+async function openFromSearch(conversationId) {
+  closeSearch();
+  if (!S.convs.has(conversationId)) upsertConv(await api.conversation(conversationId));
+  await selectConv(conversationId);
+}
+
+async function runSearch(q) {
+  const box = $("search-results");
+  if (!q) return closeSearch();
+  const seq = ++searchSeq;
+  let got;
+  try {
+    got = await api.search(q);
+  } catch {
+    return;
+  }
+  if (seq !== searchSeq) return; // a newer query answered first
+  const group = (title, items, render) =>
+    items.length ? h("section", { class: "search-group" }, h("h3", { text: title }), items.map(render)) : null;
+  const hit = (conversationId, ...children) =>
+    h("button", { type: "button", class: "search-hit", disabled: !conversationId,
+      onclick: () => conversationId && openFromSearch(conversationId) }, ...children);
+  const snippet = (html) => {
+    const span = h("span", { class: "search-snippet" });
+    span.innerHTML = html; // escaped by the server; only <mark> is markup
+    return span;
+  };
+  const groups = [
+    group("Contacts", got.contacts.items, (c) =>
+      hit(c.conversation_id, h("strong", { text: c.name || c.phone || c.email || `#${c.id}` }),
+        h("span", { class: "muted", text: [c.phone, c.email].filter(Boolean).join(" · ") }))),
+    group("Conversations", got.conversations.items, (c) =>
+      hit(c.id, h("strong", { text: c.contact.name || `#${c.id}` }),
+        h("span", { class: "muted", text: `${channelLabel(c.channel_type)} · ${c.status}` }))),
+    group("Messages", got.messages.items, (m) =>
+      hit(m.conversation_id, h("strong", { text: m.contact.name || `#${m.conversation_id}` }),
+        snippet(m.snippet_html))),
+  ].filter(Boolean);
+  box.replaceChildren(...(groups.length ? groups : [h("p", { class: "muted", text: "Nothing found" })]));
+  box.hidden = false;
+}

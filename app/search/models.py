@@ -1,0 +1,41 @@
+"""The indexes the search reads (migration ..._search), declared next to the queries they
+serve and attached to the contacts' and messages' tables. The trigram ones (gin_trgm_ops)
+serve ILIKE '%...%'; ix_messages_search the full-text match."""
+
+from typing import Any
+
+from sqlalchemy import Index, Table, text
+
+from app.contacts.models import Contact, ContactIdentity
+from app.inbox.models import Message
+
+_contacts: Table = Contact.__table__  # type: ignore[assignment]
+_messages: Table = Message.__table__  # type: ignore[assignment]
+
+
+def _trigram(name: str, column: Any) -> Index:
+    key = column.name
+    return Index(name, column, postgresql_using="gin", postgresql_ops={key: "gin_trgm_ops"})
+
+
+contact_name = _trigram("ix_contacts_name_trgm", Contact.__table__.c.name)
+contact_email = _trigram("ix_contacts_email_trgm", Contact.__table__.c.email)
+identity_external_id = _trigram(
+    "ix_contact_identities_external_id_trgm", ContactIdentity.__table__.c.external_id
+)
+identity_username = _trigram(
+    "ix_contact_identities_username_trgm", ContactIdentity.__table__.c.username
+)
+message_text = _trigram("ix_messages_text_trgm", Message.__table__.c.text)
+contact_phone_key = Index(
+    "ix_contacts_phone_key",
+    text("chatcentre_phone_key(phone) gin_trgm_ops"),
+    _table=_contacts,
+    postgresql_using="gin",
+)
+message_document = Index(
+    "ix_messages_search",
+    text("chatcentre_search_document(text)"),
+    _table=_messages,
+    postgresql_using="gin",
+)
