@@ -79,3 +79,7 @@ __all__ = [
     "operator_channels",
     "team_members",
 ]
+
+# Tables whose rows the migrations seed (defaults an installation edits): emptying the
+# database for a fresh run keeps them.
+SEEDED_TABLES = ("categories", "chain_templates", "priority_levels", "sales_settings")

@@ -51,7 +51,7 @@ async def database(fresh: bool = True) -> str:
     """CHATCENTRE_DATABASE_URL, or the embedded server in .chatcentre/bench; migrated, and
     emptied when `fresh`."""
     from app.db import migrate
-    from app.models import Base
+    from app.models import SEEDED_TABLES, Base
 
     url = os.environ.get("CHATCENTRE_DATABASE_URL")
     if not url:
@@ -61,7 +61,9 @@ async def database(fresh: bool = True) -> str:
     await migrate.upgrade(url)
     if fresh:
         engine = create_async_engine(url)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "categories")
+        tables = ", ".join(
+            t.name for t in Base.metadata.sorted_tables if t.name not in SEEDED_TABLES
+        )
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()

@@ -26,7 +26,7 @@ from app.core.context import AppContext, build_context
 from app.db import migrate
 from app.db.embedded import start_embedded
 from app.main import create_app
-from app.models import Base
+from app.models import SEEDED_TABLES, Base
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (
@@ -94,7 +94,6 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
 
 
 # Rows the migrations seed (default client categories): put back after every truncate.
-SEEDED_TABLES = ("categories", "chain_templates", "priority_levels", "sales_settings")
 _seeded: dict[str, list[dict[str, Any]]] = {}
 
 

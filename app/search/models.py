@@ -33,6 +33,21 @@ contact_phone_key = Index(
     _table=_contacts,
     postgresql_using="gin",
 )
+# Created only where the server has pg_trgm (the embedded PostgreSQL has not: there the
+# substring match scans); the migration and tests/db/test_migrations.py read this.
+TRIGRAM_INDEXES = frozenset(
+    i.name
+    for i in (
+        contact_name,
+        contact_email,
+        identity_external_id,
+        identity_username,
+        message_text,
+        contact_phone_key,
+    )
+    if i.name is not None
+)
+
 message_document = Index(
     "ix_messages_search",
     text("chatcentre_search_document(text)"),

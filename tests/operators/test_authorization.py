@@ -499,6 +499,38 @@ API_RULES: dict[Route, Rule] = {
         outsider=NOT_LEAD,
         call=lambda w: (f"/api/v1/sales-targets/{w.other_operator_id}", {"deals_per_week": 3}),
     ),
+    # Search: a list, scoped like the conversations it finds.
+    ("GET", "/api/v1/search"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/search?q=Hello&type=messages"),
+        reveals=lambda w, r: any(m["id"] == w.message_id for m in r.json()["messages"]["items"]),
+    ),
+    # Useful messages on cadence: installation-wide templates, admins only.
+    ("GET", "/api/v1/cadence-messages"): Rule(
+        scopes.OPERATORS_WRITE, operator=False, call=_to("/api/v1/cadence-messages")
+    ),
+    ("POST", "/api/v1/cadence-messages"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/cadence-messages",
+            {"category": "C", "language": f"l{w.unique()}", "text": "Hello, {first_name}"},
+        ),
+    ),
+    ("PATCH", "/api/v1/cadence-messages/{template_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,  # no such template: the caller got past the checks
+        call=lambda w: ("/api/v1/cadence-messages/999999", {"enabled": False}),
+    ),
+    ("DELETE", "/api/v1/cadence-messages/{template_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,  # no such template: the caller got past the checks
+        call=_to("/api/v1/cadence-messages/999999"),
+    ),
     # Delivery chains: shops write orders and events; operators read them.
     ("PUT", "/api/v1/orders/{external_id}"): Rule(
         scopes.ORDERS_WRITE,

@@ -1,7 +1,7 @@
 """search: phones by one key, message text by full-text search and trigrams
 
 Revision ID: f4d5e6f7a8b9
-Revises: f2b3c4d5e6f8
+Revises: f3c4d5e6f7a9
 Create Date: 2026-12-06 11:00:00.000000
 
 The indexes call the search's SQL functions (app/search/sql.py), which are installed here,
@@ -20,7 +20,7 @@ from app.db.sqlfunctions import script
 from app.search.sql import ALL
 
 revision: str = "f4d5e6f7a8b9"
-down_revision: str | None = "f2b3c4d5e6f8"
+down_revision: str | None = "f3c4d5e6f7a9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
