@@ -10,10 +10,12 @@ def test_install_is_idempotent_and_keeps_the_order() -> None:
     first = handlers_of(MessageCreated), handlers_of(ConversationResolved)
     handlers.install()
     assert (handlers_of(MessageCreated), handlers_of(ConversationResolved)) == first
-    # A survey's answer first (as the ingest recorded it before the redesign); the touch is
-    # written before the outbox row; the drain before the survey's message.
+    # A survey's answer first (as the ingest recorded it before the redesign), then a
+    # client's "stop" to automated messages; the touch is written before the outbox row; the
+    # drain before the survey's message.
     assert handlers_of(MessageCreated) == [
         ("surveys.record_answer", "tx"),
+        ("sales.record_opt_out", "tx"),
         ("touchpoints.record_message", "tx"),
         ("delivery.enqueue_outbound", "tx"),
     ]
