@@ -99,6 +99,46 @@ async def choose_target(
     return None, why
 
 
+async def queue_to_target(
+    session: AsyncSession,
+    target: Target,
+    contact_id: int,
+    text: str,
+    meta: dict[str, Any],
+    *,
+    external_id: str,
+    chain: str,
+    step: str,
+    order_id: int | None = None,
+) -> tuple[Message, Conversation]:
+    """Queue an automated message on the chosen channel, once (by external_id): as the
+    channel's approved template where choose_target picked one, else as text. A touchpoint
+    of kind notification records it."""
+    conv = await inbox_commands.open_for_contact(session, contact_id, target.channel.id)
+    kind = "text"
+    if target.template is not None:
+        content = registry.get(target.channel.type).prepare_outgoing(
+            target.channel, None, text, target.template
+        )
+        kind, meta = content.kind, {**meta, **content.meta}
+    msg, _ = await inbox_commands.queue_outgoing(
+        session,
+        conv,
+        text=text,
+        private=False,
+        sender_type=SenderType.system,
+        operator_id=None,
+        external_id=external_id,
+        kind=kind,
+        meta=meta,
+        touch_kind=TouchKind.notification,
+        chain=chain,
+        step=step,
+        order_id=order_id,
+    )
+    return msg, conv
+
+
 async def send_step(
     session: AsyncSession,
     order: Order,
@@ -115,34 +155,23 @@ async def send_step(
     if target is None:
         await flag(session, order, why, step)
         return None
-    conv = await inbox_commands.open_for_contact(session, order.contact_id, target.channel.id)
     text = render(template.text, variables)
     meta: dict[str, Any] = {"chain": CHAIN, "step": step, "order": order.external_id}
     meta |= registry.get(target.channel.type).chain_meta(
         target.channel, step, order.language, variables
     )
-    kind = "text"
-    if target.template is not None:
-        content = registry.get(target.channel.type).prepare_outgoing(
-            target.channel, None, text, target.template
-        )
-        kind, meta = content.kind, {**meta, **content.meta}
-    elif template.buttons:
+    if target.template is None and template.buttons:
         meta["buttons"] = [
             [{"text": b["text"], "data": f"chain:{order.id}:{step}:{b['action']}"} for b in row]
             for row in template.buttons
         ]
-    msg, _ = await inbox_commands.queue_outgoing(
+    msg, conv = await queue_to_target(
         session,
-        conv,
-        text=text,
-        private=False,
-        sender_type=SenderType.system,
-        operator_id=None,
+        target,
+        order.contact_id,
+        text,
+        meta,
         external_id=f"chain/{order.id}/{once_key or step}",
-        kind=kind,
-        meta=meta,
-        touch_kind=TouchKind.notification,
         chain=CHAIN,
         step=step,
         order_id=order.id,

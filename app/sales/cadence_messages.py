@@ -27,16 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.chains import notify
-from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity
 from app.contacts.sql import in_live_base
 from app.core.errors import Invalid
 from app.core.timezones import local_bucket
-from app.inbox import commands as inbox_commands
-from app.inbox.models import SenderType
 from app.sales.models import CadenceSend, CadenceTemplate
-from app.touchpoints.models import TouchKind
 
 log = logging.getLogger(__name__)
 
@@ -207,25 +203,14 @@ async def send_one(session: AsyncSession, due: Due, now: datetime) -> bool:
     )
     if target is None:
         return await skip(why)
-    conv = await inbox_commands.open_for_contact(session, due.contact_id, target.channel.id)
     body = template.text.format_map({k: variables.get(k, "") for k in VARIABLES})
-    kind, meta = "text", {"chain": CHAIN, "step": due.category}
-    if target.template is not None:
-        content = registry.get(target.channel.type).prepare_outgoing(
-            target.channel, None, body, target.template
-        )
-        kind, meta = content.kind, {**meta, **content.meta}
-    msg, _ = await inbox_commands.queue_outgoing(
+    msg, _ = await notify.queue_to_target(
         session,
-        conv,
-        text=body,
-        private=False,
-        sender_type=SenderType.system,
-        operator_id=None,
+        target,
+        due.contact_id,
+        body,
+        {"chain": CHAIN, "step": due.category},
         external_id=f"{CHAIN}/{due.contact_id}/{due.due_on.isoformat()}",
-        kind=kind,
-        meta=meta,
-        touch_kind=TouchKind.notification,
         chain=CHAIN,
         step=due.category,
     )
