@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from app.console.i18n import DOMAINS, LANGUAGES, catalogue_json
 from app.core.errors import NotFound
 from app.core.html import HTML_HEADERS
 
@@ -66,6 +67,17 @@ async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)
         raise NotFound("No such file", "not_found")
     return _asset(asset)
+
+
+@router.get("/console/i18n/{domain}/{lang}.json")
+async def console_catalogue(domain: str, lang: str) -> JSONResponse:
+    """A message catalogue as JSON for static/i18n.js (see app/console/i18n.py)."""
+    if domain not in DOMAINS or lang not in LANGUAGES:
+        raise NotFound("No such catalogue", "not_found")
+    return JSONResponse(
+        catalogue_json(domain, lang),
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/widget.js")

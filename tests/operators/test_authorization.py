@@ -595,6 +595,7 @@ PUBLIC: set[Route] = {
     ("GET", "/"),
     ("GET", "/reports"),
     ("GET", "/console/{asset}"),
+    ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
 }
@@ -605,7 +606,10 @@ METRICS: set[Route] = {("GET", "/metrics")}
 SELF_SERVICE: set[Route] = {("POST", "/api/v1/auth/logout")}
 
 # A concrete URL for a public route whose path has parameters.
-PUBLIC_EXAMPLES: dict[Route, str] = {("GET", "/console/{asset}"): "/console/app.js"}
+PUBLIC_EXAMPLES: dict[Route, str] = {
+    ("GET", "/console/{asset}"): "/console/app.js",
+    ("GET", "/console/i18n/{domain}/{lang}.json"): "/console/i18n/console/ru.json",
+}
 
 # Provider webhooks authenticate the provider, not a user: Telegram's secret token header,
 # WhatsApp's body signature (and verify token for the handshake), VK's secret in the body.

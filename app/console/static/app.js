@@ -455,7 +455,7 @@ function convItem(c) {
           unread
             ? h(
                 "span",
-                { class: "unread", "aria-label": `${c.unread_count} unread` },
+                { class: "unread", "aria-label": ngettext("{n} unread", "{n} unread", c.unread_count) },
                 String(c.unread_count)
               )
             : null
@@ -1016,6 +1016,7 @@ function wire() {
   window.addEventListener("focus", () => S.selected && markRead());
 }
 
+await window.i18n.ready; // the catalogue, before anything renders
 wire();
 if (savedToken()) startInbox();
 else showLogin();
