@@ -125,12 +125,34 @@ def update(domain: str) -> Catalog:
     return template
 
 
-def missing(domain: str, lang: str) -> list[str]:
-    """Strings the sources use that `lang`'s catalogue lacks (absent, empty or fuzzy), and
-    translations whose {placeholders} differ from the English."""
-    catalog = read_catalogue(domain, lang)
+# A _("literal") or N_("literal") as the eye sees it: Babel skips a call nested in another
+# call's arguments (`_("{x}", { x: _("y") })`), and such a string would ship untranslated.
+_CALL = re.compile(r"""(?<![\w$.])N?_\(\s*(["'])((?:\\.|(?!\1).)*)\1\s*[,)]""")
+
+
+def unextracted(domain: str, template: Catalog) -> list[str]:
+    ids = {texts(m.id)[0] for m in template if m.id}
     problems = []
-    for m in extract_domain(domain):
+    for path in sources(domain):
+        if path.suffix != ".js":
+            continue
+        for match in _CALL.finditer(path.read_text(encoding="utf-8")):
+            text = re.sub(r"\\(.)", r"\1", match.group(2))
+            if text not in ids:
+                problems.append(
+                    f"static/{path.name}: {text!r} is not extracted (a _() inside another"
+                    " _()'s arguments? compute it first)"
+                )
+    return problems
+
+
+def missing(domain: str, lang: str) -> list[str]:
+    """Strings the sources use that `lang`'s catalogue lacks (absent, empty or fuzzy),
+    translations whose {placeholders} differ from the English, and calls Babel cannot see."""
+    catalog = read_catalogue(domain, lang)
+    template = extract_domain(domain)
+    problems = unextracted(domain, template)
+    for m in template:
         if not m.id:
             continue
         key = texts(m.id)[0]

@@ -4,13 +4,15 @@ no feature ships half in English. Fix a failure with `python -m app.console.cata
 update`, then translate the new entries in app/console/locales/ru/LC_MESSAGES/*.po."""
 
 import io
+from typing import get_args
 
 import pytest
 from babel.messages.pofile import read_po
 
 from app.console import catalogues
-from app.console.i18n import DOMAINS, catalogue_json, pick_language, po_path
-from tests.conftest import Running
+from app.console.i18n import DOMAINS, LANGUAGES, catalogue_json, pick_language, po_path
+from app.operators.schemas import ConsoleLanguage
+from tests.conftest import Running, create_operator
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
@@ -25,10 +27,18 @@ def test_the_check_finds_an_untranslated_string(tmp_path, monkeypatch) -> None: 
     static.mkdir()
     for p in catalogues.sources("console"):
         (static / p.name).write_bytes(p.read_bytes())
-    (static / "newfeature.js").write_text('el.textContent = _("A brand new {thing}", { thing });\n')
+    (static / "newfeature.js").write_text(
+        'el.textContent = _("A brand new {thing}", { thing });\n'
+        'el.title = _("{who} said", { who: name || _("Somebody") });\n'
+    )
     monkeypatch.setattr(catalogues, "STATIC", static)
     problems = catalogues.missing("console", "ru")
-    assert problems == ["ru/console.po: no translation of 'A brand new {thing}'"]
+    assert problems == [
+        "static/newfeature.js: 'Somebody' is not extracted (a _() inside another _()'s"
+        " arguments? compute it first)",
+        "ru/console.po: no translation of 'A brand new {thing}'",
+        "ru/console.po: no translation of '{who} said'",
+    ]
 
 
 def test_placeholders_must_match(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -68,3 +78,22 @@ async def test_the_catalogue_is_served_as_json(run: Running) -> None:
     assert body["messages"]["Sign in to the console"] == "Вход в консоль"
     assert (await run.client.get("/console/i18n/console/de.json")).status_code == 404
     assert (await run.client.get("/console/i18n/secrets/ru.json")).status_code == 404
+
+
+def test_the_operator_schema_knows_every_console_language() -> None:
+    assert set(get_args(ConsoleLanguage)) == set(LANGUAGES)
+
+
+async def test_an_operator_saves_their_language(run: Running) -> None:
+    token = await create_operator(run, "lang@example.com", "operator")
+    headers = {"Authorization": f"Bearer {token}"}
+    me = (await run.client.get("/api/v1/operators/me", headers=headers)).json()
+    assert me["language"] is None
+    r = await run.client.patch("/api/v1/operators/me", json={"language": "ru"}, headers=headers)
+    assert r.status_code == 200 and r.json()["language"] == "ru"
+    me = (await run.client.get("/api/v1/operators/me", headers=headers)).json()
+    assert me["language"] == "ru"
+    r = await run.client.patch("/api/v1/operators/me", json={"language": "de"}, headers=headers)
+    assert r.status_code == 422
+    r = await run.client.patch("/api/v1/operators/me", json={"language": None}, headers=headers)
+    assert r.json()["language"] is None

@@ -100,6 +100,12 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/operators/me"): Rule(
         None, operator=True, api_key=False, call=_to("/api/v1/operators/me")
     ),
+    ("PATCH", "/api/v1/operators/me"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        call=lambda w: ("/api/v1/operators/me", {"language": "ru"}),
+    ),
     ("GET", "/api/v1/operators"): Rule(
         scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/operators")
     ),
@@ -570,6 +576,7 @@ API_RULES: dict[Route, Rule] = {
 # 403 another team's operator gets (Rule.outsider) or is a list checked with Rule.reveals.
 NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/operators/me"): "the caller themselves",
+    ("PATCH", "/api/v1/operators/me"): "the caller's own preferences",
     ("GET", "/api/v1/operators"): "the directory of colleagues",
     ("GET", "/api/v1/teams"): "the directory of teams and their members",
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
