@@ -89,11 +89,16 @@ async def widget_script() -> Response:
 async def widget_demo(
     request: Request,
     key: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    lang: Annotated[str | None, Query(pattern=r"^[a-z]{2}$")] = None,
 ) -> HTMLResponse:
-    """A page that embeds the widget with `?key=<widget key>`; without a key, how to get one."""
+    """A page that embeds the widget with `?key=<widget key>` (and `&lang=ru`, the embed's
+    data-lang); without a key, how to get one."""
     page = _ASSETS["demo.html"].decode()
     if key:
-        embed = f'<script src="/widget.js" data-widget-key="{escape(key)}" async></script>'
+        data_lang = f' data-lang="{lang}"' if lang else ""
+        embed = (
+            f'<script src="/widget.js" data-widget-key="{escape(key)}"{data_lang} async></script>'
+        )
         origin = str(request.base_url).rstrip("/")
         page = page.replace("<!--WIDGET-->", embed).replace("{{KEY}}", escape(key))
         page = page.replace("{{ORIGIN}}", escape(origin))

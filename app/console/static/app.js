@@ -532,6 +532,7 @@ async function selectConv(id) {
   $("thread-placeholder").hidden = true;
   $("thread-body").hidden = false;
   if (changed) {
+    setContactOpen(false); // a drawer (narrow screens) shows the conversation first
     S.messages.clear();
     $("messages").replaceChildren();
     S.pending = null;
@@ -1023,6 +1024,12 @@ async function loadContact() {
 
 // ------------------------------------------------------------------ wiring
 
+// The contact card is a drawer on narrow screens (phone.css): it opens and closes.
+function setContactOpen(open) {
+  document.querySelector(".panes").dataset.contact = open ? "open" : "";
+  $("contact-toggle").setAttribute("aria-expanded", String(open));
+}
+
 function wire() {
   setUnauthorizedHandler(() => logout(_("Your session ended. Sign in again.")));
   $("login-form").addEventListener("submit", onLogin);
@@ -1061,14 +1068,16 @@ function wire() {
   $("assign-btn").addEventListener("click", assign);
   $("status-btn").addEventListener("click", toggleStatus);
   $("back").addEventListener("click", () => {
+    setContactOpen(false);
     document.querySelector(".panes").dataset.mobile = "list";
     document.querySelector(`.conv[data-id="${S.selected}"]`)?.focus();
   });
-  $("contact-toggle").addEventListener("click", () => {
-    const panes = document.querySelector(".panes");
-    const open = panes.dataset.contact !== "open";
-    panes.dataset.contact = open ? "open" : "";
-    $("contact-toggle").setAttribute("aria-expanded", String(open));
+  $("contact-toggle").addEventListener("click", () =>
+    setContactOpen(document.querySelector(".panes").dataset.contact !== "open")
+  );
+  $("contact-close").addEventListener("click", () => {
+    setContactOpen(false);
+    $("contact-toggle").focus();
   });
   $("lang-select").addEventListener("change", async (e) => {
     const language = e.target.value || null;
