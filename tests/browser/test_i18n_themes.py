@@ -249,15 +249,18 @@ async def test_keyboard_shortcuts(browser: Browser, served: Served, screenshots:
     async def away_from_fields() -> None:
         await page.evaluate("document.activeElement && document.activeElement.blur()")
 
-    await away_from_fields()
-    await page.keyboard.press("j")
-    await expect(current).to_have_attribute("data-id", await convs.nth(0).get_attribute("data-id"))
-    await away_from_fields()
-    await page.keyboard.press("j")
-    await expect(current).to_have_attribute("data-id", await convs.nth(1).get_attribute("data-id"))
-    await away_from_fields()
-    await page.keyboard.press("Alt+ArrowUp")
-    await expect(current).to_have_attribute("data-id", await convs.nth(0).get_attribute("data-id"))
+    async def switch(key: str, index: int) -> None:
+        await away_from_fields()
+        await page.keyboard.press(key)
+        await expect(current).to_have_attribute(
+            "data-id", await convs.nth(index).get_attribute("data-id")
+        )
+        # Opening a conversation ends by focusing the reply box: wait for it, then leave it.
+        await expect(page.locator("#composer-text")).to_be_focused()
+
+    await switch("j", 0)
+    await switch("j", 1)
+    await switch("Alt+ArrowUp", 0)
 
     await away_from_fields()
     await page.keyboard.press("n")
