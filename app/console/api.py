@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from app.console.i18n import DOMAINS, LANGUAGES, catalogue_json
 from app.core.errors import NotFound
 from app.core.html import HTML_HEADERS
 
@@ -68,6 +69,17 @@ async def console_asset(asset: str) -> Response:
     return _asset(asset)
 
 
+@router.get("/console/i18n/{domain}/{lang}.json")
+async def console_catalogue(domain: str, lang: str) -> JSONResponse:
+    """A message catalogue as JSON for static/i18n.js (see app/console/i18n.py)."""
+    if domain not in DOMAINS or lang not in LANGUAGES:
+        raise NotFound("No such catalogue", "not_found")
+    return JSONResponse(
+        catalogue_json(domain, lang),
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @router.get("/widget.js")
 async def widget_script() -> Response:
     return _asset("widget.js")
@@ -77,11 +89,16 @@ async def widget_script() -> Response:
 async def widget_demo(
     request: Request,
     key: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    lang: Annotated[str | None, Query(pattern=r"^[a-z]{2}$")] = None,
 ) -> HTMLResponse:
-    """A page that embeds the widget with `?key=<widget key>`; without a key, how to get one."""
+    """A page that embeds the widget with `?key=<widget key>` (and `&lang=ru`, the embed's
+    data-lang); without a key, how to get one."""
     page = _ASSETS["demo.html"].decode()
     if key:
-        embed = f'<script src="/widget.js" data-widget-key="{escape(key)}" async></script>'
+        data_lang = f' data-lang="{lang}"' if lang else ""
+        embed = (
+            f'<script src="/widget.js" data-widget-key="{escape(key)}"{data_lang} async></script>'
+        )
         origin = str(request.base_url).rstrip("/")
         page = page.replace("<!--WIDGET-->", embed).replace("{{KEY}}", escape(key))
         page = page.replace("{{ORIGIN}}", escape(origin))

@@ -18,6 +18,7 @@ from app.operators.schemas import (
     AuditEntryRead,
     AuditPage,
     LoginRequest,
+    MeUpdate,
     OperatorCreate,
     OperatorRead,
     OperatorUpdate,
@@ -84,6 +85,20 @@ async def me(
     if principal.operator_id is None:
         raise Forbidden("An API key is not an operator", "operator_only")
     return OperatorRead.model_validate(await operators_service.get_operator(session, principal.id))
+
+
+@router.patch("/operators/me", response_model=OperatorRead)
+async def update_me(
+    body: MeUpdate, principal: Annotated[Principal, Depends(current_principal)], session: Session
+) -> OperatorRead:
+    """The caller's own preferences (the console's language); before /operators/{id}."""
+    if principal.operator_id is None:
+        raise Forbidden("An API key is not an operator", "operator_only")
+    op = await operators_service.get_operator(session, principal.id)
+    op.language = body.language
+    read = OperatorRead.model_validate(op)
+    await session.commit()
+    return read
 
 
 @router.get("/operators", response_model=list[OperatorRead])

@@ -75,6 +75,8 @@ class Operator(TimestampMixin, Base):
     # Carried in every access token; bumped by logout and password change, which revokes
     # every token issued before.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The console's language ("en", "ru"); None follows the browser (app/console/i18n.py).
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 operator_channels = Table(

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,16 @@ class OperatorUpdate(RequestModel):
     max_base_size: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
+# The console's languages (app/console/i18n.py LANGUAGES; a test keeps the two in step).
+ConsoleLanguage = Literal["en", "ru"]
+
+
+class MeUpdate(RequestModel):
+    """What operators change about themselves: the console's language (null: the browser's)."""
+
+    language: ConsoleLanguage | None
+
+
 class OperatorRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -49,6 +59,7 @@ class OperatorRead(BaseModel):
     presence: Presence
     max_open_conversations: int
     max_base_size: int
+    language: ConsoleLanguage | None = None
     created_at: datetime
 
 

@@ -9,6 +9,7 @@ from app.attachments import service as attachments_service
 from app.audit import service as audit
 from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
+from app.console.i18n import catalogue_json, pick_language
 from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
@@ -23,9 +24,11 @@ from app.webchat import service as webchat_service
 from app.webchat.schemas import (
     SessionCreate,
     SessionRead,
+    WidgetConfigRead,
     WidgetMessageCreate,
     WidgetMessagePage,
     WidgetMessagePosted,
+    WidgetTexts,
     to_widget_message,
 )
 from app.webchat.service import Visitor
@@ -63,6 +66,27 @@ async def current_visitor(
 
 WidgetChannel = Annotated[ChannelAccount, Depends(widget_channel)]
 CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
+
+
+@router.get("/config", response_model=WidgetConfigRead)
+async def widget_config(
+    channel: WidgetChannel,
+    request: Request,
+    lang: Annotated[
+        str | None, Query(max_length=35, description="data-lang or the browser's")
+    ] = None,
+) -> WidgetConfigRead:
+    """The widget's texts in the visitor's language (`lang`, else Accept-Language, else
+    English): the channel's own (settings.texts) and the widget's catalogue for the rest."""
+    chosen = pick_language(lang, request.headers.get("accept-language"))
+    own = (channel.settings.get("texts") or {}).get(chosen) or {}
+    catalogue = catalogue_json("widget", chosen)
+    return WidgetConfigRead(
+        lang=chosen,
+        texts=WidgetTexts.model_validate(own),
+        messages=catalogue["messages"],
+        plural=catalogue["plural"],
+    )
 
 
 @router.post("/sessions", response_model=SessionRead, status_code=201)

@@ -3,7 +3,7 @@ proves a shop's signed-in visitors, the widget API and its per-widget CORS."""
 
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI
 from pydantic import Field, field_validator
@@ -17,12 +17,17 @@ from app.core.context import AppContext
 from app.webchat import service
 from app.webchat.api import admin_router, router
 from app.webchat.cors import WidgetCorsMiddleware
+from app.webchat.schemas import WidgetTexts
 from connectors import registry as connectors
 from connectors.webchat.connector import WebchatConnector
+
+WidgetLanguage = Literal["en", "ru"]  # app/console/i18n.py LANGUAGES (tests/webchat checks)
 
 
 class WebchatSettings(ChannelSettings):
     allowed_origins: list[str] = Field(default_factory=list)
+    # The widget's texts per language: {"ru": {"title": ..., "greeting": ...}, "en": {...}}.
+    texts: dict[WidgetLanguage, WidgetTexts] = Field(default_factory=dict)
 
     @field_validator("allowed_origins")
     @classmethod

@@ -48,3 +48,24 @@ class WidgetMessagePosted(BaseModel):
 class WidgetMessagePage(BaseModel):
     items: list[WidgetMessageRead]
     next_cursor: str | None
+
+
+class WidgetTexts(RequestModel):
+    """A channel's own widget texts in one language; what is left out shows the widget's
+    translated default (widget.js)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=80)
+    subtitle: str | None = Field(default=None, min_length=1, max_length=160)
+    greeting: str | None = Field(default=None, min_length=1, max_length=500)
+    placeholder: str | None = Field(default=None, min_length=1, max_length=80)
+    offline: str | None = Field(default=None, min_length=1, max_length=160)
+
+
+class WidgetConfigRead(BaseModel):
+    """What the widget shows, in the visitor's language: the channel's texts and the
+    widget's message catalogue (msgid -> text or plural forms)."""
+
+    lang: str
+    texts: WidgetTexts
+    messages: dict[str, str | list[str]]
+    plural: dict[str, int]

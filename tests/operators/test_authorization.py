@@ -100,6 +100,12 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/operators/me"): Rule(
         None, operator=True, api_key=False, call=_to("/api/v1/operators/me")
     ),
+    ("PATCH", "/api/v1/operators/me"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        call=lambda w: ("/api/v1/operators/me", {"language": "ru"}),
+    ),
     ("GET", "/api/v1/operators"): Rule(
         scopes.OPERATORS_READ, operator=True, call=_to("/api/v1/operators")
     ),
@@ -570,6 +576,7 @@ API_RULES: dict[Route, Rule] = {
 # 403 another team's operator gets (Rule.outsider) or is a list checked with Rule.reveals.
 NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/operators/me"): "the caller themselves",
+    ("PATCH", "/api/v1/operators/me"): "the caller's own preferences",
     ("GET", "/api/v1/operators"): "the directory of colleagues",
     ("GET", "/api/v1/teams"): "the directory of teams and their members",
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
@@ -595,6 +602,7 @@ PUBLIC: set[Route] = {
     ("GET", "/"),
     ("GET", "/reports"),
     ("GET", "/console/{asset}"),
+    ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
 }
@@ -605,7 +613,10 @@ METRICS: set[Route] = {("GET", "/metrics")}
 SELF_SERVICE: set[Route] = {("POST", "/api/v1/auth/logout")}
 
 # A concrete URL for a public route whose path has parameters.
-PUBLIC_EXAMPLES: dict[Route, str] = {("GET", "/console/{asset}"): "/console/app.js"}
+PUBLIC_EXAMPLES: dict[Route, str] = {
+    ("GET", "/console/{asset}"): "/console/app.js",
+    ("GET", "/console/i18n/{domain}/{lang}.json"): "/console/i18n/console/ru.json",
+}
 
 # Provider webhooks authenticate the provider, not a user: Telegram's secret token header,
 # WhatsApp's body signature (and verify token for the handshake), VK's secret in the body.
@@ -625,6 +636,7 @@ PUBLIC_PAGES: set[Route] = {("GET", "/track/{token}"), ("GET", "/files/{token}")
 # The widget API: "public" needs nothing, "visitor" needs this widget's visitor token.
 WIDGET_RULES: dict[Route, str] = {
     ("POST", "/widget/v1/{widget_key}/sessions"): "public",
+    ("GET", "/widget/v1/{widget_key}/config"): "public",
     ("POST", "/widget/v1/{widget_key}/messages"): "visitor",
     ("GET", "/widget/v1/{widget_key}/messages"): "visitor",
     ("POST", "/widget/v1/{widget_key}/ws-ticket"): "visitor",
@@ -1366,8 +1378,8 @@ async def test_widget_authorization_matrix(world: World) -> None:
         url = path.replace("{widget_key}", world.widget_a)
         body = {"text": "hi"} if method == "POST" else None
         if rule == "public":
-            r = await client.request(method, url, json={})
-            assert r.status_code == 201, r.text
+            r = await client.request(method, url, json={} if method == "POST" else None)
+            assert r.status_code == (201 if method == "POST" else 200), r.text
             continue
         assert rule == "visitor"
         stored = await count(run, "messages")

@@ -65,6 +65,7 @@ export async function request(method, path, body, { raw = false } = {}) {
 export const api = {
   login: (email, password) => request("POST", "/api/v1/auth/login", { email, password }),
   me: () => request("GET", "/api/v1/operators/me"),
+  updateMe: (body) => request("PATCH", "/api/v1/operators/me", body),
   wsTicket: () => request("POST", "/api/v1/ws-ticket"),
   operators: () => request("GET", "/api/v1/operators"),
   channels: () => request("GET", "/api/v1/channels"),

@@ -14,28 +14,52 @@ import { LiveFeed } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
 
+const I = window.i18n; // translations and Intl formats in the chosen language (i18n.js)
+
+// Marked with N_ for the catalogue, translated with _() when shown.
 const STATE_LABELS = {
-  queued: "Queued",
-  sent: "Sent",
-  delivered: "Delivered",
-  read: "Read",
-  failed: "Failed",
+  queued: N_("Queued"),
+  sent: N_("Sent"),
+  delivered: N_("Delivered"),
+  read: N_("Read"),
+  failed: N_("Failed"),
 };
 const TOUCH_LABELS = {
-  message: "Message",
-  notification: "Notification",
-  assignment: "Assignment",
-  status_change: "Status change",
-  survey: "Survey",
-  note: "Note",
-  call: "Call",
-  meeting: "Meeting",
-  button: "Button press",
-  delivery_failure: "Delivery failure",
-  email: "Email",
-  stage_change: "Stage change",
-  alert: "Alert",
+  message: N_("Message"),
+  notification: N_("Notification"),
+  assignment: N_("Assignment"),
+  status_change: N_("Status change"),
+  survey: N_("Survey"),
+  note: N_("Note"),
+  call: N_("Call"),
+  meeting: N_("Meeting"),
+  button: N_("Button press"),
+  delivery_failure: N_("Delivery failure"),
+  email: N_("Email"),
+  stage_change: N_("Stage change"),
+  alert: N_("Alert"),
 };
+const STATUS_LABELS = {
+  open: N_("open"),
+  pending: N_("pending"),
+  snoozed: N_("snoozed"),
+  resolved: N_("resolved"),
+};
+const STAGE_LABELS = {
+  lead: N_("lead"),
+  qualified: N_("qualified"),
+  customer: N_("customer"),
+  lost: N_("lost"),
+};
+const DIRECTION_LABELS = { inbound: N_("inbound"), outbound: N_("outbound") };
+const REACTION_LABELS = {
+  positive: N_("positive"),
+  negative: N_("negative"),
+  neutral: N_("neutral"),
+};
+// The server's channel-type labels and contact nouns (app/*/plugin.py), for the catalogue.
+N_("Web chat"), N_("Email"), N_("Visitor");
+const label = (table, key) => (table[key] ? _(table[key]) : key);
 
 const S = {
   me: null,
@@ -75,7 +99,8 @@ function h(tag, attrs = {}, ...children) {
 }
 
 function channelLabel(type) {
-  return S.channelTypes.get(type)?.label || type;
+  const label = S.channelTypes.get(type)?.label;
+  return label ? _(label) : type;
 }
 
 function channelIcon(type, extra = "") {
@@ -104,48 +129,44 @@ function avatar(name, type, size = "") {
 }
 
 function shortAgo(seconds) {
-  if (seconds < 60) return "now";
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86400)}d`;
+  if (seconds < 60) return _("now");
+  if (seconds < 3600) return _("{n}m", { n: Math.floor(seconds / 60) });
+  if (seconds < 86400) return _("{n}h", { n: Math.floor(seconds / 3600) });
+  return _("{n}d", { n: Math.floor(seconds / 86400) });
 }
 
 function longWait(seconds) {
-  if (seconds < 60) return "less than a minute";
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 60) return _("less than a minute");
+  const minutes = (n) => ngettext("{n} minute", "{n} minutes", n);
+  if (seconds < 3600) return minutes(Math.floor(seconds / 60));
   const hours = Math.floor(seconds / 3600);
-  if (hours < 48) return `${hours} h ${Math.floor((seconds % 3600) / 60)} min`;
-  return `${Math.floor(hours / 24)} days`;
+  if (hours < 48)
+    return `${ngettext("{n} hour", "{n} hours", hours)} ${minutes(Math.floor((seconds % 3600) / 60))}`;
+  return ngettext("{n} day", "{n} days", Math.floor(hours / 24));
 }
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
-  month: "short",
-  day: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-});
 
 function fmtTime(iso) {
   const d = new Date(iso);
   const today = new Date().toDateString() === d.toDateString();
-  return today ? timeFmt.format(d) : dateTimeFmt.format(d);
+  return today ? I.time(d) : I.dateTime(d);
 }
 
 function operatorName(id) {
   if (id === null || id === undefined) return null;
-  if (S.me && id === S.me.id) return "You";
-  return S.operators.get(id)?.name || `Operator #${id}`;
+  if (S.me && id === S.me.id) return _("You");
+  return S.operators.get(id)?.name || _("Operator #{id}", { id });
 }
 
 function contactName(c) {
   if (c.contact?.name) return c.contact.name;
-  return `${S.channelTypes.get(c.channel_type)?.contact_noun || "Client"} #${c.contact?.id}`;
+  const known = S.channelTypes.get(c.channel_type)?.contact_noun;
+  const noun = known ? _(known) : _("Client");
+  return _("{noun} #{id}", { noun, id: c.contact?.id });
 }
 
 function channelName(id) {
   const ch = S.channels.get(id);
-  return ch ? ch.name : `Channel #${id}`;
+  return ch ? ch.name : _("Channel #{id}", { id });
 }
 
 function toast(message, kind = "error") {
@@ -156,7 +177,7 @@ function toast(message, kind = "error") {
 
 // A notice stays until the operator closes it: it asks for work, unlike a toast.
 function notice(message, href, linkText) {
-  const close = h("button", { type: "button", class: "btn btn-ghost notice-close", "aria-label": "Close" }, "×");
+  const close = h("button", { type: "button", class: "btn btn-ghost notice-close", "aria-label": _("Close") }, "×");
   const el = h("div", { class: "toast toast-notice", role: "status" }, message, " ", h("a", { href }, linkText), close);
   close.addEventListener("click", () => el.remove());
   $("toasts").append(el);
@@ -165,7 +186,10 @@ function notice(message, href, linkText) {
 function explain(err) {
   if (err instanceof ApiError) {
     if (err.code?.endsWith("_window_closed"))
-      return `The ${channelLabel(err.code.replace(/_window_closed$/, ""))} reply window is closed: send an approved template instead.`;
+      return _("The {channel} reply window is closed: send an approved template instead.", {
+        channel: channelLabel(err.code.replace(/_window_closed$/, "")),
+      });
+    if (err.code === "network") return _("Cannot reach the server");
     return err.message;
   }
   return String(err);
@@ -186,7 +210,7 @@ async function onLogin(e) {
   const password = $("login-password").value;
   const err = $("login-error");
   if (!email || !password) {
-    err.textContent = "Enter your email and password.";
+    err.textContent = _("Enter your email and password.");
     return;
   }
   err.textContent = "";
@@ -199,7 +223,7 @@ async function onLogin(e) {
     await startInbox();
   } catch (ex) {
     err.textContent =
-      ex instanceof ApiError && ex.status === 401 ? "Wrong email or password." : explain(ex);
+      ex instanceof ApiError && ex.status === 401 ? _("Wrong email or password.") : explain(ex);
   } finally {
     btn.disabled = false;
   }
@@ -228,7 +252,13 @@ async function startInbox() {
     showLogin(explain(ex));
     return;
   }
+  // The operator's saved language wins over the browser's; a change re-renders the page.
+  if (I.use(me.language ?? null)) {
+    location.reload();
+    return;
+  }
   S.me = me;
+  $("lang-select").value = me.language || "";
   const [operators, channels, channelTypes] = await Promise.all([
     api.operators().catch(() => []),
     api.channels().catch(() => []),
@@ -250,7 +280,7 @@ async function startInbox() {
     onEvent,
     onReady,
     onState: setConnState,
-    onUnauthorized: () => logout("Your session ended. Sign in again."),
+    onUnauthorized: () => logout(_("Your session ended. Sign in again.")),
   });
   S.live.start();
   clearInterval(S.ticker);
@@ -264,10 +294,10 @@ function setConnState(state) {
   const el = $("conn-status");
   el.dataset.state = state;
   el.textContent = {
-    connecting: "Connecting…",
-    live: "Live",
-    reconnecting: "Reconnecting…",
-    offline: "Offline",
+    connecting: _("Connecting…"),
+    live: _("Live"),
+    reconnecting: _("Reconnecting…"),
+    offline: _("Offline"),
   }[state];
 }
 
@@ -306,9 +336,14 @@ function onEvent(ev) {
   } else if (type === "leads.dropped") {
     const d = ev.data || {};
     notice(
-      `${d.count} of your leads dropped before the seventh touch on ${d.on}.`,
+      ngettext(
+        "{n} of your leads dropped before the seventh touch on {on}.",
+        "{n} of your leads dropped before the seventh touch on {on}.",
+        d.count,
+        { on: d.on ? I.date(d.on) : "" }
+      ),
       "/reports#dropped",
-      "See the list",
+      _("See the list")
     );
   } else if (type === "operator.presence") {
     const d = ev.data || {};
@@ -403,11 +438,11 @@ function convItem(c) {
   const name = contactName(c);
   const preview = S.previews.get(c.id);
   const previewText = preview
-    ? (preview.private ? "Note: " : preview.direction === "outbound" ? "You: " : "") +
-      (preview.text || (preview.attachments?.length ? "Attachment" : preview.kind))
+    ? (preview.private ? _("Note: ") : preview.direction === "outbound" ? _("You: ") : "") +
+      (preview.text || (preview.attachments?.length ? _("Attachment") : preview.kind))
     : c.last_message // the API's, until a live message replaces it
-      ? (c.last_message.sender_type === "operator" ? "Operator: " : "") +
-        (c.last_message.preview || "Attachment")
+      ? (c.last_message.sender_type === "operator" ? _("Operator: ") : "") +
+        (c.last_message.preview || _("Attachment"))
       : `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`;
   const wait = waitingSeconds(c);
   const ago = (Date.now() - new Date(c.last_activity_at).getTime()) / 1000;
@@ -442,20 +477,20 @@ function convItem(c) {
           h(
             "span",
             { class: `assignee${assignee ? "" : " assignee-none"}` },
-            assignee || "Unassigned"
+            assignee || _("Unassigned")
           ),
-          c.status === "resolved" ? h("span", { class: "tag tag-resolved" }, "Resolved") : null,
+          c.status === "resolved" ? h("span", { class: "tag tag-resolved" }, label(STATUS_LABELS, "resolved")) : null,
           wait !== null
             ? h(
                 "span",
-                { class: `wait${wait > 300 ? " wait-late" : ""}`, title: "Waiting for a reply" },
+                { class: `wait${wait > 300 ? " wait-late" : ""}`, title: _("Waiting for a reply") },
                 `${shortAgo(wait)}`
               )
             : null,
           unread
             ? h(
                 "span",
-                { class: "unread", "aria-label": `${c.unread_count} unread` },
+                { class: "unread", "aria-label": ngettext("{n} unread", "{n} unread", c.unread_count) },
                 String(c.unread_count)
               )
             : null
@@ -486,7 +521,7 @@ function closeThread() {
   $("thread-body").hidden = true;
   $("thread-placeholder").hidden = false;
   $("contact-body").replaceChildren(
-    h("p", { class: "empty" }, "The client's card shows here.")
+    h("p", { class: "empty" }, _("The client's card shows here."))
   );
 }
 
@@ -497,6 +532,7 @@ async function selectConv(id) {
   $("thread-placeholder").hidden = true;
   $("thread-body").hidden = false;
   if (changed) {
+    setContactOpen(false); // a drawer (narrow screens) shows the conversation first
     S.messages.clear();
     $("messages").replaceChildren();
     S.pending = null;
@@ -528,7 +564,7 @@ async function refreshThread() {
     renderThreadHead();
   } catch (ex) {
     if (ex.status === 403 || ex.status === 404) {
-      toast("This conversation is no longer yours to see.");
+      toast(_("This conversation is no longer yours to see."));
       S.convs.delete(id);
       closeThread();
       renderList();
@@ -545,16 +581,24 @@ function renderThreadHead() {
   const meta = [
     channelIcon(c.channel_type),
     h("span", {}, `${channelLabel(c.channel_type)} · ${channelName(c.channel_id)}`),
-    h("span", { class: `tag tag-${c.status}` }, c.status),
-    h("span", {}, operatorName(c.assignee_id) ? `Assigned to ${operatorName(c.assignee_id)}` : "In the queue"),
+    h("span", { class: `tag tag-${c.status}` }, label(STATUS_LABELS, c.status)),
+    h(
+      "span",
+      {},
+      operatorName(c.assignee_id)
+        ? _("Assigned to {name}", { name: operatorName(c.assignee_id) })
+        : _("In the queue")
+    ),
   ];
   if (wait !== null)
-    meta.push(h("span", { class: `wait${wait > 300 ? " wait-late" : ""}` }, `Waiting ${longWait(wait)}`));
+    meta.push(h("span", { class: `wait${wait > 300 ? " wait-late" : ""}` }, _("Waiting {time}", { time: longWait(wait) })));
   $("thread-meta").replaceChildren(...meta);
-  $("status-btn").textContent = c.status === "resolved" ? "Reopen" : "Resolve";
+  $("status-btn").textContent = c.status === "resolved" ? _("Reopen") : _("Resolve");
   renderAssign();
   renderWindow(c);
 }
+
+const meName = (name) => _("{name} (me)", { name });
 
 function renderAssign() {
   const c = S.convs.get(S.selected);
@@ -564,17 +608,17 @@ function renderAssign() {
   const ops = [...S.operators.values()].filter((o) => o.is_active !== false);
   ops.sort((a, b) => (a.id === S.me.id ? -1 : b.id === S.me.id ? 1 : a.name.localeCompare(b.name)));
   sel.replaceChildren(
-    h("option", { value: "" }, "Queue (unassigned)"),
+    h("option", { value: "" }, _("Queue (unassigned)")),
     ...ops.map((o) =>
       h(
         "option",
         { value: String(o.id) },
-        `${dot[o.presence] || "○"} ${o.id === S.me.id ? `${o.name} (me)` : o.name}`
+        (dot[o.presence] || "○") + " " + (o.id === S.me.id ? meName(o.name) : o.name)
       )
     )
   );
   sel.value = c.assignee_id === null ? "" : String(c.assignee_id);
-  $("assign-btn").textContent = c.assignee_id === null ? "Assign" : "Transfer";
+  $("assign-btn").textContent = c.assignee_id === null ? _("Assign") : _("Transfer");
 }
 
 function renderWindow(c) {
@@ -588,10 +632,20 @@ function renderWindow(c) {
   banner.hidden = false;
   banner.className = `banner ${open ? "banner-info" : "banner-warn"}`;
   const label = channelLabel(c.channel_type);
+  const at = fmtTime(c.reply_window_expires_at);
   banner.textContent = open
-    ? `${label} reply window open until ${fmtTime(c.reply_window_expires_at)} (${longWait((until - Date.now()) / 1000)} left).`
-    : `The ${label} reply window closed at ${fmtTime(c.reply_window_expires_at)}: only an approved template can be sent.`;
+    ? _("{channel} reply window open until {time} ({left} left).", {
+        channel: label,
+        time: at,
+        left: longWait((until - Date.now()) / 1000),
+      })
+    : _("The {channel} reply window closed at {time}: only an approved template can be sent.", {
+        channel: label,
+        time: at,
+      });
 }
+
+const teamWord = () => _("Team");
 
 function messageEl(m) {
   const cls =
@@ -602,9 +656,9 @@ function messageEl(m) {
         : "msg-out";
   const who =
     m.private || m.direction === "internal"
-      ? `Private note · ${operatorName(m.operator_id) || "Team"}`
+      ? _("Private note · {name}", { name: operatorName(m.operator_id) || teamWord() })
       : m.direction === "outbound"
-        ? operatorName(m.operator_id) || (m.sender_type === "integration" ? "Integration" : "System")
+        ? operatorName(m.operator_id) || (m.sender_type === "integration" ? _("Integration") : _("System"))
         : m.sender_name || null; // someone in a group, a colleague on a mail thread
   const atts = (m.attachments || []).map((a, i) =>
     h(
@@ -614,8 +668,10 @@ function messageEl(m) {
         "button",
         { type: "button", class: "att", onclick: () => download(m.id, i, a) },
         h("span", { class: "att-icon", "aria-hidden": "true" }),
-        h("span", {}, a.file_name || a.filename || a.caption || a.type || "Attachment"),
-        a.file_size ? h("span", { class: "muted" }, ` ${Math.ceil(a.file_size / 1024)} KB`) : null
+        h("span", {}, a.file_name || a.filename || a.caption || a.type || _("Attachment")),
+        a.file_size
+          ? h("span", { class: "muted" }, " " + _("{n} KB", { n: Math.ceil(a.file_size / 1024) }))
+          : null
       )
     )
   );
@@ -631,15 +687,19 @@ function messageEl(m) {
       m.text ? h("p", { class: "msg-text" }, m.text) : null,
       m.original_text ? originalToggle(m) : null,
       !m.text && !atts.length ? h("p", { class: "msg-text muted" }, `[${m.kind}]`) : null,
-      atts.length ? h("ul", { class: "atts", "aria-label": "Attachments" }, atts) : null
+      atts.length ? h("ul", { class: "atts", "aria-label": _("Attachments") }, atts) : null
     ),
     h(
       "div",
       { class: "msg-meta" },
       h("time", { datetime: m.created_at }, fmtTime(m.created_at)),
-      m.edited_at ? h("span", {}, "edited") : null,
+      m.edited_at ? h("span", {}, _("edited")) : null,
       state
-        ? h("span", { class: `state state-${state}`, title: STATE_LABELS[state] }, STATE_LABELS[state] || state)
+        ? h(
+            "span",
+            { class: `state state-${state}`, title: label(STATE_LABELS, state) },
+            label(STATE_LABELS, state)
+          )
         : null,
       state === "failed" && m.failure_reason
         ? h("span", { class: "failure" }, m.failure_reason)
@@ -660,10 +720,10 @@ function originalToggle(m) {
       onclick: () => {
         full.hidden = !full.hidden;
         button.setAttribute("aria-expanded", String(!full.hidden));
-        button.textContent = full.hidden ? "Original mail" : "Hide original";
+        button.textContent = full.hidden ? _("Original mail") : _("Hide original");
       },
     },
-    "Original mail"
+    _("Original mail")
   );
   return h("div", { class: "msg-original-wrap" }, button, full);
 }
@@ -730,9 +790,9 @@ function setMode(mode) {
     t.setAttribute("aria-pressed", String(t.dataset.mode === mode));
   $("composer-text").placeholder =
     mode === "note"
-      ? "Write a private note for your team (the client never sees it)…"
-      : "Type a reply… (Enter sends, Shift+Enter for a new line)";
-  $("send-btn").textContent = mode === "note" ? "Add note" : "Send";
+      ? _("Write a private note for your team (the client never sees it)…")
+      : _("Type a reply… (Enter sends, Shift+Enter for a new line)");
+  $("send-btn").textContent = mode === "note" ? _("Add note") : _("Send");
   $("composer-text").focus();
 }
 
@@ -797,7 +857,7 @@ function renderTemplateParams() {
   for (let i = 1; i <= (t?.parameters || 0); i++) {
     const inputId = `template-param-${i}`;
     box.append(
-      h("label", { for: inputId }, `Parameter {{${i}}}`),
+      h("label", { for: inputId }, _("Parameter {param}", { param: `{{${i}}}` })),
       h("input", { id: inputId, type: "text", class: "template-param", required: true })
     );
   }
@@ -809,7 +869,7 @@ async function sendTemplate() {
   if (!c || !t) return;
   const parameters = [...document.querySelectorAll(".template-param")].map((i) => i.value);
   if (parameters.some((p) => !p.trim())) {
-    toast("Fill in every parameter of the template.");
+    toast(_("Fill in every parameter of the template."));
     return;
   }
   try {
@@ -836,7 +896,12 @@ async function assign() {
   try {
     upsertConv(await api.assign(c.id, target));
     renderThreadHead();
-    toast(target === null ? "Sent back to the queue." : `Assigned to ${operatorName(target)}.`, "ok");
+    toast(
+      target === null
+        ? _("Sent back to the queue.")
+        : _("Assigned to {name}.", { name: operatorName(target) }),
+      "ok"
+    );
   } catch (ex) {
     toast(explain(ex));
     renderAssign();
@@ -881,11 +946,11 @@ async function loadContact() {
   if (S.selected !== convId) return;
   const name = contactName({ contact, channel_type: c.channel_type });
   const facts = [
-    ["Stage", h("span", { class: `pill stage-${contact.stage}` }, contact.stage)],
-    ["Category", contact.category ? h("span", { class: "pill" }, contact.category) : "—"],
-    ["Owner", operatorName(contact.owner_id) || "—"],
-    ["Source", contact.source || "—"],
-    ["Client since", fmtTime(contact.created_at)],
+    [_("Stage"), h("span", { class: `pill stage-${contact.stage}` }, label(STAGE_LABELS, contact.stage))],
+    [_("Category"), contact.category ? h("span", { class: "pill" }, contact.category) : "—"],
+    [_("Owner"), operatorName(contact.owner_id) || "—"],
+    [_("Source"), contact.source || "—"],
+    [_("Client since"), I.date(contact.created_at)],
   ];
   $("contact-body").replaceChildren(
     h(
@@ -901,7 +966,7 @@ async function loadContact() {
       )
     ),
     h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-    h("h4", {}, "Channels"),
+    h("h4", {}, _("Channels")),
     h(
       "ul",
       { class: "identities" },
@@ -914,18 +979,18 @@ async function loadContact() {
           h(
             "span",
             { class: "ident-main" },
-            h("span", {}, ch ? ch.name : `Channel #${i.channel_account_id}`),
+            h("span", {}, ch ? ch.name : _("Channel #{id}", { id: i.channel_account_id })),
             h(
               "span",
               { class: "muted" },
               i.username ? `@${i.username}` : i.display_name || i.external_id
             )
           ),
-          i.reachable ? null : h("span", { class: "tag tag-failed" }, "unreachable")
+          i.reachable ? null : h("span", { class: "tag tag-failed" }, _("unreachable"))
         );
       })
     ),
-    h("h4", {}, "Timeline"),
+    h("h4", {}, _("Timeline")),
     touches.length
       ? h(
           "ol",
@@ -941,26 +1006,32 @@ async function loadContact() {
                 h(
                   "div",
                   { class: "tp-title" },
-                  `${TOUCH_LABELS[t.kind] || t.kind}${t.direction && t.direction !== "internal" ? ` · ${t.direction}` : ""}`
+                  `${label(TOUCH_LABELS, t.kind)}${t.direction && t.direction !== "internal" ? ` · ${label(DIRECTION_LABELS, t.direction)}` : ""}`
                 ),
                 h(
                   "div",
                   { class: "muted" },
-                  `${t.channel} · ${fmtTime(t.occurred_at)}${t.reaction !== "unknown" ? ` · ${t.reaction}` : ""}`
+                  `${t.channel} · ${fmtTime(t.occurred_at)}${t.reaction !== "unknown" ? ` · ${label(REACTION_LABELS, t.reaction)}` : ""}`
                 ),
                 t.meta?.note ? h("p", { class: "tp-note" }, t.meta.note) : null
               )
             )
           )
         )
-      : h("p", { class: "empty" }, "No touchpoints yet.")
+      : h("p", { class: "empty" }, _("No touchpoints yet."))
   );
 }
 
 // ------------------------------------------------------------------ wiring
 
+// The contact card is a drawer on narrow screens (phone.css): it opens and closes.
+function setContactOpen(open) {
+  document.querySelector(".panes").dataset.contact = open ? "open" : "";
+  $("contact-toggle").setAttribute("aria-expanded", String(open));
+}
+
 function wire() {
-  setUnauthorizedHandler(() => logout("Your session ended. Sign in again."));
+  setUnauthorizedHandler(() => logout(_("Your session ended. Sign in again.")));
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout());
   setupSearch();
@@ -997,14 +1068,26 @@ function wire() {
   $("assign-btn").addEventListener("click", assign);
   $("status-btn").addEventListener("click", toggleStatus);
   $("back").addEventListener("click", () => {
+    setContactOpen(false);
     document.querySelector(".panes").dataset.mobile = "list";
     document.querySelector(`.conv[data-id="${S.selected}"]`)?.focus();
   });
-  $("contact-toggle").addEventListener("click", () => {
-    const panes = document.querySelector(".panes");
-    const open = panes.dataset.contact !== "open";
-    panes.dataset.contact = open ? "open" : "";
-    $("contact-toggle").setAttribute("aria-expanded", String(open));
+  $("contact-toggle").addEventListener("click", () =>
+    setContactOpen(document.querySelector(".panes").dataset.contact !== "open")
+  );
+  $("contact-close").addEventListener("click", () => {
+    setContactOpen(false);
+    $("contact-toggle").focus();
+  });
+  $("lang-select").addEventListener("change", async (e) => {
+    const language = e.target.value || null;
+    try {
+      S.me = await api.updateMe({ language });
+    } catch (ex) {
+      toast(explain(ex));
+      return;
+    }
+    if (I.use(language)) location.reload();
   });
   $("presence").addEventListener("change", async (e) => {
     try {
@@ -1016,12 +1099,12 @@ function wire() {
   window.addEventListener("focus", () => S.selected && markRead());
 }
 
+await window.i18n.ready; // the catalogue, before anything renders
 wire();
 if (savedToken()) startInbox();
 else showLogin();
 
 // ------------------------------------------------------------------ search (top bar)
-// TODO(i18n): the console has no message catalogue yet; these labels are English.
 
 let searchTimer = null;
 let searchSeq = 0;
@@ -1069,16 +1152,16 @@ async function runSearch(q) {
     return span;
   };
   const groups = [
-    group("Contacts", got.contacts.items, (c) =>
+    group(_("Contacts"), got.contacts.items, (c) =>
       hit(c.conversation_id, h("strong", { text: c.name || c.phone || c.email || `#${c.id}` }),
         h("span", { class: "muted", text: [c.phone, c.email].filter(Boolean).join(" · ") }))),
-    group("Conversations", got.conversations.items, (c) =>
+    group(_("Conversations"), got.conversations.items, (c) =>
       hit(c.id, h("strong", { text: c.contact.name || `#${c.id}` }),
-        h("span", { class: "muted", text: `${channelLabel(c.channel_type)} · ${c.status}` }))),
-    group("Messages", got.messages.items, (m) =>
+        h("span", { class: "muted", text: `${channelLabel(c.channel_type)} · ${label(STATUS_LABELS, c.status)}` }))),
+    group(_("Messages"), got.messages.items, (m) =>
       hit(m.conversation_id, h("strong", { text: m.contact.name || `#${m.conversation_id}` }),
         snippet(m.snippet_html))),
   ].filter(Boolean);
-  box.replaceChildren(...(groups.length ? groups : [h("p", { class: "muted", text: "Nothing found" })]));
+  box.replaceChildren(...(groups.length ? groups : [h("p", { class: "muted", text: _("Nothing found") })]));
   box.hidden = false;
 }

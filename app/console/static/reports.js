@@ -1,43 +1,71 @@
 // The head of sales' reports: one page per report (#quotas, #plan, #seven, #base, #kpis),
 // a chart (Chart.js, vendored: chart.umd.min.js) and a table from the report's JSON, the
 // filters as query parameters, and the same report as CSV or XLSX. Labels in English and
-// Russian (?lang=ru or the selector; remembered in localStorage).
+// Russian (i18n.js; ?lang=ru or the selector, remembered in localStorage).
 import { request, savedToken } from "./api.js";
 
-const T = {
-  en: {
-    quotas: "Quotas", plan: "Weekly plan", seven: "Rule of seven", base: "Base health", kpis: "Manager KPIs",
-    back: "Inbox", from: "From", to: "To", week: "Week", team: "Team", manager: "Manager", channel: "Channel",
-    timezone: "Time zone", bucket: "Buckets", day: "day", week_b: "week", month: "month", apply: "Apply",
-    all: "All", dropped: "Leads dropped before the seventh touch", signin: "Sign in on the inbox page first.",
-    owed: "Owed", met: "Met", fulfilment: "Fulfilment", clients: "Clients", behind: "Behind",
-    needed: "Contacts needed", touched: "Contacts made", wanted: "Deals wanted", won: "Deals won", shortfall: "Shortfall",
-    reference: "Reference", actual: "Actual", known: "Conversions", before7: "Before the 7th",
-    live: "Live base", band: "Band", overdue: "Overdue", review: "Review due", min: "Min", max: "Max",
-    calls: "Calls", meetings: "Meetings", deals: "Deals", avg: "Average deal", conversions: "Conversions",
-    days: "Days to deal", inbound: "New inbound", prospected: "New prospected", name: "Manager",
-    touches: "Touches", lead: "Lead", reason: "Reason", droppedAt: "Dropped",
-  },
-  ru: {
-    quotas: "Квоты", plan: "План недели", seven: "Правило семи касаний", base: "Здоровье базы", kpis: "KPI менеджеров",
-    back: "Входящие", from: "С", to: "По", week: "Неделя", team: "Команда", manager: "Менеджер", channel: "Канал",
-    timezone: "Часовой пояс", bucket: "Группировка", day: "день", week_b: "неделя", month: "месяц", apply: "Показать",
-    all: "Все", dropped: "Лиды, брошенные до седьмого касания", signin: "Сначала войдите на странице входящих.",
-    owed: "Положено", met: "Выполнено", fulfilment: "Выполнение", clients: "Клиенты", behind: "Отстают",
-    needed: "Нужно контактов", touched: "Сделано контактов", wanted: "Нужно сделок", won: "Сделок", shortfall: "Не хватает",
-    reference: "Эталон", actual: "Факт", known: "Конверсии", before7: "До 7-го",
-    live: "Живая база", band: "Коридор", overdue: "Просрочено", review: "На пересмотр", min: "Мин", max: "Макс",
-    calls: "Звонки", meetings: "Встречи", deals: "Сделки", avg: "Средняя сделка", conversions: "Конверсии",
-    days: "Дней до сделки", inbound: "Новые входящие", prospected: "Новые свои", name: "Менеджер",
-    touches: "Касания", lead: "Лид", reason: "Причина", droppedAt: "Брошен",
-  },
+// The labels, by key; translated by the message catalogue (app/console/locales).
+const L = {
+  quotas: N_("Quotas"),
+  plan: N_("Weekly plan"),
+  seven: N_("Rule of seven"),
+  base: N_("Base health"),
+  kpis: N_("Manager KPIs"),
+  back: N_("Inbox"),
+  from: N_("From"),
+  to: N_("To"),
+  week: N_("Week"),
+  team: N_("Team"),
+  manager: N_("Manager"),
+  channel: N_("Channel"),
+  timezone: N_("Time zone"),
+  bucket: N_("Buckets"),
+  day: N_("day"),
+  week_b: N_("week"),
+  month: N_("month"),
+  apply: N_("Apply"),
+  all: N_("All"),
+  dropped: N_("Leads dropped before the seventh touch"),
+  signin: N_("Sign in on the inbox page first."),
+  owed: N_("Owed"),
+  met: N_("Met"),
+  fulfilment: N_("Fulfilment"),
+  clients: N_("Clients"),
+  behind: N_("Behind"),
+  needed: N_("Contacts needed"),
+  touched: N_("Contacts made"),
+  wanted: N_("Deals wanted"),
+  won: N_("Deals won"),
+  shortfall: N_("Shortfall"),
+  reference: N_("Reference"),
+  actual: N_("Actual"),
+  known: N_("Conversions"),
+  before7: N_("Before the 7th"),
+  live: N_("Live base"),
+  band: N_("Band"),
+  overdue: N_("Overdue"),
+  review: N_("Review due"),
+  min: N_("Min"),
+  max: N_("Max"),
+  calls: N_("Calls"),
+  meetings: N_("Meetings"),
+  deals: N_("Deals"),
+  avg: N_("Average deal"),
+  conversions: N_("Conversions"),
+  days: N_("Days to deal"),
+  inbound: N_("New inbound"),
+  prospected: N_("New prospected"),
+  name: N_("Manager"),
+  touches: N_("Touches"),
+  lead: N_("Lead"),
+  reason: N_("Reason"),
+  droppedAt: N_("Dropped"),
 };
 const REPORTS = { quotas: "quotas", plan: "weekly-plan", seven: "rule-of-seven", base: "base-health", kpis: "kpis" };
 const $ = (id) => document.getElementById(id);
-let lang = new URLSearchParams(location.search).get("lang") || localStorage.getItem("chatcentre.lang") || "en";
 let chart = null;
 const names = new Map(); // operator id -> name, for lists that carry ids
-const t = (k) => (T[lang] || T.en)[k] || k;
+const t = (k) => (L[k] ? _(L[k]) : k);
 const pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 1000) / 10}%`);
 const num = (v) => (v === null || v === undefined ? "–" : String(Math.round(v * 100) / 100));
 
@@ -150,9 +178,6 @@ async function dropped() {
 
 async function show() {
   const key = current();
-  document.documentElement.lang = lang;
-  $("lang").value = lang;
-  document.querySelectorAll("[data-i18n]").forEach((e) => (e.textContent = t(e.dataset.i18n)));
   $("tabs").replaceChildren(...Object.keys(REPORTS).map((k) => {
     const a = el("a", t(k));
     a.href = `#${k}`;
@@ -205,11 +230,15 @@ async function start() {
   try { await fillSelects(); } catch { /* an API key without operators:read still sees its reports */ }
   for (const [k, v] of q) { const f = document.querySelector(`#filters [name=${k}]`); if (f) f.value = v; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); show(); });
-  $("lang").addEventListener("change", () => { lang = $("lang").value; localStorage.setItem("chatcentre.lang", lang); show(); });
+  $("lang").value = window.i18n.lang;
+  $("lang").addEventListener("change", () => window.i18n.use($("lang").value) && location.reload());
   $("csv").addEventListener("click", () => download("csv"));
   $("xlsx").addEventListener("click", () => download("xlsx"));
   window.addEventListener("hashchange", show);
   await show();
 }
 
-start();
+// ?lang=ru opens the page in that language (and remembers it, as the selector does).
+const asked = new URLSearchParams(location.search).get("lang");
+if (asked && window.i18n.use(asked)) location.reload();
+else await window.i18n.ready.then(start);

@@ -1,6 +1,8 @@
 /*! chatcentre web chat widget.
  * <script src="https://YOUR-HOST/widget.js" data-widget-key="KEY" async></script>
- * Optional: data-title="Chat with us", data-subtitle="...", data-color="#4f46e5".
+ * Optional: data-lang="ru" (else the visitor's browser language), data-title="Chat with us",
+ * data-subtitle="...", data-color="#4f46e5". The texts come from the channel's widget
+ * settings (settings.texts.<lang>) and the widget's catalogue (GET /widget/v1/KEY/config).
  * Everything lives in a Shadow DOM; the only global is window.ChatcentreWidget. */
 (function () {
   "use strict";
@@ -16,8 +18,54 @@
   }
   var BASE = new URL(script.src, location.href).origin;
   var WS_BASE = BASE.replace(/^http/, "ws");
-  var TITLE = script.getAttribute("data-title") || "Chat with us";
-  var SUBTITLE = script.getAttribute("data-subtitle") || "We usually reply within a few minutes";
+
+  // ---------------------------------------------------------------- language
+  // data-lang, else the browser's first language we have (ru-RU -> ru), else English. The
+  // catalogue arrives with the config; until then (or without it) the texts are English.
+  var LANGS = ["en", "ru"];
+  function baseLang(tag) {
+    return String(tag || "").toLowerCase().split(/[-_]/)[0];
+  }
+  function visitorLanguage() {
+    var asked = baseLang(script.getAttribute("data-lang"));
+    if (LANGS.indexOf(asked) >= 0) return asked;
+    var tags = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (var i = 0; i < tags.length; i++) if (LANGS.indexOf(baseLang(tags[i])) >= 0) return baseLang(tags[i]);
+    return "en";
+  }
+  var LANG = visitorLanguage();
+  var catalog = { messages: {}, plural: { one: 0, other: 1 } };
+  var texts = {}; // the channel's own texts in LANG (settings.texts)
+  function N_(s) {
+    return s;
+  }
+  function fill(text, params) {
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return params && key in params ? String(params[key]) : whole;
+    });
+  }
+  function _(msgid, params) {
+    var t = catalog.messages[msgid];
+    return fill(typeof t === "string" ? t : msgid, params);
+  }
+  function ngettext(one, many, n) {
+    var forms = catalog.messages[one];
+    var cat = new Intl.PluralRules(LANG).select(n);
+    var text = Array.isArray(forms) ? forms[catalog.plural[cat] !== undefined ? catalog.plural[cat] : forms.length - 1] : cat === "one" ? one : many;
+    return fill(text, { n: n });
+  }
+  // A text: the embed's data-* attribute, else the channel's, else the translated default.
+  var DEFAULTS = {
+    title: N_("Chat with us"),
+    subtitle: N_("We usually reply within a few minutes"),
+    greeting: N_("Hi! Ask us anything: we are here to help."),
+    placeholder: N_("Write a message…"),
+    offline: N_("Offline: your messages go out when the connection is back"),
+  };
+  function text(key) {
+    var attr = key === "title" || key === "subtitle" ? script.getAttribute("data-" + key) : null;
+    return attr || texts[key] || _(DEFAULTS[key]);
+  }
   var COLOR = /^#[0-9a-fA-F]{3,8}$/.test(script.getAttribute("data-color") || "")
     ? script.getAttribute("data-color")
     : "#4f46e5";
@@ -140,11 +188,11 @@
     return e;
   }
 
-  var root = el("div", { class: "root", "data-open": "false" });
+  var root = el("div", { class: "root", "data-open": "false", lang: LANG });
   var launcher = el("button", {
     class: "launcher",
     type: "button",
-    "aria-label": "Open chat",
+    "aria-label": _("Open chat"),
     "aria-expanded": "false",
     "aria-controls": "cc-panel",
   });
@@ -164,30 +212,32 @@
   });
   var head = el("div", { class: "head" });
   var headText = el("div", { class: "head-text" });
-  headText.appendChild(el("p", { class: "title", id: "cc-title" }, TITLE));
+  var titleEl = el("p", { class: "title", id: "cc-title" }, text("title"));
+  headText.appendChild(titleEl);
   var sub = el("p", { class: "subtitle" });
   var dot = el("span", { class: "status", "data-state": "off", "aria-hidden": "true" });
+  var subText = el("span", { class: "subtitle-text" }, text("subtitle"));
   sub.appendChild(dot);
-  sub.appendChild(document.createTextNode(SUBTITLE));
+  sub.appendChild(subText);
   headText.appendChild(sub);
-  var closeBtn = el("button", { class: "close", type: "button", "aria-label": "Close chat" }, "×");
+  var closeBtn = el("button", { class: "close", type: "button", "aria-label": _("Close chat") }, "×");
   head.appendChild(headText);
   head.appendChild(closeBtn);
 
-  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
-  var hello = el("li", { class: "hello" }, "Hi! Ask us anything: we are here to help.");
+  var log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": _("Messages") });
+  var hello = el("li", { class: "hello" }, text("greeting"));
   log.appendChild(hello);
 
   var form = el("form", { class: "form" });
-  var label = el("label", { class: "sr", for: "cc-input" }, "Your message");
+  var label = el("label", { class: "sr", for: "cc-input" }, _("Your message"));
   var input = el("textarea", {
     class: "input",
     id: "cc-input",
     rows: "1",
-    placeholder: "Write a message…",
+    placeholder: text("placeholder"),
     maxlength: "4096",
   });
-  var send = el("button", { class: "send", type: "submit", "aria-label": "Send" });
+  var send = el("button", { class: "send", type: "submit", "aria-label": _("Send") });
   send.innerHTML = ICON_SEND;
   form.appendChild(label);
   form.appendChild(input);
@@ -196,13 +246,50 @@
   panel.appendChild(head);
   panel.appendChild(log);
   panel.appendChild(form);
-  panel.appendChild(el("div", { class: "brandline" }, "Powered by chatcentre"));
+  var brandline = el("div", { class: "brandline" }, _("Powered by chatcentre"));
+  panel.appendChild(brandline);
   root.appendChild(panel);
   root.appendChild(launcher);
   shadow.appendChild(root);
 
   // ---------------------------------------------------------------- rendering
-  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
+
+  // The config's texts and catalogue, once they arrive: everything shown is set again.
+  function applyTexts() {
+    titleEl.textContent = text("title");
+    hello.textContent = text("greeting");
+    input.setAttribute("placeholder", text("placeholder"));
+    label.textContent = _("Your message");
+    log.setAttribute("aria-label", _("Messages"));
+    closeBtn.setAttribute("aria-label", _("Close chat"));
+    send.setAttribute("aria-label", _("Send"));
+    brandline.textContent = _("Powered by chatcentre");
+    showConnection();
+    render();
+  }
+
+  // The subtitle, or the offline text while the socket is down.
+  function showConnection() {
+    var on = dot.getAttribute("data-state") === "on";
+    subText.textContent = on || !state.token ? text("subtitle") : text("offline");
+  }
+
+  function loadConfig() {
+    return api("GET", "/config?lang=" + encodeURIComponent(LANG)).then(
+      function (c) {
+        LANG = c.lang;
+        root.setAttribute("lang", LANG);
+        timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
+        catalog = { messages: c.messages || {}, plural: c.plural || { one: 0, other: 1 } };
+        texts = c.texts || {};
+        applyTexts();
+      },
+      function () {
+        /* an older server or offline: the English defaults stay */
+      }
+    );
+  }
 
   function itemFor(m) {
     var li = el("li", { class: "m " + (m.direction === "inbound" ? "m-in" : "m-out") });
@@ -210,7 +297,7 @@
     if (m.status) li.setAttribute("data-status", m.status);
     var files = (m.attachments || []).filter(function (a) { return a && a.url; });
     if (m.text || !files.length) {
-      li.appendChild(el("div", { class: "b" }, m.text || (m.attachments && m.attachments.length ? "(attachment)" : "")));
+      li.appendChild(el("div", { class: "b" }, m.text || (m.attachments && m.attachments.length ? _("(attachment)") : "")));
     }
     files.forEach(function (a) {
       // A signed link that expires: it opens the file without the visitor's token.
@@ -218,13 +305,13 @@
       if (href.protocol !== "https:" && href.protocol !== "http:") return;
       li.appendChild(
         el("a", { class: "b file", href: href.href, target: "_blank", rel: "noopener noreferrer" },
-          a.filename || "file")
+          a.filename || _("file"))
       );
     });
     var t = el("div", { class: "t" });
     if (m.status === "failed") {
-      t.appendChild(document.createTextNode("Not sent. "));
-      var retry = el("button", { class: "retry", type: "button" }, "Retry");
+      t.appendChild(document.createTextNode(_("Not sent.") + " "));
+      var retry = el("button", { class: "retry", type: "button" }, _("Retry"));
       retry.addEventListener("click", function () {
         m.status = "sending";
         render();
@@ -233,7 +320,7 @@
       t.appendChild(retry);
     } else {
       t.textContent =
-        m.status === "sending" ? "Sending…" : timeFmt.format(new Date(m.created_at || Date.now()));
+        m.status === "sending" ? _("Sending…") : timeFmt.format(new Date(m.created_at || Date.now()));
     }
     li.appendChild(t);
     return li;
@@ -251,7 +338,7 @@
     else badge.setAttribute("hidden", "");
     launcher.setAttribute(
       "aria-label",
-      state.unread && !state.open ? "Open chat (" + state.unread + " new)" : "Open chat"
+      state.unread && !state.open ? ngettext("Open chat ({n} new)", "Open chat ({n} new)", state.unread) : _("Open chat")
     );
   }
 
@@ -496,6 +583,7 @@
         if (ev.type === "ready") {
           state.attempt = 0;
           dot.setAttribute("data-state", "on");
+          showConnection();
         } else if (ev.type === "message.created" && ev.data) {
           addServerMessage(ev.data, !ev.replay);
         }
@@ -504,6 +592,7 @@
     ws.onclose = function (e) {
       clearInterval(pinger);
       dot.setAttribute("data-state", "off");
+      showConnection();
       if (state.ws !== ws) return;
       state.ws = null;
       if (e.code === 4403) return; // this site may not use the widget
@@ -565,6 +654,7 @@
 
   function start() {
     document.body.appendChild(host);
+    loadConfig();
     setOpen(!!state.open, false);
     // Messages typed before a reload that never reached the server go out again (same id).
     state.pending.forEach(function (p) {
