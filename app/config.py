@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     routing_tick_seconds: float = Field(
         default=1.0, description="How often response targets and queue alerts are checked"
     )
+    automation_tick_seconds: float = Field(
+        default=1.0, description="How often automation rules read new events and timers"
+    )
+    automation_max_actions_per_minute: int = Field(
+        default=20, ge=1, description="Automation actions a conversation takes a minute at most"
+    )
     outbox_max_attempts: int = Field(default=8, description="Send attempts before failed")
     outbox_backoff_initial_seconds: float = Field(default=1.0, description="First retry delay")
     outbox_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")

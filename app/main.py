@@ -14,6 +14,7 @@ from app import handlers, plugins
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
+from app.automation.api import router as automation_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels import registry
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         console_router,
         chains_router,
         tracking_router,
+        automation_router,
     ):
         app.include_router(router)
     return app

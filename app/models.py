@@ -11,6 +11,7 @@ import app.search.models
 import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
+from app.automation.models import AutomationRule, AutomationRun, Macro
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
@@ -49,6 +50,8 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuditEntry",
+    "AutomationRule",
+    "AutomationRun",
     "Base",
     "CadenceSend",
     "CadenceTemplate",
@@ -62,6 +65,7 @@ __all__ = [
     "DomainEventRow",
     "EventConsumer",
     "JobRun",
+    "Macro",
     "Message",
     "MessageAttachment",
     "Operator",

@@ -8,6 +8,7 @@ import contextlib
 
 import app.models  # noqa: F401  (every model and visibility rule, in a worker-only process too)
 from app import plugins  # noqa: F401 - registers the channel plugins
+from app.automation.tasks import AutomationRules
 from app.chains.tasks import ChainWatchdogs
 from app.channels import registry
 from app.channels.plugin import Worker
@@ -35,6 +36,7 @@ class Workers:
         self.cadence_messages = CadenceMessages(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
+        self.automation = AutomationRules(ctx, interval=ctx.settings.automation_tick_seconds)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -57,6 +59,7 @@ class Workers:
         self._tasks.append(
             asyncio.create_task(self.pending_statuses.run_forever(), name="pending-statuses")
         )
+        self._tasks.append(asyncio.create_task(self.automation.run_forever(), name="automation"))
 
     async def stop(self) -> None:
         for d in self.dispatchers:
@@ -69,6 +72,7 @@ class Workers:
         self.cadence_messages.stop()
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()
+        self.automation.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

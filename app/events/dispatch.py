@@ -36,6 +36,9 @@ Phase = Literal["tx", "after_commit"]
 
 MAX_DEPTH = 5  # events raised by handlers of events raised by handlers of ...
 _DEPTH_KEY = "event_depth"
+# Who caused the events a session raises when it is not a person's request (e.g.
+# "automation"): stored as their actor_kind, so automation ignores its own effects.
+ORIGIN_KEY = "event_origin"
 
 
 class EventLoop(RuntimeError):
@@ -102,7 +105,11 @@ def event_row(ev: DomainEvent) -> DomainEventRow:
 
 async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = False) -> None:
     if ev.durable and not stored:
-        session.add(event_row(ev))
+        row = event_row(ev)
+        origin = session.info.get(ORIGIN_KEY)
+        if origin is not None:
+            row.actor_kind = origin
+        session.add(row)
     handlers = _handlers.get(type(ev), [])
     depth = session.info.get(_DEPTH_KEY, 0)
     if depth >= MAX_DEPTH:

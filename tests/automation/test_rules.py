@@ -1,0 +1,229 @@
+"""Automation rules: once per event (also under concurrent delivery), never on their own
+effects, visible in the conversation, capped per minute, and the dry run writes nothing."""
+
+import asyncio
+import time
+from typing import Any
+
+from app.automation import engine
+from app.automation.conditions import Facts, matches
+from app.automation.language import guess
+from app.automation.schemas import TextMatchesCondition
+from app.inbox.models import Conversation
+from tests.automation.conftest import CAP, World, settle, visible
+from tests.helpers import auth
+
+
+async def test_a_rule_runs_once_per_event_and_shows_as_system_notes(world: World) -> None:
+    rule = await world.rule(
+        trigger={"type": "message.created"},
+        conditions=[{"type": "text_contains", "values": ["PRICE"]}],
+        actions=[{"type": "set_priority", "priority": 5}, {"type": "add_note", "text": "Hot"}],
+    )
+    await world.say("and the weather?")  # no match
+    await settle(world.run)
+    assert (await world.conversation())["priority"] == 0
+    await world.say("What is the price?")
+    await settle(world.run)
+    assert (await world.conversation())["priority"] == 5
+    notes = [m for m in await world.messages() if m["direction"] == "internal"]
+    assert [(n["sender_type"], n["text"]) for n in notes] == [
+        ("system", "Rule «r»: priority set to 5"),
+        ("system", "Hot"),
+    ]
+    audited = await world.scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'automation.action' AND target_id = :c",
+        c=world.conversation_id,
+    )
+    assert audited == 2
+
+    # Redelivery: the consumer reads everything again; the claims hold.
+    await world.scalar("UPDATE event_consumers SET last_event_id = 1 RETURNING 1")
+    await settle(world.run)
+    assert len([m for m in await world.messages() if m["direction"] == "internal"]) == 2
+    runs = await world.scalar(
+        "SELECT count(*) FROM automation_runs WHERE rule_id = :r AND actions_run > 0",
+        r=rule["id"],
+    )
+    assert runs == 1
+
+
+async def test_concurrent_deliveries_run_a_rule_once(world: World) -> None:
+    await world.rule(
+        trigger={"type": "message.created"},
+        actions=[{"type": "add_note", "text": "Seen"}],
+    )
+    await world.say("one")
+    await world.say("two")
+    await visible(world)
+    # Eight readers at once, each on its own connection, all reading the same events.
+    read = await asyncio.gather(*(engine.drain(world.run.ctx) for _ in range(8)))
+    assert read.count(0) < 7  # several really read them concurrently
+    await settle(world.run)
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert notes == ["Seen", "Seen"]  # one per message, never more
+
+
+async def test_a_rule_that_sends_does_not_retrigger_on_its_own_message(world: World) -> None:
+    await world.rule(
+        # Outgoing messages too: only the origin marker keeps this from answering itself.
+        trigger={"type": "message.created", "include_outgoing": True},
+        actions=[{"type": "send_message", "text": "Thanks, we are on it"}],
+    )
+    await world.say("help")
+    for _ in range(3):
+        await settle(world.run)
+    sent = [m for m in await world.messages() if m["direction"] == "outbound"]
+    assert [m["text"] for m in sent] == ["Thanks, we are on it"]
+    origin = await world.scalar(
+        "SELECT actor_kind FROM domain_events WHERE name = 'message.created' "
+        "AND (payload->>'message_id')::bigint = :m",
+        m=sent[0]["id"],
+    )
+    assert origin == "automation"
+
+
+async def test_the_rate_cap_holds_per_conversation_and_minute(world: World) -> None:
+    await world.rule(
+        trigger={"type": "message.created"},
+        actions=[
+            {"type": "set_priority", "priority": 1},
+            {"type": "set_priority", "priority": 2},
+            {"type": "set_priority", "priority": 3},
+        ],
+    )
+    for word in ("a", "b", "c"):
+        await world.say(word)
+    await settle(world.run)
+    ran = await world.scalar(
+        "SELECT sum(actions_run) FROM automation_runs WHERE conversation_id = :c",
+        c=world.conversation_id,
+    )
+    assert ran == CAP
+    capped = await world.scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'automation.rate_capped'"
+    )
+    assert capped == 2  # the second message's rule ran in part, the third's not at all
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert sum("limit of 4 automated actions" in n for n in notes) == 2
+
+
+async def test_dry_run_shows_what_would_happen_and_changes_nothing(world: World) -> None:
+    rule = await world.rule(
+        trigger={"type": "message.created"},
+        conditions=[
+            {"type": "text_matches", "pattern": r"\border\s+#?\d+"},
+            {"type": "language", "language": "en"},
+        ],
+        actions=[{"type": "resolve"}],
+    )
+    events_before = await world.scalar("SELECT count(*) FROM domain_events")
+    r = await world.run.client.post(
+        f"/api/v1/automation-rules/{rule['id']}/dry-run",
+        json={
+            "type": "message.created",
+            "conversation_id": world.conversation_id,
+            "text": "Where is order #123?",
+        },
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["trigger_matches"] and body["would_run"]
+    assert [c["matched"] for c in body["conditions"]] == [True, True]
+    assert body["actions"] == [{"type": "resolve"}]
+    r = await world.run.client.post(
+        f"/api/v1/automation-rules/{rule['id']}/dry-run",
+        json={
+            "type": "message.created",
+            "conversation_id": world.conversation_id,
+            "text": "Где мой заказ 123?",
+        },
+        headers=auth(world.admin),
+    )
+    assert [c["matched"] for c in r.json()["conditions"]] == [False, False]
+    assert r.json()["would_run"] is False and r.json()["actions"] == []
+    assert (await world.conversation())["status"] == "open"
+    assert await world.scalar("SELECT count(*) FROM automation_runs") == 0
+    assert await world.scalar("SELECT count(*) FROM domain_events") == events_before
+
+
+async def test_no_reply_fires_once_per_conversation(world: World) -> None:
+    await world.rule(
+        trigger={"type": "no_reply", "minutes": 5},
+        actions=[{"type": "add_note", "text": "Nobody answered"}],
+    )
+    assert await engine.fire_no_reply(world.run.ctx) == 0  # not yet
+    await world.scalar(
+        "UPDATE conversations SET last_inbound_at = now() - interval '6 minutes' "
+        "WHERE id = :c RETURNING 1",
+        c=world.conversation_id,
+    )
+    fired = await asyncio.gather(*(engine.fire_no_reply(world.run.ctx) for _ in range(3)))
+    assert sum(fired) == 1
+    assert await engine.fire_no_reply(world.run.ctx) == 0
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert notes == ["Nobody answered"]
+
+
+async def test_rule_bodies_are_validated(world: World) -> None:
+    bad: list[dict[str, Any]] = [
+        {"trigger": {"type": "message.deleted"}, "actions": [{"type": "resolve"}]},
+        {"trigger": {"type": "no_reply"}, "actions": [{"type": "resolve"}]},
+        {
+            "trigger": {"type": "message.created"},
+            "conditions": [{"type": "text_matches", "pattern": "(unclosed"}],
+            "actions": [{"type": "resolve"}],
+        },
+        {"trigger": {"type": "message.created"}, "actions": [{"type": "explode"}]},
+        {"trigger": {"type": "message.created"}, "actions": []},
+    ]
+    for body in bad:
+        r = await world.run.client.post(
+            "/api/v1/automation-rules", json={"name": "x", **body}, headers=auth(world.admin)
+        )
+        assert r.status_code == 422, (body, r.text)
+    assert await world.scalar("SELECT count(*) FROM automation_rules") == 0
+
+
+async def test_rules_are_listed_in_their_order(world: World) -> None:
+    a = await world.rule(trigger={"type": "conversation.created"}, actions=[{"type": "resolve"}])
+    b = await world.rule(trigger={"type": "conversation.resolved"}, actions=[{"type": "resolve"}])
+    h = auth(world.admin)
+    r = await world.run.client.put(
+        "/api/v1/automation-rules/order", json={"rule_ids": [b["id"], a["id"]]}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert [x["id"] for x in r.json()] == [b["id"], a["id"]]
+    r = await world.run.client.put(
+        "/api/v1/automation-rules/order", json={"rule_ids": [b["id"]]}, headers=h
+    )
+    assert r.status_code == 422
+    r = await world.run.client.patch(
+        f"/api/v1/automation-rules/{a['id']}", json={"active": False}, headers=h
+    )
+    assert r.json()["active"] is False
+    r = await world.run.client.delete(f"/api/v1/automation-rules/{a['id']}", headers=h)
+    assert r.status_code == 204
+    actions = await world.scalar(
+        "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log "
+        "WHERE action LIKE 'automation_rule.%'"
+    )
+    assert actions == (
+        "automation_rule.create,automation_rule.create,automation_rule.order,"
+        "automation_rule.update,automation_rule.delete"
+    )
+
+
+def test_a_catastrophic_pattern_times_out_as_no_match() -> None:
+    conv = Conversation(channel_account_id=1, team_id=None)
+    facts = Facts(conv, None, "a" * 40 + "!")
+    started = time.monotonic()
+    assert not matches(TextMatchesCondition(type="text_matches", pattern=r"^(a+)+$"), facts)
+    assert time.monotonic() - started < 2
+
+
+def test_the_language_guess() -> None:
+    assert guess("Здравствуйте, где мой заказ?") == "ru"
+    assert guess("Hello, where is my order? Заказ") == "en"
+    assert guess("👍 123") is None
