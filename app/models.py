@@ -21,6 +21,7 @@ from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
 from app.ingest.sql import INGEST_MESSAGE
+from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
@@ -62,6 +63,7 @@ __all__ = [
     "DomainEventRow",
     "EventConsumer",
     "JobRun",
+    "Label",
     "Message",
     "MessageAttachment",
     "Operator",
@@ -76,6 +78,8 @@ __all__ = [
     "Team",
     "Touchpoint",
     "WsTicket",
+    "contact_labels",
+    "conversation_labels",
     "operator_channels",
     "team_members",
 ]
