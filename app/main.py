@@ -14,6 +14,7 @@ from app import handlers, plugins
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
+from app.canned.api import router as canned_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels import registry
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         attachments_router,
         contacts_router,
         labels_router,
+        canned_router,
         search_router,
         touchpoints_router,
         analytics_router,

@@ -11,6 +11,7 @@ import app.search.models
 import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
+from app.canned.models import CannedResponse
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
@@ -53,6 +54,7 @@ __all__ = [
     "Base",
     "CadenceSend",
     "CadenceTemplate",
+    "CannedResponse",
     "Category",
     "ChainTemplate",
     "ChainWatchdog",
