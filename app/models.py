@@ -12,6 +12,7 @@ import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.automation.models import AutomationRule, AutomationRun, Macro
+from app.canned.models import CannedResponse
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
@@ -22,6 +23,7 @@ from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
 from app.ingest.sql import INGEST_MESSAGE
+from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
@@ -55,6 +57,7 @@ __all__ = [
     "Base",
     "CadenceSend",
     "CadenceTemplate",
+    "CannedResponse",
     "Category",
     "ChainTemplate",
     "ChainWatchdog",
@@ -65,6 +68,7 @@ __all__ = [
     "DomainEventRow",
     "EventConsumer",
     "JobRun",
+    "Label",
     "Macro",
     "Message",
     "MessageAttachment",
@@ -80,6 +84,8 @@ __all__ = [
     "Team",
     "Touchpoint",
     "WsTicket",
+    "contact_labels",
+    "conversation_labels",
     "operator_channels",
     "team_members",
 ]

@@ -13,16 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.automation.schemas import (
     Action,
+    AddLabelAction,
     AddNoteAction,
     AssignOperatorAction,
     AssignTeamAction,
     ResolveAction,
+    SendCannedAction,
     SendMessageAction,
     SetCategoryAction,
     SetPriorityAction,
     SetStageAction,
     SnoozeAction,
 )
+from app.canned import service as canned_service
 from app.contacts import service as contacts_service
 from app.contacts.schemas import ContactUpdate
 from app.core.errors import DomainError
@@ -30,6 +33,7 @@ from app.events.dispatch import raise_event
 from app.events.types import ConversationUpdated
 from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, ConversationStatus, SenderType
+from app.labels import service as labels_service
 from app.operators.scopes import ALL_SCOPES
 from app.operators.service import Principal
 from app.routing import commands as routing_commands
@@ -128,6 +132,19 @@ async def _perform(
         case SendMessageAction(text=text):
             await _send(session, conv, text, by, index)
             return "message sent"
+        case SendCannedAction(canned_response_id=canned_id):
+            canned = (
+                # An operator's macro sends only the responses they may use.
+                await canned_service.get_visible(session, p, canned_id)
+                if p.kind == "operator"
+                else canned_id
+            )
+            text = await canned_service.render(session, canned, conv.id, operator_id=p.operator_id)
+            await _send(session, conv, text, by, index)
+            return f"canned response {canned_id} sent"
+        case AddLabelAction(name=name):
+            await labels_service.add_label(session, "conversation", conv.id, name, by=p.operator_id)
+            return f"label {name} added"
         case AddNoteAction(text=text):
             await inbox_commands.queue_outgoing(
                 session,

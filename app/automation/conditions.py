@@ -11,6 +11,7 @@ from app.automation.schemas import (
     Condition,
     ContactCategoryCondition,
     ContactStageCondition,
+    LabelCondition,
     LanguageCondition,
     TeamCondition,
     TextContainsCondition,
@@ -33,6 +34,7 @@ class Facts:
     conversation: Conversation
     contact: Contact | None
     text: str
+    labels: tuple[str, ...] = ()  # the conversation's
 
 
 def matches(condition: Condition, facts: Facts) -> bool:
@@ -53,6 +55,9 @@ def matches(condition: Condition, facts: Facts) -> bool:
             return contact is not None and contact.stage in values
         case LanguageCondition(language=wanted):
             return language.guess(text) == wanted
+        case LabelCondition(names=names):
+            carried = {n.casefold() for n in facts.labels}
+            return any(n.strip().casefold() in carried for n in names)
     raise AssertionError(f"unhandled condition {condition!r}")
 
 

@@ -39,6 +39,7 @@ from app.events.models import DomainEventRow
 from app.inbox import rules as inbox_rules
 from app.inbox.commands import queue_outgoing
 from app.inbox.models import Conversation, ConversationStatus, Direction, Message, SenderType
+from app.labels import service as labels_service
 
 CONSUMER = "automation"
 ORIGIN = "automation"
@@ -102,7 +103,8 @@ async def facts_for(session: AsyncSession, conv: Conversation, what: Happening) 
             .limit(1)
         )
     contact = await session.get(Contact, conv.contact_id)
-    return Facts(conv, contact, text or "")
+    labels = await labels_service.names_of(session, "conversation", conv.id)
+    return Facts(conv, contact, text or "", tuple(labels))
 
 
 async def evaluate(

@@ -102,6 +102,13 @@ class LanguageCondition(RequestModel):
     language: Literal["ru", "en"]
 
 
+class LabelCondition(RequestModel):
+    """The conversation carries any of these labels (any case)."""
+
+    type: Literal["label"]
+    names: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1)
+
+
 Condition = Annotated[
     ChannelCondition
     | TeamCondition
@@ -109,7 +116,8 @@ Condition = Annotated[
     | TextMatchesCondition
     | ContactCategoryCondition
     | ContactStageCondition
-    | LanguageCondition,
+    | LanguageCondition
+    | LabelCondition,
     Field(discriminator="type"),
 ]
 
@@ -146,6 +154,18 @@ class SendMessageAction(RequestModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+class AddLabelAction(RequestModel):
+    type: Literal["add_label"]
+    name: str = Field(min_length=1, max_length=64)
+
+
+class SendCannedAction(RequestModel):
+    """Send a canned response, its variables filled in for the conversation."""
+
+    type: Literal["send_canned"]
+    canned_response_id: int
+
+
 class AddNoteAction(RequestModel):
     type: Literal["add_note"]
     text: str = Field(min_length=1, max_length=4000)
@@ -167,6 +187,8 @@ Action = Annotated[
     | SetCategoryAction
     | SetStageAction
     | SendMessageAction
+    | SendCannedAction
+    | AddLabelAction
     | AddNoteAction
     | ResolveAction
     | SnoozeAction,

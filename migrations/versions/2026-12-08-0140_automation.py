@@ -2,7 +2,7 @@
 and macros
 
 Revision ID: a7c1e5d2b940
-Revises: edac72731d67
+Revises: 3c1a9e0b7d21, 3b9e2c41d7a5
 Create Date: 2026-12-08 01:40:00.000000
 """
 
@@ -13,7 +13,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "a7c1e5d2b940"
-down_revision: str | None = "edac72731d67"
+# Also joins main's two heads (labels and search speed) until the lead re-chains them.
+down_revision: str | tuple[str, ...] | None = ("3c1a9e0b7d21", "3b9e2c41d7a5")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
