@@ -232,8 +232,8 @@ async def run_macro(
 ) -> int:
     """Run a macro on a conversation the operator sees, as the operator (the same executor
     as the rules; each action audited and noted). The number of actions that succeeded."""
-    macro = await get_macro(session, principal, macro_id)
     conv = await get_conversation(session, principal, conversation_id, lock=True)
+    macro = await get_macro(session, principal, macro_id)
     return await executor.run(
         session,
         conv,

@@ -400,6 +400,84 @@ API_RULES: dict[Route, Rule] = {
             {"conversation_id": w.conversation_id},
         ),
     ),
+    # Automation rules: admins (and API keys that may change operators' settings).
+    ("GET", "/api/v1/automation-rules"): Rule(
+        scopes.OPERATORS_WRITE, operator=False, call=_to("/api/v1/automation-rules")
+    ),
+    ("POST", "/api/v1/automation-rules"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/automation-rules",
+            {
+                "name": f"rule-{w.unique()}",
+                "active": False,
+                "trigger": {"type": "conversation.created"},
+                "actions": [{"type": "add_note", "text": "x"}],
+            },
+        ),
+    ),
+    ("PUT", "/api/v1/automation-rules/order"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=422,  # the allowed caller is told the list is incomplete
+        call=lambda w: ("/api/v1/automation-rules/order", {"rule_ids": [999999999]}),
+    ),
+    ("GET", "/api/v1/automation-rules/{rule_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,
+        call=_to("/api/v1/automation-rules/999999999"),
+    ),
+    ("PATCH", "/api/v1/automation-rules/{rule_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/automation-rules/999999999", {"active": False}),
+    ),
+    ("DELETE", "/api/v1/automation-rules/{rule_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,
+        call=_to("/api/v1/automation-rules/999999999"),
+    ),
+    ("POST", "/api/v1/automation-rules/{rule_id}/dry-run"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: (
+            "/api/v1/automation-rules/999999999/dry-run",
+            {"type": "message.created", "conversation_id": w.conversation_id},
+        ),
+    ),
+    # Macros: an operator's own and the shared ones (never an API key's).
+    ("GET", "/api/v1/macros"): Rule(None, operator=True, api_key=False, call=_to("/api/v1/macros")),
+    ("POST", "/api/v1/macros"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        ok=201,
+        call=lambda w: ("/api/v1/macros", {"name": "m", "actions": [{"type": "resolve"}]}),
+    ),
+    ("PATCH", "/api/v1/macros/{macro_id}"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        ok=404,
+        call=lambda w: ("/api/v1/macros/999999999", {"name": "n"}),
+    ),
+    ("DELETE", "/api/v1/macros/{macro_id}"): Rule(
+        None, operator=True, api_key=False, ok=404, call=_to("/api/v1/macros/999999999")
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/macros/{macro_id}/run"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        api_key=False,
+        outsider=NOT_YOURS,
+        ok=404,  # the conversation is checked first, then the (missing) macro
+        call=_to("/api/v1/conversations/{w.conversation_id}/macros/999999999/run"),
+    ),
     ("GET", "/api/v1/conversations/{conversation_id}/labels"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,
@@ -682,6 +760,12 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("PATCH", "/api/v1/canned-responses/{canned_id}"): "a canned response, 404 unless visible",
     ("DELETE", "/api/v1/canned-responses/{canned_id}"): "a canned response, 404 unless visible",
     ("POST", "/api/v1/canned-responses/{canned_id}/render"): "404 unless visible (see above)",
+    # Macros: the caller's own and the shared ones; someone else's personal macro is 404
+    # (tests/automation/test_macros.py).
+    ("GET", "/api/v1/macros"): "the caller's own and the shared macros",
+    ("POST", "/api/v1/macros"): "a macro of the caller's own",
+    ("PATCH", "/api/v1/macros/{macro_id}"): "a macro, 404 unless the caller's or shared",
+    ("DELETE", "/api/v1/macros/{macro_id}"): "a macro, 404 unless the caller's or shared",
     ("GET", "/api/v1/channel-types"): "the installation's channel types",
     ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
     ("GET", "/api/v1/priority-levels"): "installation-wide priority levels and their quotas",
