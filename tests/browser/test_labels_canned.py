@@ -3,14 +3,17 @@ conversation's header, adding and removing a label there, the label filter; the 
 "/" picker (filtering as one types, arrows, Enter inserts the server-rendered text, Esc
 closes, and none of it sends a message)."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import Served
 from tests.browser.test_console_and_widget import PASSWORD, log_in, setup, still_same_page
+from tests.browser.test_i18n_themes import run_axe
 from tests.helpers import auth, visitor_post, visitor_session
 
 
@@ -165,4 +168,21 @@ async def test_slash_opens_the_canned_response_picker(
         "Hello from Vera Lee",
         "Hi! Hello Vera, this is Alex.",
     ]
+    await ctx.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_chips_and_picker_keep_contrast_in_both_themes(
+    served: Served, browser: Browser, screenshots: Path, scheme: str
+) -> None:
+    await _world(served)
+    # bypass_csp: axe is injected as a script the page's CSP would refuse.
+    ctx, op = await log_in(browser, served, color_scheme=scheme, bypass_csp=True)
+    await _item(op, "Vera Lee").click()
+    await expect(op.locator("#thread-labels .label-name")).to_have_text(["VIP"])
+    await op.locator("#composer-text").press_sequentially("/")
+    await expect(op.locator("#canned-picker .canned-option")).to_have_count(2)
+    violations = await run_axe(op)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+    await op.screenshot(path=str(screenshots / f"console-labels-canned-{scheme}.png"))
     await ctx.close()
