@@ -12,6 +12,14 @@ import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.automation.models import AutomationRule, AutomationRun, Macro
+from app.business_hours.models import (
+    AutoReplyClaim,
+    AutoReplyText,
+    BusinessHoliday,
+    BusinessHours,
+    BusinessInterval,
+)
+from app.business_hours.sql import ALL as BUSINESS_HOURS_FUNCTIONS
 from app.canned.models import CannedResponse
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
@@ -45,6 +53,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     AWAITING_SURVEY,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,
+    *BUSINESS_HOURS_FUNCTIONS,
 )
 
 __all__ = [
@@ -52,9 +61,14 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuditEntry",
+    "AutoReplyClaim",
+    "AutoReplyText",
     "AutomationRule",
     "AutomationRun",
     "Base",
+    "BusinessHoliday",
+    "BusinessHours",
+    "BusinessInterval",
     "CadenceSend",
     "CadenceTemplate",
     "CannedResponse",

@@ -7,6 +7,7 @@ import regex
 
 from app.automation import language
 from app.automation.schemas import (
+    BusinessHoursCondition,
     ChannelCondition,
     Condition,
     ContactCategoryCondition,
@@ -35,6 +36,7 @@ class Facts:
     contact: Contact | None
     text: str
     labels: tuple[str, ...] = ()  # the conversation's
+    open_hours: bool = True  # its team's business hours, at the moment in question
 
 
 def matches(condition: Condition, facts: Facts) -> bool:
@@ -55,6 +57,8 @@ def matches(condition: Condition, facts: Facts) -> bool:
             return contact is not None and contact.stage in values
         case LanguageCondition(language=wanted):
             return language.guess(text) == wanted
+        case BusinessHoursCondition(open=wanted):
+            return facts.open_hours == wanted
         case LabelCondition(names=names):
             carried = {n.casefold() for n in facts.labels}
             return any(n.strip().casefold() in carried for n in names)

@@ -30,6 +30,7 @@ from app.automation.schemas import (
     NoReplyTrigger,
     Trigger,
 )
+from app.business_hours import service as business_hours
 from app.config import Settings
 from app.contacts.models import Contact
 from app.core.context import AppContext
@@ -65,6 +66,7 @@ class Happening:
     fields: tuple[str, ...] = ()  # contact.changed
     message_id: int | None = None
     text: str | None = None  # a dry run's sample text
+    at: datetime | None = None  # when it happened (None: now)
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,7 +106,8 @@ async def facts_for(session: AsyncSession, conv: Conversation, what: Happening) 
         )
     contact = await session.get(Contact, conv.contact_id)
     labels = await labels_service.names_of(session, "conversation", conv.id)
-    return Facts(conv, contact, text or "", tuple(labels))
+    open_hours = await business_hours.is_open(session, conv.team_id, what.at or datetime.now(UTC))
+    return Facts(conv, contact, text or "", tuple(labels), open_hours)
 
 
 async def evaluate(
@@ -215,7 +218,9 @@ async def _note_cap(
 # --- the stored events ------------------------------------------------------------------
 
 
-def happening_of(name: str, payload: dict[str, Any]) -> Happening | None:
+def happening_of(
+    name: str, payload: dict[str, Any], at: datetime | None = None
+) -> Happening | None:
     trigger = TRIGGER_OF_EVENT.get(name)
     if trigger is None:
         return None
@@ -224,6 +229,7 @@ def happening_of(name: str, payload: dict[str, Any]) -> Happening | None:
         direction=payload.get("direction"),
         fields=tuple(payload.get("fields") or ()),
         message_id=payload.get("message_id"),
+        at=at,
         payload=payload,
     )
 
@@ -262,7 +268,7 @@ async def drain(ctx: AppContext, batch: int = 200) -> int:
         rules = await active_rules(session)
         triggers = {r.trigger.get("type") for r in rules}
     for event_id, name, actor_kind, occurred_at, payload in events:
-        what = happening_of(name, payload)
+        what = happening_of(name, payload, occurred_at)
         if what is None or actor_kind == ORIGIN or what.trigger not in triggers:
             continue
         async with ctx.sessions() as session:

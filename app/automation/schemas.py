@@ -109,6 +109,14 @@ class LabelCondition(RequestModel):
     names: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1)
 
 
+class BusinessHoursCondition(RequestModel):
+    """Inside (open: true) or outside (open: false) the conversation's team's business hours
+    at the moment of the event (app.business_hours; no schedule: always open)."""
+
+    type: Literal["business_hours"]
+    open: bool = True
+
+
 Condition = Annotated[
     ChannelCondition
     | TeamCondition
@@ -117,7 +125,8 @@ Condition = Annotated[
     | ContactCategoryCondition
     | ContactStageCondition
     | LanguageCondition
-    | LabelCondition,
+    | LabelCondition
+    | BusinessHoursCondition,
     Field(discriminator="type"),
 ]
 

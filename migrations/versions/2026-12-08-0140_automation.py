@@ -2,7 +2,7 @@
 and macros
 
 Revision ID: a7c1e5d2b940
-Revises: 3c1a9e0b7d21, 3b9e2c41d7a5
+Revises: b7a1c2d3e4f5
 Create Date: 2026-12-08 01:40:00.000000
 """
 
@@ -13,8 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "a7c1e5d2b940"
-# Also joins main's two heads (labels and search speed) until the lead re-chains them.
-down_revision: str | tuple[str, ...] | None = ("3c1a9e0b7d21", "3b9e2c41d7a5")
+down_revision: str | None = "b7a1c2d3e4f5"  # main's head (business hours) when merged
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 pending list, a contact's conversations newest first
 
 Revision ID: 3b9e2c41d7a5
-Revises: edac72731d67
+Revises: 3c1a9e0b7d21
 Create Date: 2026-12-08 02:10:00
 
 - contacts.phone_key is chatcentre_phone_key(phone), a stored generated column: the search
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "3b9e2c41d7a5"
-down_revision: str | None = "edac72731d67"
+down_revision: str | None = "3c1a9e0b7d21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

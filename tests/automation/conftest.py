@@ -85,7 +85,9 @@ async def settle(run: Running) -> None:
     still running anywhere on the server, so one round may not see them all)."""
     from app.automation import engine
 
-    for _ in range(200):
+    # Patient: any long transaction on the shared server (a DROP DATABASE elsewhere) holds
+    # the reader's horizon back until it ends.
+    for _ in range(2400):
         await engine.drain(run.ctx)
         async with run.ctx.sessions() as session:
             behind = await session.scalar(
@@ -103,7 +105,7 @@ async def settle(run: Running) -> None:
 async def visible(world: World) -> None:
     """Wait until a reader sees every stored event (none is behind a transaction still
     running elsewhere on the server), so concurrent readers all get the same batch."""
-    for _ in range(400):
+    for _ in range(2400):
         behind = await world.scalar(
             "SELECT count(*) FROM domain_events WHERE txid >= "
             "pg_snapshot_xmin(pg_current_snapshot()) AND id > coalesce((SELECT last_event_id "

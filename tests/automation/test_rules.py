@@ -227,3 +227,23 @@ def test_the_language_guess() -> None:
     assert guess("Здравствуйте, где мой заказ?") == "ru"
     assert guess("Hello, where is my order? Заказ") == "en"
     assert guess("👍 123") is None
+
+
+async def test_business_hours_condition_asks_the_teams_schedule(world: World) -> None:
+    # A conversation of no team is always open (app.business_hours).
+    rule = await world.rule(
+        trigger={"type": "conversation.created"},
+        conditions=[{"type": "business_hours", "open": True}],
+        actions=[{"type": "add_note", "text": "open"}],
+    )
+    closed = await world.rule(
+        trigger={"type": "conversation.created"},
+        conditions=[{"type": "business_hours", "open": False}],
+        actions=[{"type": "add_note", "text": "closed"}],
+    )
+    sample = {"type": "conversation.created", "conversation_id": world.conversation_id}
+    for r, expected in ((rule, True), (closed, False)):
+        got = await world.run.client.post(
+            f"/api/v1/automation-rules/{r['id']}/dry-run", json=sample, headers=auth(world.admin)
+        )
+        assert got.json()["would_run"] is expected, got.text

@@ -239,6 +239,31 @@ API_RULES: dict[Route, Rule] = {
         operator=False,
         call=lambda w: (f"/api/v1/teams/{w.team_id}", {"response_target_seconds": 120}),
     ),
+    ("GET", "/api/v1/teams/{team_id}/business-hours"): Rule(
+        scopes.OPERATORS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/teams/{w.team_id}/business-hours"),
+    ),
+    ("PUT", "/api/v1/teams/{team_id}/business-hours"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (
+            f"/api/v1/teams/{w.team_id}/business-hours",
+            {"enabled": False, "timezone": "UTC"},
+        ),
+    ),
+    ("GET", "/api/v1/channels/{channel_id}/auto-replies"): Rule(
+        scopes.CHANNELS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/channels/{w.channel_a_id}/auto-replies"),
+    ),
+    ("PUT", "/api/v1/channels/{channel_id}/auto-replies"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/channels/{w.channel_b_id}/auto-replies", {}),
+    ),
     ("PUT", "/api/v1/operators/{operator_id}/channels"): Rule(
         scopes.OPERATORS_WRITE,
         operator=False,
