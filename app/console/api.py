@@ -62,6 +62,12 @@ async def reports_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["reports.html"], headers=HTML_HEADERS)
 
 
+@router.get("/automation", response_class=HTMLResponse)
+async def automation_page() -> HTMLResponse:
+    """Automation rules and macros (app/automation); signs in with the console's token."""
+    return HTMLResponse(_ASSETS["automation.html"], headers=HTML_HEADERS)
+
+
 @router.get("/console/{asset}")
 async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)

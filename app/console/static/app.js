@@ -12,6 +12,7 @@ import {
 } from "./api.js";
 import { LiveFeed } from "./live.js";
 import { setupCanned } from "./canned.js";
+import { setupMacros } from "./macros.js";
 import {
   labelChips,
   labelFilter,
@@ -1054,6 +1055,7 @@ function wire() {
   setupSearch();
   setupLabelFilter(() => setFilter(S.filter));
   setupCanned(() => S.selected, (ex) => toast(explain(ex)));
+  setupMacros(() => S.selected, (ex) => toast(explain(ex)), (text) => toast(text, "ok"));
   for (const b of document.querySelectorAll(".filter"))
     b.addEventListener("click", () => setFilter(b.dataset.filter));
   $("conv-more").addEventListener("click", () => loadList(true));
