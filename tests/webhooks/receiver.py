@@ -73,10 +73,12 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def eventually(check: Any, timeout: float = 15.0) -> None:
-    """Wait until check() is truthy (polling), else fail with its last value."""
+    """Wait until check() (or the awaitable it returns) is truthy (polling), else fail."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
         if value:
             return
         if asyncio.get_running_loop().time() > deadline:
