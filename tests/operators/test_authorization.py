@@ -745,6 +745,7 @@ PUBLIC: set[Route] = {
     # The operator console, its reports page and the widget: static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
+    ("GET", "/webhooks"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
