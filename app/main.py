@@ -42,6 +42,7 @@ from app.sales.cadence_api import router as cadence_messages_router
 from app.sales.settings_api import router as sales_settings_router
 from app.search.api import router as search_router
 from app.touchpoints.api import router as touchpoints_router
+from app.webhooks.api import router as webhooks_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         chains_router,
         tracking_router,
         automation_router,
+        webhooks_router,
     ):
         app.include_router(router)
     return app

@@ -42,6 +42,7 @@ from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
@@ -97,6 +98,8 @@ __all__ = [
     "Survey",
     "Team",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WsTicket",
     "contact_labels",
     "conversation_labels",

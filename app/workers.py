@@ -18,6 +18,7 @@ from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
 from app.sales.tasks import CadenceMessages, SalesNotices
 from app.touchpoints.tasks import CadenceDigest
+from app.webhooks.sender import WebhookSender
 
 
 class Workers:
@@ -37,6 +38,7 @@ class Workers:
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
         self.automation = AutomationRules(ctx, interval=ctx.settings.automation_tick_seconds)
+        self.webhooks = WebhookSender(ctx)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -60,6 +62,7 @@ class Workers:
             asyncio.create_task(self.pending_statuses.run_forever(), name="pending-statuses")
         )
         self._tasks.append(asyncio.create_task(self.automation.run_forever(), name="automation"))
+        self._tasks.append(asyncio.create_task(self.webhooks.run_forever(), name="webhooks"))
 
     async def stop(self) -> None:
         for d in self.dispatchers:
@@ -73,6 +76,7 @@ class Workers:
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()
         self.automation.stop()
+        self.webhooks.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

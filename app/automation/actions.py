@@ -20,15 +20,17 @@ from app.automation.schemas import (
     ResolveAction,
     SendCannedAction,
     SendMessageAction,
+    SendWebhookAction,
     SetCategoryAction,
     SetPriorityAction,
     SetStageAction,
     SnoozeAction,
 )
 from app.canned import service as canned_service
+from app.config import Settings
 from app.contacts import service as contacts_service
 from app.contacts.schemas import ContactUpdate
-from app.core.errors import DomainError
+from app.core.errors import DomainError, NotFound
 from app.events.dispatch import raise_event
 from app.events.types import ConversationUpdated
 from app.inbox import commands as inbox_commands
@@ -37,6 +39,10 @@ from app.labels import service as labels_service
 from app.operators.scopes import ALL_SCOPES
 from app.operators.service import Principal
 from app.routing import commands as routing_commands
+from app.webhooks import service as webhooks_service
+from app.webhooks.models import WebhookEndpoint
+
+WEBHOOK_EVENT = "automation.triggered"
 
 # Who rules act as: sees every conversation like an integration. Id 0 is no API key's (ids
 # start at 1), so its idempotency keys ("key0/...") are nobody else's.
@@ -53,7 +59,7 @@ class Runner:
     audit_action: str  # "automation.action" | "macro.action"
     source: dict[str, int | str]  # {"rule_id": 3} or {"macro_id": 5}
     key: str
-    max_chars: int
+    settings: Settings
 
 
 async def run(session: AsyncSession, conv: Conversation, actions: list[Action], by: Runner) -> int:
@@ -145,6 +151,19 @@ async def _perform(
         case AddLabelAction(name=name):
             await labels_service.add_label(session, "conversation", conv.id, name, by=p.operator_id)
             return f"label {name} added"
+        case SendWebhookAction(endpoint_id=endpoint_id):
+            endpoint = await session.get(WebhookEndpoint, endpoint_id)
+            if endpoint is None or not endpoint.is_active:
+                raise NotFound(f"Webhook {endpoint_id} not found or switched off")
+            await webhooks_service.enqueue(
+                session,
+                endpoint_id,
+                WEBHOOK_EVENT,
+                {"conversation_id": conv.id, "contact_id": conv.contact_id, **by.source},
+                settings=by.settings,
+                conversation_id=conv.id,
+            )
+            return f"webhook {endpoint_id} queued"
         case AddNoteAction(text=text):
             await inbox_commands.queue_outgoing(
                 session,
@@ -180,7 +199,7 @@ async def _send(
             text=text,
             private=False,
             client_message_id=None,
-            max_chars=by.max_chars,
+            max_chars=by.settings.max_message_chars,
         )
         return
     await inbox_commands.integration_send(
@@ -191,5 +210,5 @@ async def _send(
         conversation_id=conv.id,
         contact_id=None,
         channel_id=None,
-        max_chars=by.max_chars,
+        max_chars=by.settings.max_message_chars,
     )

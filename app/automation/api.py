@@ -126,7 +126,7 @@ async def run_macro(
     ctx: Ctx,
 ) -> MacroRunResult:
     done = await service.run_macro(
-        session, principal, conversation_id, macro_id, max_chars=ctx.settings.max_message_chars
+        session, principal, conversation_id, macro_id, settings=ctx.settings
     )
     await session.commit()
     return MacroRunResult(actions_run=done)

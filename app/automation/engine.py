@@ -178,7 +178,7 @@ async def run_rule(
                     audit_action="automation.action",
                     source={"rule_id": rule.id},
                     key=f"automation/{rule.id}/{occasion}",
-                    max_chars=settings.max_message_chars,
+                    settings=settings,
                 ),
             )
         if len(allowed) < len(wanted):

@@ -175,6 +175,14 @@ class SendCannedAction(RequestModel):
     canned_response_id: int
 
 
+class SendWebhookAction(RequestModel):
+    """Queue a delivery to one outgoing webhook endpoint (app.webhooks: signed, retried):
+    type "automation.triggered", data the conversation and the rule or macro."""
+
+    type: Literal["send_webhook"]
+    endpoint_id: int
+
+
 class AddNoteAction(RequestModel):
     type: Literal["add_note"]
     text: str = Field(min_length=1, max_length=4000)
@@ -198,6 +206,7 @@ Action = Annotated[
     | SendMessageAction
     | SendCannedAction
     | AddLabelAction
+    | SendWebhookAction
     | AddNoteAction
     | ResolveAction
     | SnoozeAction,

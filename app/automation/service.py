@@ -21,6 +21,7 @@ from app.automation.schemas import (
     RuleWrite,
     SampleEvent,
 )
+from app.config import Settings
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.inbox.models import Conversation
 from app.inbox.queries import get_conversation
@@ -228,7 +229,7 @@ async def run_macro(
     conversation_id: int,
     macro_id: int,
     *,
-    max_chars: int,
+    settings: Settings,
 ) -> int:
     """Run a macro on a conversation the operator sees, as the operator (the same executor
     as the rules; each action audited and noted). The number of actions that succeeded."""
@@ -244,6 +245,6 @@ async def run_macro(
             audit_action="macro.action",
             source={"macro_id": macro.id},
             key=f"macro/{macro.id}",
-            max_chars=max_chars,
+            settings=settings,
         ),
     )

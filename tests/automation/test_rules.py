@@ -247,3 +247,36 @@ async def test_business_hours_condition_asks_the_teams_schedule(world: World) ->
             f"/api/v1/automation-rules/{r['id']}/dry-run", json=sample, headers=auth(world.admin)
         )
         assert got.json()["would_run"] is expected, got.text
+
+
+async def test_send_webhook_queues_a_signed_delivery_through_app_webhooks(world: World) -> None:
+    r = await world.run.client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://crm.example.com/hook", "events": ["conversation.created"]},
+        headers=auth(world.admin),
+    )
+    assert r.status_code == 201, r.text
+    endpoint = r.json()["id"]
+    rule = await world.rule(
+        trigger={"type": "message.created"},
+        actions=[
+            {"type": "send_webhook", "endpoint_id": endpoint},
+            {"type": "send_webhook", "endpoint_id": 999999},  # unknown: noted as failed
+        ],
+    )
+    await world.say("hi")
+    await settle(world.run)
+    body = await world.scalar(
+        "SELECT body FROM webhook_deliveries WHERE endpoint_id = :e AND event_type = "
+        "'automation.triggered' AND conversation_id = :c",
+        e=endpoint,
+        c=world.conversation_id,
+    )
+    assert body["data"] == {
+        "conversation_id": world.conversation_id,
+        "contact_id": body["data"]["contact_id"],
+        "rule_id": rule["id"],
+    }
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert notes[0] == f"Rule «r»: webhook {endpoint} queued"
+    assert notes[1].startswith("Rule «r»: send_webhook failed")

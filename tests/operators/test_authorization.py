@@ -763,6 +763,49 @@ API_RULES: dict[Route, Rule] = {
         operator=False,
         call=lambda w: ("/api/v1/chain-templates/shipped/en", {"text": "Order {order} shipped"}),
     ),
+    # Outgoing webhooks: admins (channels:write), like the channels they integrate.
+    ("GET", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/webhooks")
+    ),
+    ("POST", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/webhooks",
+            {"url": "https://crm.example/hook", "events": ["message.created"]},
+        ),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321", {"is_active": False}),
+    ),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/rotate-secret", {}),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=_to("/api/v1/webhooks/987654321/deliveries"),
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/deliveries/1/redeliver", {}),
+    ),
 }
 
 # Routes an operator may call that hold no team's object: installation-wide directories and
@@ -811,6 +854,7 @@ PUBLIC: set[Route] = {
     # The operator console, its reports page and the widget: static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
+    ("GET", "/webhooks"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),

@@ -29,6 +29,7 @@ const ACTIONS = {
   add_label: [N_("Add the label"), "name", "str"],
   send_canned: [N_("Send the canned response id"), "canned_response_id", "int"],
   send_message: [N_("Send the message"), "text", "str"],
+  send_webhook: [N_("Send to the webhook id"), "endpoint_id", "int"],
   add_note: [N_("Add a note"), "text", "str"],
   set_priority: [N_("Set the priority to"), "priority", "int"],
   set_category: [N_("Set the client's category to"), "category", "str"],
