@@ -855,6 +855,7 @@ PUBLIC: set[Route] = {
     ("GET", "/"),
     ("GET", "/reports"),
     ("GET", "/webhooks"),
+    ("GET", "/automation"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
