@@ -2,7 +2,12 @@
 effects, visible in the conversation, capped per minute, and the dry run writes nothing."""
 
 import asyncio
+import base64
+import os
+import pickle
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from app.automation import engine
@@ -280,3 +285,35 @@ async def test_send_webhook_queues_a_signed_delivery_through_app_webhooks(world:
     notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
     assert notes[0] == f"Rule «r»: webhook {endpoint} queued"
     assert notes[1].startswith("Rule «r»: send_webhook failed")
+
+
+async def test_concurrent_processes_run_a_rule_once(world: World) -> None:
+    """Four worker processes (as on four nodes) read the same events at the same moment."""
+    await world.rule(
+        trigger={"type": "message.created"},
+        actions=[{"type": "add_note", "text": "Once"}],
+    )
+    await world.say("from many nodes")
+    await visible(world)
+    script = Path(__file__).with_name("drain_once.py")
+    start = time.time() + 3  # every interpreter is up by then
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            base64.b64encode(pickle.dumps(world.run.ctx.settings)).decode(),
+            str(start),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    outputs = [await p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs[0][1].decode()[-2000:]
+    read = [int(out.strip() or 0) for out, _ in outputs]
+    assert sum(1 for n in read if n > 0) >= 2, read  # several really read the event
+    await settle(world.run)
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert notes == ["Once"]
