@@ -62,6 +62,12 @@ async def reports_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["reports.html"], headers=HTML_HEADERS)
 
 
+@router.get("/business-hours", response_class=HTMLResponse)
+async def business_hours_page() -> HTMLResponse:
+    """Teams' business hours and channels' automatic replies (app/business_hours)."""
+    return HTMLResponse(_ASSETS["business-hours.html"], headers=HTML_HEADERS)
+
+
 @router.get("/console/{asset}")
 async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)

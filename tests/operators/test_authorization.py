@@ -623,9 +623,11 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The operator console, its reports page and the widget: static files, no secrets in them.
+    # The operator console, its reports and business-hours pages and the widget: static
+    # files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
+    ("GET", "/business-hours"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
