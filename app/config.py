@@ -169,6 +169,23 @@ class Settings(BaseSettings):
     outbox_backoff_initial_seconds: float = Field(default=1.0, description="First retry delay")
     outbox_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")
 
+    # Outgoing webhooks (app/webhooks)
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks webhooks may reach although private or "
+        "loopback (e.g. 10.0.0.0/8,127.0.0.1/32); empty: only public addresses",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="One delivery attempt")
+    webhook_poll_seconds: float = Field(default=1.0, description="How often senders look")
+    webhook_backoff_initial_seconds: float = Field(default=5.0, description="First retry delay")
+    webhook_backoff_max_seconds: float = Field(default=3600.0, description="Longest delay")
+    webhook_retry_window_seconds: float = Field(
+        default=3 * 86400.0, description="Retries stop (failed) this long after the event"
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=86400.0, description="An endpoint failing this long is disabled"
+    )
+
     # WhatsApp Cloud API
     whatsapp_graph_api_base: str = Field(
         default="https://graph.facebook.com/v23.0",

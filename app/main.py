@@ -15,6 +15,7 @@ from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
 from app.business_hours.api import router as business_hours_router
+from app.canned.api import router as canned_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels import registry
@@ -28,6 +29,7 @@ from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
 from app.core.metrics import MetricsMiddleware
 from app.inbox.api import router as inbox_router
+from app.labels.api import router as labels_router
 from app.observability.api import router as health_router
 from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
@@ -39,6 +41,7 @@ from app.sales.cadence_api import router as cadence_messages_router
 from app.sales.settings_api import router as sales_settings_router
 from app.search.api import router as search_router
 from app.touchpoints.api import router as touchpoints_router
+from app.webhooks.api import router as webhooks_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
 
@@ -119,6 +122,8 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         inbox_router,
         attachments_router,
         contacts_router,
+        labels_router,
+        canned_router,
         search_router,
         touchpoints_router,
         analytics_router,
@@ -131,6 +136,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         console_router,
         chains_router,
         tracking_router,
+        webhooks_router,
     ):
         app.include_router(router)
     return app

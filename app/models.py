@@ -19,6 +19,7 @@ from app.business_hours.models import (
     BusinessInterval,
 )
 from app.business_hours.sql import ALL as BUSINESS_HOURS_FUNCTIONS
+from app.canned.models import CannedResponse
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact, ContactIdentity, PriorityLevel
@@ -29,6 +30,7 @@ from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
 from app.ingest.sql import INGEST_MESSAGE
+from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
@@ -39,6 +41,7 @@ from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
@@ -66,6 +69,7 @@ __all__ = [
     "BusinessInterval",
     "CadenceSend",
     "CadenceTemplate",
+    "CannedResponse",
     "Category",
     "ChainTemplate",
     "ChainWatchdog",
@@ -76,6 +80,7 @@ __all__ = [
     "DomainEventRow",
     "EventConsumer",
     "JobRun",
+    "Label",
     "Message",
     "MessageAttachment",
     "Operator",
@@ -89,7 +94,11 @@ __all__ = [
     "Survey",
     "Team",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WsTicket",
+    "contact_labels",
+    "conversation_labels",
     "operator_channels",
     "team_members",
 ]

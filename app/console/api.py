@@ -68,6 +68,12 @@ async def business_hours_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["business-hours.html"], headers=HTML_HEADERS)
 
 
+@router.get("/webhooks", response_class=HTMLResponse)
+async def webhooks_page() -> HTMLResponse:
+    """Outgoing webhooks (app/webhooks), for admins; signs in with the console's token."""
+    return HTMLResponse(_ASSETS["webhooks.html"], headers=HTML_HEADERS)
+
+
 @router.get("/console/{asset}")
 async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)

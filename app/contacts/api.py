@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.audit import service as audit
 from app.contacts import service as contacts_service
+from app.contacts.models import Contact
 from app.contacts.schemas import (
     CategoryRead,
     CategoryWrite,
@@ -16,6 +17,8 @@ from app.contacts.schemas import (
     PriorityLevelUpdate,
 )
 from app.core.deps import Session, client_ip
+from app.labels import service as labels_service
+from app.labels.schemas import LabelList, LabelNames
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -31,20 +34,29 @@ async def list_contacts(
     principal: ContactsReader,
     session: Session,
     q: Annotated[str | None, Query(max_length=200, description="name, email or phone")] = None,
+    label: Annotated[
+        str | None, Query(max_length=50, description="only those carrying this label")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ContactPage:
     rows, next_cursor = await contacts_service.list_contacts(
-        session, principal, q=q, cursor=cursor, limit=limit
+        session, principal, q=q, cursor=cursor, limit=limit, label=label
     )
-    return ContactPage(items=[ContactRead.model_validate(c) for c in rows], next_cursor=next_cursor)
+    names = await labels_service.names_for(session, "contact", [c.id for c in rows])
+    return ContactPage(items=[_read(c, names.get(c.id, [])) for c in rows], next_cursor=next_cursor)
+
+
+def _read(contact: Contact, label_names: list[str]) -> ContactRead:
+    return ContactRead.model_validate(contact).model_copy(update={"labels": label_names})
 
 
 async def _detail(session: Session, principal: Principal, contact_id: int) -> ContactDetail:
     contact = await contacts_service.get_contact(session, principal, contact_id)
     identities = await contacts_service.identities_of(session, contact_id)
+    names = await labels_service.names_of(session, "contact", contact_id)
     return ContactDetail(
-        **ContactRead.model_validate(contact).model_dump(),
+        **_read(contact, names).model_dump(),
         identities=[IdentityRead.model_validate(i) for i in identities],
     )
 
@@ -81,6 +93,26 @@ async def update_contact(
         )
     await session.commit()
     return await _detail(session, principal, contact_id)
+
+
+@router.get("/contacts/{contact_id}/labels", response_model=LabelNames)
+async def get_labels(contact_id: int, principal: ContactsReader, session: Session) -> LabelNames:
+    await contacts_service.get_contact(session, principal, contact_id)
+    return LabelNames(labels=await labels_service.names_of(session, "contact", contact_id))
+
+
+@router.post("/contacts/{contact_id}/labels", response_model=LabelNames)
+async def set_labels(
+    contact_id: int, body: LabelList, principal: ContactsWriter, session: Session
+) -> LabelNames:
+    """The contact carries exactly these labels afterwards (send the whole list).
+    422 unknown_label names a label nobody created."""
+    await contacts_service.get_contact(session, principal, contact_id, lock=True)
+    names = await labels_service.set_labels(
+        session, "contact", contact_id, body.labels, by=principal.operator_id
+    )
+    await session.commit()
+    return LabelNames(labels=names)
 
 
 @router.get("/categories", response_model=list[CategoryRead])

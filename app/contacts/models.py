@@ -4,6 +4,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
@@ -25,6 +26,11 @@ class Contact(TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The phone as the search matches it (chatcentre_phone_key, app/search/sql): kept by
+    # PostgreSQL so a search reads it instead of running two regexps per row.
+    phone_key: Mapped[str | None] = mapped_column(
+        Text, Computed("chatcentre_phone_key(phone)", persisted=True)
+    )
     # Whether someone vouches for the phone / email (app/contacts/identity.py): only a vouched
     # value may tie this contact to an order. A widget visitor's typed email is not.
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

@@ -82,6 +82,7 @@ class ContactRead(BaseModel):
     automated_opt_out_at: datetime | None = Field(
         description="when the client opted out of automated messages; null: they get them"
     )
+    labels: list[str] = Field(default_factory=list, description="Its label names, alphabetical")
 
 
 class ContactDetail(ContactRead):

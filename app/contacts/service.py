@@ -15,6 +15,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.pagination import parse_id_cursor
 from app.events.dispatch import raise_event
 from app.events.types import ContactUpdated
+from app.labels import service as labels
 from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
@@ -27,8 +28,11 @@ async def list_contacts(
     q: str | None,
     cursor: str | None,
     limit: int = 25,
+    label: str | None = None,
 ) -> tuple[list[Contact], str | None]:
     stmt = select(Contact).where(*visibility.where(principal, Contact))
+    if label:
+        stmt = stmt.where(labels.carries("contact", Contact.id, label))
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
@@ -43,9 +47,11 @@ async def list_contacts(
     return rows[:limit], next_cursor
 
 
-async def get_contact(session: AsyncSession, principal: Principal, contact_id: int) -> Contact:
+async def get_contact(
+    session: AsyncSession, principal: Principal, contact_id: int, *, lock: bool = False
+) -> Contact:
     await visibility.require(session, principal, Contact, contact_id)
-    contact = await session.get(Contact, contact_id)
+    contact = await session.get(Contact, contact_id, with_for_update=lock)
     if contact is None:
         raise NotFound(f"Contact {contact_id} not found")
     return contact

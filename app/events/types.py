@@ -192,6 +192,23 @@ class ConversationUpdated(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationLabelsChanged(DomainEvent):
+    """Labels were put on or taken off the conversation (the consoles re-read its row)."""
+
+    name = "conversation.labels_changed"
+    bus_type = "conversation.updated"
+    bus_keys = ("conversation_id",)
+    aggregate = "conversation"
+    aggregate_key = "conversation_id"
+    actor_key = "by"
+
+    conversation_id: int
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    by: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRead(DomainEvent):
     name = "conversation.read"
     bus_type = "conversation.updated"
@@ -323,6 +340,21 @@ class ContactSessionsRevoked(DomainEvent):
     aggregate_key = "contact_id"
 
     contact_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactLabelsChanged(DomainEvent):
+    """Labels were put on or taken off the contact (names as they are now spelt)."""
+
+    name = "contact.labels_changed"
+    aggregate = "contact"
+    aggregate_key = "contact_id"
+    actor_key = "by"
+
+    contact_id: int
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    by: int | None = None
 
 
 # --- surveys ----------------------------------------------------------------------------

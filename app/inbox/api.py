@@ -6,6 +6,7 @@ from app.attachments import service as attachments_service
 from app.attachments.api import file_response
 from app.core.deps import Ctx, Session
 from app.core.errors import NotFound, Unavailable
+from app.events.dispatch import run_after_commit
 from app.inbox import commands as inbox_commands
 from app.inbox import queries as inbox_queries
 from app.inbox.models import ConversationStatus
@@ -18,6 +19,8 @@ from app.inbox.schemas import (
     ReplyCreate,
     StatusRequest,
 )
+from app.labels import service as labels_service
+from app.labels.schemas import LabelList, LabelNames
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -47,6 +50,9 @@ async def list_conversations(
     slow_response: Annotated[
         bool | None, Query(description="only those that missed the response target (or not)")
     ] = None,
+    label: Annotated[
+        str | None, Query(max_length=50, description="only those carrying this label")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ConversationPage:
@@ -58,6 +64,7 @@ async def list_conversations(
         channel_id=channel,
         team_id=team,
         slow_response=slow_response,
+        label=label,
         cursor=cursor,
         limit=limit,
     )
@@ -129,6 +136,29 @@ async def set_status(
     )
     await session.commit()
     return await _read(session, conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/labels", response_model=LabelNames)
+async def get_labels(conversation_id: int, principal: Reader, session: Session) -> LabelNames:
+    await inbox_queries.get_conversation(session, principal, conversation_id)
+    return LabelNames(
+        labels=await labels_service.names_of(session, "conversation", conversation_id)
+    )
+
+
+@router.post("/conversations/{conversation_id}/labels", response_model=LabelNames)
+async def set_labels(
+    conversation_id: int, body: LabelList, principal: Writer, ctx: Ctx, session: Session
+) -> LabelNames:
+    """The conversation carries exactly these labels afterwards (as Chatwoot's route: send
+    the whole list). 422 unknown_label names a label nobody created."""
+    await inbox_queries.get_conversation(session, principal, conversation_id, lock=True)
+    names = await labels_service.set_labels(
+        session, "conversation", conversation_id, body.labels, by=principal.operator_id
+    )
+    await session.commit()
+    await run_after_commit(session, ctx)
+    return LabelNames(labels=names)
 
 
 @router.post("/conversations/{conversation_id}/read", response_model=ConversationRead)

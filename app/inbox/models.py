@@ -66,6 +66,13 @@ class Conversation(TimestampMixin, Base):
             postgresql_where=text("status <> 'resolved'"),
         ),
         Index("ix_conversations_activity", text("last_activity_at DESC"), text("id DESC")),
+        # A contact's conversations newest first: the search's "latest conversation" per hit.
+        Index(
+            "ix_conversations_contact_activity",
+            "contact_id",
+            text("last_activity_at DESC"),
+            text("id DESC"),
+        ),
         Index("ix_conversations_assignee_activity", "assignee_id", text("last_activity_at DESC")),
         Index(
             "ix_conversations_queue",

@@ -30,6 +30,7 @@ from app.inbox.schemas import (
     MessageRead,
 )
 from app.inbox.visibility import can_see, visible_to
+from app.labels import service as labels
 from app.operators.service import Principal
 
 VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
@@ -77,6 +78,7 @@ def _conversation_rows() -> Select[Any]:
             last.c.sender_type,
             last.c.preview,
             last.c.created_at,
+            labels.names_column("conversation", Conversation.id),
         )
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(ChannelAccount, ChannelAccount.id == Conversation.channel_account_id)
@@ -91,6 +93,7 @@ def to_conversation_read(
     last_sender: SenderType | None = None,
     last_preview: str | None = None,
     last_at: datetime | None = None,
+    label_names: list[str] | None = None,
 ) -> ConversationRead:
     waiting = None
     if (
@@ -125,6 +128,7 @@ def to_conversation_read(
         last_message=LastMessage(sender_type=last_sender, preview=last_preview, created_at=last_at)
         if last_at is not None
         else None,
+        labels=label_names or [],
     )
 
 
@@ -137,6 +141,7 @@ async def list_conversations(
     channel_id: int | None = None,
     team_id: int | None = None,
     slow_response: bool | None = None,
+    label: str | None = None,
     cursor: str | None = None,
     limit: int = 25,
 ) -> tuple[list[ConversationRead], str | None]:
@@ -158,6 +163,8 @@ async def list_conversations(
         q = q.where(Conversation.team_id == team_id)
     if slow_response is not None:
         q = q.where(Conversation.slow_response.is_(slow_response))
+    if label:
+        q = q.where(labels.carries("conversation", Conversation.id, label))
     if cursor:
         ts, row_id = decode_cursor(cursor)
         q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))

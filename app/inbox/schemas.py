@@ -163,6 +163,7 @@ class ConversationRead(BaseModel):
     last_message: LastMessage | None = Field(
         default=None, description="The newest message (notes included), none before the first"
     )
+    labels: list[str] = Field(default_factory=list, description="Its label names, alphabetical")
 
 
 class ConversationPage(BaseModel):

@@ -2,7 +2,7 @@
 once-only claims
 
 Revision ID: b7a1c2d3e4f5
-Revises: edac72731d67
+Revises: 3b9e2c41d7a5
 Create Date: 2026-12-08 01:20:00.000000
 
 The business-time SQL functions (app/business_hours/sql) and the response deadline that now
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7a1c2d3e4f5"
-down_revision: str | None = "edac72731d67"
+down_revision: str | None = "3b9e2c41d7a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

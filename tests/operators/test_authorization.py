@@ -358,6 +358,97 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/categories"): Rule(
         scopes.CONTACTS_READ, operator=True, call=_to("/api/v1/categories")
     ),
+    ("GET", "/api/v1/labels"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/labels")
+    ),
+    ("POST", "/api/v1/labels"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: ("/api/v1/labels", {"name": f"label-{w.unique()}"}),
+    ),
+    ("PATCH", "/api/v1/labels/{label_id}"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/labels/999999999", {"colour": "#000000"}),
+    ),
+    ("DELETE", "/api/v1/labels/{label_id}"): Rule(
+        scopes.OPERATORS_WRITE, operator=False, ok=404, call=_to("/api/v1/labels/999999999")
+    ),
+    ("GET", "/api/v1/canned-responses"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/canned-responses")
+    ),
+    ("GET", "/api/v1/canned-responses/variables"): Rule(
+        scopes.CONVERSATIONS_READ, operator=True, call=_to("/api/v1/canned-responses/variables")
+    ),
+    # A team's response: the team's members, admins and API keys create them.
+    ("POST", "/api/v1/canned-responses"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/canned-responses",
+            {
+                "scope": "team",
+                "team_id": w.team_id,
+                "short_code": f"c{w.unique()}",
+                "content": "Hi",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/canned-responses/{canned_id}"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        ok=404,
+        call=_to("/api/v1/canned-responses/999999999"),
+    ),
+    ("PATCH", "/api/v1/canned-responses/{canned_id}"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        ok=404,
+        call=lambda w: ("/api/v1/canned-responses/999999999", {"content": "x"}),
+    ),
+    ("DELETE", "/api/v1/canned-responses/{canned_id}"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        ok=404,
+        call=_to("/api/v1/canned-responses/999999999"),
+    ),
+    ("POST", "/api/v1/canned-responses/{canned_id}/render"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        ok=404,
+        call=lambda w: (
+            "/api/v1/canned-responses/999999999/render",
+            {"conversation_id": w.conversation_id},
+        ),
+    ),
+    ("GET", "/api/v1/conversations/{conversation_id}/labels"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        outsider=NOT_YOURS,
+        call=_to("/api/v1/conversations/{w.conversation_id}/labels"),
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/labels"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        outsider=NOT_YOURS,
+        call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/labels", {"labels": []}),
+    ),
+    ("GET", "/api/v1/contacts/{contact_id}/labels"): Rule(
+        scopes.CONTACTS_READ,
+        operator=True,
+        outsider=NOT_YOUR_CONTACT,
+        call=_to("/api/v1/contacts/{w.contact_id}/labels"),
+    ),
+    ("POST", "/api/v1/contacts/{contact_id}/labels"): Rule(
+        scopes.CONTACTS_WRITE,
+        operator=True,
+        outsider=NOT_YOUR_CONTACT,
+        call=lambda w: (f"/api/v1/contacts/{w.contact_id}/labels", {"labels": []}),
+    ),
     ("PUT", "/api/v1/categories/{code}"): Rule(
         scopes.OPERATORS_WRITE,
         operator=False,
@@ -594,6 +685,49 @@ API_RULES: dict[Route, Rule] = {
         operator=False,
         call=lambda w: ("/api/v1/chain-templates/shipped/en", {"text": "Order {order} shipped"}),
     ),
+    # Outgoing webhooks: admins (channels:write), like the channels they integrate.
+    ("GET", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/webhooks")
+    ),
+    ("POST", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/webhooks",
+            {"url": "https://crm.example/hook", "events": ["message.created"]},
+        ),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321", {"is_active": False}),
+    ),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/rotate-secret", {}),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=_to("/api/v1/webhooks/987654321/deliveries"),
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/deliveries/1/redeliver", {}),
+    ),
 }
 
 # Routes an operator may call that hold no team's object: installation-wide directories and
@@ -606,6 +740,16 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/teams"): "the directory of teams and their members",
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
     ("GET", "/api/v1/categories"): "installation-wide client categories",
+    ("GET", "/api/v1/labels"): "the installation-wide label catalogue",
+    # Canned responses: the caller's own, their teams' and the shared ones; one the caller
+    # does not see is 404 as if it did not exist, and rendering needs the conversation too:
+    # tests/canned/test_canned.py walks personal, team and shared across teams.
+    ("GET", "/api/v1/canned-responses"): "the caller's own, their teams' and shared texts",
+    ("GET", "/api/v1/canned-responses/variables"): "the list of variables",
+    ("GET", "/api/v1/canned-responses/{canned_id}"): "a canned response, 404 unless visible",
+    ("PATCH", "/api/v1/canned-responses/{canned_id}"): "a canned response, 404 unless visible",
+    ("DELETE", "/api/v1/canned-responses/{canned_id}"): "a canned response, 404 unless visible",
+    ("POST", "/api/v1/canned-responses/{canned_id}/render"): "404 unless visible (see above)",
     ("GET", "/api/v1/channel-types"): "the installation's channel types",
     ("GET", "/api/v1/chain-templates"): "installation-wide notification texts",
     ("GET", "/api/v1/priority-levels"): "installation-wide priority levels and their quotas",
@@ -623,11 +767,12 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The operator console, its reports and business-hours pages and the widget: static
-    # files, no secrets in them.
+    # The operator console, its reports, business-hours and webhooks pages and the widget:
+    # static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
     ("GET", "/business-hours"),
+    ("GET", "/webhooks"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),

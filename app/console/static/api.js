@@ -86,6 +86,12 @@ export const api = {
   templates: (channelId) => request("GET", `/api/v1/channels/${channelId}/templates`),
   presence: (operatorId, presence) =>
     request("POST", `/api/v1/operators/${operatorId}/presence`, { presence }),
+  labels: () => request("GET", "/api/v1/labels"),
+  setConversationLabels: (id, labels) =>
+    request("POST", `/api/v1/conversations/${id}/labels`, { labels }),
+  cannedResponses: () => request("GET", "/api/v1/canned-responses"),
+  renderCanned: (id, conversationId) =>
+    request("POST", `/api/v1/canned-responses/${id}/render`, { conversation_id: conversationId }),
   attachment: (messageId, index) =>
     request("GET", `/api/v1/messages/${messageId}/attachments/${index}`, undefined, { raw: true }),
 };

@@ -11,6 +11,15 @@ import {
   setUnauthorizedHandler,
 } from "./api.js";
 import { LiveFeed } from "./live.js";
+import { setupCanned } from "./canned.js";
+import {
+  labelChips,
+  labelFilter,
+  loadLabels,
+  passesLabelFilter,
+  renderLabelEditor,
+  setupLabelFilter,
+} from "./labels.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -268,6 +277,7 @@ async function startInbox() {
   S.operators = new Map(operators.map((o) => [o.id, o]));
   S.operators.set(me.id, { ...S.operators.get(me.id), ...me });
   S.channels = new Map(channels.map((c) => [c.id, c]));
+  await loadLabels();
   $("login-view").hidden = true;
   $("inbox-view").hidden = false;
   $("me-name").textContent = me.name;
@@ -360,6 +370,7 @@ function onEvent(ev) {
 // ------------------------------------------------------------------ the list
 
 function matches(c) {
+  if (!passesLabelFilter(c)) return false;
   switch (S.filter) {
     case "mine":
       return c.assignee_id === S.me.id && c.status !== "resolved";
@@ -373,12 +384,13 @@ function matches(c) {
 }
 
 function filterParams() {
-  return {
+  const params = {
     mine: { assignee: "me" },
     queue: { assignee: "none" },
     all: {},
     resolved: { status: "resolved" },
   }[S.filter];
+  return labelFilter() ? { ...params, label: labelFilter() } : params;
 }
 
 function upsertConv(c) {
@@ -471,6 +483,7 @@ function convItem(c) {
           h("time", { class: "conv-time", datetime: c.last_activity_at }, shortAgo(Math.max(0, ago)))
         ),
         h("span", { class: "conv-preview" }, previewText),
+        labelChips(c.labels),
         h(
           "span",
           { class: "conv-bottom" },
@@ -593,6 +606,10 @@ function renderThreadHead() {
   if (wait !== null)
     meta.push(h("span", { class: `wait${wait > 300 ? " wait-late" : ""}` }, _("Waiting {time}", { time: longWait(wait) })));
   $("thread-meta").replaceChildren(...meta);
+  renderLabelEditor($("thread-labels"), c, {
+    onSaved: (changed) => (upsertConv(changed), renderThreadHead()),
+    onError: (ex) => toast(explain(ex)),
+  });
   $("status-btn").textContent = c.status === "resolved" ? _("Reopen") : _("Resolve");
   renderAssign();
   renderWindow(c);
@@ -1035,6 +1052,8 @@ function wire() {
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout());
   setupSearch();
+  setupLabelFilter(() => setFilter(S.filter));
+  setupCanned(() => S.selected, (ex) => toast(explain(ex)));
   for (const b of document.querySelectorAll(".filter"))
     b.addEventListener("click", () => setFilter(b.dataset.filter));
   $("conv-more").addEventListener("click", () => loadList(true));
