@@ -19,7 +19,7 @@ from app.events.models import DomainEventRow
 from app.webhooks.events import SUBSCRIBABLE, body
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
-CONSUMER = "webhooks"
+CONSUMER = "webhooks.fanout"  # its position in event_consumers
 # One fan-out at a time across processes (a transaction-scoped advisory lock).
 _FANOUT_LOCK = 0x5E4E
 
