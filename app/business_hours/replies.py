@@ -40,18 +40,33 @@ def contact_language(contact: Contact | None, text: str | None) -> str:
     return "ru" if text and _CYRILLIC.search(text) else "en"
 
 
+async def _texts(session: AsyncSession, channel_id: int, kind: AutoReplyKind) -> dict[str, str]:
+    """The channel's texts of a kind by language; empty: that reply is off (checked first,
+    so a channel without automatic replies costs one lookup per message)."""
+    rows = await session.execute(
+        select(AutoReplyText.language, AutoReplyText.text).where(
+            AutoReplyText.channel_account_id == channel_id, AutoReplyText.kind == kind.value
+        )
+    )
+    return {language: text for language, text in rows}
+
+
 async def greet(session: AsyncSession, ev: ConversationCreated) -> None:
     """A conversation the client opened gets the channel's greeting, once."""
     if ev.opened_by != "contact":
         return
-    conv = await session.get(Conversation, ev.conversation_id)
+    texts = await _texts(session, ev.channel_id, AutoReplyKind.greeting)
+    conv = await session.get(Conversation, ev.conversation_id) if texts else None
     if conv is not None:
-        await _send_once(session, conv, AutoReplyKind.greeting, ONCE, None)
+        await _send_once(session, conv, AutoReplyKind.greeting, ONCE, texts, None)
 
 
 async def out_of_office(session: AsyncSession, ev: MessageCreated) -> None:
     """A client's message while the team is closed: one reply per off-hours period."""
     if ev.direction != "inbound" or ev.sender_type != SenderType.contact:
+        return
+    texts = await _texts(session, ev.channel_id, AutoReplyKind.out_of_office)
+    if not texts:
         return
     message = await session.get(Message, ev.message_id)
     conv = await session.get(Conversation, ev.conversation_id)
@@ -63,7 +78,7 @@ async def out_of_office(session: AsyncSession, ev: MessageCreated) -> None:
         return
     since = await service.closed_since(session, team_id, message.created_at)
     if since is not None:
-        await _send_once(session, conv, AutoReplyKind.out_of_office, since, message.text)
+        await _send_once(session, conv, AutoReplyKind.out_of_office, since, texts, message.text)
 
 
 async def _send_once(
@@ -71,17 +86,9 @@ async def _send_once(
     conv: Conversation,
     kind: AutoReplyKind,
     period: datetime,
+    texts: dict[str, str],
     inbound_text: str | None,
 ) -> None:
-    rows = await session.execute(
-        select(AutoReplyText.language, AutoReplyText.text).where(
-            AutoReplyText.channel_account_id == conv.channel_account_id,
-            AutoReplyText.kind == kind.value,
-        )
-    )
-    texts = {language: text for language, text in rows}
-    if not texts:
-        return  # switched off on this channel
     claimed = await session.scalar(
         insert(AutoReplyClaim)
         .values(conversation_id=conv.id, kind=kind.value, period_start=period)

@@ -68,6 +68,12 @@ async def automation_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["automation.html"], headers=HTML_HEADERS)
 
 
+@router.get("/business-hours", response_class=HTMLResponse)
+async def business_hours_page() -> HTMLResponse:
+    """Teams' business hours and channels' automatic replies (app/business_hours)."""
+    return HTMLResponse(_ASSETS["business-hours.html"], headers=HTML_HEADERS)
+
+
 @router.get("/webhooks", response_class=HTMLResponse)
 async def webhooks_page() -> HTMLResponse:
     """Outgoing webhooks (app/webhooks), for admins; signs in with the console's token."""

@@ -48,6 +48,7 @@ class WebhookSender(Periodic):
         super().__init__(ctx, interval=ctx.settings.webhook_poll_seconds)
         self.allowed = allowed_networks(ctx.settings.webhook_allowed_networks)
         self._client: httpx.AsyncClient | None = None
+        self._gaps: dict[int, int] = {}  # event ids that may still commit (service.fan_out)
 
     async def run_forever(self) -> None:
         try:
@@ -61,7 +62,7 @@ class WebhookSender(Periodic):
         settings = self.ctx.settings
         while True:
             async with self.ctx.sessions() as session:
-                read = await service.fan_out(session, settings)
+                read = await service.fan_out(session, settings, self._gaps)
                 await session.commit()
             if read < 1000:
                 break

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy import text
 
 from tests.browser.conftest import Served
 from tests.browser.test_console_and_widget import log_in
@@ -65,9 +66,17 @@ async def test_webhooks_page(browser: Browser, served: Served, screenshots: Path
         )
         assert r.json()[0]["is_active"] is False
 
+    # The senders turned it off after a day of failures: a notice at the top of the page.
+    async with served.ctx.sessions() as session:
+        await session.execute(text("UPDATE webhook_endpoints SET disabled_reason = 'failing'"))
+        await session.commit()
+    await page.reload()
+    await expect(page.locator("#notices")).to_contain_text("Turned off after failing for a day")
+
     await page.locator("#lang").select_option("ru")
     await expect(page.locator("h1")).to_have_text("Вебхуки")
     await expect(page.get_by_role("button", name="Доставки")).to_be_visible()
+    await expect(page.locator("#notices")).to_contain_text("Отключён после суток ошибок")
     await page.screenshot(path=str(screenshots / "webhooks-ru.png"))
     assert page.errors == []  # type: ignore[attr-defined]
     await ctx.close()

@@ -851,9 +851,11 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The operator console, its reports page and the widget: static files, no secrets in them.
+    # The operator console, its reports, business-hours and webhooks pages and the widget:
+    # static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
+    ("GET", "/business-hours"),
     ("GET", "/webhooks"),
     ("GET", "/automation"),
     ("GET", "/console/{asset}"),

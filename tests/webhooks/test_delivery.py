@@ -2,6 +2,7 @@
 per conversation, retried after 5xx and timeouts, signed per Standard Webhooks."""
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -54,7 +55,10 @@ def verified(rec: Receiver, path: str, secret: str) -> list[dict[str, Any]]:
     return out
 
 
-async def test_each_event_once_per_endpoint_in_order_and_signed(run: Running) -> None:
+async def test_each_event_once_per_endpoint_in_order_and_signed(
+    run: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     admin = await run.admin_token()
     async with receiver() as rec:
         a = await add_webhook(
@@ -102,6 +106,11 @@ async def test_each_event_once_per_endpoint_in_order_and_signed(run: Running) ->
             )
         ).one()
     assert counts[0] == counts[1] == 7
+    for secret in (a["secret"], b["secret"]):
+        assert secret not in caplog.text and secret.removeprefix("whsec_") not in caplog.text
+    async with run.ctx.sessions() as s:
+        stored = await s.scalar(text("SELECT string_agg(secret::text, ' ') FROM webhook_endpoints"))
+    assert a["secret"] not in stored  # encrypted at rest
 
 
 async def test_retried_after_5xx_and_timeouts_in_conversation_order(run: Running) -> None:
