@@ -9,6 +9,7 @@ ignored here: a rule's own message or change never triggers rules again. And a c
 takes at most `automation_max_actions_per_minute` rule actions a minute (rows locked, so
 concurrent rules count each other)."""
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +42,8 @@ from app.inbox import rules as inbox_rules
 from app.inbox.commands import queue_outgoing
 from app.inbox.models import Conversation, ConversationStatus, Direction, Message, SenderType
 from app.labels import service as labels_service
+
+log = logging.getLogger(__name__)
 
 CONSUMER = "automation"
 ORIGIN = "automation"
@@ -271,21 +274,56 @@ async def drain(ctx: AppContext, batch: int = 200) -> int:
         what = happening_of(name, payload, occurred_at)
         if what is None or actor_kind == ORIGIN or what.trigger not in triggers:
             continue
-        async with ctx.sessions() as session:
-            conversation_id = await conversation_of(session, what)
-            for rule in rules:
-                # A rule reacts to what happens after it was made, never to the past.
-                if conversation_id is not None and rule.created_at <= occurred_at:
-                    await run_rule(
-                        session, ctx.settings, rule, f"event:{event_id}", conversation_id, what
-                    )
-            await store.advance(session, CONSUMER, event_id)
-            await session.commit()
+        try:
+            async with ctx.sessions() as session:
+                conversation_id = await conversation_of(session, what)
+                for rule in rules:
+                    # A rule reacts to what happens after it was made, never to the past.
+                    if conversation_id is not None and rule.created_at <= occurred_at:
+                        await _run_guarded(
+                            session, ctx.settings, rule, event_id, conversation_id, what
+                        )
+                await store.advance(session, CONSUMER, event_id)
+                await session.commit()
+        except Exception:
+            # A bug in one event's rules must not stop every later event: it is logged and
+            # passed (its actions rolled back); the claims keep a retry from doubling.
+            log.exception("automation rules for event %s failed; skipped", event_id)
+            if await _still_behind(ctx, event_id):
+                raise
     if events:
         async with ctx.sessions() as session:
             await store.advance(session, CONSUMER, events[-1][0])
             await session.commit()
     return len(events)
+
+
+async def _run_guarded(
+    session: AsyncSession,
+    settings: Settings,
+    rule: AutomationRule,
+    event_id: int,
+    conversation_id: int,
+    what: Happening,
+) -> None:
+    """One rule in a savepoint: a rule that breaks (a body edited by hand in the database, a
+    bug) is logged and undone, its claim too, and the next rules still run."""
+    try:
+        async with session.begin_nested():
+            await run_rule(session, settings, rule, f"event:{event_id}", conversation_id, what)
+    except Exception:
+        log.exception("automation rule %s failed on event %s", rule.id, event_id)
+
+
+async def _still_behind(ctx: AppContext, event_id: int) -> bool:
+    """Move past a failed event; True if even that fails (the database is gone: retry)."""
+    try:
+        async with ctx.sessions() as session:
+            await store.advance(session, CONSUMER, event_id)
+            await session.commit()
+    except Exception:
+        return True
+    return False
 
 
 # --- the timer --------------------------------------------------------------------------

@@ -317,3 +317,21 @@ async def test_concurrent_processes_run_a_rule_once(world: World) -> None:
     await settle(world.run)
     notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
     assert notes == ["Once"]
+
+
+async def test_a_broken_rule_does_not_stop_the_others(world: World) -> None:
+    good = await world.rule(
+        trigger={"type": "message.created"}, actions=[{"type": "add_note", "text": "Still here"}]
+    )
+    # A body no API call could store (edited by hand): it fails to load when it runs.
+    await world.scalar(
+        "INSERT INTO automation_rules (name, position, trigger, actions) VALUES "
+        '(\'broken\', -1, \'{"type": "message.created"}\', \'[{"type": "explode"}]\') '
+        "RETURNING id"
+    )
+    await world.say("anyone?")
+    await settle(world.run)
+    notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]
+    assert notes == ["Still here"]
+    ran = await world.scalar("SELECT array_agg(rule_id) FROM automation_runs")
+    assert ran == [good["id"]]
