@@ -335,3 +335,27 @@ async def test_a_broken_rule_does_not_stop_the_others(world: World) -> None:
     assert notes == ["Still here"]
     ran = await world.scalar("SELECT array_agg(rule_id) FROM automation_runs")
     assert ran == [good["id"]]
+
+
+async def test_a_stage_change_triggers_on_the_clients_active_conversation(world: World) -> None:
+    await world.rule(
+        trigger={"type": "contact.changed", "fields": ["stage"]},
+        conditions=[{"type": "contact_stage", "values": ["customer"]}],
+        actions=[{"type": "set_priority", "priority": 7}],
+    )
+    contact_id = await world.scalar(
+        "SELECT contact_id FROM conversations WHERE id = :c", c=world.conversation_id
+    )
+    h = auth(world.admin)
+    r = await world.run.client.patch(
+        f"/api/v1/contacts/{contact_id}", json={"name": "N"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    await settle(world.run)
+    assert (await world.conversation())["priority"] == 0  # not the stage
+    r = await world.run.client.patch(
+        f"/api/v1/contacts/{contact_id}", json={"stage": "customer"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    await settle(world.run)
+    assert (await world.conversation())["priority"] == 7
