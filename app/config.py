@@ -104,6 +104,16 @@ class Settings(BaseSettings):
         description="Comma-separated types an upload may be, judged from its bytes, not "
         "from what the client declares (else 415)",
     )
+    widget_attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest file a web-chat visitor may upload (public endpoint; else 413)",
+    )
+    rate_limit_widget_uploads: str = Field(
+        default="10/minute", description="Per visitor, widget file uploads"
+    )
+    rate_limit_widget_uploads_ip: str = Field(
+        default="30/minute", description="Per IP, widget file uploads (all visitors)"
+    )
     attachment_dir: Path | None = Field(
         default=None, description="Where uploaded files are kept; unset = data_dir/attachments"
     )

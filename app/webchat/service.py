@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment
 from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
 from app.contacts import identity
@@ -239,27 +241,35 @@ async def post_message(
     text: str,
     client_message_id: str | None,
     max_chars: int,
+    attachment_ids: list[str] | None = None,
+    links: VisitorLinks = NO_FILES,
 ) -> tuple[IngestResult, WidgetMessageRead]:
-    if not text.strip():
+    files = await visitor_files(session, visitor, attachment_ids or [])
+    if not text.strip() and not files:
         raise Invalid("The text is empty", "empty_text")
     if len(text) > max_chars:
         raise Invalid(f"The text is over {max_chars} characters", "text_too_long")
     try:
         inbound = parse_visitor_message(
-            visitor.external_id, text, client_message_id, fallback_id=str(uuid.uuid4())
+            visitor.external_id,
+            text,
+            client_message_id,
+            fallback_id=str(uuid.uuid4()),
+            attachments=[attachments_service.descriptor(a) for a in files],
         )
     except InvalidPayload as exc:
         raise Invalid(str(exc), "invalid_client_message_id") from exc
     result = await ingest(session, channel, inbound)
     if result.message_id is not None and result.conversation_id is not None:
+        await attachments_service.link_to_message(session, result.message_id, files)
         # New: everything the answer shows is known, no need to read it back.
         return result, WidgetMessageRead(
             id=result.message_id,
             conversation_id=result.conversation_id,
             direction=Direction.inbound,
             sender_type=SenderType.contact,
-            text=text,
-            attachments=[],
+            text=inbound.text,
+            attachments=[links.read(item) for item in inbound.attachments],
             created_at=result.received_at or datetime.now(UTC),
             sent_at=None,
         )
@@ -269,7 +279,22 @@ async def post_message(
         )
     )
     assert stored is not None
-    return result, to_widget_message(stored, NO_FILES)
+    return result, to_widget_message(stored, links)
+
+
+async def visitor_files(
+    session: AsyncSession, visitor: Visitor, attachment_ids: list[str]
+) -> list[Attachment]:
+    """The visitor's own uploads, in order; any other id (another visitor's, an operator's)
+    is refused as unknown, so an id reveals nothing."""
+    found = await attachments_service.by_ids(session, attachment_ids)
+    files = []
+    for attachment_id in attachment_ids:
+        attachment = found.get(attachment_id)
+        if attachment is None or attachment.contact_id != visitor.contact_id:
+            raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
+        files.append(attachment)
+    return files
 
 
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:
