@@ -117,6 +117,19 @@ class Settings(BaseSettings):
     attachment_dir: Path | None = Field(
         default=None, description="Where uploaded files are kept; unset = data_dir/attachments"
     )
+    attachments_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where files' bytes are kept: the data directory, or an S3-compatible "
+        "store that every node shares",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3-compatible store's URL; unset = AWS S3 itself"
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket (it must exist)")
+    s3_region: str = Field(default="us-east-1")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_prefix: str = Field(default="attachments/", description="Keys start with this")
     attachment_link_ttl_seconds: int = Field(
         default=24 * 3600,
         description="Life of the signed download links web-chat visitors get for files",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.models import Attachment, MessageAttachment
+from app.attachments.s3 import S3Storage
 from app.attachments.schemas import AttachmentRead
 from app.attachments.storage import AttachmentStorage, LocalStorage
 from app.config import Settings
@@ -53,7 +54,9 @@ class UploadRules:
 
 
 def storage_of(ctx: AppContext) -> AttachmentStorage:
-    """The process's one store (local directory for now; issue #20 adds S3)."""
+    """The process's one store: the data directory, or the S3-compatible one."""
+    if ctx.settings.attachments_store == "s3":
+        return ctx.shared(S3Storage, lambda: S3Storage.of(ctx.settings))
     root = ctx.settings.attachment_dir or Path(ctx.settings.data_dir) / "attachments"
     return ctx.shared(LocalStorage, lambda: LocalStorage(root))
 

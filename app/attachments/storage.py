@@ -1,5 +1,5 @@
 """Where uploaded files' bytes live, behind a small interface so another store (an
-S3-compatible one) can take the local directory's place. Keys are SHA-256 hex digests of
+S3-compatible one, app/attachments/s3.py) can take the local directory's place. Keys are SHA-256 hex digests of
 the content: the same file uploaded twice is kept once, and no key comes from a client."""
 
 import asyncio
@@ -16,6 +16,12 @@ class StoredFileMissing(Exception):
     """The store has no bytes under this key (deleted by hand, another node's disk)."""
 
 
+def check_key(key: str) -> str:
+    if not _KEY.match(key):  # never a path from outside: only our own digests
+        raise ValueError("a storage key is a SHA-256 hex digest")
+    return key
+
+
 class AttachmentStorage(Protocol):
     async def put(self, key: str, content: bytes) -> None: ...
 
@@ -30,9 +36,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):  # never a path from outside: only our own digests
-            raise ValueError("a storage key is a SHA-256 hex digest")
-        return self.root / key[:2] / key
+        return self.root / key[:2] / check_key(key)
 
     async def put(self, key: str, content: bytes) -> None:
         await asyncio.to_thread(self._write, self._path(key), content)
