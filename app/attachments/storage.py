@@ -1,6 +1,7 @@
 """Where uploaded files' bytes live, behind a small interface so another store (the
 S3-compatible one, app/attachments/s3.py) can take the local directory's place. Keys are
-SHA-256 hex digests of the content: the same file uploaded twice is kept once, and no key comes from a client."""
+SHA-256 hex digests of the content: the same file uploaded twice is kept once, and no key
+comes from a client."""
 
 import asyncio
 import os
