@@ -297,6 +297,20 @@ async def visitor_files(
     return files
 
 
+async def active_conversation_id(session: AsyncSession, visitor: Visitor) -> int | None:
+    """The visitor's open conversation on this widget, if any."""
+    return await session.scalar(
+        select(Conversation.id)
+        .where(
+            Conversation.contact_id == visitor.contact_id,
+            Conversation.channel_account_id == visitor.channel_id,
+            Conversation.status.in_(ACTIVE_STATUSES),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:
     rows = await session.scalars(
         select(Conversation.id).where(

@@ -12,6 +12,7 @@ from app.inbox import queries as inbox_queries
 from app.inbox.models import Message
 from app.inbox.schemas import to_widget_message
 from app.realtime.hub import Connection
+from app.realtime.typing import TYPING_EVERY, Throttle, visitor_typing
 from app.realtime.ws import REPLAY_LIMIT, hub_of, pump
 from app.webchat import service as webchat_service
 from app.webchat.service import Visitor
@@ -45,5 +46,15 @@ async def serve_visitor(
                 )
             )
     conn.push(b'{"type":"ready"}')
+    throttle = Throttle(TYPING_EVERY)
+
+    async def on_frame(frame: dict[str, object]) -> None:
+        if frame.get("type") != "typing" or not throttle.allow("typing"):
+            return
+        async with ctx.sessions() as session:
+            conversation_id = await webchat_service.active_conversation_id(session, visitor)
+        if conversation_id is not None:  # typing before the first message: nobody to tell
+            visitor_typing(ctx, conversation_id)
+
     with contextlib.suppress(Exception):
-        await pump(websocket, conn, hub)
+        await pump(websocket, conn, hub, on_frame)

@@ -67,7 +67,7 @@ class WebchatConnector:
         media=False,
         edits=False,
         templates=False,
-        typing=False,
+        typing=True,
         read_receipts=False,
         reply_window=False,
         initiates=False,
