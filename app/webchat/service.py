@@ -28,8 +28,8 @@ from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
 from app.core.session import VISITOR_SESSIONS_REVOKED, Event
 from app.events.dispatch import raise_event
-from app.events.types import ContactSessionsRevoked
-from app.inbox.models import Conversation, Direction, Message, SenderType
+from app.events.types import ContactSessionsRevoked, MessageUpdated
+from app.inbox.models import Conversation, DeliveryState, Direction, Message, SenderType
 from app.inbox.rules import ACTIVE_STATUSES
 from app.ingest.service import IngestResult, ingest
 from app.operators import security
@@ -295,6 +295,42 @@ async def visitor_files(
             raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
         files.append(attachment)
     return files
+
+
+async def mark_read_by_visitor(session: AsyncSession, visitor: Visitor, up_to: int) -> list[int]:
+    """The visitor has seen our messages up to message `up_to`: those sent (or delivered)
+    in their conversations on this widget become read, as a provider's read receipt does
+    (the consoles show it through message.updated). Returns the ids changed."""
+    rows = (
+        await session.execute(
+            update(Message)
+            .where(
+                Message.conversation_id.in_(
+                    select(Conversation.id).where(
+                        Conversation.contact_id == visitor.contact_id,
+                        Conversation.channel_account_id == visitor.channel_id,
+                    )
+                ),
+                Message.direction == Direction.outbound,
+                Message.delivery_state.in_([DeliveryState.sent, DeliveryState.delivered]),
+                Message.id <= up_to,
+            )
+            .values(delivery_state=DeliveryState.read)
+            .returning(Message.id, Message.conversation_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for message_id, conversation_id in rows:
+        await raise_event(
+            session,
+            MessageUpdated(
+                message_id=message_id,
+                conversation_id=conversation_id,
+                change="delivery_state",
+                state=DeliveryState.read.value,
+            ),
+        )
+    return [r[0] for r in rows]
 
 
 async def active_conversation_id(session: AsyncSession, visitor: Visitor) -> int | None:

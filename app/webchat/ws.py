@@ -17,6 +17,9 @@ from app.realtime.ws import REPLAY_LIMIT, hub_of, pump
 from app.webchat import service as webchat_service
 from app.webchat.service import Visitor
 
+# The widget's frames: {"type": "typing"} while the visitor types, {"type": "read",
+# "message_id": N} once it has shown our messages up to N (read receipts).
+
 
 async def serve_visitor(
     websocket: WebSocket, ctx: AppContext, visitor: Visitor, after: int | None
@@ -49,6 +52,12 @@ async def serve_visitor(
     throttle = Throttle(TYPING_EVERY)
 
     async def on_frame(frame: dict[str, object]) -> None:
+        up_to = frame.get("message_id")
+        if frame.get("type") == "read" and type(up_to) is int and throttle.allow(("read", up_to)):
+            async with ctx.sessions() as session:
+                await webchat_service.mark_read_by_visitor(session, visitor, up_to)
+                await session.commit()
+            return
         if frame.get("type") != "typing" or not throttle.allow("typing"):
             return
         async with ctx.sessions() as session:

@@ -68,7 +68,7 @@ class WebchatConnector:
         edits=False,
         templates=False,
         typing=True,
-        read_receipts=False,
+        read_receipts=True,
         reply_window=False,
         initiates=False,
         max_text_length=None,
