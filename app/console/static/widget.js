@@ -370,13 +370,14 @@
   var lastTyping = 0;
   var typingTimer = null;
   function signal(frame) {
-    if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(frame));
+    if (!state.ws || state.ws.readyState !== 1) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
   }
   function sendTyping() {
     var now = Date.now();
     if (now - lastTyping < 2000) return;
-    lastTyping = now;
-    signal({ type: "typing" });
+    if (signal({ type: "typing" })) lastTyping = now;
   }
   function showTyping() {
     typingEl.textContent = _("Typing…");
