@@ -6,7 +6,7 @@ turns "Read" once the visitor's open widget has shown it."""
 import base64
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from tests.attachments.support import PDF, PNG
 from tests.browser.conftest import Served
@@ -85,9 +85,8 @@ async def test_files_typing_and_read_receipts(
     # The paperclip: the visitor's picture reaches the console, shown inline.
     async with visitor.expect_file_chooser() as chooser:
         await visitor.get_by_role("button", name="Attach a file").click()
-    await (await chooser.value).set_files(
-        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": PNG}]
-    )
+    photo: FilePayload = {"name": "photo.png", "mimeType": "image/png", "buffer": PNG}
+    await (await chooser.value).set_files(files=[photo])
     await expect(visitor.locator(".m-in a.pic img")).to_be_visible()
     await expect(op.locator(".msg-in img.att-img")).to_be_visible()
     await visitor.screenshot(path=str(screenshots / "widget-files.png"))
