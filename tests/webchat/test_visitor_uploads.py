@@ -137,13 +137,17 @@ async def test_a_file_is_usable_only_by_the_visitor_who_uploaded_it(run: Running
     error(r, 422, "unknown_attachment")
     async with run.ctx.sessions() as s:
         assert await s.scalar(text("SELECT count(*) FROM messages")) == 0
-    # Nor can an operator's API fetch a visitor's file before a visible message carries it
-    # (an admin sees everything; a plain operator is the check).
-    # Yuri's own upload works for Yuri.
+    # An operator cannot fetch a visitor's file until a message in a conversation they see
+    # carries it (then they can).
+    operator = await run.operator_token()
     mine = (await visitor_upload(run.client, key, yuri, "y.png", PNG, "x")).json()
+    r = await run.client.get(f"/api/v1/attachments/{mine['id']}", headers=auth(operator))
+    error(r, 404, "unknown_attachment")
     r = await run.client.post(
         f"/widget/v1/{key}/messages",
         json={"text": "see", "attachment_ids": [mine["id"]]},
         headers=auth(yuri),
     )
     assert r.status_code == 201, r.text
+    r = await run.client.get(f"/api/v1/attachments/{mine['id']}", headers=auth(operator))
+    assert r.status_code == 200 and r.content == PNG
