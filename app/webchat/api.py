@@ -74,6 +74,7 @@ CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
 async def widget_config(
     channel: WidgetChannel,
     request: Request,
+    ctx: Ctx,
     lang: Annotated[
         str | None, Query(max_length=35, description="data-lang or the browser's")
     ] = None,
@@ -86,6 +87,7 @@ async def widget_config(
     return WidgetConfigRead(
         lang=chosen,
         texts=WidgetTexts.model_validate(own),
+        max_upload_bytes=ctx.settings.widget_attachment_max_bytes,
         messages=catalogue["messages"],
         plural=catalogue["plural"],
     )

@@ -79,5 +79,9 @@ class WidgetConfigRead(BaseModel):
 
     lang: str
     texts: WidgetTexts
+    max_upload_bytes: int = Field(
+        description="Largest file POST .../attachments takes: the widget refuses bigger ones "
+        "before sending (a body far over it is cut off before CORS headers are added)"
+    )
     messages: dict[str, str | list[str]]
     plural: dict[str, int]

@@ -5,12 +5,20 @@ turns "Read" once the visitor's open widget has shown it."""
 
 import base64
 from pathlib import Path
+from typing import Any
 
+import pytest
 from playwright.async_api import Browser, FilePayload, Page, expect
 
 from tests.attachments.support import PDF, PNG
 from tests.browser.conftest import Served
 from tests.browser.test_console_and_widget import log_in, open_widget, setup, thread, visitor_writes
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"widget_attachment_max_bytes": 4096}
+
 
 MAKE_FILES = """([b64, name, type]) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -89,6 +97,12 @@ async def test_files_typing_and_read_receipts(
     await (await chooser.value).set_files(files=[photo])
     await expect(visitor.locator(".m-in a.pic img")).to_be_visible()
     await expect(op.locator(".msg-in img.att-img")).to_be_visible()
+    # Over the widget's limit (from its config): refused in the page, nothing sent.
+    async with visitor.expect_file_chooser() as chooser:
+        await visitor.get_by_role("button", name="Attach a file").click()
+    big: FilePayload = {"name": "big.pdf", "mimeType": "application/pdf", "buffer": PDF * 4}
+    await (await chooser.value).set_files(files=[big])
+    await expect(visitor.get_by_text("The file is too large")).to_be_visible()
     await visitor.screenshot(path=str(screenshots / "widget-files.png"))
     await op.screenshot(path=str(screenshots / "console-files.png"))
     # The one error: the browser's own line for the refused upload (415), as it should be.

@@ -83,6 +83,8 @@ async def test_a_visitor_sends_a_photo_and_the_operator_gets_it(run: Running) ->
 
 async def test_limits_are_clear_errors_and_nothing_is_kept(run: Running) -> None:
     key, _, visitor = await widget(run)
+    # The widget learns the limit from its config, to refuse a big file before sending it.
+    assert (await run.client.get(f"/widget/v1/{key}/config")).json()["max_upload_bytes"] == LIMIT
     error(
         await visitor_upload(run.client, key, visitor, "big.pdf", PDF + b"x" * LIMIT, "x/y"),
         413,

@@ -298,6 +298,7 @@
         timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
         catalog = { messages: c.messages || {}, plural: c.plural || { one: 0, other: 1 } };
         texts = c.texts || {};
+        if (c.max_upload_bytes) state.maxUpload = c.max_upload_bytes;
         applyTexts();
       },
       function () {
@@ -589,6 +590,18 @@
   }
 
   function sendFile(file) {
+    if (state.maxUpload && file.size > state.maxUpload) {
+      state.messages.push({
+        direction: "inbound",
+        text: file.name,
+        error: _("The file is too large (at most {size} MB).", {
+          size: Math.floor(state.maxUpload / 1048576) || 1,
+        }),
+        created_at: new Date().toISOString(),
+      });
+      render();
+      return;
+    }
     var m = {
       cid: randomId(),
       direction: "inbound",
