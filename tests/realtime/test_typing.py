@@ -10,7 +10,7 @@ import websockets
 from sqlalchemy import text
 
 from tests.conftest import LiveServer, Running, create_operator, serve_app
-from tests.helpers import create_webchat, recv_event, visitor_post, visitor_session
+from tests.helpers import auth, create_webchat, recv_event, visitor_post, visitor_session
 from tests.webchat.test_end_to_end import next_event
 
 
@@ -68,3 +68,34 @@ async def test_typing_both_ways_across_nodes(live: LiveServer) -> None:
             await console.send("ping")
             await next_event(console, "pong")
     assert await count_messages(live) == stored  # nothing stored
+
+
+async def test_typing_stays_within_who_sees_the_conversation(live: LiveServer) -> None:
+    """A team's chat: an operator outside the team neither hears the visitor type nor can
+    signal typing to them; an admin (sees everything) hears it."""
+    run = Running(app=None, ctx=live.ctx, client=live.client)  # type: ignore[arg-type]
+    admin = await create_operator(run, "admin@example.com", "admin")
+    outsider = await create_operator(run, "out@example.com", "operator")
+    r = await live.client.post("/api/v1/teams", json={"name": "Sales"}, headers=auth(admin))
+    assert r.status_code == 201, r.text
+    r = await live.client.post(
+        "/api/v1/channels",
+        json={"type": "webchat", "name": "Sales site", "team_id": r.json()["id"]},
+        headers=auth(admin),
+    )
+    key = r.json()["public_key"]
+    token = (await visitor_session(live.client, key, name="Vera"))["visitor_token"]
+    r = await visitor_post(live.client, key, token, "hello")
+    conv_id = r.json()["message"]["conversation_id"]
+    async with (
+        websockets.connect(f"{live.ws_url}/widget/v1/{key}/ws?token={token}") as widget,
+        websockets.connect(f"{live.ws_url}/api/v1/ws?token={admin}") as boss,
+        websockets.connect(f"{live.ws_url}/api/v1/ws?token={outsider}") as out,
+    ):
+        for ws in (widget, boss, out):
+            await next_event(ws, "ready")
+        await out.send(json.dumps({"type": "typing", "conversation_id": conv_id}))
+        assert not [e for e in await events_within(widget, 1.0) if e["type"] == "typing"]
+        await widget.send(json.dumps({"type": "typing"}))
+        await next_event(boss, "typing")
+        assert not [e for e in await events_within(out, 1.0) if e["type"] == "typing"]
