@@ -256,17 +256,18 @@ async def conversation_of(session: AsyncSession, what: Happening) -> int | None:
     )
 
 
-async def drain(ctx: AppContext, batch: int = 200) -> int:
+async def drain(ctx: AppContext, gaps: store.Gaps, batch: int = 200) -> int:
     """Run the rules for the stored events not yet handled, in order, each event in its own
     transaction with the consumer's position; the number of events read. Safe to run on any
-    number of nodes at once (the claims decide)."""
+    number of nodes at once (the claims decide). `gaps`: the reading loop's own, kept between
+    rounds (app.events.store)."""
     async with ctx.sessions() as session:
         if await store.position(session, CONSUMER) == 0:
             # The first run starts from now: a new installation's history fires nothing.
             newest = await session.scalar(select(func.max(DomainEventRow.id)))
             await store.advance(session, CONSUMER, newest or 0)
             await session.commit()
-        rows = await store.read_since(session, CONSUMER, limit=batch)
+        rows = await store.read_since(session, CONSUMER, gaps, limit=batch)
         events = [(r.id, r.name, r.actor_kind, r.occurred_at, dict(r.payload)) for r in rows]
         rules = await active_rules(session)
         triggers = {r.trigger.get("type") for r in rules}

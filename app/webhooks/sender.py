@@ -16,6 +16,7 @@ from app.audit import service as audit
 from app.core.context import AppContext
 from app.core.periodic import Periodic
 from app.delivery.backoff import retry_delay
+from app.events import store
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.webhooks.transport import allowed_networks, send
@@ -48,7 +49,7 @@ class WebhookSender(Periodic):
         super().__init__(ctx, interval=ctx.settings.webhook_poll_seconds)
         self.allowed = allowed_networks(ctx.settings.webhook_allowed_networks)
         self._client: httpx.AsyncClient | None = None
-        self._gaps: dict[int, int] = {}  # event ids that may still commit (service.fan_out)
+        self._gaps: store.Gaps = {}  # event ids that may still commit (events.store)
 
     async def run_forever(self) -> None:
         try:

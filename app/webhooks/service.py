@@ -4,7 +4,6 @@ fan-out of stored domain events to subscribed endpoints, and redelivery."""
 import base64
 import secrets
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -80,36 +79,8 @@ def _conversation_of(row: DomainEventRow) -> int | None:
     return value if isinstance(value, int) else None
 
 
-_SNAPSHOT = text(
-    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-    "pg_snapshot_xmax(pg_current_snapshot())::text"
-)
-
-
-async def _contiguous(
-    session: AsyncSession, events: Sequence[DomainEventRow], after: int, gaps: dict[int, int]
-) -> list[DomainEventRow]:
-    """The events up to the first gap in ids that may still fill. An id is taken before its
-    transaction commits, so a later id can be read while an earlier one is in flight
-    (store.read_since's horizon does not rule that out): moving past it would lose it for
-    good. A gap is final (rolled back) once every transaction that was running when it was
-    first seen has ended; `gaps` remembers, per gap, the snapshot's xmax at that moment."""
-    xmin, xmax = (int(v) for v in (await session.execute(_SNAPSHOT)).one())
-    expected = after + 1
-    taken: list[DomainEventRow] = []
-    for ev in events:
-        if ev.id != expected:
-            seen_at = gaps.setdefault(expected, xmax)
-            if xmin < seen_at:
-                break
-            gaps.pop(expected, None)
-        taken.append(ev)
-        expected = ev.id + 1
-    return taken
-
-
 async def fan_out(
-    session: AsyncSession, settings: Settings, gaps: dict[int, int], limit: int = 1000
+    session: AsyncSession, settings: Settings, gaps: store.Gaps, limit: int = 1000
 ) -> int:
     """Turn the next stored events into deliveries for the active endpoints subscribed to
     them (each endpoint gets the events that happened after it was created), and move the
@@ -119,10 +90,7 @@ async def fan_out(
     locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK)))
     if not locked:
         return 0
-    after = await store.position(session, CONSUMER)
-    events = await _contiguous(
-        session, await store.read_since(session, CONSUMER, limit=limit), after, gaps
-    )
+    events = await store.read_since(session, CONSUMER, gaps, limit=limit)
     if not events:
         return 0
     endpoints = (

@@ -2,7 +2,7 @@
 and macros
 
 Revision ID: a7c1e5d2b940
-Revises: 7b2f0c4d9e13
+Revises: 5b2e8c4f1a70
 Create Date: 2026-12-08 01:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "a7c1e5d2b940"
-down_revision: str | None = "7b2f0c4d9e13"  # main's head (webhooks) when merged
+down_revision: str | None = "5b2e8c4f1a70"  # main's head (attachments) when merged
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

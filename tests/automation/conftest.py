@@ -87,8 +87,9 @@ async def settle(run: Running) -> None:
 
     # Patient: any long transaction on the shared server (a DROP DATABASE elsewhere) holds
     # the reader's horizon back until it ends.
+    gaps: dict[int, int] = {}  # one reading loop's (app.events.store)
     for _ in range(2400):
-        await engine.drain(run.ctx)
+        await engine.drain(run.ctx, gaps)
         async with run.ctx.sessions() as session:
             behind = await session.scalar(
                 text(

@@ -20,7 +20,7 @@ async def main() -> None:
     ctx = build_context(settings)
     try:
         await asyncio.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-        print(await engine.drain(ctx))
+        print(await engine.drain(ctx, {}))
     finally:
         await ctx.close()
 

@@ -62,7 +62,7 @@ async def test_concurrent_deliveries_run_a_rule_once(world: World) -> None:
     await world.say("two")
     await visible(world)
     # Eight readers at once, each on its own connection, all reading the same events.
-    read = await asyncio.gather(*(engine.drain(world.run.ctx) for _ in range(8)))
+    read = await asyncio.gather(*(engine.drain(world.run.ctx, {}) for _ in range(8)))
     assert read.count(0) < 7  # several really read them concurrently
     await settle(world.run)
     notes = [m["text"] for m in await world.messages() if m["direction"] == "internal"]

@@ -38,6 +38,7 @@ from app.main import create_app
 from app.operators import scopes, security
 from app.operators.auth import OPERATOR_TOKEN
 from app.webchat.service import VISITOR_TOKEN
+from tests.attachments.support import PNG
 from tests.conftest import LiveServer, Running, create_operator
 from tests.helpers import auth, create_webchat, recv_event, visitor_post, visitor_session
 
@@ -897,6 +898,7 @@ WIDGET_RULES: dict[Route, str] = {
     ("POST", "/widget/v1/{widget_key}/messages"): "visitor",
     ("GET", "/widget/v1/{widget_key}/messages"): "visitor",
     ("POST", "/widget/v1/{widget_key}/ws-ticket"): "visitor",
+    ("POST", "/widget/v1/{widget_key}/attachments"): "visitor",
 }
 
 SOCKET_RULES: dict[Route, str] = {
@@ -1634,6 +1636,11 @@ async def test_widget_authorization_matrix(world: World) -> None:
         checked += 1
         url = path.replace("{widget_key}", world.widget_a)
         body = {"text": "hi"} if method == "POST" else None
+        sending: dict[str, Any] = (
+            {"files": {"file": ("a.png", PNG, "image/png")}}
+            if path.endswith("/attachments")
+            else {"json": body}
+        )
         if rule == "public":
             r = await client.request(method, url, json={} if method == "POST" else None)
             assert r.status_code == (201 if method == "POST" else 200), r.text
@@ -1641,11 +1648,11 @@ async def test_widget_authorization_matrix(world: World) -> None:
         assert rule == "visitor"
         stored = await count(run, "messages")
         for who, headers in broken.items():
-            r = await client.request(method, url, json=body, headers=headers)
+            r = await client.request(method, url, headers=headers, **sending)
             assert r.status_code == 401, (route, who, r.text)
             error_of(r, 401)
         assert await count(run, "messages") == stored
-        r = await client.request(method, url, json=body, headers=auth(world.visitor))
+        r = await client.request(method, url, headers=auth(world.visitor), **sending)
         assert r.status_code == (201 if method == "POST" else 200), r.text
     assert checked == len(WIDGET_RULES)
 
