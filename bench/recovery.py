@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> None:
             [
                 ["seconds to /readyz after the restart", ready_at - killed_at],
                 ["seconds from ready to the last message stored", result["last_done"] - ready_at],
-                ["attempts by answer (0 = none within 10 s)", result["statuses"]],
+                ["attempts by answer (0: refused while down, or none in 10 s)", result["statuses"]],
                 ["messages stored once", sum(1 for c in counts.values() if c == 1)],
                 ["lost", args.messages - len(counts)],
                 ["duplicated", sum(c - 1 for c in counts.values() if c > 1)],
