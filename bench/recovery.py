@@ -63,8 +63,10 @@ async def _clients_async(
                     async with session.post(url, data=body, headers=headers) as resp:
                         await resp.read()
                         status = resp.status
-                except (aiohttp.ClientError, TimeoutError):
-                    status = 0
+                except TimeoutError:
+                    status = -1  # no answer within ATTEMPT_TIMEOUT: what must not happen
+                except aiohttp.ClientError:
+                    status = 0  # refused or cut: the service is down
                 statuses[status] = statuses.get(status, 0) + 1
                 if 200 <= status < 300:
                     done_at.append(time.time())
@@ -124,7 +126,10 @@ async def run(args: argparse.Namespace) -> None:
             [
                 ["seconds to /readyz after the restart", ready_at - killed_at],
                 ["seconds from ready to the last message stored", result["last_done"] - ready_at],
-                ["attempts by answer (0: refused while down, or none in 10 s)", result["statuses"]],
+                [
+                    "attempts by answer (0: refused while down, -1: none in 10 s)",
+                    result["statuses"],
+                ],
                 ["messages stored once", sum(1 for c in counts.values() if c == 1)],
                 ["lost", args.messages - len(counts)],
                 ["duplicated", sum(c - 1 for c in counts.values() if c > 1)],

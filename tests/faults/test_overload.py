@@ -145,6 +145,9 @@ async def _pool_wait_is_shed(run: Running) -> None:
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "overloaded" and r.headers["Retry-After"] == "1"
     assert time.perf_counter() - started < 1.0
+    # A provider's webhook is refused the same way, at once, so the provider redelivers.
+    hook = await run.client.post("/webhooks/telegram/1", json={"update_id": 1})
+    assert hook.status_code == 503 and hook.headers["Retry-After"] == "1"
     assert (await run.client.get("/healthz")).status_code == 200  # never shed
     for conn in held:
         await conn.close()
