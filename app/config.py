@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     rate_limit_widget_messages_ip: str = Field(
         default="120/minute", description="Per IP, widget message posts (all visitors)"
     )
+    # Overload shedding (app/core/shedding.py), per process; 0 switches a signal off
+    shed_max_in_flight: int = Field(
+        default=64,
+        description="HTTP requests in progress per process above which new ones get 503 "
+        "with Retry-After at once (0 = no limit)",
+    )
+    shed_max_pool_wait_ms: int = Field(
+        default=250,
+        description="Database pool wait (the oldest waiting checkout, or the longest in the "
+        "last second) above which new requests get 503 with Retry-After (0 = never)",
+    )
+    shed_retry_after_seconds: int = Field(
+        default=1, description="Retry-After of a shed request's 503"
+    )
     # Attachments (operator and integration uploads; inbound media stays with the provider)
     attachment_max_bytes: int = Field(
         default=10 * 1024 * 1024,

@@ -29,6 +29,7 @@ from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
 from app.core.metrics import MetricsMiddleware
+from app.core.shedding import SheddingMiddleware
 from app.inbox.api import router as inbox_router
 from app.labels.api import router as labels_router
 from app.observability.api import router as health_router
@@ -105,6 +106,13 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         wider |= plugin.wider_body_limits(settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, wider=wider)
     app.add_middleware(MetricsMiddleware)
+    # Outside the rest: an overloaded process answers 503 before doing any work.
+    app.add_middleware(
+        SheddingMiddleware,
+        max_in_flight=settings.shed_max_in_flight,
+        max_pool_wait_ms=settings.shed_max_pool_wait_ms,
+        retry_after=settings.shed_retry_after_seconds,
+    )
     trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     if trusted:
         # Outermost, so every part of the app sees the client the proxy saw. Only these

@@ -97,8 +97,8 @@ class Node:
                 self.proc.wait()
 
 
-def start_node(url: str, workers: int = 1, **env: str) -> Node:
-    port = free_port()
+def start_node(url: str, workers: int = 1, port: int | None = None, **env: str) -> Node:
+    port = port or free_port()
     environment = {
         **os.environ,
         "CHATCENTRE_DATABASE_URL": url,

@@ -53,7 +53,7 @@ from bench.common import (
 
 P99_TARGET_MS = 100.0
 WA_SECRET = "bench-app-secret"
-KINDS = ("widget", "telegram", "whatsapp", "vk", "mixed")
+KINDS = ("widget", "telegram", "whatsapp", "vk", "mixed", "new_conversations")
 
 
 @dataclass
@@ -181,6 +181,42 @@ async def _vk_channel(client: httpx.AsyncClient, headers: dict[str, str]) -> int
     return int(r.json()["id"])
 
 
+async def online_operators(base: str, count: int, teams: int) -> None:
+    """`count` operators online with room for every lead, spread over `teams` teams (0: no
+    teams): what routing chooses from. The bench's channels have no team, so teams only
+    make the candidate query and the load counts as wide as in a real team set-up."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        headers = {"Authorization": f"Bearer {await admin_token(client)}"}
+        ids = []
+        for i in range(count):
+            r = await client.post(
+                "/api/v1/operators",
+                json={
+                    "email": f"bench-op{i}@example.com",
+                    "name": f"op{i}",
+                    "password": "bench-password-123",
+                    "max_open_conversations": 10_000,
+                    "max_base_size": 1_000_000,
+                },
+                headers=headers,
+            )
+            r.raise_for_status()
+            ids.append(r.json()["id"])
+            r = await client.post(
+                f"/api/v1/operators/{ids[-1]}/presence",
+                json={"presence": "online"},
+                headers=headers,
+            )
+            r.raise_for_status()
+        for t in range(teams):
+            r = await client.post(
+                "/api/v1/teams",
+                json={"name": f"bench team {t}", "member_ids": ids[t::teams]},
+                headers=headers,
+            )
+            r.raise_for_status()
+
+
 # ------------------------------------------------------------------ requests
 
 
@@ -277,6 +313,26 @@ def build_request(
         }
         headers = {"Content-Type": "application/json"}
         return "POST", f"/webhooks/vk/{target.vk_channel}", json.dumps(event).encode(), headers
+    if kind == "new_conversations":
+        # A first message from a visitor never seen before: a new contact and conversation,
+        # routed (Telegram's webhook: one request, no session to open first).
+        user = 700_000_000 + n
+        update = {
+            "update_id": n + 1,
+            "message": {
+                "message_id": 1,
+                "from": {"id": user, "is_bot": False, "first_name": f"Lead {n}"},
+                "chat": {"id": user, "type": "private", "first_name": f"Lead {n}"},
+                "date": int(time.time()),
+                "text": f"bench {run_id} {n}",
+            },
+        }
+        headers = {
+            "X-Telegram-Bot-Api-Secret-Token": target.telegram_secret,
+            "Content-Type": "application/json",
+        }
+        path = f"/webhooks/telegram/{target.telegram_channel}"
+        return "POST", path, json.dumps(update).encode(), headers
     if kind == "mixed":
         return build_request(("widget", "telegram", "whatsapp")[n % 3], target, n, run_id)
     if kind == "bare":
@@ -475,6 +531,16 @@ def main() -> None:
     )
     parser.add_argument("--step-seconds", type=float, default=4.0)
     parser.add_argument("--floor-tasks", type=int, default=16)
+    parser.add_argument("--operators", type=int, default=0, help="operators online")
+    parser.add_argument("--teams", type=int, default=0, help="teams the operators are in")
+    parser.add_argument(
+        "--scenario",
+        choices=("capacity", "overload"),
+        default="capacity",
+        help="overload: 2x the found capacity of --overload-kind for 10 s, then 50%%",
+    )
+    parser.add_argument("--overload-kind", default="telegram")
+    parser.add_argument("--capacity", type=float, default=0, help="skip finding it (msg/s)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")
     parser.add_argument("--output", default="ingest.json")
     args = parser.parse_args()
@@ -494,8 +560,13 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await wait_ready(nodes)
         target = await setup(url, nodes)
+        if args.operators:
+            await online_operators(nodes[0].base, args.operators, args.teams)
         rates = [float(r) for r in args.rates.split(",")]
         counter = itertools.count(1)
+        if args.scenario == "overload":
+            await run_overload(args, url, target, rates, counter)
+            return
         report = Report(
             f"Ingest ({args.nodes} node(s) x {args.workers} workers, open-loop, "
             f"p99 target {P99_TARGET_MS:.0f} ms)",
@@ -548,6 +619,31 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         for node in nodes:
             node.stop()
+
+
+async def run_overload(
+    args: argparse.Namespace,
+    url: str,
+    target: Target,
+    rates: list[float],
+    counter: itertools.count[int],
+) -> None:
+    from bench.overload import overload
+
+    kind = args.overload_kind
+    capacity = args.capacity
+    if not capacity:
+        run_step(kind, target, rates[0], 1.0, next(counter) * 1_000_000)  # warm-up
+        capacity, _ = find_max(kind, target, rates, args.step_seconds, counter)
+    seconds = (2.0, 2.0) if args.smoke else (10.0, 10.0)
+    result = await overload(url, target, kind, capacity or rates[0], P99_TARGET_MS, seconds=seconds)
+    report = Report(
+        f"Overload ({args.nodes} node(s) x {args.workers} workers, {kind})",
+        ["measure", "value"],
+        [[k, v] for k, v in result.items()],
+    )
+    report.print()
+    print(f"saved {report.save(args.output)}")
 
 
 if __name__ == "__main__":

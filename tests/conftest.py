@@ -88,6 +88,10 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
         "outbox_backoff_initial_seconds": 0.05,
         "outbox_backoff_max_seconds": 0.2,
         "bus_coalesce_ms": 1.0,
+        # No overload shedding: a loaded CI machine must not turn the suite's bursts into
+        # 503s (tests/core/test_shedding.py switches it on where it is the subject).
+        "shed_max_in_flight": 0,
+        "shed_max_pool_wait_ms": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -19,6 +19,7 @@ from app.core.bus import EventBus, PostgresBus, RedisBus
 from app.core.ratelimit import RateLimiter
 from app.core.secrets import signing_key
 from app.core.session import make_session_class
+from app.core.shedding import MeasuredPool, PoolPressure
 from app.db.engine import asyncpg_dsn, resolve_database_url
 
 T = TypeVar("T")
@@ -33,6 +34,7 @@ class AppContext:
     bus: EventBus
     limiter: RateLimiter
     signing_key: str
+    pool_pressure: PoolPressure = field(default_factory=PoolPressure)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def shared(self, kind: type[T], make: Callable[[], T]) -> T:
@@ -86,7 +88,11 @@ def build_context(settings: Settings, database_url: str | None = None) -> AppCon
         # the server fails its first statement, SQLAlchemy then drops the whole pool and
         # the request gets a 503 that providers retry.
         pool_pre_ping=False,
+        poolclass=MeasuredPool,  # times checkouts for overload shedding
     )
+    pool_pressure = PoolPressure()
+    assert isinstance(engine.pool, MeasuredPool)
+    engine.pool.pressure = pool_pressure
     sessions = async_sessionmaker(
         engine, expire_on_commit=False, sync_session_class=make_session_class(bus.publish)
     )
@@ -102,4 +108,5 @@ def build_context(settings: Settings, database_url: str | None = None) -> AppCon
         bus=bus,
         limiter=RateLimiter(settings.redis_url),
         signing_key=key,
+        pool_pressure=pool_pressure,
     )

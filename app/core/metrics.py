@@ -21,6 +21,7 @@ SENT = Counter("chatcentre_messages_sent_total", "Outbound messages sent", ["cha
 SEND_FAILURES = Counter(
     "chatcentre_send_failures_total", "Failed send attempts", ["channel", "kind"]
 )
+SHED = Counter("chatcentre_shed_requests_total", "Requests answered 503 for overload", ["reason"])
 WEBSOCKETS = Gauge("chatcentre_websockets", "Open WebSockets", ["kind"])
 
 

@@ -1,13 +1,15 @@
 """Lead routing: who gets a new conversation, the queue, and capacity.
 
 Correctness under concurrency rests on one rule: every path that gives a conversation to an
-operator first locks that operator's row (FOR UPDATE, in id order), and only then counts
-their open conversations in a new statement. Two routings can therefore never both see
-"9 of 10" for the same person. Routings of one team also take turns (a transaction-scoped
-advisory lock per team), so each chooses from exact loads and a burst of leads is spread
-as if they came one by one, while a routing locks only the row of the operator it chose,
-not every online one. Queued conversations are taken with SKIP LOCKED, so two drains never
-hand out the same one."""
+operator first locks that operator's row (FOR UPDATE), and only then counts their open
+conversations in a new statement. Two routings can therefore never both see "9 of 10" for
+the same person. A routing takes no team-wide turn: it ranks the candidates by the team's
+strategy and claims the first whose row nobody else holds (SKIP LOCKED), so concurrent new
+leads go to different operators at once instead of queueing behind one another; only when
+every operator with room is being claimed does it wait for the best of them. A claim that
+turns out stale (the operator filled up meanwhile) is rolled back to its savepoint, so a
+routing holds at most the row of the operator it chose. Queued conversations are taken with
+SKIP LOCKED, so two drains never hand out the same one."""
 
 import enum
 from dataclasses import dataclass
@@ -121,7 +123,10 @@ _ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key i
 
 async def lock_team_routing(session: AsyncSession, team_ids: list[int | None]) -> None:
     """Take the routing turn of these teams (0: conversations without a team) until the
-    transaction ends, in one order so two transactions never wait on each other."""
+    transaction ends, in one order so two transactions never wait on each other. Only a
+    mass release takes it: it holds the rows of every operator it gave a conversation to
+    while it routes the next one, so two releases must not interleave. A single routing
+    never takes it."""
     for team in sorted({t or 0 for t in team_ids}):
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:ns, CAST(:team AS integer))"),
@@ -151,17 +156,18 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
     }
 
 
-def _choose(strategy: Strategy, options: list[Load]) -> Load | None:
-    if not options or strategy == Strategy.manual:
-        return None
+def _rank(strategy: Strategy, options: list[Load]) -> list[Load]:
+    """The operators in the order the strategy prefers them (manual: nobody)."""
+    if strategy == Strategy.manual:
+        return []
     never = datetime.min.replace(tzinfo=UTC)
 
     def waited(load: Load) -> tuple[datetime, int]:
         return (load.last_assigned_at or never, load.operator_id)
 
     if strategy == Strategy.balanced:
-        return min(options, key=lambda o: (o.open_count, *waited(o)))
-    return min(options, key=waited)
+        return sorted(options, key=lambda o: (o.open_count, *waited(o)))
+    return sorted(options, key=waited)
 
 
 async def route(
@@ -179,7 +185,6 @@ async def route(
     assert contact is not None
     policy = await policy_for(session, conv)
 
-    await lock_team_routing(session, [conv.team_id])
     candidate_ids = list(
         (
             await session.execute(
@@ -199,37 +204,31 @@ async def route(
             candidate_ids.append(owner_id)
     is_new_lead = owner_id is None
 
-    # Choose from the loads, then lock the one chosen and count again: another team's
-    # routing, a drain or a manual assignment may have filled them meanwhile (the count
-    # after the lock is exact). Then they are dropped and we choose again.
+    # Rank by the loads, then claim: lock the chosen row and count again (a concurrent
+    # routing, a drain or a manual assignment may have filled them meanwhile; the count after
+    # the lock is exact). Rows another routing holds are skipped, and waited for only when
+    # nobody else with room is free. A stale claim is dropped and we rank again.
     while candidate_ids:
-        current = await loads(session, candidate_ids)
-        chosen_id, reason = _pick(policy, current, owner_id, is_new_lead)
-        if chosen_id is None:
+        ranked = _ranked(policy, await loads(session, candidate_ids), owner_id, is_new_lead)
+        if not ranked:
             break
-        await lock_operators(session, [chosen_id])
-        fresh = (await loads(session, [chosen_id])).get(chosen_id)
-        op = await session.get(Operator, chosen_id, populate_existing=True)
-        if (
-            fresh is None
-            or op is None
-            or not op.is_active
-            or op.presence != Presence.online
-            or not fresh.has_room
-            or (reason != "owner" and is_new_lead and fresh.base_full)
-        ):
+        busy: list[tuple[int, str]] = []
+        for chosen_id, reason in ranked:
+            locked, fit = await _claim(session, chosen_id, reason, is_new_lead, wait=False)
+            if fit is not None:
+                return await _give(session, conv, contact, chosen_id, reason, fit)
+            if locked:
+                candidate_ids.remove(chosen_id)
+                break
+            busy.append((chosen_id, reason))
+        else:
+            if not busy:
+                break
+            chosen_id, reason = busy[0]
+            _, fit = await _claim(session, chosen_id, reason, is_new_lead, wait=True)
+            if fit is not None:
+                return await _give(session, conv, contact, chosen_id, reason, fit)
             candidate_ids.remove(chosen_id)
-            continue
-        if reason != "owner" and owner_id is not None:
-            await _notify_owner(session, conv.id, owner_id)
-        await assign(session, conv, chosen_id, reason=reason)
-        if is_new_lead and not fresh.base_full:
-            await session.execute(
-                update(Contact)
-                .where(Contact.id == contact.id, Contact.owner_id.is_(None))
-                .values(owner_id=chosen_id)
-            )
-        return chosen_id
 
     if not queue_if_nobody:
         return None
@@ -239,20 +238,80 @@ async def route(
     return None
 
 
-def _pick(
+async def _claim(
+    session: AsyncSession,
+    operator_id: int,
+    reason: str,
+    is_new_lead: bool,
+    *,
+    wait: bool,
+) -> tuple[bool, Load | None]:
+    """Lock the operator's row and check, from counts taken after the lock, that they can
+    take the conversation: (row locked, their load when they can). Without wait a row
+    another transaction holds is skipped; a row locked in vain is given back with the
+    savepoint, so a routing never holds an operator it did not choose while it waits."""
+    savepoint = await session.begin_nested()
+    op = (
+        await session.execute(
+            select(Operator)
+            .where(Operator.id == operator_id)
+            .with_for_update(skip_locked=not wait)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if op is None:
+        await savepoint.rollback()
+        return False, None
+    fresh = (await loads(session, [operator_id]))[operator_id]
+    if (
+        not op.is_active
+        or op.presence != Presence.online
+        or not fresh.has_room
+        or (reason != "owner" and is_new_lead and fresh.base_full)
+    ):
+        await savepoint.rollback()
+        return True, None
+    await savepoint.commit()
+    return True, fresh
+
+
+async def _give(
+    session: AsyncSession,
+    conv: Conversation,
+    contact: Contact,
+    operator_id: int,
+    reason: str,
+    load: Load,
+) -> int:
+    owner_id = contact.owner_id
+    if reason != "owner" and owner_id is not None:
+        await _notify_owner(session, conv.id, owner_id)
+    await assign(session, conv, operator_id, reason=reason)
+    if owner_id is None and not load.base_full:
+        await session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id, Contact.owner_id.is_(None))
+            .values(owner_id=operator_id)
+        )
+    return operator_id
+
+
+def _ranked(
     policy: Policy, current: dict[int, Load], owner_id: int | None, is_new_lead: bool
-) -> tuple[int | None, str]:
-    """(operator, reason): the client's manager when they have room (a returning client
-    goes back to them), else by the team's strategy."""
-    if owner_id is not None and owner_id in current and current[owner_id].has_room:
-        return owner_id, "owner"
+) -> list[tuple[int, str]]:
+    """(operator, reason) in the order to try them: the client's manager when they have room
+    (a returning client goes back to them), then the others by the team's strategy."""
+    first = (
+        [(owner_id, "owner")]
+        if owner_id is not None and owner_id in current and current[owner_id].has_room
+        else []
+    )
     options = [
         load
         for load in current.values()
         if load.has_room and not (is_new_lead and load.base_full) and load.operator_id != owner_id
     ]
-    chosen = _choose(policy.strategy, options)
-    return (chosen.operator_id, policy.strategy.value) if chosen else (None, "")
+    return first + [(o.operator_id, policy.strategy.value) for o in _rank(policy.strategy, options)]
 
 
 async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
