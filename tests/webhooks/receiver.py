@@ -1,7 +1,7 @@
 """A real HTTP receiver on 127.0.0.1 (aiohttp) that records what webhooks bring it.
 
 Paths: /ok answers 200; /fail/N answers 500 to the first N attempts of each webhook-id;
-/slow answers the first attempt of each webhook-id after 2 s (past the test timeout);
+/slow answers the first attempt of each webhook-id after 5 s (past the test timeout);
 /redirect answers 302 to a private address; /down always 500."""
 
 import asyncio
@@ -44,7 +44,7 @@ async def _handle(receiver: Receiver, request: web.Request) -> web.StreamRespons
     if path == "/down":
         return web.Response(status=503)
     if path == "/slow" and n == 1:
-        await asyncio.sleep(2)  # the sender has given up by then: not a delivery
+        await asyncio.sleep(5)  # the sender has given up by then: not a delivery
         return web.Response(status=204)
     if path == "/redirect":
         raise web.HTTPFound("http://10.255.255.1/hook")
@@ -72,7 +72,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-async def eventually(check: Any, timeout: float = 15.0) -> None:
+async def eventually(check: Any, timeout: float = 60.0) -> None:
     """Wait until check() (or the awaitable it returns) is truthy (polling), else fail."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
