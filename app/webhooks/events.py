@@ -1,9 +1,9 @@
 """The events an endpoint can subscribe to, and the body each delivery carries."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
-SUBSCRIBABLE = (
+EventName = Literal[
     "conversation.created",
     "conversation.assigned",
     "conversation.resolved",
@@ -12,7 +12,8 @@ SUBSCRIBABLE = (
     "contact.updated",
     "order.status_changed",
     "touchpoint.created",
-)
+]
+SUBSCRIBABLE: tuple[str, ...] = get_args(EventName)
 
 
 def body(event_type: str, data: dict[str, Any], at: datetime) -> dict[str, Any]:

@@ -1,21 +1,10 @@
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import RequestModel
+from app.webhooks.events import EventName
 from app.webhooks.models import DeliveryStatus
-
-EventName = Literal[
-    "conversation.created",
-    "conversation.assigned",
-    "conversation.resolved",
-    "message.created",
-    "contact.created",
-    "contact.updated",
-    "order.status_changed",
-    "touchpoint.created",
-]
 
 
 class WebhookCreate(RequestModel):
