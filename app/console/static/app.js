@@ -20,6 +20,8 @@ import {
   renderLabelEditor,
   setupLabelFilter,
 } from "./labels.js";
+import { renderSnooze } from "./snooze.js";
+import { compareConvs, leaveView, passesViewFilter, refreshCounts, setupViews, viewParams } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -278,6 +280,14 @@ async function startInbox() {
   S.operators.set(me.id, { ...S.operators.get(me.id), ...me });
   S.channels = new Map(channels.map((c) => [c.id, c]));
   await loadLabels();
+  await setupViews({
+    operators,
+    me: () => S.me?.id,
+    onChange: (tab) => setFilter(tab || S.filter),
+    onCounts: (counts) => document.dispatchEvent(new CustomEvent("chatcentre:counts", { detail: counts })),
+    onError: (ex) => toast(explain(ex)),
+    label: labelFilter,
+  });
   $("login-view").hidden = true;
   $("inbox-view").hidden = false;
   $("me-name").textContent = me.name;
@@ -325,6 +335,8 @@ function bumpLastId(id) {
 
 function onEvent(ev) {
   const type = ev.type || "";
+  // For views.js (counts), notify.js (title, notifications): ev plus what the list knows.
+  document.dispatchEvent(new CustomEvent("chatcentre:event", { detail: { ev, me: S.me, convs: S.convs, selected: S.selected } }));
   if (type.startsWith("message.")) {
     const msg = ev.data;
     bumpLastId(msg.id);
@@ -370,7 +382,7 @@ function onEvent(ev) {
 // ------------------------------------------------------------------ the list
 
 function matches(c) {
-  if (!passesLabelFilter(c)) return false;
+  if (!passesLabelFilter(c) || !passesViewFilter(c)) return false;
   switch (S.filter) {
     case "mine":
       return c.assignee_id === S.me.id && c.status !== "resolved";
@@ -390,7 +402,7 @@ function filterParams() {
     all: {},
     resolved: { status: "resolved" },
   }[S.filter];
-  return labelFilter() ? { ...params, label: labelFilter() } : params;
+  return { ...params, ...viewParams(), ...(labelFilter() ? { label: labelFilter() } : {}) };
 }
 
 function upsertConv(c) {
@@ -413,6 +425,7 @@ async function loadList(more = false) {
     for (const c of page.items) upsertConv(c);
     S.nextCursor = page.next_cursor;
     $("conv-more").hidden = !page.next_cursor;
+    refreshCounts(labelFilter());
   } catch (ex) {
     if (ex.status !== 401) toast(explain(ex));
   }
@@ -435,7 +448,7 @@ function renderList() {
   const focused = document.activeElement?.closest?.(".conv")?.dataset.id;
   const items = [...S.convs.values()]
     .filter(matches)
-    .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
+    .sort(compareConvs);
   list.replaceChildren(...items.map(convItem));
   $("conv-empty").hidden = items.length > 0;
   if (focused) list.querySelector(`.conv[data-id="${focused}"]`)?.focus();
@@ -492,7 +505,7 @@ function convItem(c) {
             { class: `assignee${assignee ? "" : " assignee-none"}` },
             assignee || _("Unassigned")
           ),
-          c.status === "resolved" ? h("span", { class: "tag tag-resolved" }, label(STATUS_LABELS, "resolved")) : null,
+          ["resolved", "snoozed"].includes(c.status) ? h("span", { class: `tag tag-${c.status}` }, label(STATUS_LABELS, c.status)) : null,
           wait !== null
             ? h(
                 "span",
@@ -612,6 +625,7 @@ function renderThreadHead() {
   });
   $("status-btn").textContent = c.status === "resolved" ? _("Reopen") : _("Resolve");
   renderAssign();
+  renderSnooze(c, { onChanged: (x) => (upsertConv(x), renderThreadHead()), onError: (ex) => toast(explain(ex)) });
   renderWindow(c);
 }
 
@@ -1055,7 +1069,7 @@ function wire() {
   setupLabelFilter(() => setFilter(S.filter));
   setupCanned(() => S.selected, (ex) => toast(explain(ex)));
   for (const b of document.querySelectorAll(".filter"))
-    b.addEventListener("click", () => setFilter(b.dataset.filter));
+    b.addEventListener("click", () => (leaveView(), setFilter(b.dataset.filter)));
   $("conv-more").addEventListener("click", () => loadList(true));
   $("conv-list").addEventListener("keydown", (e) => {
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;

