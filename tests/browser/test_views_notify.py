@@ -3,6 +3,8 @@ offline outbox, in Chromium: tab counts, the waiting-time sort, filters, saved v
 snoozing with a preset and waking up live; the title's count, browser notifications and
 the sound; editing the card; a reply written offline goes out once on reconnect."""
 
+import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,5 +145,84 @@ async def test_snooze_with_a_preset_and_wake_up_live(
     await expect(op.locator("#thread-meta .tag-open")).to_be_visible()
     r = await served.client.get(f"/api/v1/conversations/{vera}", headers=auth(w["admin"]))
     assert r.json()["status"] == "open" and r.json()["snoozed_until"] is None
+    await still_same_page(op)
+    await ctx.close()
+
+
+async def _until(page: Page, js: str, seconds: float = 10) -> None:
+    """Polls a page expression (the console's CSP forbids wait_for_function's eval)."""
+    for _ in range(int(seconds * 10)):
+        if await page.evaluate(js):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never true: {js}")
+
+
+RECORD_NOTIFICATIONS = """
+window.__notes = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) {
+    window.__notes.push({ title, body: options && options.body });
+    super(title, options);
+  }
+};
+"""
+
+
+async def test_title_count_notifications_and_sound(
+    served: Served, browser: Browser, screenshots: Path
+) -> None:
+    w = await _world(served)
+    ctx, op = await log_in(browser, served)
+    await ctx.grant_permissions(["notifications"], origin=served.base_url)
+    await op.add_init_script(RECORD_NOTIFICATIONS)
+    await op.reload()
+    await expect(op.locator("#conn-status")).to_have_attribute("data-state", "live")
+    await op.evaluate("window.__noReload = true")
+
+    counts = (
+        await served.client.get("/api/v1/conversations/counts", headers=auth(w["admin"]))
+    ).json()
+    wanted = counts["mine_unread"] + counts["queue"]
+    await expect(op).to_have_title(f"({wanted}) chatcentre console")
+
+    # Both off by default; the operator turns them on.
+    bell = op.locator("#notify-toggle")
+    sound = op.locator("#sound-toggle")
+    await expect(bell).to_have_attribute("aria-pressed", "false")
+    await expect(sound).to_have_attribute("aria-pressed", "false")
+    await bell.click()
+    await sound.click()
+    await expect(bell).to_have_attribute("aria-pressed", "true")
+    await expect(sound).to_have_attribute("aria-pressed", "true")
+
+    # A new client writes: a notification (queue, or one's own new chat) and a beep.
+    v = await visitor_session(served.client, w["key"], name="Olga")
+    await visitor_post(served.client, w["key"], v["visitor_token"], "First words", "olga-1")
+    await _until(op, "window.__notes.length > 0")
+    await expect(op).to_have_title(re.compile(r"^\(\d+\) chatcentre console$"))
+    # Once it is the operator's own, a message in it (not open on screen) tells its text.
+    olga = (await served.client.get("/api/v1/conversations", headers=auth(w["admin"]))).json()
+    conv = next(c for c in olga["items"] if c["contact"]["name"] == "Olga")
+    me = (await served.client.get("/api/v1/operators/me", headers=auth(w["admin"]))).json()
+    await served.client.post(
+        f"/api/v1/conversations/{conv['id']}/assign",
+        json={"assignee_id": me["id"]},
+        headers=auth(w["admin"]),
+    )
+    await visitor_post(served.client, w["key"], v["visitor_token"], "Are you there?", "olga-2")
+    await _until(op, "window.__notes.some((n) => n.body === 'Are you there?')")
+    notes = await op.evaluate("window.__notes")
+    assert {"title": "New message from Olga", "body": "Are you there?"} in notes
+    assert int(await op.evaluate("document.body.dataset.beeps")) >= 2
+
+    # Turned off: nothing more.
+    await bell.click()
+    await sound.click()
+    before = len(notes)
+    await visitor_post(served.client, w["key"], v["visitor_token"], "Hello?", "olga-3")
+    await expect(op.locator(".conv", has_text="Olga").locator(".unread")).to_have_text("3")
+    assert len(await op.evaluate("window.__notes")) == before
     await still_same_page(op)
     await ctx.close()

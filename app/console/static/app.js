@@ -21,6 +21,7 @@ import {
   setupLabelFilter,
 } from "./labels.js";
 import { renderSnooze } from "./snooze.js";
+import { setupNotify } from "./notify.js";
 import { compareConvs, leaveView, passesViewFilter, refreshCounts, setupViews, viewParams } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -1066,6 +1067,7 @@ function wire() {
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout());
   setupSearch();
+  setupNotify({ open: openFromSearch, toast });
   setupLabelFilter(() => setFilter(S.filter));
   setupCanned(() => S.selected, (ex) => toast(explain(ex)));
   for (const b of document.querySelectorAll(".filter"))
