@@ -226,3 +226,80 @@ async def test_title_count_notifications_and_sound(
     assert len(await op.evaluate("window.__notes")) == before
     await still_same_page(op)
     await ctx.close()
+
+
+async def _count(served: Served, conversation_id: int, body: str) -> int:
+    async with served.ctx.sessions() as s:
+        n = await s.scalar(
+            text("SELECT count(*) FROM messages WHERE conversation_id = :c AND text = :t"),
+            {"c": conversation_id, "t": body},
+        )
+    return int(n or 0)
+
+
+async def test_drafts_survive_a_reload_and_the_outbox_sends_once(
+    served: Served, browser: Browser, screenshots: Path
+) -> None:
+    w = await _world(served)
+    vera = w["convs"]["Vera Lee"]
+    ctx, op = await log_in(browser, served)
+    box = op.locator("#composer-text")
+
+    # A draft per conversation, back after a reload.
+    await op.locator(".conv", has_text="Vera Lee").click()
+    await box.fill("Half-written answer")
+    await op.locator(".conv", has_text="Ivan").click()
+    await expect(box).to_have_value("")
+    await op.reload()
+    await expect(op.locator("#conn-status")).to_have_attribute("data-state", "live")
+    await op.get_by_role("button", name="All", exact=True).click()
+    await op.locator(".conv", has_text="Vera Lee").click()
+    await expect(box).to_have_value("Half-written answer")
+    await op.evaluate("window.__noReload = true")
+
+    # Offline: the reply waits in the outbox (shown in the thread), then goes out once.
+    await ctx.set_offline(True)
+    await expect(op.locator("#conn-status")).to_have_attribute("data-state", "offline")
+    await box.fill("Written on the train")
+    await box.press("Enter")
+    pending = op.locator("#outbox-list .msg-pending", has_text="Written on the train")
+    await expect(pending).to_be_visible()
+    await expect(box).to_have_value("")
+    await op.screenshot(path=str(screenshots / "console-outbox.png"))
+    assert await _count(served, vera, "Written on the train") == 0
+    await ctx.set_offline(False)
+    await expect(op.locator("#messages .msg-text", has_text="Written on the train")).to_have_count(
+        1
+    )
+    await expect(pending).to_have_count(0)
+    assert await op.evaluate("localStorage.getItem('chatcentre.outbox')") == "[]"
+    assert await _count(served, vera, "Written on the train") == 1
+
+    # The server stored it but the answer was lost: the outbox sends it again with the
+    # same client id, and the server keeps one.
+    lost: list[str] = []
+
+    async def lose_the_answer(route: Any) -> None:
+        if route.request.method == "POST" and not lost:
+            lost.append(route.request.post_data or "")
+            await route.fetch()  # reaches the server
+            await route.abort()  # the browser never hears back
+        else:
+            await route.continue_()
+
+    await op.route(f"**/api/v1/conversations/{vera}/messages", lose_the_answer)
+    await box.fill("Did this arrive?")
+    await box.press("Enter")
+    await expect(
+        op.locator("#outbox-list .msg-pending", has_text="Did this arrive?")
+    ).to_be_visible()
+    assert await _count(served, vera, "Did this arrive?") == 1
+    await op.evaluate("window.dispatchEvent(new Event('online'))")
+    await expect(op.locator("#messages .msg-text", has_text="Did this arrive?")).to_have_count(1)
+    await expect(op.locator("#outbox-list .msg-pending")).to_have_count(0)
+    assert await _count(served, vera, "Did this arrive?") == 1
+    assert '"client_message_id"' in lost[0]
+    # The browser logs the failed requests themselves; nothing else may have failed.
+    op.errors[:] = [e for e in op.errors if "net::ERR_" not in e]  # type: ignore[attr-defined]
+    await still_same_page(op)
+    await ctx.close()

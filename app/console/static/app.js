@@ -22,6 +22,7 @@ import {
 } from "./labels.js";
 import { renderSnooze } from "./snooze.js";
 import { setupNotify } from "./notify.js";
+import { clearDraft, flushOutbox, holdForLater, restoreDraft, setupOutbox } from "./outbox.js";
 import { compareConvs, leaveView, passesViewFilter, refreshCounts, setupViews, viewParams } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -328,6 +329,7 @@ async function onReady(again) {
   if (again) document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
   await loadList();
   if (S.selected) await refreshThread();
+  flushOutbox(); // replies written while the server was out of reach
 }
 
 function bumpLastId(id) {
@@ -563,6 +565,7 @@ async function selectConv(id) {
     S.messages.clear();
     $("messages").replaceChildren();
     S.pending = null;
+    restoreDraft(id);
     $("template-form").hidden = true;
     $("template-toggle").setAttribute("aria-expanded", "false");
   }
@@ -846,12 +849,17 @@ async function sendReply(e) {
     });
     S.pending = null;
     if (box.value.trim() === text) box.value = "";
+    clearDraft(id);
     upsertMessage(msg);
     bumpLastId(msg.id);
     S.previews.set(id, msg);
     scheduleRenderList();
   } catch (ex) {
-    toast(explain(ex));
+    const reply = { conv: id, text, private: S.mode === "note", cid: S.pending.cid };
+    if (holdForLater(ex, reply)) {
+      S.pending = null;
+      if (box.value.trim() === text) box.value = "";
+    } else toast(explain(ex));
   } finally {
     btn.disabled = false;
     box.focus();
@@ -1068,6 +1076,11 @@ function wire() {
   $("logout").addEventListener("click", () => logout());
   setupSearch();
   setupNotify({ open: openFromSearch, toast });
+  setupOutbox({
+    selected: () => S.selected,
+    onSent: (msg) => (upsertMessage(msg), bumpLastId(msg.id), S.previews.set(msg.conversation_id, msg), scheduleRenderList()),
+    toast,
+  });
   setupLabelFilter(() => setFilter(S.filter));
   setupCanned(() => S.selected, (ex) => toast(explain(ex)));
   for (const b of document.querySelectorAll(".filter"))
