@@ -303,3 +303,70 @@ async def test_drafts_survive_a_reload_and_the_outbox_sends_once(
     op.errors[:] = [e for e in op.errors if "net::ERR_" not in e]  # type: ignore[attr-defined]
     await still_same_page(op)
     await ctx.close()
+
+
+async def test_contact_card_edits_and_timeline_links(
+    served: Served, browser: Browser, screenshots: Path
+) -> None:
+    w = await _world(served)
+    vera_contact = w["contacts"]["Vera Lee"]
+    r = await served.client.get("/api/v1/categories", headers=auth(w["admin"]))
+    category = r.json()[0]
+    async with served.ctx.sessions() as s:  # a visitor who never said their name
+        await s.execute(
+            text("UPDATE contact_identities SET display_name = NULL WHERE contact_id = :c"),
+            {"c": vera_contact},
+        )
+        await s.commit()
+    ctx, op = await log_in(browser, served)
+    await op.locator(".conv", has_text="Vera Lee").click()
+    card = op.locator("#contact-body")
+    await expect(card.locator("h3")).to_have_text("Vera Lee")
+    # The web chat identity reads as the channel's contact noun, never visitor:<code>.
+    await expect(card.locator(".identities")).to_contain_text("Visitor")
+    await expect(card.locator(".identities")).not_to_contain_text("visitor:")
+    # The timeline shows the message's text.
+    await expect(card.locator(".timeline .tp-note", has_text="Hello from Vera Lee")).to_be_visible()
+
+    await card.get_by_role("button", name="Edit").click()
+    await card.get_by_label("Name").fill("Vera Lebedeva")
+    await card.get_by_label("Phone").fill("+7 916 123-45-67")
+    await card.get_by_label("Email").fill("not an address")
+    await card.get_by_role("button", name="Save").click()
+    await expect(card.locator(".form-error")).to_contain_text("email address")
+    await card.get_by_label("Email").fill("vera@example.com")
+    await card.get_by_label("Stage").select_option("customer")
+    await card.get_by_label("Category").select_option(label=category["name"])
+    await card.get_by_label("Owner").select_option(label="Alex Morgan")
+    await op.screenshot(path=str(screenshots / "console-contact-edit.png"))
+    await card.get_by_role("button", name="Save").click()
+    await expect(card.locator("h3")).to_have_text("Vera Lebedeva")
+    await expect(card.locator(".facts")).to_contain_text(category["name"])
+    await expect(card.locator(".facts")).not_to_contain_text(f" {category['code']} ")
+    await expect(card.locator(".facts")).to_contain_text("customer")
+    await expect(op.locator("#thread-title")).to_have_text("Vera Lebedeva")
+    got = (
+        await served.client.get(f"/api/v1/contacts/{vera_contact}", headers=auth(w["admin"]))
+    ).json()
+    assert (got["name"], got["email"], got["stage"]) == (
+        "Vera Lebedeva",
+        "vera@example.com",
+        "customer",
+    )
+    assert got["category"] == category["code"] and got["owner_id"] is not None
+
+    # The stage change is on the timeline (after a refresh of the card).
+    await op.locator(".conv", has_text="Ivan").click()
+    await op.locator(".conv", has_text="Vera Lebedeva").click()
+    await expect(card.locator(".tp[data-kind='stage_change'] .tp-note")).to_contain_text(
+        "lead → customer"
+    )
+    # A message's touch opens its conversation at that message.
+    await op.locator(".conv", has_text="Ivan").click()
+    await expect(card.locator("h3")).to_have_text("Ivan")
+    await op.locator(".conv", has_text="Vera Lebedeva").click()
+    await card.locator(".tp-link", has_text="Hello from Vera Lee").click()
+    await expect(op.locator("#messages .msg-flash")).to_contain_text("Hello from Vera Lee")
+    await op.screenshot(path=str(screenshots / "console-contact-timeline.png"))
+    await still_same_page(op)
+    await ctx.close()

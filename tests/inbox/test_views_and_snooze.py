@@ -203,3 +203,17 @@ async def test_the_same_client_id_twice_stores_one_reply(run: Running) -> None:
             {"id": w.conversation_id},
         )
     assert n == 1
+
+
+async def test_the_timeline_shows_the_messages_text(run: Running) -> None:
+    w = await make_world(run)
+    r = await run.client.get(
+        f"/api/v1/touchpoints?contact_id={w.contact_id}", headers=auth(w.operator)
+    )
+    assert r.status_code == 200, r.text
+    touch = next(t for t in r.json()["items"] if t["message_id"] == w.message_id)
+    async with run.ctx.sessions() as s:
+        wanted = await s.scalar(
+            text("SELECT left(text, 140) FROM messages WHERE id = :id"), {"id": w.message_id}
+        )
+    assert wanted and touch["preview"] == wanted

@@ -22,6 +22,7 @@ import {
 } from "./labels.js";
 import { renderSnooze } from "./snooze.js";
 import { setupNotify } from "./notify.js";
+import { renderContactCard } from "./contactcard.js";
 import { clearDraft, flushOutbox, holdForLater, restoreDraft, setupOutbox } from "./outbox.js";
 import { compareConvs, leaveView, passesViewFilter, refreshCounts, setupViews, viewParams } from "./views.js";
 
@@ -37,38 +38,11 @@ const STATE_LABELS = {
   read: N_("Read"),
   failed: N_("Failed"),
 };
-const TOUCH_LABELS = {
-  message: N_("Message"),
-  notification: N_("Notification"),
-  assignment: N_("Assignment"),
-  status_change: N_("Status change"),
-  survey: N_("Survey"),
-  note: N_("Note"),
-  call: N_("Call"),
-  meeting: N_("Meeting"),
-  button: N_("Button press"),
-  delivery_failure: N_("Delivery failure"),
-  email: N_("Email"),
-  stage_change: N_("Stage change"),
-  alert: N_("Alert"),
-};
 const STATUS_LABELS = {
   open: N_("open"),
   pending: N_("pending"),
   snoozed: N_("snoozed"),
   resolved: N_("resolved"),
-};
-const STAGE_LABELS = {
-  lead: N_("lead"),
-  qualified: N_("qualified"),
-  customer: N_("customer"),
-  lost: N_("lost"),
-};
-const DIRECTION_LABELS = { inbound: N_("inbound"), outbound: N_("outbound") };
-const REACTION_LABELS = {
-  positive: N_("positive"),
-  negative: N_("negative"),
-  neutral: N_("neutral"),
 };
 // The server's channel-type labels and contact nouns (app/*/plugin.py), for the catalogue.
 N_("Web chat"), N_("Email"), N_("Visitor");
@@ -970,97 +944,22 @@ function scheduleContactRefresh() {
 async function loadContact() {
   const c = S.convs.get(S.selected);
   if (!c) return;
-  const convId = c.id;
-  let contact;
-  let touches = [];
-  try {
-    [contact, touches] = await Promise.all([
-      api.contact(c.contact.id),
-      api.touchpoints(c.contact.id).then((p) => p.items).catch(() => []),
-    ]);
-  } catch (ex) {
-    if (S.selected === convId)
-      $("contact-body").replaceChildren(h("p", { class: "empty" }, explain(ex)));
-    return;
-  }
-  if (S.selected !== convId) return;
-  const name = contactName({ contact, channel_type: c.channel_type });
-  const facts = [
-    [_("Stage"), h("span", { class: `pill stage-${contact.stage}` }, label(STAGE_LABELS, contact.stage))],
-    [_("Category"), contact.category ? h("span", { class: "pill" }, contact.category) : "—"],
-    [_("Owner"), operatorName(contact.owner_id) || "—"],
-    [_("Source"), contact.source || "—"],
-    [_("Client since"), I.date(contact.created_at)],
-  ];
-  $("contact-body").replaceChildren(
-    h(
-      "div",
-      { class: "contact-head" },
-      avatar(name, null, "avatar-lg"),
-      h(
-        "div",
-        {},
-        h("h3", {}, name),
-        contact.email ? h("p", { class: "muted" }, contact.email) : null,
-        contact.phone ? h("p", { class: "muted" }, contact.phone) : null
-      )
-    ),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-    h("h4", {}, _("Channels")),
-    h(
-      "ul",
-      { class: "identities" },
-      contact.identities.map((i) => {
-        const ch = S.channels.get(i.channel_account_id);
-        return h(
-          "li",
-          {},
-          channelIcon(ch?.type),
-          h(
-            "span",
-            { class: "ident-main" },
-            h("span", {}, ch ? ch.name : _("Channel #{id}", { id: i.channel_account_id })),
-            h(
-              "span",
-              { class: "muted" },
-              i.username ? `@${i.username}` : i.display_name || i.external_id
-            )
-          ),
-          i.reachable ? null : h("span", { class: "tag tag-failed" }, _("unreachable"))
-        );
-      })
-    ),
-    h("h4", {}, _("Timeline")),
-    touches.length
-      ? h(
-          "ol",
-          { class: "timeline" },
-          touches.map((t) =>
-            h(
-              "li",
-              { class: `tp tp-${t.reaction}` },
-              h("span", { class: "tp-dot", "aria-hidden": "true" }),
-              h(
-                "div",
-                {},
-                h(
-                  "div",
-                  { class: "tp-title" },
-                  `${label(TOUCH_LABELS, t.kind)}${t.direction && t.direction !== "internal" ? ` · ${label(DIRECTION_LABELS, t.direction)}` : ""}`
-                ),
-                h(
-                  "div",
-                  { class: "muted" },
-                  `${t.channel} · ${fmtTime(t.occurred_at)}${t.reaction !== "unknown" ? ` · ${label(REACTION_LABELS, t.reaction)}` : ""}`
-                ),
-                t.meta?.note ? h("p", { class: "tp-note" }, t.meta.note) : null
-              )
-            )
-          )
-        )
-      : h("p", { class: "empty" }, _("No touchpoints yet."))
-  );
+  await renderContactCard(c, cardUi, () => S.selected === c.id);
 }
+
+// What the contact card (contactcard.js) borrows from here.
+const cardUi = {
+  h, avatar, channelIcon, channelLabel, operatorName, contactName, fmtTime, explain, I,
+  get channels() { return S.channels; },
+  get channelTypes() { return S.channelTypes; },
+  get operators() { return S.operators; },
+  openConversation: (id) => (id === S.selected ? null : openFromSearch(id)),
+  onContactChanged: (contact) => {
+    for (const c of S.convs.values()) if (c.contact.id === contact.id) c.contact = { ...c.contact, name: contact.name };
+    renderList();
+    renderThreadHead();
+  },
+};
 
 // ------------------------------------------------------------------ wiring
 
