@@ -54,11 +54,11 @@ async def test_counts_sort_filters_and_saved_views(
 ) -> None:
     w = await _world(served)
     ctx, op = await log_in(browser, served)
-    tab = op.locator(".filters .filter[data-filter='all'] .tab-count")
+    tab = op.locator(".filters .tab-count[data-for='all']")
     await expect(tab).to_have_text("2")
     api = await served.client.get("/api/v1/conversations/counts", headers=auth(w["admin"]))
     for name in ("mine", "queue", "resolved"):
-        badge = op.locator(f".filter[data-filter='{name}'] .tab-count")
+        badge = op.locator(f".tab-count[data-for='{name}']")
         await expect(badge).to_have_text(str(api.json()[name]))
     await expect(_names(op)).to_have_text(["Ivan", "Vera Lee"])  # the latest activity first
 

@@ -61,7 +61,7 @@ export function holdForLater(ex, reply) {
  * to reach the server. A refusal (e.g. a closed reply window) puts the text back as the
  * conversation's draft. */
 export async function flushOutbox() {
-  if (O.flushing) return;
+  if (O.flushing || !navigator.onLine) return;
   O.flushing = true;
   try {
     for (const item of items()) {

@@ -213,6 +213,7 @@ export function scheduleCounts() {
 }
 
 export async function refreshCounts(label) {
+  if (!navigator.onLine) return; // the catch-up after reconnecting re-reads them
   const p = {};
   for (const k of ["channel", "team"]) if (V.f[k]) p[k] = V.f[k];
   if (label) p.label = label;
@@ -223,9 +224,9 @@ export async function refreshCounts(label) {
   }
   for (const b of document.querySelectorAll(".filters .filter[data-filter]")) {
     const n = V.counts[b.dataset.filter];
-    let badge = b.querySelector(".tab-count");
-    // Out of the button's name (it stays "Queue"); the count is its description.
-    if (!badge) b.append((badge = el("span", { class: "tab-count", "aria-hidden": "true" })));
+    // Beside the button, not in it: its name and text stay "Queue"; the count is its title.
+    let badge = b.nextElementSibling?.classList.contains("tab-count") ? b.nextElementSibling : null;
+    if (!badge) b.after((badge = el("span", { class: "tab-count", "data-for": b.dataset.filter, "aria-hidden": "true" })));
     badge.textContent = n === undefined ? "" : I18N().number(n);
     if (n !== undefined) b.title = ngettext("{n} conversation", "{n} conversations", n);
   }
