@@ -8,12 +8,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import text
 
 from app.routing import tasks
 from tests.browser.conftest import Served
 from tests.browser.test_console_and_widget import PASSWORD, log_in, setup, still_same_page
+from tests.browser.test_i18n_themes import run_axe
 from tests.helpers import auth, visitor_post, visitor_session
 
 
@@ -369,4 +371,27 @@ async def test_contact_card_edits_and_timeline_links(
     await expect(op.locator("#messages .msg-flash")).to_contain_text("Hello from Vera Lee")
     await op.screenshot(path=str(screenshots / "console-contact-timeline.png"))
     await still_same_page(op)
+    await ctx.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_contrast_of_the_new_parts(
+    served: Served, browser: Browser, screenshots: Path, scheme: str
+) -> None:
+    """axe-core's colour-contrast rule over the counts, the open filter box, the pressed
+    toggles, the snooze menu and the contact card's form, in both themes."""
+    await _world(served)
+    ctx, op = await log_in(browser, served, color_scheme=scheme, bypass_csp=True)
+    await expect(op.locator(".tab-count[data-for='all']")).to_have_text("2")
+    await op.locator("#view-toggle").click()
+    await op.locator("#sound-toggle").click()
+    await op.locator(".conv", has_text="Vera Lee").click()
+    await op.get_by_role("button", name="Snooze", exact=True).click()
+    await expect(op.locator(".snooze-option")).to_have_count(3)
+    assert await run_axe(op) == [], "list controls and snooze menu"
+    await op.keyboard.press("Escape")
+    await op.locator("#contact-body").get_by_role("button", name="Edit").click()
+    await expect(op.locator(".contact-edit")).to_be_visible()
+    assert await run_axe(op) == [], "contact form"
+    await op.screenshot(path=str(screenshots / f"console-views-{scheme}.png"))
     await ctx.close()
