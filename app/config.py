@@ -104,9 +104,32 @@ class Settings(BaseSettings):
         description="Comma-separated types an upload may be, judged from its bytes, not "
         "from what the client declares (else 415)",
     )
+    widget_attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        description="Largest file a web-chat visitor may upload (public endpoint; else 413)",
+    )
+    rate_limit_widget_uploads: str = Field(
+        default="10/minute", description="Per visitor, widget file uploads"
+    )
+    rate_limit_widget_uploads_ip: str = Field(
+        default="30/minute", description="Per IP, widget file uploads (all visitors)"
+    )
     attachment_dir: Path | None = Field(
         default=None, description="Where uploaded files are kept; unset = data_dir/attachments"
     )
+    attachments_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where files' bytes are kept: the data directory, or an S3-compatible "
+        "store that every node shares",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3-compatible store's URL; unset = AWS S3 itself"
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket (it must exist)")
+    s3_region: str = Field(default="us-east-1")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_prefix: str = Field(default="attachments/", description="Keys start with this")
     attachment_link_ttl_seconds: int = Field(
         default=24 * 3600,
         description="Life of the signed download links web-chat visitors get for files",
@@ -168,6 +191,23 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, description="Send attempts before failed")
     outbox_backoff_initial_seconds: float = Field(default=1.0, description="First retry delay")
     outbox_backoff_max_seconds: float = Field(default=300.0, description="Longest retry delay")
+
+    # Outgoing webhooks (app/webhooks)
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated networks webhooks may reach although private or "
+        "loopback (e.g. 10.0.0.0/8,127.0.0.1/32); empty: only public addresses",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="One delivery attempt")
+    webhook_poll_seconds: float = Field(default=1.0, description="How often senders look")
+    webhook_backoff_initial_seconds: float = Field(default=5.0, description="First retry delay")
+    webhook_backoff_max_seconds: float = Field(default=3600.0, description="Longest delay")
+    webhook_retry_window_seconds: float = Field(
+        default=3 * 86400.0, description="Retries stop (failed) this long after the event"
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=86400.0, description="An endpoint failing this long is disabled"
+    )
 
     # WhatsApp Cloud API
     whatsapp_graph_api_base: str = Field(

@@ -6,6 +6,7 @@ handlers of one event run in the order listed here, inside the transaction that 
 ("tx"), or after it committed ("after_commit"). install() is idempotent: the app, the
 worker and the CLI each call it at start."""
 
+from app.business_hours import replies as business_hours
 from app.delivery import handlers as delivery
 from app.events.dispatch import on
 from app.events.types import (
@@ -31,6 +32,8 @@ from app.touchpoints import handlers as touchpoints
 def install() -> None:
     # A new conversation (the client wrote) goes to an operator or the queue.
     on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
+    # The channel's greeting to a conversation the client opened (once).
+    on(ConversationCreated, business_hours.greet, name="business_hours.greet")
 
     # A client's rating answers the survey waiting for it.
     on(MessageCreated, surveys.record_answer, name="surveys.record_answer")
@@ -39,6 +42,9 @@ def install() -> None:
     # Outgoing messages: written to the outbox, and a touch in the client's history.
     on(MessageCreated, touchpoints.record_message, name="touchpoints.record_message")
     on(MessageCreated, delivery.enqueue_outbound, name="delivery.enqueue_outbound")
+    # A client who writes while the team is closed: one out-of-office reply per off-hours
+    # period (app/business_hours/replies.py).
+    on(MessageCreated, business_hours.out_of_office, name="business_hours.out_of_office")
     on(MessageDeliveryFailed, touchpoints.record_delivery_failure, name="touchpoints.failure")
 
     # Assignment history.

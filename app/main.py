@@ -14,6 +14,7 @@ from app import handlers, plugins
 from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
+from app.business_hours.api import router as business_hours_router
 from app.canned.api import router as canned_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
@@ -41,6 +42,7 @@ from app.sales.cadence_api import router as cadence_messages_router
 from app.sales.settings_api import router as sales_settings_router
 from app.search.api import router as search_router
 from app.touchpoints.api import router as touchpoints_router
+from app.webhooks.api import router as webhooks_router
 from app.workers import Workers
 from connectors import registry as connectors_registry
 
@@ -131,10 +133,12 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         cadence_messages_router,
         sales_settings_router,
         routing_router,
+        business_hours_router,
         realtime_router,
         console_router,
         chains_router,
         tracking_router,
+        webhooks_router,
     ):
         app.include_router(router)
     return app

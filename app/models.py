@@ -11,6 +11,14 @@ import app.search.models
 import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
+from app.business_hours.models import (
+    AutoReplyClaim,
+    AutoReplyText,
+    BusinessHoliday,
+    BusinessHours,
+    BusinessInterval,
+)
+from app.business_hours.sql import ALL as BUSINESS_HOURS_FUNCTIONS
 from app.canned.models import CannedResponse
 from app.chains.models import ChainTemplate, ChainWatchdog, Order, OrderEvent
 from app.channels.models import ChannelAccount
@@ -34,6 +42,7 @@ from app.surveys.models import Survey
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
@@ -45,6 +54,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     AWAITING_SURVEY,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,
+    *BUSINESS_HOURS_FUNCTIONS,
 )
 
 __all__ = [
@@ -52,7 +62,12 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuditEntry",
+    "AutoReplyClaim",
+    "AutoReplyText",
     "Base",
+    "BusinessHoliday",
+    "BusinessHours",
+    "BusinessInterval",
     "CadenceSend",
     "CadenceTemplate",
     "CannedResponse",
@@ -81,6 +96,8 @@ __all__ = [
     "Survey",
     "Team",
     "Touchpoint",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WsTicket",
     "contact_labels",
     "conversation_labels",

@@ -17,6 +17,7 @@ from app.delivery.pending_statuses import PendingStatusSweeper
 from app.routing.tasks import RoutingTimers
 from app.sales.tasks import CadenceMessages, SalesNotices
 from app.touchpoints.tasks import CadenceDigest
+from app.webhooks.sender import WebhookSender
 
 
 class Workers:
@@ -35,6 +36,7 @@ class Workers:
         self.cadence_messages = CadenceMessages(ctx)
         self.chain_watchdogs = ChainWatchdogs(ctx)
         self.pending_statuses = PendingStatusSweeper(ctx)
+        self.webhooks = WebhookSender(ctx)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -57,6 +59,7 @@ class Workers:
         self._tasks.append(
             asyncio.create_task(self.pending_statuses.run_forever(), name="pending-statuses")
         )
+        self._tasks.append(asyncio.create_task(self.webhooks.run_forever(), name="webhooks"))
 
     async def stop(self) -> None:
         for d in self.dispatchers:
@@ -69,6 +72,7 @@ class Workers:
         self.cadence_messages.stop()
         self.chain_watchdogs.stop()
         self.pending_statuses.stop()
+        self.webhooks.stop()
         # A dispatcher mid-batch finishes it (its rows are released either way).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), 10)

@@ -2,7 +2,7 @@
 Every report takes from/to (default: the last 30 days) and timezone (a from/to without a
 zone is read in it; series are its local days)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +11,7 @@ from app.analytics import schemas
 from app.analytics import service as analytics
 from app.analytics.service import Filters
 from app.core.deps import Ctx, Session
-from app.core.timezones import Bucket, aware
+from app.core.timezones import Bucket, aware, days_before
 from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -78,7 +78,7 @@ Scoped = Annotated[Scope, Depends(_scope)]
 
 def _window(start: datetime | None, end: datetime | None, zone: str) -> tuple[datetime, datetime]:
     end = aware(end, zone) if end else datetime.now(UTC)
-    start = aware(start, zone) if start else end - timedelta(days=DEFAULT_DAYS)
+    start = aware(start, zone) if start else days_before(end, DEFAULT_DAYS)
     return start, end
 
 

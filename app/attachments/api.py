@@ -23,7 +23,7 @@ UPLOAD_PATH = "/api/v1/attachments"
 # Room for the multipart framing around the file (boundaries, part headers).
 MULTIPART_OVERHEAD = 16 * 1024
 
-_UPLOAD_BODY: dict[str, Any] = {
+UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -44,7 +44,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     UPLOAD_PATH,
     response_model=AttachmentRead,
     status_code=201,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=UPLOAD_BODY,
     responses={
         413: {"description": "The file is over CHATCENTRE_ATTACHMENT_MAX_BYTES"},
         415: {"description": "The file's bytes are not of an allowed type"},
@@ -61,6 +61,22 @@ async def upload(
     a reply or an integration send."""
     rules = attachments_service.UploadRules.of(ctx.settings)
     # Parsed here, after the caller is known: nobody unauthenticated gets a body read.
+    filename, content = await read_one_file(request, rules.max_bytes)
+    attachment = await attachments_service.upload(
+        session,
+        attachments_service.storage_of(ctx),
+        principal,
+        rules,
+        filename=filename,
+        content=content,
+    )
+    await session.commit()
+    return attachments_service.to_read(attachment)
+
+
+async def read_one_file(request: Request, max_bytes: int) -> tuple[str | None, bytes]:
+    """The one file of a multipart/form-data body (field `file`), read up to max_bytes + 1
+    (so one byte over is seen as over)."""
     async with request.form(max_files=4, max_fields=16) as form:
         unknown = sorted(set(form.keys()) - {"file"})
         if unknown:
@@ -68,18 +84,7 @@ async def upload(
         files = form.getlist("file")
         if len(files) != 1 or not isinstance(files[0], UploadFile):
             raise Invalid("Send one file as multipart/form-data field 'file'", "no_file")
-        file = files[0]
-        content = await file.read(rules.max_bytes + 1)
-        attachment = await attachments_service.upload(
-            session,
-            attachments_service.storage_of(ctx),
-            principal,
-            rules,
-            filename=file.filename,
-            content=content,
-        )
-    await session.commit()
-    return attachments_service.to_read(attachment)
+        return files[0].filename, await files[0].read(max_bytes + 1)
 
 
 @router.get("/files/{token}", response_class=Response)

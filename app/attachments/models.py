@@ -19,6 +19,10 @@ class Attachment(TimestampMixin, Base):
     # Who uploaded it: they may use and download it before any message carries it.
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    # A web-chat visitor's upload: only that visitor may put it on a message of theirs.
+    contact_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("contacts.id", ondelete="CASCADE")
+    )
 
 
 class MessageAttachment(Base):

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.models import Attachment, MessageAttachment
+from app.attachments.s3 import S3Storage
 from app.attachments.schemas import AttachmentRead
 from app.attachments.storage import AttachmentStorage, LocalStorage
 from app.config import Settings
@@ -46,9 +47,16 @@ class UploadRules:
         types = {t.strip().lower() for t in settings.attachment_content_types.split(",")}
         return cls(settings.attachment_max_bytes, frozenset(t for t in types if t))
 
+    @classmethod
+    def for_visitors(cls, settings: Settings) -> "UploadRules":
+        """The widget's public upload: its own (smaller) size limit, the same types."""
+        return cls(settings.widget_attachment_max_bytes, cls.of(settings).content_types)
+
 
 def storage_of(ctx: AppContext) -> AttachmentStorage:
-    """The process's one store (local directory for now; issue #20 adds S3)."""
+    """The process's one store: the data directory, or the S3-compatible one."""
+    if ctx.settings.attachments_store == "s3":
+        return ctx.shared(S3Storage, lambda: S3Storage.of(ctx.settings))
     root = ctx.settings.attachment_dir or Path(ctx.settings.data_dir) / "attachments"
     return ctx.shared(LocalStorage, lambda: LocalStorage(root))
 
@@ -97,6 +105,36 @@ async def upload(
     filename: str | None,
     content: bytes,
 ) -> Attachment:
+    attachment = await check_and_keep(storage, rules, filename=filename, content=content)
+    attachment.operator_id = principal.operator_id
+    attachment.api_key_id = principal.id if principal.kind == "api_key" else None
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+async def upload_by_visitor(
+    session: AsyncSession,
+    storage: AttachmentStorage,
+    contact_id: int,
+    rules: UploadRules,
+    *,
+    filename: str | None,
+    content: bytes,
+) -> Attachment:
+    """A web-chat visitor's file: bound to their contact, usable on their messages only."""
+    attachment = await check_and_keep(storage, rules, filename=filename, content=content)
+    attachment.contact_id = contact_id
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+async def check_and_keep(
+    storage: AttachmentStorage, rules: UploadRules, *, filename: str | None, content: bytes
+) -> Attachment:
+    """The size and the type (judged from the bytes) checked, the bytes stored; the row is
+    returned unsaved, with no owner (the caller sets who uploaded it)."""
     if not content:
         raise Invalid("The file is empty", "empty_file")
     if len(content) > rules.max_bytes:
@@ -111,18 +149,13 @@ async def upload(
         )
     digest = hashlib.sha256(content).hexdigest()
     await storage.put(digest, content)
-    attachment = Attachment(
+    return Attachment(
         id=secrets.token_urlsafe(18),
         filename=clean_filename(filename),
         content_type=content_type,
         size=len(content),
         sha256=digest,
-        operator_id=principal.operator_id,
-        api_key_id=principal.id if principal.kind == "api_key" else None,
     )
-    session.add(attachment)
-    await session.flush()
-    return attachment
 
 
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")

@@ -1,6 +1,7 @@
-"""Where uploaded files' bytes live, behind a small interface so another store (an
-S3-compatible one) can take the local directory's place. Keys are SHA-256 hex digests of
-the content: the same file uploaded twice is kept once, and no key comes from a client."""
+"""Where uploaded files' bytes live, behind a small interface so another store (the
+S3-compatible one, app/attachments/s3.py) can take the local directory's place. Keys are
+SHA-256 hex digests of the content: the same file uploaded twice is kept once, and no key
+comes from a client."""
 
 import asyncio
 import os
@@ -14,6 +15,12 @@ _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 class StoredFileMissing(Exception):
     """The store has no bytes under this key (deleted by hand, another node's disk)."""
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key):  # never a path from outside: only our own digests
+        raise ValueError("a storage key is a SHA-256 hex digest")
+    return key
 
 
 class AttachmentStorage(Protocol):
@@ -30,9 +37,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):  # never a path from outside: only our own digests
-            raise ValueError("a storage key is a SHA-256 hex digest")
-        return self.root / key[:2] / key
+        return self.root / key[:2] / check_key(key)
 
     async def put(self, key: str, content: bytes) -> None:
         await asyncio.to_thread(self._write, self._path(key), content)

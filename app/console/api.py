@@ -62,6 +62,18 @@ async def reports_page() -> HTMLResponse:
     return HTMLResponse(_ASSETS["reports.html"], headers=HTML_HEADERS)
 
 
+@router.get("/business-hours", response_class=HTMLResponse)
+async def business_hours_page() -> HTMLResponse:
+    """Teams' business hours and channels' automatic replies (app/business_hours)."""
+    return HTMLResponse(_ASSETS["business-hours.html"], headers=HTML_HEADERS)
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+async def webhooks_page() -> HTMLResponse:
+    """Outgoing webhooks (app/webhooks), for admins; signs in with the console's token."""
+    return HTMLResponse(_ASSETS["webhooks.html"], headers=HTML_HEADERS)
+
+
 @router.get("/console/{asset}")
 async def console_asset(asset: str) -> Response:
     if asset.endswith(".html"):  # pages have their own routes (and headers)

@@ -1,5 +1,8 @@
 """Rejects request bodies over the configured size with 413, before anything reads them.
-Paths under a prefix in `wider` have a limit of their own (Meta's webhooks post up to 3 MB)."""
+Paths under a prefix in `wider` have a limit of their own (Meta's webhooks post up to 3 MB);
+a key with `*` is a pattern instead (`/widget/v1/*/attachments`: the widget key varies)."""
+
+from fnmatch import fnmatchcase
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,7 +17,14 @@ class BodyLimitMiddleware:
         self.wider = wider or {}
 
     def _limit(self, path: str) -> int:
-        return next((n for p, n in self.wider.items() if path.startswith(p)), self.max_bytes)
+        return next(
+            (
+                n
+                for p, n in self.wider.items()
+                if (fnmatchcase(path, p) if "*" in p else path.startswith(p))
+            ),
+            self.max_bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -3,7 +3,7 @@ calendar day, week or month. PostgreSQL does it (AT TIME ZONE, then date_trunc),
 Moscow day runs 21:00-21:00 UTC and daylight-saving changes are the server's tz data."""
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +27,14 @@ def check_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise Invalid(f"Unknown time zone {name!r} (an IANA name)", "invalid_timezone") from exc
     return name
+
+
+def days_before(moment: datetime, days: int) -> datetime:
+    """The default start of a report window; a given end too early for it is bad input."""
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:
+        raise Invalid("The date is too early for a report window", "date_out_of_range") from None
 
 
 def aware(moment: datetime, zone: str) -> datetime:

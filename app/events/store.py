@@ -2,11 +2,11 @@
 automation rules), each at its own pace.
 
 Identity values are taken in one order and committed in another: an event with id 10 can
-become visible after id 11 was read. So a reader takes only the rows written by
-transactions older than every transaction still running (the snapshot's xmin), and a row
-committed late is read on a later round instead of being skipped for good."""
-
-from collections.abc import Sequence
+become visible after id 11 was read. So a reader takes events only up to the first gap in ids
+that may still fill, and a gap is final (a rolled-back insert) once every transaction that had
+started when the gap was first seen has ended. The reader keeps its gaps between rounds
+(`Gaps`, one per reading loop); a restarted reader simply waits for them once more. Two
+processes each lost events without this (tests/webhooks: 4 of 30)."""
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import DomainEventRow, EventConsumer
 
-_HORIZON = text("pg_snapshot_xmin(pg_current_snapshot())")
+_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+# The reader's own transaction id, taken when a gap is first seen: every transaction that
+# could hold the missing id had its id by then, so all of them have ended once the oldest
+# running transaction is no older than this (a snapshot's xmax would not do: it is one past
+# the last *completed* id, below transactions still running).
+_OWN_XID = text("SELECT pg_current_xact_id()::text")
+
+Gaps = dict[int, int]
+"""Per reading loop: an event id not seen yet -> the reader's transaction id when first seen."""
 
 
 async def position(session: AsyncSession, consumer: str) -> int:
@@ -25,18 +33,30 @@ async def position(session: AsyncSession, consumer: str) -> int:
 
 
 async def read_since(
-    session: AsyncSession, consumer: str, limit: int = 500
-) -> Sequence[DomainEventRow]:
-    """The next events for `consumer`, oldest first: after its position and below the
-    horizon of transactions that may still commit."""
+    session: AsyncSession, consumer: str, gaps: Gaps, limit: int = 500
+) -> list[DomainEventRow]:
+    """The next events for `consumer`, oldest first, after its position and up to the first
+    gap in ids that may still fill."""
     after = await position(session, consumer)
     rows = await session.scalars(
         select(DomainEventRow)
-        .where(DomainEventRow.id > after, DomainEventRow.txid < _HORIZON)
+        .where(DomainEventRow.id > after)
         .order_by(DomainEventRow.id)
         .limit(limit)
     )
-    return rows.all()
+    xmin = int(await session.scalar(_XMIN) or 0)
+    expected = after + 1
+    taken: list[DomainEventRow] = []
+    for event in rows:
+        if event.id != expected:
+            if expected not in gaps:
+                gaps[expected] = int(await session.scalar(_OWN_XID) or 0)
+            if xmin < gaps[expected]:
+                break  # a transaction that may hold the missing id may still be running
+        gaps.pop(expected, None)
+        taken.append(event)
+        expected = event.id + 1
+    return taken
 
 
 async def advance(session: AsyncSession, consumer: str, last_event_id: int) -> None:

@@ -24,6 +24,7 @@ from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED
 from app.inbox import queries as inbox_queries
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead, to_widget_message
+from app.realtime.typing import OPERATOR_TYPING, VISITOR_TYPING
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,7 @@ class Hub:
         conversation_ids = {
             e["conversation_id"]
             for e in events
-            if e["type"].startswith(("message.", "conversation."))
+            if e["type"].startswith(("message.", "conversation.")) or e["type"] == VISITOR_TYPING
         }
         async with self.ctx.sessions() as session:
             messages = {m.id: m for m in await inbox_queries.messages_by_ids(session, message_ids)}
@@ -273,8 +274,20 @@ class Hub:
                 for conn in self.audience.operators:
                     conn.push(payload)
                 continue
+            if kind == OPERATOR_TYPING:  # to the visitor's widget (no name: "we are typing")
+                payload = orjson.dumps({"type": "typing", "data": {"by": "operator"}})
+                for conn in self.audience.of_visitor(event["contact_id"], event["channel_id"]):
+                    conn.push(payload)
+                continue
             conv = conversations.get(event.get("conversation_id", -1))
             if conv is None:
+                continue
+            if kind == VISITOR_TYPING:
+                payload = orjson.dumps(
+                    {"type": "typing", "data": {"conversation_id": conv.id, "by": "contact"}}
+                )
+                for conn in self.audience.recipients(conv):
+                    conn.push(payload)
                 continue
             if kind.startswith("message."):
                 msg = messages.get(event["message_id"])

@@ -6,8 +6,12 @@ Catch-up: a client passes after=<last message id it has>; we register with the h
 and replay from the database second, so nothing falls in between (a message may arrive
 twice; clients de-duplicate by id). Then {"type": "ready"}."""
 
+import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import orjson
 from fastapi import WebSocket, WebSocketDisconnect
@@ -20,6 +24,9 @@ from app.inbox.models import Conversation, Message
 from app.inbox.visibility import visible_to
 from app.operators.service import Principal
 from app.realtime.hub import Connection, Hub
+from app.realtime.typing import TYPING_EVERY, Throttle, operator_typing
+
+log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500
 
@@ -33,8 +40,16 @@ CLOSE_TOO_BIG = 1009  # a frame over ws_max_message_bytes
 CLOSE_POLICY = 1008  # more frames than ws_rate_limit allows
 
 
-async def pump(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
-    """Keep reading (pings, closes) until the client leaves. Clients only send pings: a
+FrameHandler = Callable[[dict[str, object]], Coroutine[Any, Any, None]]
+_signals: set[asyncio.Task[None]] = set()  # running frame handlers (kept referenced)
+
+
+async def pump(
+    websocket: WebSocket, conn: Connection, hub: Hub, on_frame: FrameHandler | None = None
+) -> None:
+    """Keep reading (pings, closes) until the client leaves. Clients send pings, and JSON
+    signals such as {"type": "typing"} that `on_frame` handles (in a task of its own, so a
+    slow one never holds up the socket; a frame that is not a JSON object is ignored). A
     frame over the size limit, or frames faster than the rate limit, close the socket with
     a code and a reason that say which."""
     settings = websocket.app.state.ctx.settings
@@ -61,10 +76,23 @@ async def pump(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
                 break
             if data == "ping":
                 conn.push(b'{"type":"pong"}')
+            elif on_frame is not None:
+                _handle(on_frame, data)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         await hub.remove(conn)
+
+
+def _handle(on_frame: FrameHandler, data: str | bytes) -> None:
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(frame, dict):
+        task = asyncio.create_task(on_frame(frame))
+        _signals.add(task)
+        task.add_done_callback(_signals.discard)
 
 
 async def _close(conn: Connection, code: int, reason: str) -> None:
@@ -113,7 +141,19 @@ async def serve_operator(
         conn.push(orjson.dumps({"type": "ready", "more": more}))
     else:
         conn.push(b'{"type":"ready","more":false}')
+    throttle = Throttle(TYPING_EVERY)
+
+    async def on_frame(frame: dict[str, object]) -> None:
+        conversation_id = frame.get("conversation_id")
+        if frame.get("type") != "typing" or type(conversation_id) is not int:
+            return
+        if throttle.allow(conversation_id):
+            try:
+                await operator_typing(ctx, principal, conversation_id)
+            except Exception:
+                log.exception("a typing signal failed")
+
     try:
-        await pump(websocket, conn, hub)
+        await pump(websocket, conn, hub, on_frame)
     finally:
         await hub.on_console_close(ctx.sessions, principal.operator_id)

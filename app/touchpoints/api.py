@@ -1,5 +1,5 @@
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from app.core.deps import Ctx, Session
 from app.core.errors import Forbidden, Invalid
-from app.core.timezones import check_zone, local_today
+from app.core.timezones import check_zone, days_before, local_today
 from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -108,7 +108,7 @@ async def export_csv(
     """Touchpoints in [from, to) as CSV for spreadsheets (UTF-8 with a BOM, formula-looking
     cells quoted), streamed row by row from the database."""
     end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=30)
+    start = start or days_before(end, 30)
     if start >= end:
         raise Invalid("from must be before to", "invalid_range")
     touchpoints_service.check_delimiter(delimiter)  # before the response starts

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.attachments import service as attachments_service
+from app.attachments.api import UPLOAD_BODY, read_one_file
+from app.attachments.schemas import AttachmentRead
 from app.audit import service as audit
 from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
@@ -72,6 +74,7 @@ CurrentVisitor = Annotated[Visitor, Depends(current_visitor)]
 async def widget_config(
     channel: WidgetChannel,
     request: Request,
+    ctx: Ctx,
     lang: Annotated[
         str | None, Query(max_length=35, description="data-lang or the browser's")
     ] = None,
@@ -84,6 +87,7 @@ async def widget_config(
     return WidgetConfigRead(
         lang=chosen,
         texts=WidgetTexts.model_validate(own),
+        max_upload_bytes=ctx.settings.widget_attachment_max_bytes,
         messages=catalogue["messages"],
         plural=catalogue["plural"],
     )
@@ -138,9 +142,50 @@ async def post_message(
             text=body.text,
             client_message_id=body.client_message_id,
             max_chars=ctx.settings.max_message_chars,
+            attachment_ids=body.attachment_ids,
+            links=attachments_service.visitor_links(ctx),
         )
         await session.commit()
     return WidgetMessagePosted(message=stored, duplicate=result.duplicate)
+
+
+UPLOAD_PATTERN = "/widget/v1/*/attachments"  # its own body limit (app/main.py)
+
+
+@router.post(
+    "/attachments",
+    response_model=AttachmentRead,
+    status_code=201,
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        413: {"description": "The file is over CHATCENTRE_WIDGET_ATTACHMENT_MAX_BYTES"},
+        415: {"description": "The file's bytes are not of an allowed type"},
+        429: {"description": "Too many uploads from this visitor or address"},
+    },
+)
+async def upload_file(
+    visitor: CurrentVisitor, request: Request, ctx: Ctx, session: Session
+) -> AttachmentRead:
+    """A visitor's file (multipart/form-data field `file`), typed by its bytes, for
+    `attachment_ids` of POST .../messages; only this visitor may send it. The answer's `url`
+    is a signed, expiring link."""
+    await ctx.limiter.hit(ctx.settings.rate_limit_widget_uploads, "upload", visitor.external_id)
+    await ctx.limiter.hit(
+        ctx.settings.rate_limit_widget_uploads_ip, "upload-ip", client_ip(request)
+    )
+    rules = attachments_service.UploadRules.for_visitors(ctx.settings)
+    filename, content = await read_one_file(request, rules.max_bytes)
+    attachment = await attachments_service.upload_by_visitor(
+        session,
+        attachments_service.storage_of(ctx),
+        visitor.contact_id,
+        rules,
+        filename=filename,
+        content=content,
+    )
+    await session.commit()
+    links = attachments_service.visitor_links(ctx)
+    return links.read(attachments_service.descriptor(attachment))
 
 
 def _bearer_token(request: Request) -> str:

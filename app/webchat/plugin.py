@@ -9,13 +9,14 @@ from fastapi import APIRouter, FastAPI
 from pydantic import Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments.api import MULTIPART_OVERHEAD
 from app.channels.models import ChannelAccount
 from app.channels.plugin import BusListener, ChannelPlugin, ChannelSettings, Prepared
 from app.config import Settings
 from app.contacts.identity import proven_widget_id
 from app.core.context import AppContext
 from app.webchat import service
-from app.webchat.api import admin_router, router
+from app.webchat.api import UPLOAD_PATTERN, admin_router, router
 from app.webchat.cors import WidgetCorsMiddleware
 from app.webchat.schemas import WidgetTexts
 from connectors import registry as connectors
@@ -55,6 +56,9 @@ class WebchatPlugin(ChannelPlugin):
 
     def routers(self) -> Sequence[APIRouter]:
         return (router, admin_router)  # the widget API; the admins' revoke route
+
+    def wider_body_limits(self, settings: Settings) -> Mapping[str, int]:
+        return {UPLOAD_PATTERN: settings.widget_attachment_max_bytes + MULTIPART_OVERHEAD}
 
     def install(self, app: FastAPI, settings: Settings) -> None:
         app.add_middleware(WidgetCorsMiddleware)

@@ -1,5 +1,6 @@
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from app.attachments.service import MAX_PER_MESSAGE
 from app.core.schemas import RequestModel
 
 # The widget's message shape lives with the inbox's (the realtime hub renders it too).
@@ -34,10 +35,21 @@ class SessionRead(BaseModel):
 
 
 class WidgetMessageCreate(RequestModel):
-    text: str = Field(min_length=1, max_length=65536)
+    text: str = Field(default="", max_length=65536, description="Required unless attachment_ids")
     client_message_id: str | None = Field(
         default=None, max_length=100, description="Retrying a POST with the same id stores once"
     )
+    attachment_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_PER_MESSAGE,
+        description="The visitor's own files from POST .../attachments, in this order",
+    )
+
+    @model_validator(mode="after")
+    def _text_or_files(self) -> "WidgetMessageCreate":
+        if not self.text and not self.attachment_ids:
+            raise ValueError("give text or attachment_ids")
+        return self
 
 
 class WidgetMessagePosted(BaseModel):
@@ -67,5 +79,9 @@ class WidgetConfigRead(BaseModel):
 
     lang: str
     texts: WidgetTexts
+    max_upload_bytes: int = Field(
+        description="Largest file POST .../attachments takes: the widget refuses bigger ones "
+        "before sending (a body far over it is cut off before CORS headers are added)"
+    )
     messages: dict[str, str | list[str]]
     plural: dict[str, int]

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.attachments import service as attachments_service
+from app.attachments.models import Attachment
 from app.attachments.service import VisitorLinks
 from app.channels.models import ChannelAccount
 from app.contacts import identity
@@ -26,8 +28,8 @@ from app.core.context import AppContext
 from app.core.errors import Invalid, NotFound, Unauthorized
 from app.core.session import VISITOR_SESSIONS_REVOKED, Event
 from app.events.dispatch import raise_event
-from app.events.types import ContactSessionsRevoked
-from app.inbox.models import Conversation, Direction, Message, SenderType
+from app.events.types import ContactSessionsRevoked, MessageUpdated
+from app.inbox.models import Conversation, DeliveryState, Direction, Message, SenderType
 from app.inbox.rules import ACTIVE_STATUSES
 from app.ingest.service import IngestResult, ingest
 from app.operators import security
@@ -239,27 +241,35 @@ async def post_message(
     text: str,
     client_message_id: str | None,
     max_chars: int,
+    attachment_ids: list[str] | None = None,
+    links: VisitorLinks = NO_FILES,
 ) -> tuple[IngestResult, WidgetMessageRead]:
-    if not text.strip():
+    files = await visitor_files(session, visitor, attachment_ids or [])
+    if not text.strip() and not files:
         raise Invalid("The text is empty", "empty_text")
     if len(text) > max_chars:
         raise Invalid(f"The text is over {max_chars} characters", "text_too_long")
     try:
         inbound = parse_visitor_message(
-            visitor.external_id, text, client_message_id, fallback_id=str(uuid.uuid4())
+            visitor.external_id,
+            text,
+            client_message_id,
+            fallback_id=str(uuid.uuid4()),
+            attachments=[attachments_service.descriptor(a) for a in files],
         )
     except InvalidPayload as exc:
         raise Invalid(str(exc), "invalid_client_message_id") from exc
     result = await ingest(session, channel, inbound)
     if result.message_id is not None and result.conversation_id is not None:
+        await attachments_service.link_to_message(session, result.message_id, files)
         # New: everything the answer shows is known, no need to read it back.
         return result, WidgetMessageRead(
             id=result.message_id,
             conversation_id=result.conversation_id,
             direction=Direction.inbound,
             sender_type=SenderType.contact,
-            text=text,
-            attachments=[],
+            text=inbound.text,
+            attachments=[links.read(item) for item in inbound.attachments],
             created_at=result.received_at or datetime.now(UTC),
             sent_at=None,
         )
@@ -269,7 +279,72 @@ async def post_message(
         )
     )
     assert stored is not None
-    return result, to_widget_message(stored, NO_FILES)
+    return result, to_widget_message(stored, links)
+
+
+async def visitor_files(
+    session: AsyncSession, visitor: Visitor, attachment_ids: list[str]
+) -> list[Attachment]:
+    """The visitor's own uploads, in order; any other id (another visitor's, an operator's)
+    is refused as unknown, so an id reveals nothing."""
+    found = await attachments_service.by_ids(session, attachment_ids)
+    files = []
+    for attachment_id in attachment_ids:
+        attachment = found.get(attachment_id)
+        if attachment is None or attachment.contact_id != visitor.contact_id:
+            raise Invalid(f"Unknown attachment {attachment_id!r}", "unknown_attachment")
+        files.append(attachment)
+    return files
+
+
+async def mark_read_by_visitor(session: AsyncSession, visitor: Visitor, up_to: int) -> list[int]:
+    """The visitor has seen our messages up to message `up_to`: those sent (or delivered)
+    in their conversations on this widget become read, as a provider's read receipt does
+    (the consoles show it through message.updated). Returns the ids changed."""
+    rows = (
+        await session.execute(
+            update(Message)
+            .where(
+                Message.conversation_id.in_(
+                    select(Conversation.id).where(
+                        Conversation.contact_id == visitor.contact_id,
+                        Conversation.channel_account_id == visitor.channel_id,
+                    )
+                ),
+                Message.direction == Direction.outbound,
+                Message.delivery_state.in_([DeliveryState.sent, DeliveryState.delivered]),
+                Message.id <= up_to,
+            )
+            .values(delivery_state=DeliveryState.read)
+            .returning(Message.id, Message.conversation_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for message_id, conversation_id in rows:
+        await raise_event(
+            session,
+            MessageUpdated(
+                message_id=message_id,
+                conversation_id=conversation_id,
+                change="delivery_state",
+                state=DeliveryState.read.value,
+            ),
+        )
+    return [r[0] for r in rows]
+
+
+async def active_conversation_id(session: AsyncSession, visitor: Visitor) -> int | None:
+    """The visitor's open conversation on this widget, if any."""
+    return await session.scalar(
+        select(Conversation.id)
+        .where(
+            Conversation.contact_id == visitor.contact_id,
+            Conversation.channel_account_id == visitor.channel_id,
+            Conversation.status.in_(ACTIVE_STATUSES),
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
 
 
 async def visitor_conversation_ids(session: AsyncSession, visitor: Visitor) -> list[int]:

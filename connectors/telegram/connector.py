@@ -145,7 +145,7 @@ class TelegramConnector:
         media=True,
         edits=True,
         templates=False,
-        typing=False,
+        typing=True,
         read_receipts=False,
         reply_window=False,
         initiates=False,
@@ -192,6 +192,23 @@ class TelegramConnector:
         except aiohttp.ClientError as exc:
             raise TemporaryError(scrub(str(exc), token)) from None
         return SendResult(provider_message_id=",".join(str(i) for i in sent))
+
+    async def send_typing(
+        self, credentials: dict[str, Any], settings: dict[str, Any], recipient_external_id: str
+    ) -> None:
+        """The client sees "typing..." for 5 seconds (sendChatAction)."""
+        token = str(credentials.get("bot_token", ""))
+        try:
+            chat_id = int(recipient_external_id)
+        except ValueError:
+            raise PermanentError("The recipient is not a Telegram chat id") from None
+        try:
+            async with shared_bot(token, settings.get("api_server"), self.send_timeout) as bot:
+                await bot.send_chat_action(chat_id, "typing")
+        except AiogramError as exc:
+            raise map_error(exc, token) from None
+        except aiohttp.ClientError as exc:
+            raise TemporaryError(scrub(str(exc), token)) from None
 
     def _remember(self, key: tuple[str, int], sent: list[int]) -> None:
         self._progress[key] = sent

@@ -39,6 +39,7 @@ def parse_visitor_message(
     client_message_id: str | None,
     fallback_id: str,
     name: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> InboundMessage:
     """A widget POST becomes an InboundMessage. The idempotency key is scoped to the visitor,
     so two visitors using the same client id never collide. No email or phone: what a
@@ -49,9 +50,14 @@ def parse_visitor_message(
     return InboundMessage(
         sender=Sender(external_id=visitor_external_id, name=name),
         external_id=f"{visitor_external_id}/{key}",
-        text=text,
-        kind="text",
+        text=text or None,
+        kind=_kind(attachments) if attachments else "text",
+        attachments=attachments or [],
     )
+
+
+def _kind(attachments: list[dict[str, Any]]) -> str:
+    return str(attachments[0].get("type") or "document")
 
 
 class WebchatConnector:
@@ -61,8 +67,8 @@ class WebchatConnector:
         media=False,
         edits=False,
         templates=False,
-        typing=False,
-        read_receipts=False,
+        typing=True,
+        read_receipts=True,
         reply_window=False,
         initiates=False,
         max_text_length=None,

@@ -1,7 +1,7 @@
 """saved_views (an operator's named conversation filters); the snoozed conversations' index
 
 Revision ID: 5d2f8a61c0b3
-Revises: 3b9e2c41d7a5
+Revises: 5b2e8c4f1a70
 Create Date: 2026-12-08 01:80
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5d2f8a61c0b3"
-down_revision: str | None = "3b9e2c41d7a5"
+down_revision: str | None = "5b2e8c4f1a70"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

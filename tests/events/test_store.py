@@ -1,10 +1,11 @@
 """The durable store read by consumers: in id order, each from its own position, and never
-past a transaction that may still commit (identity values commit out of order)."""
+past an id whose transaction may still commit (identity values commit out of order)."""
 
 import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -25,8 +26,12 @@ async def ctx(settings: Settings) -> AsyncIterator[AppContext]:
         await truncate_all(ctx.database_url)
 
 
+# One reading loop per consumer, as a worker keeps it (the gaps it is waiting on).
+_GAPS: dict[str, store.Gaps] = {}
+
+
 async def ids_for(session: AsyncSession, consumer: str) -> list[int]:
-    rows = await store.read_since(session, consumer)
+    rows = await store.read_since(session, consumer, _GAPS.setdefault(consumer, {}))
     await session.commit()  # a new snapshot next time
     return [r.aggregate_id for r in rows]
 
@@ -40,6 +45,11 @@ async def eventually_ids(session: AsyncSession, consumer: str) -> list[int]:
             return found
         await asyncio.sleep(0.05)
     return []
+
+
+@pytest.fixture(autouse=True)
+def fresh_readers() -> None:
+    _GAPS.clear()
 
 
 async def test_a_reader_stops_below_a_transaction_still_running(ctx: AppContext) -> None:
@@ -61,7 +71,7 @@ async def test_each_consumer_advances_on_its_own(ctx: AppContext) -> None:
         await session.commit()
     async with ctx.sessions() as session:
         await eventually_ids(session, "webhooks")
-        rows = await store.read_since(session, "webhooks", limit=2)
+        rows = await store.read_since(session, "webhooks", _GAPS["webhooks"], limit=2)
         assert [r.aggregate_id for r in rows] == [1, 2]
         assert all(r.name == "conversation.resolved" for r in rows)
         await store.advance(session, "webhooks", rows[-1].id)
@@ -71,3 +81,18 @@ async def test_each_consumer_advances_on_its_own(ctx: AppContext) -> None:
         await store.advance(session, "webhooks", rows[0].id)  # never back
         await session.commit()
         assert await store.position(session, "webhooks") == rows[-1].id
+
+
+async def test_a_smaller_id_of_a_younger_transaction_is_not_skipped(ctx: AppContext) -> None:
+    """The older transaction (smaller transaction id) commits the larger event id first: a
+    horizon by transaction id would read it and move past the smaller one for good."""
+    async with ctx.sessions() as old, ctx.sessions() as young, ctx.sessions() as reader:
+        await old.execute(text("SELECT pg_current_xact_id()"))  # old's transaction id first
+        await young.execute(text("SELECT pg_current_xact_id()"))
+        await raise_event(young, ConversationResolved(conversation_id=1))
+        await young.flush()  # the smaller event id
+        await raise_event(old, ConversationResolved(conversation_id=2))
+        await old.commit()
+        assert await ids_for(reader, "webhooks") == []
+        await young.commit()
+        assert await eventually_ids(reader, "webhooks") == [1, 2]

@@ -38,6 +38,7 @@ from app.main import create_app
 from app.operators import scopes, security
 from app.operators.auth import OPERATOR_TOKEN
 from app.webchat.service import VISITOR_TOKEN
+from tests.attachments.support import PNG
 from tests.conftest import LiveServer, Running, create_operator
 from tests.helpers import auth, create_webchat, recv_event, visitor_post, visitor_session
 
@@ -266,6 +267,31 @@ API_RULES: dict[Route, Rule] = {
         scopes.OPERATORS_WRITE,
         operator=False,
         call=lambda w: (f"/api/v1/teams/{w.team_id}", {"response_target_seconds": 120}),
+    ),
+    ("GET", "/api/v1/teams/{team_id}/business-hours"): Rule(
+        scopes.OPERATORS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/teams/{w.team_id}/business-hours"),
+    ),
+    ("PUT", "/api/v1/teams/{team_id}/business-hours"): Rule(
+        scopes.OPERATORS_WRITE,
+        operator=False,
+        call=lambda w: (
+            f"/api/v1/teams/{w.team_id}/business-hours",
+            {"enabled": False, "timezone": "UTC"},
+        ),
+    ),
+    ("GET", "/api/v1/channels/{channel_id}/auto-replies"): Rule(
+        scopes.CHANNELS_READ,
+        operator=True,
+        outsider=NOT_YOUR_TEAM,
+        call=_to("/api/v1/channels/{w.channel_a_id}/auto-replies"),
+    ),
+    ("PUT", "/api/v1/channels/{channel_id}/auto-replies"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        call=lambda w: (f"/api/v1/channels/{w.channel_b_id}/auto-replies", {}),
     ),
     ("PUT", "/api/v1/operators/{operator_id}/channels"): Rule(
         scopes.OPERATORS_WRITE,
@@ -688,6 +714,49 @@ API_RULES: dict[Route, Rule] = {
         operator=False,
         call=lambda w: ("/api/v1/chain-templates/shipped/en", {"text": "Order {order} shipped"}),
     ),
+    # Outgoing webhooks: admins (channels:write), like the channels they integrate.
+    ("GET", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/webhooks")
+    ),
+    ("POST", "/api/v1/webhooks"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: (
+            "/api/v1/webhooks",
+            {"url": "https://crm.example/hook", "events": ["message.created"]},
+        ),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321", {"is_active": False}),
+    ),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/webhooks/987654321")
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/rotate-secret", {}),
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=_to("/api/v1/webhooks/987654321/deliveries"),
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/webhooks/987654321/deliveries/1/redeliver", {}),
+    ),
 }
 
 # Routes an operator may call that hold no team's object: installation-wide directories and
@@ -732,9 +801,12 @@ PUBLIC: set[Route] = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    # The operator console, its reports page and the widget: static files, no secrets in them.
+    # The operator console, its reports, business-hours and webhooks pages and the widget:
+    # static files, no secrets in them.
     ("GET", "/"),
     ("GET", "/reports"),
+    ("GET", "/business-hours"),
+    ("GET", "/webhooks"),
     ("GET", "/console/{asset}"),
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
@@ -774,6 +846,7 @@ WIDGET_RULES: dict[Route, str] = {
     ("POST", "/widget/v1/{widget_key}/messages"): "visitor",
     ("GET", "/widget/v1/{widget_key}/messages"): "visitor",
     ("POST", "/widget/v1/{widget_key}/ws-ticket"): "visitor",
+    ("POST", "/widget/v1/{widget_key}/attachments"): "visitor",
 }
 
 SOCKET_RULES: dict[Route, str] = {
@@ -1511,6 +1584,11 @@ async def test_widget_authorization_matrix(world: World) -> None:
         checked += 1
         url = path.replace("{widget_key}", world.widget_a)
         body = {"text": "hi"} if method == "POST" else None
+        sending: dict[str, Any] = (
+            {"files": {"file": ("a.png", PNG, "image/png")}}
+            if path.endswith("/attachments")
+            else {"json": body}
+        )
         if rule == "public":
             r = await client.request(method, url, json={} if method == "POST" else None)
             assert r.status_code == (201 if method == "POST" else 200), r.text
@@ -1518,11 +1596,11 @@ async def test_widget_authorization_matrix(world: World) -> None:
         assert rule == "visitor"
         stored = await count(run, "messages")
         for who, headers in broken.items():
-            r = await client.request(method, url, json=body, headers=headers)
+            r = await client.request(method, url, headers=headers, **sending)
             assert r.status_code == 401, (route, who, r.text)
             error_of(r, 401)
         assert await count(run, "messages") == stored
-        r = await client.request(method, url, json=body, headers=auth(world.visitor))
+        r = await client.request(method, url, headers=auth(world.visitor), **sending)
         assert r.status_code == (201 if method == "POST" else 200), r.text
     assert checked == len(WIDGET_RULES)
 

@@ -2,7 +2,6 @@
 an admin: for every operation a bounded number of generated requests; no answer may be a
 500, and every documented response must match its schema."""
 
-import time
 import warnings
 from typing import Any
 
@@ -26,7 +25,6 @@ def settings_overrides() -> dict[str, Any]:
 
 
 async def test_openapi_fuzz(run: Running) -> None:
-    started = time.monotonic()
     admin = await run.admin_token()
     async with run.ctx.engine.begin() as conn:
         admin_id = (await conn.execute(text("SELECT id FROM operators"))).scalar_one()
@@ -72,4 +70,3 @@ async def test_openapi_fuzz(run: Running) -> None:
     print(f"\nschemathesis: {calls} requests, statuses {statuses}")
     assert not failures, "\n\n".join(failures[:10])
     assert calls > 100
-    assert time.monotonic() - started < 60

@@ -293,6 +293,9 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         return message
 
+    async def _m_sendChatAction(self, token: str, params: dict[str, Any]) -> Any:
+        return True
+
     async def _m_sendMessage(self, token: str, params: dict[str, Any]) -> Any:
         self.accepted[int(params["chat_id"])].append(params["text"])
         return self._message(params, text=params["text"])

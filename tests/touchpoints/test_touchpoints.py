@@ -173,3 +173,18 @@ async def test_timeline_and_csv_export(run: Running) -> None:
             ]
         )
     ]
+
+
+async def test_an_export_ending_before_any_window_is_refused(run: Running) -> None:
+    admin = await run.admin_token()
+    for params in ({"to": "0001-01-02T00:00:00Z"}, {"from": "2001-01-01", "to": "2000-01-01"}):
+        r = await run.client.get(
+            "/api/v1/touchpoints/export.csv", params=params, headers=auth(admin)
+        )
+        assert r.status_code == 422, (params, r.text)
+    r = await run.client.get(
+        "/api/v1/analytics/touches-per-client",
+        params={"to": "0001-01-02T00:00:00Z"},
+        headers=auth(admin),
+    )
+    assert r.status_code == 422, r.text

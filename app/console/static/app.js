@@ -10,6 +10,7 @@ import {
   saveToken,
   setUnauthorizedHandler,
 } from "./api.js";
+import { ComposerFiles, inlineImage } from "./files.js";
 import { LiveFeed } from "./live.js";
 import { setupCanned } from "./canned.js";
 import {
@@ -344,6 +345,8 @@ function onEvent(ev) {
       "/reports#dropped",
       _("See the list")
     );
+  } else if (type === "typing") {
+    if (ev.data?.conversation_id === S.selected) showTyping();
   } else if (type === "operator.presence") {
     const d = ev.data || {};
     if (S.me && d.operator_id === S.me.id && d.presence !== "offline")
@@ -673,6 +676,9 @@ function messageEl(m) {
     h(
       "li",
       {},
+      a.type === "image" && String(a.content_type || a.mime_type || "image/").startsWith("image/")
+        ? inlineImage(m.id, i, a)
+        : null,
       h(
         "button",
         { type: "button", class: "att", onclick: () => download(m.id, i, a) },
@@ -774,6 +780,21 @@ async function download(messageId, index, a) {
   }
 }
 
+// Typing: the visitor's shows under the thread for 5 s; ours goes out at most every 2 s
+// (only replies: a note is not for the client's eyes).
+let typingTimer = 0;
+function showTyping() {
+  $("typing").textContent = _("The client is typing…");
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => ($("typing").textContent = ""), 5000);
+}
+let typedAt = 0;
+function signalTyping() {
+  if (S.mode !== "reply" || !S.selected || Date.now() - typedAt < 2000) return;
+  typedAt = Date.now();
+  S.live?.send({ type: "typing", conversation_id: S.selected });
+}
+
 let readTimer = 0;
 function scheduleMarkRead() {
   clearTimeout(readTimer);
@@ -810,18 +831,22 @@ async function sendReply(e) {
   const box = $("composer-text");
   const text = box.value.trim();
   const id = S.selected;
-  if (!text || !id) return;
+  const files = S.mode === "reply" ? S.files.ids() : [];
+  if ((!text && !files.length) || !id) return;
+  if (S.files.busy) return toast(_("Wait until the files are uploaded"));
   if (!S.pending || S.pending.text !== text || S.pending.mode !== S.mode || S.pending.conv !== id)
     S.pending = { text, mode: S.mode, conv: id, cid: newClientId() };
   const btn = $("send-btn");
   btn.disabled = true;
   try {
     const msg = await api.send(id, {
-      text,
+      text: text || null,
       private: S.mode === "note",
       client_message_id: S.pending.cid,
+      ...(files.length ? { attachment_ids: files } : {}),
     });
     S.pending = null;
+    if (files.length) S.files.clear();
     if (box.value.trim() === text) box.value = "";
     clearDraft(id);
     upsertMessage(msg);
@@ -829,9 +854,10 @@ async function sendReply(e) {
     S.previews.set(id, msg);
     scheduleRenderList();
   } catch (ex) {
-    const reply = { conv: id, text, private: S.mode === "note", cid: S.pending.cid };
+    const reply = { conv: id, text, private: S.mode === "note", cid: S.pending.cid, attachment_ids: files };
     if (holdForLater(ex, reply)) {
       S.pending = null;
+      if (files.length) S.files.clear(); // uploaded already: they go with the reply
       if (box.value.trim() === text) box.value = "";
     } else toast(explain(ex));
   } finally {
@@ -996,6 +1022,8 @@ function wire() {
     }
   });
   $("composer").addEventListener("submit", sendReply);
+  S.files = new ComposerFiles({ zone: $("composer"), list: $("composer-files"), onError: toast });
+  $("composer-text").addEventListener("input", signalTyping);
   $("composer-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();

@@ -37,6 +37,11 @@ export class LiveFeed {
     this._connect();
   }
 
+  // A signal to the server (typing); dropped while disconnected: it is only a hint.
+  send(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);

@@ -66,7 +66,12 @@ export async function flushOutbox() {
   try {
     for (const item of items()) {
       try {
-        const msg = await api.send(item.conv, { text: item.text, private: item.private, client_message_id: item.cid });
+        const msg = await api.send(item.conv, {
+          text: item.text || null,
+          private: item.private,
+          client_message_id: item.cid,
+          ...(item.attachment_ids?.length ? { attachment_ids: item.attachment_ids } : {}),
+        });
         store(items().filter((i) => i.cid !== item.cid));
         O.onSent(msg);
       } catch (ex) {
@@ -106,7 +111,7 @@ function renderOutbox() {
       bubble.className = "bubble";
       const p = document.createElement("p");
       p.className = "msg-text";
-      p.textContent = i.text;
+      p.textContent = i.text || _("Attachment");
       bubble.append(p);
       const meta = document.createElement("div");
       meta.className = "msg-meta";

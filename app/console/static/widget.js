@@ -145,6 +145,10 @@
     ".m[data-status=failed] .t{color:#b91c1c}" +
     ".m[data-status=sending] .b{opacity:.7}" +
     "a.file{display:block;margin-top:4px;color:inherit;text-decoration:underline}" +
+    "a.pic{display:block;margin-top:4px}a.pic img{display:block;max-width:220px;max-height:220px;border-radius:10px}" +
+    ".clip{width:40px;height:40px;border:1px solid #e4e7ef;border-radius:10px;background:#fff;color:#5b6275;cursor:pointer;display:flex;align-items:center;justify-content:center;flex:none}" +
+    ".clip svg{width:18px;height:18px}.clip:focus-visible{outline:3px solid rgba(79,70,229,.45);outline-offset:2px}" +
+    ".typing{font-size:12px;color:#5b6275;padding:0 14px 6px;min-height:16px}" +
     ".retry{border:0;background:none;color:#b91c1c;text-decoration:underline;cursor:pointer;font:inherit;padding:0}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e4e7ef;background:#fff;align-items:flex-end}" +
     ".input{flex:1;resize:none;border:1px solid #e4e7ef;border-radius:10px;padding:9px 11px;font:inherit;color:inherit;min-height:40px;max-height:120px;outline:none}" +
@@ -178,6 +182,8 @@
     '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.6A8 8 0 1 1 21 12z"/></svg>';
   var ICON_DOWN =
     '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="m6 9 6 6 6-6"/></svg>';
+  var ICON_CLIP =
+    '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="m21.4 11.1-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5"/></svg>';
   var ICON_SEND =
     '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M22 2 11 13"/><path d="M22 2 15 22l-4-9-9-4z"/></svg>';
 
@@ -239,12 +245,20 @@
   });
   var send = el("button", { class: "send", type: "submit", "aria-label": _("Send") });
   send.innerHTML = ICON_SEND;
+  // The paperclip: a file goes up (POST .../attachments), then out as a message.
+  var clip = el("button", { class: "clip", type: "button", "aria-label": _("Attach a file") });
+  clip.innerHTML = ICON_CLIP;
+  var picker = el("input", { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
   form.appendChild(label);
+  form.appendChild(clip);
+  form.appendChild(picker);
   form.appendChild(input);
   form.appendChild(send);
+  var typingEl = el("div", { class: "typing", "aria-live": "polite" });
 
   panel.appendChild(head);
   panel.appendChild(log);
+  panel.appendChild(typingEl);
   panel.appendChild(form);
   var brandline = el("div", { class: "brandline" }, _("Powered by chatcentre"));
   panel.appendChild(brandline);
@@ -264,6 +278,7 @@
     log.setAttribute("aria-label", _("Messages"));
     closeBtn.setAttribute("aria-label", _("Close chat"));
     send.setAttribute("aria-label", _("Send"));
+    clip.setAttribute("aria-label", _("Attach a file"));
     brandline.textContent = _("Powered by chatcentre");
     showConnection();
     render();
@@ -283,6 +298,7 @@
         timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
         catalog = { messages: c.messages || {}, plural: c.plural || { one: 0, other: 1 } };
         texts = c.texts || {};
+        if (c.max_upload_bytes) state.maxUpload = c.max_upload_bytes;
         applyTexts();
       },
       function () {
@@ -303,11 +319,18 @@
       // A signed link that expires: it opens the file without the visitor's token.
       var href = new URL(a.url, BASE);
       if (href.protocol !== "https:" && href.protocol !== "http:") return;
+      if (a.type === "image") {
+        var pic = el("a", { class: "pic", href: href.href, target: "_blank", rel: "noopener noreferrer" });
+        pic.appendChild(el("img", { src: href.href, alt: a.filename || _("image"), loading: "lazy" }));
+        li.appendChild(pic);
+        return;
+      }
       li.appendChild(
         el("a", { class: "b file", href: href.href, target: "_blank", rel: "noopener noreferrer" },
           a.filename || _("file"))
       );
     });
+    if (m.error) li.appendChild(el("div", { class: "t" }, m.error));
     var t = el("div", { class: "t" });
     if (m.status === "failed") {
       t.appendChild(document.createTextNode(_("Not sent.") + " "));
@@ -333,6 +356,7 @@
     });
     log.replaceChildren.apply(log, items);
     log.scrollTop = log.scrollHeight;
+    sendRead();
     badge.textContent = String(state.unread);
     if (state.unread && !state.open) badge.removeAttribute("hidden");
     else badge.setAttribute("hidden", "");
@@ -341,6 +365,41 @@
       state.unread && !state.open ? ngettext("Open chat ({n} new)", "Open chat ({n} new)", state.unread) : _("Open chat")
     );
   }
+
+  // ---------------------------------------------------------------- signals
+  // Typing (at most one signal per 2 s) and read receipts, over the socket; never stored.
+  var lastTyping = 0;
+  var typingTimer = null;
+  function signal(frame) {
+    if (!state.ws || state.ws.readyState !== 1) return false;
+    state.ws.send(JSON.stringify(frame));
+    return true;
+  }
+  function sendTyping() {
+    var now = Date.now();
+    if (now - lastTyping < 2000) return;
+    if (signal({ type: "typing" })) lastTyping = now;
+  }
+  function showTyping() {
+    typingEl.textContent = _("Typing…");
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () {
+      typingEl.textContent = "";
+    }, 5000);
+  }
+  // Our operator's messages shown to the visitor (panel open, page visible): read.
+  function sendRead() {
+    if (!state.open || document.hidden) return;
+    var newest = 0;
+    state.messages.forEach(function (m) {
+      if (m.direction === "outbound" && m.id > newest) newest = m.id;
+    });
+    if (newest > (state.readUpTo || 0) && state.ws && state.ws.readyState === 1) {
+      state.readUpTo = newest;
+      signal({ type: "read", message_id: newest });
+    }
+  }
+  document.addEventListener("visibilitychange", sendRead);
 
   function sortKey(m) {
     return m.id || Number.MAX_SAFE_INTEGER;
@@ -358,6 +417,7 @@
         if (!p.id && p.cid && p.text === m.text) {
           p.id = m.id;
           p.created_at = m.created_at;
+          if (m.attachments && m.attachments.length) p.attachments = m.attachments;
           p.status = null;
           dropPending(p.cid);
           render();
@@ -451,7 +511,15 @@
     attempt = attempt || 0;
     return ensureSession()
       .then(function () {
-        return api("POST", "/messages", { text: m.text, client_message_id: m.cid });
+        if (m.file && !m.uploaded) {
+          return upload(m.file).then(function (up) {
+            m.uploaded = up;
+            m.attachments = [up];
+            return api("POST", "/messages", { attachment_ids: [up.id], client_message_id: m.cid });
+          });
+        }
+        var ids = m.uploaded ? [m.uploaded.id] : [];
+        return api("POST", "/messages", { text: m.text || "", attachment_ids: ids, client_message_id: m.cid });
       })
       .then(function (res) {
         dropPending(m.cid);
@@ -485,8 +553,67 @@
           });
         }
         m.status = "failed";
+        // A refused file (too big, a type not accepted): say why; retrying will not help.
+        if (m.file && e && (e.status === 413 || e.status === 415 || e.status === 422)) {
+          m.error = e.message;
+          m.status = null;
+          m.file = null;
+        }
         render();
       });
+  }
+
+  function upload(file) {
+    var body = new FormData();
+    body.append("file", file, file.name);
+    return fetch(BASE + "/widget/v1/" + encodeURIComponent(KEY) + "/attachments", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + state.token },
+      body: body,
+      credentials: "omit",
+      mode: "cors",
+    }).then(function (res) {
+      return res.json().then(
+        function (data) {
+          if (res.ok) return data;
+          var err = new Error((data && data.error && data.error.message) || res.statusText);
+          err.status = res.status;
+          throw err;
+        },
+        function () {
+          var err = new Error(res.statusText);
+          err.status = res.status;
+          throw err;
+        }
+      );
+    });
+  }
+
+  function sendFile(file) {
+    if (state.maxUpload && file.size > state.maxUpload) {
+      state.messages.push({
+        direction: "inbound",
+        text: file.name,
+        error: _("The file is too large (at most {size} MB).", {
+          size: Math.floor(state.maxUpload / 1048576) || 1,
+        }),
+        created_at: new Date().toISOString(),
+      });
+      render();
+      return;
+    }
+    var m = {
+      cid: randomId(),
+      direction: "inbound",
+      text: null,
+      file: file,
+      attachments: [{ filename: file.name, url: null }],
+      created_at: new Date().toISOString(),
+      status: "sending",
+    };
+    state.messages.push(m);
+    render();
+    deliver(m);
   }
 
   function submit() {
@@ -584,7 +711,11 @@
           state.attempt = 0;
           dot.setAttribute("data-state", "on");
           showConnection();
+          sendRead();
+        } else if (ev.type === "typing") {
+          showTyping();
         } else if (ev.type === "message.created" && ev.data) {
+          if (ev.data.direction === "outbound") typingEl.textContent = "";
           addServerMessage(ev.data, !ev.replay);
         }
       }
@@ -650,7 +781,18 @@
       submit();
     }
   });
-  input.addEventListener("input", autosize);
+  input.addEventListener("input", function () {
+    autosize();
+    if (input.value) sendTyping();
+  });
+  clip.addEventListener("click", function () {
+    picker.click();
+  });
+  picker.addEventListener("change", function () {
+    var chosen = picker.files && picker.files[0];
+    picker.value = "";
+    if (chosen) sendFile(chosen);
+  });
 
   function start() {
     document.body.appendChild(host);

@@ -1,0 +1,137 @@
+"""Endpoints and their deliveries: enqueueing (the one function other modules call), the
+fan-out of stored domain events to subscribed endpoints, and redelivery."""
+
+import base64
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.errors import NotFound
+from app.events import store
+from app.events.models import DomainEventRow
+from app.webhooks.events import SUBSCRIBABLE, body
+from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+CONSUMER = "webhooks.fanout"  # its position in event_consumers
+# One fan-out at a time across processes (a transaction-scoped advisory lock).
+_FANOUT_LOCK = 0x5E4E
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: whsec_ and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_of(endpoint: WebhookEndpoint) -> str:
+    value = endpoint.secret.get("secret")
+    assert isinstance(value, str)
+    return value
+
+
+async def enqueue(
+    session: AsyncSession,
+    endpoint_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    settings: Settings,
+    conversation_id: int | None = None,
+    event_id: int | None = None,
+    occurred_at: datetime | None = None,
+) -> WebhookDelivery | None:
+    """Queue one delivery to one endpoint in the caller's transaction (it is sent after
+    commit by the senders, with retries). Other modules (the automation rules' "send a
+    webhook") call this. `event_id`: the stored domain event, at most one delivery per
+    endpoint (None when it was delivered already). Deliveries of one conversation arrive in
+    the order they were enqueued."""
+    at = occurred_at or datetime.now(UTC)
+    message_id = f"evt_{event_id}" if event_id is not None else f"msg_{uuid.uuid4().hex}"
+    stmt = (
+        insert(WebhookDelivery)
+        .values(
+            endpoint_id=endpoint_id,
+            event_id=event_id,
+            message_id=message_id,
+            event_type=event_type,
+            conversation_id=conversation_id,
+            body=body(event_type, data, at),
+            give_up_at=datetime.now(UTC) + timedelta(seconds=settings.webhook_retry_window_seconds),
+        )
+        .on_conflict_do_nothing(
+            index_elements=["endpoint_id", "event_id"],
+            index_where=text("event_id IS NOT NULL"),
+        )
+        .returning(WebhookDelivery)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+def _conversation_of(row: DomainEventRow) -> int | None:
+    if row.aggregate == "conversation":
+        return row.aggregate_id
+    value = row.payload.get("conversation_id")
+    return value if isinstance(value, int) else None
+
+
+async def fan_out(
+    session: AsyncSession, settings: Settings, gaps: store.Gaps, limit: int = 1000
+) -> int:
+    """Turn the next stored events into deliveries for the active endpoints subscribed to
+    them (each endpoint gets the events that happened after it was created), and move the
+    consumer's position, all in the caller's transaction: a crash before commit redoes
+    the batch, and the unique index keeps it from delivering twice. Returns the number of
+    events taken (0: caught up, or waiting for a gap)."""
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK)))
+    if not locked:
+        return 0
+    events = await store.read_since(session, CONSUMER, gaps, limit=limit)
+    if not events:
+        return 0
+    endpoints = (
+        await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active))
+    ).all()
+    for ev in events:
+        if ev.name not in SUBSCRIBABLE:
+            continue
+        for endpoint in endpoints:
+            if ev.name in endpoint.events and ev.occurred_at >= endpoint.created_at:
+                await enqueue(
+                    session,
+                    endpoint.id,
+                    ev.name,
+                    {"event_id": ev.id, **ev.payload},
+                    settings=settings,
+                    conversation_id=_conversation_of(ev),
+                    event_id=ev.id,
+                    occurred_at=ev.occurred_at,
+                )
+    await store.advance(session, CONSUMER, events[-1].id)
+    return len(events)
+
+
+async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
+    found = await session.get(WebhookEndpoint, endpoint_id)
+    if found is None:
+        raise NotFound("No such webhook", code="webhook_not_found")
+    return found
+
+
+async def redeliver(
+    session: AsyncSession, endpoint_id: int, delivery_id: int, settings: Settings
+) -> WebhookDelivery:
+    """Send a delivery again (same webhook-id), now, with a fresh retry window."""
+    found = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if found is None or found.endpoint_id != endpoint_id:
+        raise NotFound("No such delivery", code="delivery_not_found")
+    now = datetime.now(UTC)
+    found.status = DeliveryStatus.pending
+    found.next_attempt_at = now
+    found.give_up_at = now + timedelta(seconds=settings.webhook_retry_window_seconds)
+    found.claimed_until = None
+    return found
