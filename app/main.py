@@ -31,6 +31,7 @@ from app.core.errors import install_error_handlers
 from app.core.metrics import MetricsMiddleware
 from app.core.shedding import SheddingMiddleware
 from app.inbox.api import router as inbox_router
+from app.inbox.saved_views import router as saved_views_router
 from app.labels.api import router as labels_router
 from app.observability.api import router as health_router
 from app.operators.api import router as operators_router
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         contacts_router,
         labels_router,
         canned_router,
+        saved_views_router,
         search_router,
         touchpoints_router,
         analytics_router,

@@ -30,6 +30,7 @@ from app.db.sqlfunctions import SqlFunction
 from app.delivery.models import OutboxItem, PendingStatus
 from app.events.models import DomainEventRow, EventConsumer
 from app.inbox.models import Conversation, Message
+from app.inbox.saved_views import SavedView
 from app.ingest.sql import INGEST_MESSAGE
 from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
@@ -95,6 +96,7 @@ __all__ = [
     "PriorityLevel",
     "SalesSettings",
     "SalesTarget",
+    "SavedView",
     "Survey",
     "Team",
     "Touchpoint",

@@ -1,4 +1,4 @@
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -11,6 +11,7 @@ from app.inbox import commands as inbox_commands
 from app.inbox import queries as inbox_queries
 from app.inbox.models import ConversationStatus
 from app.inbox.schemas import (
+    ConversationCounts,
     ConversationPage,
     ConversationRead,
     IntegrationMessageCreate,
@@ -53,6 +54,10 @@ async def list_conversations(
     label: Annotated[
         str | None, Query(max_length=50, description="only those carrying this label")
     ] = None,
+    sort: Annotated[
+        Literal["activity", "waiting"],
+        Query(description="activity: the latest first; waiting: the longest-waiting first"),
+    ] = "activity",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> ConversationPage:
@@ -65,10 +70,26 @@ async def list_conversations(
         team_id=team,
         slow_response=slow_response,
         label=label,
+        sort=sort,
         cursor=cursor,
         limit=limit,
     )
     return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/conversations/counts", response_model=ConversationCounts)
+async def count_conversations(
+    principal: Reader,
+    session: Session,
+    channel: int | None = None,
+    team: int | None = None,
+    label: Annotated[str | None, Query(max_length=50)] = None,
+) -> ConversationCounts:
+    """How many conversations each console tab holds, of those the caller sees."""
+    counts = await inbox_queries.count_conversations(
+        session, principal, channel_id=channel, team_id=team, label=label
+    )
+    return ConversationCounts(**counts)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationRead)

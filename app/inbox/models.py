@@ -84,6 +84,12 @@ class Conversation(TimestampMixin, Base):
             "response_due_at",
             postgresql_where=text("response_due_at IS NOT NULL"),
         ),
+        # The routing timers' wake-up of snoozed conversations (app/routing/tasks.py).
+        Index(
+            "ix_conversations_snoozed",
+            "snoozed_until",
+            postgresql_where=text("status = 'snoozed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -2,7 +2,7 @@
 the attachments a caller may download."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, func, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,10 +142,58 @@ async def list_conversations(
     team_id: int | None = None,
     slow_response: bool | None = None,
     label: str | None = None,
+    sort: str = "activity",
     cursor: str | None = None,
     limit: int = 25,
 ) -> tuple[list[ConversationRead], str | None]:
-    q = _conversation_rows().where(*visible_to(principal))
+    q = _filtered(
+        _conversation_rows(),
+        principal,
+        status=status,
+        assignee=assignee,
+        channel_id=channel_id,
+        team_id=team_id,
+        slow_response=slow_response,
+        label=label,
+    )
+    if sort == "waiting":
+        # The longest-waiting client first (by their last message); never written: last.
+        key = func.coalesce(Conversation.last_inbound_at, NEVER)
+        if cursor:
+            ts, row_id = decode_cursor(cursor)
+            q = q.where(tuple_(key, Conversation.id) > tuple_(ts, row_id))
+        q = q.order_by(key.asc(), Conversation.id.asc()).limit(limit + 1)
+    else:
+        if cursor:
+            ts, row_id = decode_cursor(cursor)
+            q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))
+        q = q.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        q = q.limit(limit + 1)
+    rows = (await session.execute(q)).all()
+    items = [to_conversation_read(*r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        at = last.last_activity_at if sort != "waiting" else (last.last_inbound_at or NEVER)
+        next_cursor = encode_cursor(at, last.id)
+    return items, next_cursor
+
+
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # sorts after every real time
+
+
+def _filtered(
+    q: Select[Any],
+    principal: Principal,
+    *,
+    status: ConversationStatus | None = None,
+    assignee: str | None = None,
+    channel_id: int | None = None,
+    team_id: int | None = None,
+    slow_response: bool | None = None,
+    label: str | None = None,
+) -> Select[Any]:
+    q = q.where(*visible_to(principal))
     if status is not None:
         q = q.where(Conversation.status == status)
     if assignee == "me":
@@ -165,17 +213,40 @@ async def list_conversations(
         q = q.where(Conversation.slow_response.is_(slow_response))
     if label:
         q = q.where(labels.carries("conversation", Conversation.id, label))
-    if cursor:
-        ts, row_id = decode_cursor(cursor)
-        q = q.where(tuple_(Conversation.last_activity_at, Conversation.id) < tuple_(ts, row_id))
-    q = q.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
-    rows = (await session.execute(q)).all()
-    items = [to_conversation_read(*r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.last_activity_at, last.id)
-    return items, next_cursor
+    return q
+
+
+async def count_conversations(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    channel_id: int | None = None,
+    team_id: int | None = None,
+    label: str | None = None,
+) -> dict[str, int]:
+    """The console's tab counts, over what the caller sees (and the filters in force)."""
+    active = Conversation.status != rules.CLOSED
+    mine = Conversation.assignee_id == principal.operator_id
+    unassigned = Conversation.assignee_id.is_(None)
+    counts = select(
+        func.count().filter(active & mine),
+        func.count().filter(active & unassigned),
+        func.count(),
+        func.count().filter(Conversation.status == rules.CLOSED),
+        func.count().filter(Conversation.status == ConversationStatus.snoozed),
+        func.count().filter(active & mine & (Conversation.unread_count > 0)),
+    ).select_from(Conversation)
+    q = _filtered(
+        cast(Select[Any], counts),
+        principal,
+        channel_id=channel_id,
+        team_id=team_id,
+        label=label,
+    )
+    row = (await session.execute(q)).one()
+    return dict(
+        zip(("mine", "queue", "all", "resolved", "snoozed", "mine_unread"), row, strict=True)
+    )
 
 
 async def read_conversation(session: AsyncSession, conversation_id: int) -> ConversationRead | None:

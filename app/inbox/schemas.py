@@ -171,6 +171,15 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
+class ConversationCounts(BaseModel):
+    mine: int = Field(description="assigned to the caller, not resolved")
+    queue: int = Field(description="unassigned, not resolved")
+    all: int
+    resolved: int
+    snoozed: int
+    mine_unread: int = Field(description="the caller's own with unread messages")
+
+
 class AssignRequest(RequestModel):
     assignee_id: int | None = Field(description="null sends it back to the queue")
     team_id: int | None = None

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.context import AppContext
 from app.core.periodic import Periodic
 from app.events.dispatch import raise_event
-from app.events.types import ConversationQueueAlert
+from app.events.types import ConversationQueueAlert, ConversationStatusChanged
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
@@ -65,6 +65,31 @@ async def run_queue_alerts(session: AsyncSession, limit: int = 50) -> int:
     return len(ids)
 
 
+_SNOOZE_OVER = text("""
+SELECT id FROM conversations
+WHERE status = 'snoozed' AND snoozed_until <= now()
+ORDER BY snoozed_until LIMIT :limit
+FOR UPDATE SKIP LOCKED
+""")
+
+
+async def run_snooze_wakeups(session: AsyncSession, limit: int = 50) -> int:
+    """A snoozed conversation whose time has come is open again (and on the live feed)."""
+    ids = list((await session.execute(_SNOOZE_OVER, {"limit": limit})).scalars())
+    for conv_id in ids:
+        conv = await session.get(Conversation, conv_id)
+        assert conv is not None
+        conv.status = inbox_rules.OPENED
+        conv.snoozed_until = None
+        await raise_event(
+            session,
+            ConversationStatusChanged(
+                conversation_id=conv.id, previous="snoozed", status=conv.status.value
+            ),
+        )
+    return len(ids)
+
+
 async def run_drain_all(session: AsyncSession) -> int:
     handed = 0
     for operator_id in await routing_service.online_with_room(session):
@@ -79,7 +104,7 @@ class RoutingTimers(Periodic):
         self._rounds = 0
 
     async def tick(self, with_drain: bool) -> None:
-        for job in (run_missed_responses, run_queue_alerts):
+        for job in (run_missed_responses, run_queue_alerts, run_snooze_wakeups):
             async with self.ctx.sessions() as session:
                 await job(session)
                 await session.commit()

@@ -46,8 +46,18 @@ async def list_touchpoints(
         limit=limit + 1,
     )
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    rows = rows[:limit]
+    previews = await touchpoints_service.message_previews(
+        session, [t.message_id for t in rows if t.message_id is not None]
+    )
     return TouchpointPage(
-        items=[TouchpointRead.model_validate(t) for t in rows[:limit]], next_cursor=next_cursor
+        items=[
+            TouchpointRead.model_validate(t).model_copy(
+                update={"preview": previews.get(t.message_id) if t.message_id else None}
+            )
+            for t in rows
+        ],
+        next_cursor=next_cursor,
     )
 
 

@@ -26,6 +26,9 @@ class TouchpointRead(BaseModel):
     recurrence: str | None
     attention: str | None
     meta: dict[str, Any]
+    preview: str | None = Field(
+        default=None, description="The message's first 140 characters (a touch with a message)"
+    )
 
 
 class TouchpointPage(BaseModel):

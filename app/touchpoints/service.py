@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact
 from app.core.errors import Invalid, NotFound
-from app.inbox.models import Conversation
+from app.inbox.models import Conversation, Message
+from app.inbox.queries import PREVIEW_CHARS
 from app.operators import visibility
 from app.operators.models import Operator
 from app.operators.service import Principal
@@ -94,6 +95,18 @@ async def list_touchpoints(
     if before_id is not None:
         q = q.where(Touchpoint.id < before_id)
     return list((await session.scalars(q)).all())
+
+
+async def message_previews(session: AsyncSession, message_ids: list[int]) -> dict[int, str]:
+    """The texts' starts of these messages (deleted ones left out), for the timeline."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(Message.id, func.left(Message.text, PREVIEW_CHARS)).where(
+            Message.id.in_(message_ids), Message.deleted_at.is_(None), Message.text.is_not(None)
+        )
+    )
+    return {mid: text for mid, text in rows.all()}
 
 
 async def record_in_conversation(

@@ -186,6 +186,34 @@ API_RULES: dict[Route, Rule] = {
         call=_to("/api/v1/conversations"),
         reveals=_lists("id", lambda w: w.conversation_id),
     ),
+    # Tab counts: the operator's count holds Sales' waiting conversation, the outsider's not.
+    ("GET", "/api/v1/conversations/counts"): Rule(
+        scopes.CONVERSATIONS_READ,
+        operator=True,
+        call=_to("/api/v1/conversations/counts"),
+        reveals=lambda w, r: r.json()["queue"] > 0,
+    ),
+    # Saved views: the caller's own (an API key is no operator).
+    ("GET", "/api/v1/saved-views"): Rule(
+        None, operator=True, api_key=False, call=_to("/api/v1/saved-views")
+    ),
+    ("POST", "/api/v1/saved-views"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        ok=201,
+        call=lambda w: ("/api/v1/saved-views", {"name": f"v{w.unique()}", "filters": {}}),
+    ),
+    ("PATCH", "/api/v1/saved-views/{view_id}"): Rule(
+        None,
+        operator=True,
+        api_key=False,
+        ok=404,
+        call=lambda w: ("/api/v1/saved-views/999999999", {"name": "x"}),
+    ),
+    ("DELETE", "/api/v1/saved-views/{view_id}"): Rule(
+        None, operator=True, api_key=False, ok=404, call=_to("/api/v1/saved-views/999999999")
+    ),
     ("GET", "/api/v1/conversations/{conversation_id}"): Rule(
         scopes.CONVERSATIONS_READ,
         operator=True,
@@ -820,6 +848,11 @@ NO_TEAM_OBJECT: dict[Route, str] = {
     ("GET", "/api/v1/routing/load"): "every manager's presence and load, for hand-overs",
     ("GET", "/api/v1/categories"): "installation-wide client categories",
     ("GET", "/api/v1/labels"): "the installation-wide label catalogue",
+    # Saved views: the caller's own; another's is 404 (tests/inbox/test_views_and_snooze.py).
+    ("GET", "/api/v1/saved-views"): "the caller's own saved views",
+    ("POST", "/api/v1/saved-views"): "a saved view of the caller's own",
+    ("PATCH", "/api/v1/saved-views/{view_id}"): "the caller's own, 404 for anyone else's",
+    ("DELETE", "/api/v1/saved-views/{view_id}"): "the caller's own, 404 for anyone else's",
     # Canned responses: the caller's own, their teams' and the shared ones; one the caller
     # does not see is 404 as if it did not exist, and rendering needs the conversation too:
     # tests/canned/test_canned.py walks personal, team and shared across teams.

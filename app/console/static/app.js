@@ -22,6 +22,11 @@ import {
   renderLabelEditor,
   setupLabelFilter,
 } from "./labels.js";
+import { renderSnooze } from "./snooze.js";
+import { setupNotify } from "./notify.js";
+import { renderContactCard } from "./contactcard.js";
+import { clearDraft, flushOutbox, holdForLater, restoreDraft, setupOutbox } from "./outbox.js";
+import { compareConvs, leaveView, passesViewFilter, refreshCounts, setupViews, viewParams } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,38 +40,11 @@ const STATE_LABELS = {
   read: N_("Read"),
   failed: N_("Failed"),
 };
-const TOUCH_LABELS = {
-  message: N_("Message"),
-  notification: N_("Notification"),
-  assignment: N_("Assignment"),
-  status_change: N_("Status change"),
-  survey: N_("Survey"),
-  note: N_("Note"),
-  call: N_("Call"),
-  meeting: N_("Meeting"),
-  button: N_("Button press"),
-  delivery_failure: N_("Delivery failure"),
-  email: N_("Email"),
-  stage_change: N_("Stage change"),
-  alert: N_("Alert"),
-};
 const STATUS_LABELS = {
   open: N_("open"),
   pending: N_("pending"),
   snoozed: N_("snoozed"),
   resolved: N_("resolved"),
-};
-const STAGE_LABELS = {
-  lead: N_("lead"),
-  qualified: N_("qualified"),
-  customer: N_("customer"),
-  lost: N_("lost"),
-};
-const DIRECTION_LABELS = { inbound: N_("inbound"), outbound: N_("outbound") };
-const REACTION_LABELS = {
-  positive: N_("positive"),
-  negative: N_("negative"),
-  neutral: N_("neutral"),
 };
 // The server's channel-type labels and contact nouns (app/*/plugin.py), for the catalogue.
 N_("Web chat"), N_("Email"), N_("Visitor");
@@ -280,6 +258,14 @@ async function startInbox() {
   S.operators.set(me.id, { ...S.operators.get(me.id), ...me });
   S.channels = new Map(channels.map((c) => [c.id, c]));
   await loadLabels();
+  await setupViews({
+    operators,
+    me: () => S.me?.id,
+    onChange: (tab) => setFilter(tab || S.filter),
+    onCounts: (counts) => document.dispatchEvent(new CustomEvent("chatcentre:counts", { detail: counts })),
+    onError: (ex) => toast(explain(ex)),
+    label: labelFilter,
+  });
   $("login-view").hidden = true;
   $("inbox-view").hidden = false;
   $("me-name").textContent = me.name;
@@ -319,6 +305,7 @@ async function onReady(again) {
   if (again) document.body.dataset.reconnects = String(Number(document.body.dataset.reconnects || 0) + 1);
   await loadList();
   if (S.selected) await refreshThread();
+  flushOutbox(); // replies written while the server was out of reach
 }
 
 function bumpLastId(id) {
@@ -327,6 +314,8 @@ function bumpLastId(id) {
 
 function onEvent(ev) {
   const type = ev.type || "";
+  // For views.js (counts), notify.js (title, notifications): ev plus what the list knows.
+  document.dispatchEvent(new CustomEvent("chatcentre:event", { detail: { ev, me: S.me, convs: S.convs, selected: S.selected } }));
   if (type.startsWith("message.")) {
     const msg = ev.data;
     bumpLastId(msg.id);
@@ -374,7 +363,7 @@ function onEvent(ev) {
 // ------------------------------------------------------------------ the list
 
 function matches(c) {
-  if (!passesLabelFilter(c)) return false;
+  if (!passesLabelFilter(c) || !passesViewFilter(c)) return false;
   switch (S.filter) {
     case "mine":
       return c.assignee_id === S.me.id && c.status !== "resolved";
@@ -394,7 +383,7 @@ function filterParams() {
     all: {},
     resolved: { status: "resolved" },
   }[S.filter];
-  return labelFilter() ? { ...params, label: labelFilter() } : params;
+  return { ...params, ...viewParams(), ...(labelFilter() ? { label: labelFilter() } : {}) };
 }
 
 function upsertConv(c) {
@@ -417,6 +406,7 @@ async function loadList(more = false) {
     for (const c of page.items) upsertConv(c);
     S.nextCursor = page.next_cursor;
     $("conv-more").hidden = !page.next_cursor;
+    refreshCounts(labelFilter());
   } catch (ex) {
     if (ex.status !== 401) toast(explain(ex));
   }
@@ -439,7 +429,7 @@ function renderList() {
   const focused = document.activeElement?.closest?.(".conv")?.dataset.id;
   const items = [...S.convs.values()]
     .filter(matches)
-    .sort((a, b) => b.last_activity_at.localeCompare(a.last_activity_at) || b.id - a.id);
+    .sort(compareConvs);
   list.replaceChildren(...items.map(convItem));
   $("conv-empty").hidden = items.length > 0;
   if (focused) list.querySelector(`.conv[data-id="${focused}"]`)?.focus();
@@ -496,7 +486,7 @@ function convItem(c) {
             { class: `assignee${assignee ? "" : " assignee-none"}` },
             assignee || _("Unassigned")
           ),
-          c.status === "resolved" ? h("span", { class: "tag tag-resolved" }, label(STATUS_LABELS, "resolved")) : null,
+          ["resolved", "snoozed"].includes(c.status) ? h("span", { class: `tag tag-${c.status}` }, label(STATUS_LABELS, c.status)) : null,
           wait !== null
             ? h(
                 "span",
@@ -553,6 +543,7 @@ async function selectConv(id) {
     S.messages.clear();
     $("messages").replaceChildren();
     S.pending = null;
+    restoreDraft(id);
     $("template-form").hidden = true;
     $("template-toggle").setAttribute("aria-expanded", "false");
   }
@@ -616,6 +607,7 @@ function renderThreadHead() {
   });
   $("status-btn").textContent = c.status === "resolved" ? _("Reopen") : _("Resolve");
   renderAssign();
+  renderSnooze(c, { onChanged: (x) => (upsertConv(x), renderThreadHead()), onError: (ex) => toast(explain(ex)) });
   renderWindow(c);
 }
 
@@ -857,12 +849,18 @@ async function sendReply(e) {
     S.pending = null;
     if (files.length) S.files.clear();
     if (box.value.trim() === text) box.value = "";
+    clearDraft(id);
     upsertMessage(msg);
     bumpLastId(msg.id);
     S.previews.set(id, msg);
     scheduleRenderList();
   } catch (ex) {
-    toast(explain(ex));
+    const reply = { conv: id, text, private: S.mode === "note", cid: S.pending.cid, attachment_ids: files };
+    if (holdForLater(ex, reply)) {
+      S.pending = null;
+      if (files.length) S.files.clear(); // uploaded already: they go with the reply
+      if (box.value.trim() === text) box.value = "";
+    } else toast(explain(ex));
   } finally {
     btn.disabled = false;
     box.focus();
@@ -973,97 +971,22 @@ function scheduleContactRefresh() {
 async function loadContact() {
   const c = S.convs.get(S.selected);
   if (!c) return;
-  const convId = c.id;
-  let contact;
-  let touches = [];
-  try {
-    [contact, touches] = await Promise.all([
-      api.contact(c.contact.id),
-      api.touchpoints(c.contact.id).then((p) => p.items).catch(() => []),
-    ]);
-  } catch (ex) {
-    if (S.selected === convId)
-      $("contact-body").replaceChildren(h("p", { class: "empty" }, explain(ex)));
-    return;
-  }
-  if (S.selected !== convId) return;
-  const name = contactName({ contact, channel_type: c.channel_type });
-  const facts = [
-    [_("Stage"), h("span", { class: `pill stage-${contact.stage}` }, label(STAGE_LABELS, contact.stage))],
-    [_("Category"), contact.category ? h("span", { class: "pill" }, contact.category) : "—"],
-    [_("Owner"), operatorName(contact.owner_id) || "—"],
-    [_("Source"), contact.source || "—"],
-    [_("Client since"), I.date(contact.created_at)],
-  ];
-  $("contact-body").replaceChildren(
-    h(
-      "div",
-      { class: "contact-head" },
-      avatar(name, null, "avatar-lg"),
-      h(
-        "div",
-        {},
-        h("h3", {}, name),
-        contact.email ? h("p", { class: "muted" }, contact.email) : null,
-        contact.phone ? h("p", { class: "muted" }, contact.phone) : null
-      )
-    ),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-    h("h4", {}, _("Channels")),
-    h(
-      "ul",
-      { class: "identities" },
-      contact.identities.map((i) => {
-        const ch = S.channels.get(i.channel_account_id);
-        return h(
-          "li",
-          {},
-          channelIcon(ch?.type),
-          h(
-            "span",
-            { class: "ident-main" },
-            h("span", {}, ch ? ch.name : _("Channel #{id}", { id: i.channel_account_id })),
-            h(
-              "span",
-              { class: "muted" },
-              i.username ? `@${i.username}` : i.display_name || i.external_id
-            )
-          ),
-          i.reachable ? null : h("span", { class: "tag tag-failed" }, _("unreachable"))
-        );
-      })
-    ),
-    h("h4", {}, _("Timeline")),
-    touches.length
-      ? h(
-          "ol",
-          { class: "timeline" },
-          touches.map((t) =>
-            h(
-              "li",
-              { class: `tp tp-${t.reaction}` },
-              h("span", { class: "tp-dot", "aria-hidden": "true" }),
-              h(
-                "div",
-                {},
-                h(
-                  "div",
-                  { class: "tp-title" },
-                  `${label(TOUCH_LABELS, t.kind)}${t.direction && t.direction !== "internal" ? ` · ${label(DIRECTION_LABELS, t.direction)}` : ""}`
-                ),
-                h(
-                  "div",
-                  { class: "muted" },
-                  `${t.channel} · ${fmtTime(t.occurred_at)}${t.reaction !== "unknown" ? ` · ${label(REACTION_LABELS, t.reaction)}` : ""}`
-                ),
-                t.meta?.note ? h("p", { class: "tp-note" }, t.meta.note) : null
-              )
-            )
-          )
-        )
-      : h("p", { class: "empty" }, _("No touchpoints yet."))
-  );
+  await renderContactCard(c, cardUi, () => S.selected === c.id);
 }
+
+// What the contact card (contactcard.js) borrows from here.
+const cardUi = {
+  h, avatar, channelIcon, channelLabel, operatorName, contactName, fmtTime, explain, I,
+  get channels() { return S.channels; },
+  get channelTypes() { return S.channelTypes; },
+  get operators() { return S.operators; },
+  openConversation: (id) => (id === S.selected ? null : openFromSearch(id)),
+  onContactChanged: (contact) => {
+    for (const c of S.convs.values()) if (c.contact.id === contact.id) c.contact = { ...c.contact, name: contact.name };
+    renderList();
+    renderThreadHead();
+  },
+};
 
 // ------------------------------------------------------------------ wiring
 
@@ -1078,11 +1001,17 @@ function wire() {
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", () => logout());
   setupSearch();
+  setupNotify({ open: openFromSearch, toast });
+  setupOutbox({
+    selected: () => S.selected,
+    onSent: (msg) => (upsertMessage(msg), bumpLastId(msg.id), S.previews.set(msg.conversation_id, msg), scheduleRenderList()),
+    toast,
+  });
   setupLabelFilter(() => setFilter(S.filter));
   setupCanned(() => S.selected, (ex) => toast(explain(ex)));
   setupMacros(() => S.selected, (ex) => toast(explain(ex)), (text) => toast(text, "ok"));
   for (const b of document.querySelectorAll(".filter"))
-    b.addEventListener("click", () => setFilter(b.dataset.filter));
+    b.addEventListener("click", () => (leaveView(), setFilter(b.dataset.filter)));
   $("conv-more").addEventListener("click", () => loadList(true));
   $("conv-list").addEventListener("keydown", (e) => {
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
