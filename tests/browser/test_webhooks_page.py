@@ -61,10 +61,14 @@ async def test_webhooks_page(browser: Browser, served: Served, screenshots: Path
         await toggle.uncheck()
         await expect(page.locator("body")).to_have_attribute("data-ready", "webhooks")
         await expect(page.get_by_role("checkbox", name="Active")).not_to_be_checked()
-        r = await served.client.get(
-            "/api/v1/webhooks", headers={"Authorization": f"Bearer {admin}"}
-        )
-        assert r.json()[0]["is_active"] is False
+
+        async def turned_off() -> bool:  # the page's PATCH may still be on its way
+            r = await served.client.get(
+                "/api/v1/webhooks", headers={"Authorization": f"Bearer {admin}"}
+            )
+            return r.json()[0]["is_active"] is False
+
+        await eventually(turned_off)
 
     # The senders turned it off after a day of failures: a notice at the top of the page.
     async with served.ctx.sessions() as session:
