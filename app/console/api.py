@@ -5,6 +5,7 @@ Plain ES modules and CSS, read once from `static/`: no build step. Everything he
 public and holds no secrets; the console and the widget talk to the public API only. HTML
 pages carry a strict Content-Security-Policy (no inline scripts or styles)."""
 
+import re
 from html import escape
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from app.core.html import HTML_HEADERS
 router = APIRouter(tags=["console"], include_in_schema=False)
 
 STATIC = Path(__file__).parent / "static"
+SHELL_PAGES = ("reports.html", "automation.html", "business-hours.html", "webhooks.html")
 
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -38,6 +40,29 @@ def _load() -> dict[str, bytes]:
 
 
 _ASSETS = _load()
+
+# A console page file (reports.html, ...) holds only its own part: `<head>` lines (title,
+# styles, scripts), its `<body ...>` tag, an optional `<header>` whose content joins the top
+# bar, and its content. shell.html is the rest, written once: the common head and the top bar.
+_PAGE = re.compile(
+    r"<head>\n(?P<head>.*?)</head>\n(?P<body><body[^>]*>)\n"
+    r"(?:\s*<header>\n(?P<topbar>.*?)\s*</header>\n)?(?P<main>.*?)</body>",
+    re.DOTALL,
+)
+
+
+def _in_shell(page: str) -> bytes:
+    part = _PAGE.search(_ASSETS[page].decode())
+    if part is None:
+        raise ValueError(f"{page} is not a console page part (see _PAGE)")
+    html = _ASSETS["shell.html"].decode()
+    for slot in ("head", "body", "topbar", "main"):
+        text = (part[slot] or "").rstrip("\n")
+        html = html.replace(f"<!--{slot.upper()}-->\n", text + "\n" if text else "")
+    return html.encode()
+
+
+_PAGES = {name: _in_shell(name) for name in SHELL_PAGES}
 
 
 def _asset(name: str) -> Response:
@@ -59,25 +84,25 @@ async def console_page() -> HTMLResponse:
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page() -> HTMLResponse:
     """The head of sales' reports (app/sales); the page signs in with the console's token."""
-    return HTMLResponse(_ASSETS["reports.html"], headers=HTML_HEADERS)
+    return HTMLResponse(_PAGES["reports.html"], headers=HTML_HEADERS)
 
 
 @router.get("/automation", response_class=HTMLResponse)
 async def automation_page() -> HTMLResponse:
     """Automation rules and macros (app/automation); signs in with the console's token."""
-    return HTMLResponse(_ASSETS["automation.html"], headers=HTML_HEADERS)
+    return HTMLResponse(_PAGES["automation.html"], headers=HTML_HEADERS)
 
 
 @router.get("/business-hours", response_class=HTMLResponse)
 async def business_hours_page() -> HTMLResponse:
     """Teams' business hours and channels' automatic replies (app/business_hours)."""
-    return HTMLResponse(_ASSETS["business-hours.html"], headers=HTML_HEADERS)
+    return HTMLResponse(_PAGES["business-hours.html"], headers=HTML_HEADERS)
 
 
 @router.get("/webhooks", response_class=HTMLResponse)
 async def webhooks_page() -> HTMLResponse:
     """Outgoing webhooks (app/webhooks), for admins; signs in with the console's token."""
-    return HTMLResponse(_ASSETS["webhooks.html"], headers=HTML_HEADERS)
+    return HTMLResponse(_PAGES["webhooks.html"], headers=HTML_HEADERS)
 
 
 @router.get("/console/{asset}")

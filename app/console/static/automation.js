@@ -2,6 +2,7 @@
 // or off, edit, delete, a dry run) and the macros (the caller's own and the shared ones).
 // A trigger, each condition and each action is a type picked from a select and, where it
 // needs one, a value typed in (lists comma-separated); the server checks the body (422).
+import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 
 const TRIGGERS = {
@@ -228,8 +229,6 @@ async function submitMacro(e) {
 }
 
 async function start() {
-  $("lang").value = window.i18n.lang;
-  $("lang").addEventListener("change", () => window.i18n.use($("lang").value) && location.reload());
   if (!savedToken()) { $("error").textContent = _("Sign in on the inbox page first."); return; }
   $("rule-new").addEventListener("click", () => openForm(null));
   $("rule-cancel").addEventListener("click", () => { $("rule-form").hidden = true; });
@@ -249,6 +248,4 @@ async function start() {
   document.body.dataset.ready = "1";
 }
 
-const asked = new URLSearchParams(location.search).get("lang");
-if (asked && window.i18n.use(asked)) location.reload();
-else await window.i18n.ready.then(start);
+await startPage(start);

@@ -1,6 +1,7 @@
 // Business hours per team (time zone, weekly schedule with several intervals a day, holidays,
 // whether response targets count business time) and the per-channel out-of-office and
 // greeting texts in English and Russian. Members read; admins save (the API says 403 else).
+import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 
 const DAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday")];
@@ -119,8 +120,6 @@ function fillSelect(select, items) {
 }
 
 async function start() {
-  $("lang").value = window.i18n.lang;
-  $("lang").addEventListener("change", () => window.i18n.use($("lang").value) && location.reload());
   if (!savedToken()) { $("error").textContent = _("Sign in on the inbox page first."); return; }
   if (typeof Intl.supportedValuesOf === "function") {
     $("zones").replaceChildren(...Intl.supportedValuesOf("timeZone").map((z) => el("option", { value: z })));
@@ -153,7 +152,4 @@ async function start() {
   document.body.dataset.ready = "true";
 }
 
-// ?lang=ru opens the page in that language (and remembers it, as the selector does).
-const asked = new URLSearchParams(location.search).get("lang");
-if (asked && window.i18n.use(asked)) location.reload();
-else await window.i18n.ready.then(start);
+await startPage(start);

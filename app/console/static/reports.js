@@ -2,6 +2,7 @@
 // a chart (Chart.js, vendored: chart.umd.min.js) and a table from the report's JSON, the
 // filters as query parameters, and the same report as CSV or XLSX. Labels in English and
 // Russian (i18n.js; ?lang=ru or the selector, remembered in localStorage).
+import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 
 // The labels, by key; translated by the message catalogue (app/console/locales).
@@ -230,15 +231,10 @@ async function start() {
   try { await fillSelects(); } catch { /* an API key without operators:read still sees its reports */ }
   for (const [k, v] of q) { const f = document.querySelector(`#filters [name=${k}]`); if (f) f.value = v; }
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); show(); });
-  $("lang").value = window.i18n.lang;
-  $("lang").addEventListener("change", () => window.i18n.use($("lang").value) && location.reload());
   $("csv").addEventListener("click", () => download("csv"));
   $("xlsx").addEventListener("click", () => download("xlsx"));
   window.addEventListener("hashchange", show);
   await show();
 }
 
-// ?lang=ru opens the page in that language (and remembers it, as the selector does).
-const asked = new URLSearchParams(location.search).get("lang");
-if (asked && window.i18n.use(asked)) location.reload();
-else await window.i18n.ready.then(start);
+await startPage(start);

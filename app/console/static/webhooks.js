@@ -1,6 +1,7 @@
 // Outgoing webhooks (admins): the endpoints, a new one's signing secret shown once, the
 // events each gets, on/off, a new secret, and each endpoint's deliveries with redelivery.
 // An endpoint the senders turned off (failing for a day) shows a notice at the top.
+import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 
 const EVENTS = [
@@ -165,12 +166,10 @@ async function create(e) {
 }
 
 async function start() {
-  $("lang").value = window.i18n.lang;
-  $("lang").addEventListener("change", () => window.i18n.use($("lang").value) && location.reload());
   if (!savedToken()) { $("error").textContent = t("signin"); return; }
   eventBoxes();
   $("create").addEventListener("submit", create);
   await guarded(load);
 }
 
-await window.i18n.ready.then(start);
+await startPage(start);
