@@ -25,7 +25,6 @@ from app.contacts.models import Contact, ContactIdentity
 from app.events.types import ConversationCreated, MessageCreated
 from app.inbox import commands as inbox_commands
 from app.inbox.models import Conversation, Message, SenderType
-from app.touchpoints.models import TouchKind
 
 ONCE = datetime(1970, 1, 1, tzinfo=UTC)  # the greeting's period: the conversation's life
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
@@ -112,21 +111,14 @@ async def _send_once(
         template = plugin.template_for_step(channel, kind.value, language, {})
         if template is None:
             return  # the client cannot be written to freely, and no template says it
-    msg_kind, meta = "text", {"auto_reply": kind.value}
-    if template is not None:
-        content = plugin.prepare_outgoing(channel, last_inbound, text, template)
-        msg_kind, meta = content.kind, {**meta, **content.meta}
-    message, _ = await inbox_commands.queue_outgoing(
+    message = await inbox_commands.queue_automated(
         session,
         conv,
-        text=text,
-        private=False,
-        sender_type=SenderType.system,
-        operator_id=None,
+        channel,
+        text,
+        {"auto_reply": kind.value},
+        template=template,
         external_id=f"auto/{kind.value}/{conv.id}/{int(period.timestamp())}",
-        kind=msg_kind,
-        meta=meta,
-        touch_kind=TouchKind.notification,
     )
     await session.execute(
         update(AutoReplyClaim)

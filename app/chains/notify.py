@@ -20,7 +20,7 @@ from app.contacts.models import Contact, ContactIdentity
 from app.events.dispatch import raise_event
 from app.events.types import OrderAlert
 from app.inbox import commands as inbox_commands
-from app.inbox.models import Conversation, Message, SenderType
+from app.inbox.models import Conversation, Message
 from app.touchpoints import service as touchpoints_service
 from app.touchpoints.models import Reaction, TouchKind
 
@@ -115,23 +115,14 @@ async def queue_to_target(
     channel's approved template where choose_target picked one, else as text. A touchpoint
     of kind notification records it."""
     conv = await inbox_commands.open_for_contact(session, contact_id, target.channel.id)
-    kind = "text"
-    if target.template is not None:
-        content = registry.get(target.channel.type).prepare_outgoing(
-            target.channel, None, text, target.template
-        )
-        kind, meta = content.kind, {**meta, **content.meta}
-    msg, _ = await inbox_commands.queue_outgoing(
+    msg = await inbox_commands.queue_automated(
         session,
         conv,
-        text=text,
-        private=False,
-        sender_type=SenderType.system,
-        operator_id=None,
+        target.channel,
+        text,
+        meta,
+        template=target.template,
         external_id=external_id,
-        kind=kind,
-        meta=meta,
-        touch_kind=TouchKind.notification,
         chain=chain,
         step=step,
         order_id=order_id,

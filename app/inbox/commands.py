@@ -171,6 +171,46 @@ async def queue_outgoing(
     return msg, True
 
 
+async def queue_automated(
+    session: AsyncSession,
+    conv: Conversation,
+    channel: ChannelAccount,
+    text: str,
+    meta: dict[str, Any],
+    *,
+    template: TemplateSend | None,
+    external_id: str,
+    chain: str | None = None,
+    step: str | None = None,
+    order_id: int | None = None,
+) -> Message:
+    """Queue a message the system sends on its own (a chain step, an automatic reply) through
+    the outbox, once by external_id: as the channel's approved template where the caller
+    found its reply window closed, else as text. Its touchpoint is a notification (app.
+    touchpoints TouchKind): it is not an answer."""
+    kind = "text"
+    if template is not None:
+        # With a template the reply window does not matter: no last inbound time needed.
+        content = registry.get(channel.type).prepare_outgoing(channel, None, text, template)
+        kind, meta = content.kind, {**meta, **content.meta}
+    msg, _ = await queue_outgoing(
+        session,
+        conv,
+        text=text,
+        private=False,
+        sender_type=SenderType.system,
+        operator_id=None,
+        external_id=external_id,
+        kind=kind,
+        meta=meta,
+        touch_kind="notification",
+        chain=chain,
+        step=step,
+        order_id=order_id,
+    )
+    return msg
+
+
 def _split_for(channel: ChannelAccount, text: str) -> list[str]:
     """A text longer than the provider takes becomes several messages, each its own outbox
     row: written in one transaction, each part is sent once and in order, at the pace the
