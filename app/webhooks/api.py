@@ -13,10 +13,12 @@ from app.operators import scopes
 from app.operators.auth import require
 from app.operators.service import Principal
 from app.webhooks import service
+from app.webhooks.events import SUBSCRIBABLE
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import (
     DeliveryRead,
     WebhookCreate,
+    WebhookEventRead,
     WebhookRead,
     WebhookUpdate,
     WebhookWithSecret,
@@ -54,6 +56,13 @@ def _check_url(ctx: Ctx, url: str) -> None:
         check_url_shape(url, allowed_networks(ctx.settings.webhook_allowed_networks))
     except UrlRefused as exc:
         raise Invalid(str(exc), code="url_not_allowed") from exc
+
+
+# Before /webhooks/{webhook_id}, which would take "events" for an id.
+@router.get("/webhooks/events", response_model=list[WebhookEventRead])
+async def list_events(_: Admin) -> list[WebhookEventRead]:
+    """The events an endpoint can subscribe to, in the order the console lists them."""
+    return [WebhookEventRead(name=name) for name in SUBSCRIBABLE]
 
 
 @router.get("/webhooks", response_model=list[WebhookRead])

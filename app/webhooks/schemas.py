@@ -7,6 +7,12 @@ from app.webhooks.events import EventName
 from app.webhooks.models import DeliveryStatus
 
 
+class WebhookEventRead(BaseModel):
+    """An event an endpoint can subscribe to (app.webhooks.events.EventName)."""
+
+    name: EventName
+
+
 class WebhookCreate(RequestModel):
     url: str = Field(min_length=8, max_length=2000)
     events: list[EventName] = Field(min_length=1)

@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import text
 
+from app.webhooks.events import SUBSCRIBABLE
 from tests.browser.conftest import Served
 from tests.browser.test_console_and_widget import log_in
 from tests.conftest import Running, create_operator
@@ -29,6 +30,9 @@ async def test_webhooks_page(browser: Browser, served: Served, screenshots: Path
     ctx, page = await log_in(browser, served)
     await page.get_by_role("link", name="Webhooks").click()
     await expect(page.locator("body")).to_have_attribute("data-ready", "webhooks")
+    # The checkboxes are the server's list (GET /api/v1/webhooks/events).
+    boxes = page.locator("#events input[name=events]")
+    assert [await b.get_attribute("value") for b in await boxes.all()] == list(SUBSCRIBABLE)
 
     async with receiver() as rec:
         await page.get_by_label("URL").fill(f"{rec.base_url}/ok")

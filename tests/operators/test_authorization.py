@@ -796,6 +796,9 @@ API_RULES: dict[Route, Rule] = {
     ("GET", "/api/v1/webhooks"): Rule(
         scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/webhooks")
     ),
+    ("GET", "/api/v1/webhooks/events"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/webhooks/events")
+    ),
     ("POST", "/api/v1/webhooks"): Rule(
         scopes.CHANNELS_WRITE,
         operator=False,

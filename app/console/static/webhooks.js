@@ -4,16 +4,6 @@
 import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 
-const EVENTS = [
-  "conversation.created",
-  "conversation.assigned",
-  "conversation.resolved",
-  "message.created",
-  "contact.created",
-  "contact.updated",
-  "order.status_changed",
-  "touchpoint.created",
-];
 const L = {
   url: N_("URL"),
   events: N_("Events"),
@@ -138,8 +128,10 @@ async function load() {
   document.body.dataset.ready = "webhooks";
 }
 
-function eventBoxes() {
-  EVENTS.forEach((name) => {
+// The events the server offers (GET /api/v1/webhooks/events), not a copy of them.
+async function eventBoxes() {
+  const events = await request("GET", "/api/v1/webhooks/events");
+  events.forEach(({ name }) => {
     const label = el("label");
     const box = el("input");
     box.type = "checkbox";
@@ -167,9 +159,11 @@ async function create(e) {
 
 async function start() {
   if (!savedToken()) { $("error").textContent = t("signin"); return; }
-  eventBoxes();
   $("create").addEventListener("submit", create);
-  await guarded(load);
+  await guarded(async () => {
+    await eventBoxes();
+    await load();
+  });
 }
 
 await startPage(start);
