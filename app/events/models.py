@@ -6,26 +6,11 @@ No foreign keys: an event outlives the rows it names. The primary key is the onl
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, SmallInteger, String, func, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, SmallInteger, String, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import UserDefinedType
 
 from app.db.base import Base
-
-
-class Xid8(UserDefinedType[int]):
-    """PostgreSQL's 64-bit transaction id: what pg_current_xact_id() returns."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "xid8"
-
-
-# Reflection (autogenerate, the models-equal-migrations test) then knows the column's type.
-ischema_names.setdefault("xid8", Xid8)
 
 
 class DomainEventRow(Base):
@@ -40,9 +25,6 @@ class DomainEventRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    # The writing transaction: readers stop below the oldest one still running, so an id
-    # that commits late (identity values commit out of order) is never skipped.
-    txid: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
     aggregate: Mapped[str] = mapped_column(String(32))
     aggregate_id: Mapped[int] = mapped_column(BigInteger)
     actor_kind: Mapped[str | None] = mapped_column(String(16))
