@@ -8,7 +8,6 @@ Create Date: 2026-12-08 01:90
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b68448baf348"
@@ -17,20 +16,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-class _Xid8(sa.types.UserDefinedType[int]):
-    cache_ok = True
-
-    def get_col_spec(self, **kw: object) -> str:
-        return "xid8"
-
-
 def upgrade() -> None:
     op.drop_column("domain_events", "txid")
 
 
 def downgrade() -> None:
     # Rows written meanwhile get the id of the transaction that re-adds the column.
-    op.add_column(
-        "domain_events",
-        sa.Column("txid", _Xid8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
+    op.execute(
+        "ALTER TABLE domain_events ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id()"
     )
