@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.business_hours import service
+from app.business_hours import known_texts, service
 from app.business_hours.models import AutoReplyClaim, AutoReplyKind, AutoReplyText
 from app.business_hours.schemas import LANGUAGES
 from app.channels import registry
@@ -41,7 +41,10 @@ def contact_language(contact: Contact | None, text: str | None) -> str:
 
 async def _texts(session: AsyncSession, channel_id: int, kind: AutoReplyKind) -> dict[str, str]:
     """The channel's texts of a kind by language; empty: that reply is off (checked first,
-    so a channel without automatic replies costs one lookup per message)."""
+    so a channel without automatic replies costs one lookup per message, and none where the
+    ingest's SQL already said it has none)."""
+    if known_texts.none_of(session, channel_id, kind.value):
+        return {}
     rows = await session.execute(
         select(AutoReplyText.language, AutoReplyText.text).where(
             AutoReplyText.channel_account_id == channel_id, AutoReplyText.kind == kind.value

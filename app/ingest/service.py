@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.business_hours import known_texts
 from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
@@ -149,6 +150,7 @@ async def ingest(
         INGEST_DUPLICATES.labels(channel.type).inc()
         return IngestResult(None, row.o_conversation_id, row.o_contact_id)
     INGESTED.labels(channel.type).inc()
+    known_texts.remember(session, channel.id, row.o_auto_reply_kinds or ())
     if row.o_conversation_created:
         created = ConversationCreated(**_payload(row.o_conversation_event))
         # Routing takes it from here (its handler, app/handlers.py).

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.conftest import Running
 from tests.helpers import auth, visitor_post, visitor_session
@@ -164,3 +164,39 @@ async def test_a_greeting_once_per_new_conversation(run: Running) -> None:
     greetings = await auto_replies(run, channel, "greeting")
     assert [t for _, t in greetings] == ["Hi! How can we help?"] * 2
     assert len({c for c, _ in greetings}) == 2
+
+
+async def test_the_ingest_tells_the_handlers_which_texts_exist(run: Running) -> None:
+    """Most channels have no automatic replies: the ingest's own statement says so, and a
+    client's message costs no lookup of the texts. Texts set later are seen by the very
+    next message (the ingest reads them in the statement that stores it)."""
+    key, channel, team = await setup_channel(run, {})
+    await set_schedule(run, team, CLOSED_SINCE_DAYS_AGO)
+    visitor = (await visitor_session(run.client, key))["visitor_token"]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = run.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for n in range(2):  # a new conversation (greeting too), then one that continues
+            r = await visitor_post(run.client, key, visitor, f"Hello {n}", f"q{n}")
+            assert r.status_code == 201, r.text
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert any("chatcentre_ingest_message" in s for s in statements)
+    assert not [s for s in statements if "FROM auto_reply_texts" in s]
+    assert await auto_replies(run, channel, "out_of_office") == []
+
+    admin = await admin_of(run)
+    r = await run.client.put(
+        f"/api/v1/channels/{channel}/auto-replies", json=OOO, headers=auth(admin)
+    )
+    assert r.status_code == 200, r.text
+    r = await visitor_post(run.client, key, visitor, "Anyone there?", "q2")
+    assert r.status_code == 201, r.text
+    assert [t for _, t in await auto_replies(run, channel, "out_of_office")] == [
+        "We are closed, back soon"
+    ]

@@ -31,7 +31,10 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     OUT o_conversation_id bigint, OUT o_conversation_created boolean,
     OUT o_answers_survey boolean, OUT o_message_id bigint,
     -- The stored events' payloads (NULL: not raised), for the Python side to raise the same.
-    OUT o_conversation_event jsonb, OUT o_message_event jsonb)
+    OUT o_conversation_event jsonb, OUT o_message_event jsonb,
+    -- The kinds of automatic reply the channel has texts for (most: none), so that the
+    -- reply handlers need not look (app/business_hours/known_texts.py).
+    OUT o_auto_reply_kinds text[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_survey_waits boolean;
@@ -133,6 +136,8 @@ BEGIN
     IF o_message_id IS NULL THEN
         RETURN;  -- a redelivery: nothing changed
     END IF;
+    o_auto_reply_kinds := ARRAY(
+        SELECT DISTINCT t.kind FROM auto_reply_texts t WHERE t.channel_account_id = p_channel_id);
 
     IF o_answers_survey THEN
         v_touch_kind := {{SURVEY_ANSWER_TOUCH}};
