@@ -78,6 +78,30 @@ def _cpu_of(pids: list[int]) -> float:
     return total
 
 
+async def settle(url: str, want: int, timeout: float = 180) -> float:
+    """Waits until the consoles' presence bookkeeping is done: the operators' live sessions
+    add up to `want` (the consoles open), or stop changing for 5 s (a close that failed
+    leaves a count behind). Returns the seconds waited."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    started = time.monotonic()
+    last, since = -1, started
+    try:
+        while time.monotonic() - started < timeout:
+            live = await conn.fetchval("SELECT COALESCE(sum(live_sessions), 0) FROM operators")
+            now = time.monotonic()
+            if live == want:
+                break
+            if live != last:
+                last, since = live, now
+            elif now - since > 5:
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+    return time.monotonic() - started
+
+
 async def notify_floor(url: str, count: int, rate: float) -> list[float]:
     """Round trips (ms) of pg_notify on one connection -> the listener on another."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
@@ -317,6 +341,7 @@ async def step(
         args.opened = True
     # Let the connect burst settle: each console that opens is a presence event to every
     # operator console (a million frames for 1,000 operators), and a routing pass.
+    settled_s = await settle(url, want=opened)
     await asyncio.sleep(1.0 + (consoles / 200 if operators or teams else 0))
 
     load_before = os.getloadavg()
@@ -371,6 +396,8 @@ async def step(
             closed[code] = closed.get(code, 0) + n
     for proc in procs:
         proc.join(30)
+    # The closing burst (each console's presence change) must be over before the next step.
+    await settle(url, want=0)
 
     from_commit: list[float] = []
     from_send: list[float] = []
@@ -416,6 +443,7 @@ async def step(
         "frames": frames,
         "missed": missed,
         "leaked": leaked,
+        "settled_s": settled_s,
         "load_before": load_before,
         "load_after": load_after,
         "serve_cpu_share": serve_cpu / measured_s / (os.cpu_count() or 1),
