@@ -446,6 +446,11 @@ async def step(
         "settled_s": settled_s,
         "load_before": load_before,
         "load_after": load_after,
+        "serve_cpu_s": serve_cpu,
+        "serve_cpu_ms_per_message": serve_cpu * 1000 / len(posted["sent"])
+        if posted["sent"]
+        else float("nan"),
+        "console_cpu_s": console_cpu,
         "serve_cpu_share": serve_cpu / measured_s / (os.cpu_count() or 1),
         "console_cpu_share": console_cpu / console_wall / (os.cpu_count() or 1)
         if console_wall
@@ -541,6 +546,7 @@ async def run(args: argparse.Namespace) -> int:
             "p99 / floor p99",
             "load 1m before/after",
             "CPU share: serve / consoles",
+            "serve CPU ms per message",
         ],
     )
     for s in steps:
@@ -558,6 +564,7 @@ async def run(args: argparse.Namespace) -> int:
                 round(s["p99_commit"] / floor_p99, 1) if floor_p99 else None,
                 f"{s['load_before'][0]:.1f} / {s['load_after'][0]:.1f}",
                 f"{s['serve_cpu_share']:.0%} / {s['console_cpu_share']:.0%}",
+                round(s["serve_cpu_ms_per_message"], 2),
             ]
         )
     report.rows.append(
@@ -572,6 +579,7 @@ async def run(args: argparse.Namespace) -> int:
             len(idle) and args.floor_count - len(idle),
             "",
             1.0,
+            "",
             "",
             "",
         ]
@@ -590,6 +598,7 @@ async def run(args: argparse.Namespace) -> int:
                 "",
                 "",
                 round(percentile(under, 99) / floor_p99, 1) if floor_p99 else None,
+                "",
                 "",
                 "",
             ]
