@@ -1,6 +1,8 @@
 """Fans bus events out to the WebSockets open on this process.
 
-Each event is read from the database once per process, however many sockets receive it.
+Each event is read from the database once per process, and encoded to JSON text once,
+however many sockets receive it: a socket's share is a queue put and its writer's send of
+text already encoded (a frame of several events is the encoded events joined).
 Every socket has its own bounded queue and writer task: a slow client cannot hold up the
 others; when its queue overflows it is closed and catches up on reconnect. A writer sends
 what has piled up in one frame ({"type": "batch", "events": [...]}), so a busy socket
@@ -45,12 +47,13 @@ class Connection:
     team_ids: frozenset[int] = frozenset()
     contact_id: int | None = None
     channel_id: int | None = None
-    queue: asyncio.Queue[bytes | None] = field(
+    queue: asyncio.Queue[str | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=_QUEUE_SIZE)
     )
     writer: asyncio.Task[None] | None = None
 
-    def push(self, payload: bytes) -> None:
+    def push(self, payload: str) -> None:
+        """Queues an event encoded once for all its sockets (encode())."""
         try:
             self.queue.put_nowait(payload)
         except asyncio.QueueFull:
@@ -243,7 +246,7 @@ class Hub:
                     await conn.ws.close(code=CLOSE_BACKLOG, reason="backlog: reconnect")
                 return
             try:
-                await conn.ws.send_text(frame(payloads).decode())
+                await conn.ws.send_text(frame(payloads))
             except Exception:
                 return
 
@@ -265,17 +268,17 @@ class Hub:
             kind = event["type"]
             if "conversation_id" not in event and "notify_operator_id" in event:
                 # A personal notice (e.g. the daily cadence digest) for one operator.
-                payload = orjson.dumps({"type": kind, "data": event})
+                payload = encode({"type": kind, "data": event})
                 for conn in self.audience.of_operator(event["notify_operator_id"]):
                     conn.push(payload)
                 continue
             if kind == "operator.presence":
-                payload = orjson.dumps({"type": kind, "data": event})
+                payload = encode({"type": kind, "data": event})
                 for conn in self.audience.operators:
                     conn.push(payload)
                 continue
             if kind == OPERATOR_TYPING:  # to the visitor's widget (no name: "we are typing")
-                payload = orjson.dumps({"type": "typing", "data": {"by": "operator"}})
+                payload = encode({"type": "typing", "data": {"by": "operator"}})
                 for conn in self.audience.of_visitor(event["contact_id"], event["channel_id"]):
                     conn.push(payload)
                 continue
@@ -283,7 +286,7 @@ class Hub:
             if conv is None:
                 continue
             if kind == VISITOR_TYPING:
-                payload = orjson.dumps(
+                payload = encode(
                     {"type": "typing", "data": {"conversation_id": conv.id, "by": "contact"}}
                 )
                 for conn in self.audience.recipients(conv):
@@ -294,7 +297,7 @@ class Hub:
                 if msg is not None:
                     self._fan_message(kind, msg, conv)
             elif kind.startswith("conversation."):
-                payload = orjson.dumps({"type": kind, "data": conv.model_dump(mode="json")})
+                payload = encode({"type": kind, "data": conv.model_dump(mode="json")})
                 # The owner of a client is told even when someone else took the chat.
                 notify = event.get("notify_operator_id")
                 recipients = self.audience.recipients(conv, event.get("previous_assignee_id"))
@@ -306,7 +309,7 @@ class Hub:
     def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:
         operators = self.audience.recipients(conv)
         if operators:
-            op_payload = orjson.dumps(
+            op_payload = encode(
                 {
                     "type": kind,
                     "data": inbox_queries.to_message_read(msg).model_dump(mode="json"),
@@ -317,7 +320,7 @@ class Hub:
                 conn.push(op_payload)
         visitors = self.audience.of_visitor(msg.contact_id, msg.channel_account_id)
         if visitors and visible_to_visitor(kind, msg):
-            visitor_payload = orjson.dumps(
+            visitor_payload = encode(
                 {
                     "type": "message.created",
                     "data": to_widget_message(msg, self.links).model_dump(mode="json"),
@@ -327,11 +330,16 @@ class Hub:
                 conn.push(visitor_payload)
 
 
-def frame(payloads: list[bytes]) -> bytes:
+def encode(event: dict[str, Any]) -> str:
+    """An event as the JSON text every socket is sent (once per event, not per socket)."""
+    return orjson.dumps(event).decode()
+
+
+def frame(payloads: list[str]) -> str:
     """One event as itself; several as {"type": "batch", "events": [...]}, in order."""
     if len(payloads) == 1:
         return payloads[0]
-    return b'{"type":"batch","events":[' + b",".join(payloads) + b"]}"
+    return '{"type":"batch","events":[' + ",".join(payloads) + "]}"
 
 
 def visible_to_visitor(kind: str, msg: Message) -> bool:

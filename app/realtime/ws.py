@@ -23,7 +23,7 @@ from app.inbox import queries as inbox_queries
 from app.inbox.models import Conversation, Message
 from app.inbox.visibility import visible_to
 from app.operators.service import Principal
-from app.realtime.hub import Connection, Hub
+from app.realtime.hub import Connection, Hub, encode
 from app.realtime.typing import TYPING_EVERY, Throttle, operator_typing
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ async def pump(
                 await _close(conn, CLOSE_POLICY, f"rate_limited: over {settings.ws_rate_limit}")
                 break
             if data == "ping":
-                conn.push(b'{"type":"pong"}')
+                conn.push('{"type":"pong"}')
             elif on_frame is not None:
                 _handle(on_frame, data)
     except (WebSocketDisconnect, RuntimeError):
@@ -129,7 +129,7 @@ async def serve_operator(
             rows = list((await session.scalars(q)).all())
         for m in rows:
             conn.push(
-                orjson.dumps(
+                encode(
                     {
                         "type": "message.created",
                         "replay": True,
@@ -138,9 +138,9 @@ async def serve_operator(
                 )
             )
         more = len(rows) == REPLAY_LIMIT
-        conn.push(orjson.dumps({"type": "ready", "more": more}))
+        conn.push(encode({"type": "ready", "more": more}))
     else:
-        conn.push(b'{"type":"ready","more":false}')
+        conn.push('{"type":"ready","more":false}')
     throttle = Throttle(TYPING_EVERY)
 
     async def on_frame(frame: dict[str, object]) -> None:

@@ -3,7 +3,6 @@ hub (app/realtime/ws.py has the operator's, and the shared pump and catch-up rul
 
 import contextlib
 
-import orjson
 from fastapi import WebSocket
 
 from app.attachments.service import visitor_links
@@ -11,7 +10,7 @@ from app.core.context import AppContext
 from app.inbox import queries as inbox_queries
 from app.inbox.models import Message
 from app.inbox.schemas import to_widget_message
-from app.realtime.hub import Connection
+from app.realtime.hub import Connection, encode
 from app.realtime.typing import TYPING_EVERY, Throttle, visitor_typing
 from app.realtime.ws import REPLAY_LIMIT, hub_of, pump
 from app.webchat import service as webchat_service
@@ -40,7 +39,7 @@ async def serve_visitor(
                 )
         for m in rows:
             conn.push(
-                orjson.dumps(
+                encode(
                     {
                         "type": "message.created",
                         "replay": True,
@@ -48,7 +47,7 @@ async def serve_visitor(
                     }
                 )
             )
-    conn.push(b'{"type":"ready"}')
+    conn.push('{"type":"ready"}')
     throttle = Throttle(TYPING_EVERY)
 
     async def on_frame(frame: dict[str, object]) -> None:
