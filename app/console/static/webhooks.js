@@ -2,6 +2,7 @@
 // events each gets, on/off, a new secret, and each endpoint's deliveries with redelivery.
 // An endpoint the senders turned off (failing for a day) shows a notice at the top.
 import { request, savedToken } from "./api.js";
+import { startBots } from "./bots.js";
 
 const EVENTS = [
   "conversation.created",
@@ -171,6 +172,7 @@ async function start() {
   eventBoxes();
   $("create").addEventListener("submit", create);
   await guarded(load);
+  await startBots(guarded);
 }
 
 await window.i18n.ready.then(start);
