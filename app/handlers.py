@@ -6,6 +6,7 @@ handlers of one event run in the order listed here, inside the transaction that 
 ("tx"), or after it committed ("after_commit"). install() is idempotent: the app, the
 worker and the CLI each call it at start."""
 
+from app.bots import service as bots
 from app.business_hours import replies as business_hours
 from app.delivery import handlers as delivery
 from app.events.dispatch import on
@@ -27,9 +28,13 @@ from app.routing import handlers as routing
 from app.sales import handlers as sales
 from app.surveys import handlers as surveys
 from app.touchpoints import handlers as touchpoints
+from app.webhooks import service as webhooks
 
 
 def install() -> None:
+    # A new conversation of a channel with an active agent bot starts with the bot (status
+    # bot), before routing, which then leaves it alone until the handoff.
+    on(ConversationCreated, bots.take_new_conversation, name="bots.take_new")
     # A new conversation (the client wrote) goes to an operator or the queue.
     on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
     # The channel's greeting to a conversation the client opened (once).
@@ -68,6 +73,9 @@ def install() -> None:
 
     # Channels: nothing left in a deleted channel's outbox is sent.
     on(ChannelDeleted, delivery.cancel_channel_outbox, name="delivery.cancel_channel")
+
+    # An agent bot's endpoint gets the events of its own conversations only.
+    webhooks.register_scope(bots.KIND, bots.endpoint_scope)
 
     # Contacts: a stage change (and a conversion) is a touch in the client's history.
     on(ContactUpdated, touchpoints.record_stage_change, name="touchpoints.stage_change")

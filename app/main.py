@@ -15,6 +15,7 @@ from app.analytics.api import router as analytics_router
 from app.attachments.api import MULTIPART_OVERHEAD, UPLOAD_PATH
 from app.attachments.api import router as attachments_router
 from app.automation.api import router as automation_router
+from app.bots.api import router as bots_router
 from app.business_hours.api import router as business_hours_router
 from app.canned.api import router as canned_router
 from app.chains.api import public_router as tracking_router
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         tracking_router,
         automation_router,
         webhooks_router,
+        bots_router,
     ):
         app.include_router(router)
     return app

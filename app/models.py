@@ -12,6 +12,7 @@ import app.touchpoints.visibility  # noqa: F401
 from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.automation.models import AutomationRule, AutomationRun, Macro
+from app.bots.models import AgentBot, AgentBotChannel
 from app.business_hours.models import (
     AutoReplyClaim,
     AutoReplyText,
@@ -60,6 +61,8 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
 
 __all__ = [
     "SQL_FUNCTIONS",
+    "AgentBot",
+    "AgentBotChannel",
     "ApiKey",
     "Attachment",
     "AuditEntry",

@@ -17,6 +17,7 @@ from app.automation.schemas import (
     AddNoteAction,
     AssignOperatorAction,
     AssignTeamAction,
+    HandoffAction,
     ResolveAction,
     SendCannedAction,
     SendMessageAction,
@@ -179,6 +180,9 @@ async def _perform(
         case ResolveAction():
             await inbox_commands.set_status(session, p, conv.id, ConversationStatus.resolved, None)
             return "resolved"
+        case HandoffAction():
+            _, done = await routing_commands.handoff(session, conv.id, by=p.operator_id)
+            return "handed off to the people" if done else "not with a bot: nothing to hand off"
         case SnoozeAction(minutes=minutes):
             until = datetime.now(UTC) + timedelta(minutes=minutes)
             await inbox_commands.set_status(session, p, conv.id, ConversationStatus.snoozed, until)

@@ -192,6 +192,12 @@ class ResolveAction(RequestModel):
     type: Literal["resolve"]
 
 
+class HandoffAction(RequestModel):
+    """An agent bot's conversation goes to the people (routing); any other: nothing."""
+
+    type: Literal["handoff"]
+
+
 class SnoozeAction(RequestModel):
     type: Literal["snooze"]
     minutes: int = Field(ge=1, le=60 * 24 * 90)
@@ -209,7 +215,8 @@ Action = Annotated[
     | SendWebhookAction
     | AddNoteAction
     | ResolveAction
-    | SnoozeAction,
+    | SnoozeAction
+    | HandoffAction,
     Field(discriminator="type"),
 ]
 

@@ -24,6 +24,7 @@ from app.channels.models import ChannelAccount
 from app.contacts.models import Contact, ContactIdentity
 from app.events.types import ConversationCreated, MessageCreated
 from app.inbox import commands as inbox_commands
+from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation, Message, SenderType
 
 ONCE = datetime(1970, 1, 1, tzinfo=UTC)  # the greeting's period: the conversation's life
@@ -75,6 +76,8 @@ async def out_of_office(session: AsyncSession, ev: MessageCreated) -> None:
     channel = await session.get(ChannelAccount, ev.channel_id)
     if message is None or conv is None or channel is None:
         return
+    if conv.status == inbox_rules.WITH_BOT:
+        return  # the bot answers at any hour
     team_id = conv.team_id or channel.team_id
     if team_id is None:
         return

@@ -12,6 +12,8 @@ from app.channels.models import ChannelAccount
 from app.contacts import identity
 from app.contacts.models import Contact, ContactIdentity
 from app.core.errors import Invalid
+from app.events.dispatch import raise_event
+from app.events.types import ContactCreated
 
 
 async def _by_identity(session: AsyncSession, ctype: str, external_id: str) -> int | None:
@@ -79,6 +81,7 @@ async def find_or_create_contact(
     )
     session.add(contact)
     await session.flush()
+    await raise_event(session, ContactCreated(contact_id=contact.id, source=contact.source))
     await _add_initiating_identities(session, contact.id, client)
     return contact.id
 

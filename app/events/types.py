@@ -17,6 +17,10 @@ a stored payload must round-trip through `EventCls(**payload)`):
   message_id, conversation_id, contact_id, channel_id, channel_type, direction,
   sender_type, operator_id, touch_kind, chain, step, order_id, rating, answers_survey,
   first_part
+- contact.created (aggregate "contact", chatcentre_upsert_identity): contact_id,
+  channel_id, source
+- touchpoint.created (aggregate "touchpoint", chatcentre_record_touchpoint): touchpoint_id,
+  contact_id, conversation_id, message_id, operator_id, order_id, channel, direction, kind
 
 Change a payload's keys only together with `version` (and the SQL that writes it)."""
 
@@ -316,6 +320,20 @@ class MessageDeliveryFailed(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContactCreated(DomainEvent):
+    """A new client: the first message or widget session of someone unknown (stored by the
+    SQL identity upsert), or a shop's order for someone never seen (app/chains)."""
+
+    name = "contact.created"
+    aggregate = "contact"
+    aggregate_key = "contact_id"
+
+    contact_id: int
+    channel_id: int | None = None  # where they first appeared (None: not a channel)
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContactUpdated(DomainEvent):
     name = "contact.updated"
     aggregate = "contact"
@@ -355,6 +373,29 @@ class ContactLabelsChanged(DomainEvent):
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     by: int | None = None
+
+
+# --- touchpoints ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TouchpointCreated(DomainEvent):
+    """A touch in a client's history: stored by the touchpoint log's one write path, the SQL
+    function chatcentre_record_touchpoint (app/touchpoints/sql.py), whoever calls it."""
+
+    name = "touchpoint.created"
+    aggregate = "touchpoint"
+    aggregate_key = "touchpoint_id"
+
+    touchpoint_id: int
+    contact_id: int
+    conversation_id: int | None = None
+    message_id: int | None = None
+    operator_id: int | None = None
+    order_id: int | None = None
+    channel: str
+    direction: str
+    kind: str
 
 
 # --- surveys ----------------------------------------------------------------------------

@@ -211,6 +211,32 @@ async def queue_automated(
     return msg
 
 
+async def send_as(
+    session: AsyncSession,
+    conv: Conversation,
+    *,
+    text: str,
+    sender_type: SenderType,
+    external_id: str | None,
+    max_chars: int,
+) -> tuple[Message, bool]:
+    """A send to the client by someone who is no operator (an agent bot): the channel's
+    rules apply as to a reply, and it goes out through the outbox like one."""
+    _check_text(text, max_chars)
+    content = await _outgoing_content(session, conv, text=text, template=None)
+    return await queue_outgoing(
+        session,
+        conv,
+        text=content.text,
+        private=False,
+        sender_type=sender_type,
+        operator_id=None,
+        external_id=external_id,
+        kind=content.kind,
+        meta=content.meta,
+    )
+
+
 def _split_for(channel: ChannelAccount, text: str) -> list[str]:
     """A text longer than the provider takes becomes several messages, each its own outbox
     row: written in one transaction, each part is sent once and in order, at the pace the
@@ -386,6 +412,8 @@ async def set_status(
     status: ConversationStatus,
     snoozed_until: datetime | None,
 ) -> Conversation:
+    if status == rules.WITH_BOT:
+        raise Invalid("Only a bot's channel puts a conversation with the bot", "invalid_status")
     conv = await get_conversation(session, principal, conversation_id, lock=True)
     if status == ConversationStatus.snoozed and snoozed_until is None:
         raise Invalid("Snoozing needs snoozed_until", "snooze_needs_time")

@@ -29,6 +29,9 @@ class ConversationStatus(enum.StrEnum):
     pending = "pending"
     resolved = "resolved"
     snoozed = "snoozed"
+    # An agent bot answers it (app/bots); routing, the queue and deadlines leave it alone
+    # until a handoff opens it.
+    bot = "bot"
 
 
 class Direction(enum.StrEnum):
@@ -42,6 +45,7 @@ class SenderType(enum.StrEnum):
     operator = "operator"
     integration = "integration"
     system = "system"
+    bot = "bot"  # an agent bot's answer
 
 
 class DeliveryState(enum.StrEnum):

@@ -200,6 +200,8 @@ def _filtered(
         q = q.where(Conversation.assignee_id == principal.operator_id)
     elif assignee in ("none", "unassigned"):
         q = q.where(Conversation.assignee_id.is_(None))
+        if status is None:  # the queue: a bot's conversations are not waiting for a person
+            q = q.where(Conversation.status != rules.WITH_BOT)
     elif assignee is not None:
         try:
             q = q.where(Conversation.assignee_id == int(assignee))
@@ -227,7 +229,7 @@ async def count_conversations(
     """The console's tab counts, over what the caller sees (and the filters in force)."""
     active = Conversation.status != rules.CLOSED
     mine = Conversation.assignee_id == principal.operator_id
-    unassigned = Conversation.assignee_id.is_(None)
+    unassigned = Conversation.assignee_id.is_(None) & (Conversation.status != rules.WITH_BOT)
     counts = select(
         func.count().filter(active & mine),
         func.count().filter(active & unassigned),
@@ -235,6 +237,7 @@ async def count_conversations(
         func.count().filter(Conversation.status == rules.CLOSED),
         func.count().filter(Conversation.status == ConversationStatus.snoozed),
         func.count().filter(active & mine & (Conversation.unread_count > 0)),
+        func.count().filter(Conversation.status == rules.WITH_BOT),
     ).select_from(Conversation)
     q = _filtered(
         cast(Select[Any], counts),
@@ -245,7 +248,7 @@ async def count_conversations(
     )
     row = (await session.execute(q)).one()
     return dict(
-        zip(("mine", "queue", "all", "resolved", "snoozed", "mine_unread"), row, strict=True)
+        zip(("mine", "queue", "all", "resolved", "snoozed", "mine_unread", "bot"), row, strict=True)
     )
 
 

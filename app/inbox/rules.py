@@ -11,6 +11,9 @@ CLOSED = ConversationStatus.resolved
 ACTIVE_STATUSES = tuple(s for s in ConversationStatus if s is not CLOSED)
 # A new conversation, and one a message wakes up, is open.
 OPENED = ConversationStatus.open
+# An agent bot answers it (app/bots): no routing, queue or answer deadline until a handoff
+# opens it.
+WITH_BOT = ConversationStatus.bot
 # The client's message wakes a conversation left waiting for them or put aside.
 REOPEN_ON_INBOUND = (ConversationStatus.pending, ConversationStatus.snoozed)
 # An operator's reply takes a conversation out of "waiting for the client".

@@ -178,6 +178,7 @@ class ConversationCounts(BaseModel):
     resolved: int
     snoozed: int
     mine_unread: int = Field(description="the caller's own with unread messages")
+    bot: int = Field(default=0, description="with an agent bot (not waiting for a person)")
 
 
 class AssignRequest(RequestModel):

@@ -1,34 +1,17 @@
 """The ingest's SQL function, written from the inbox's and the touchpoints' rules and the
 event catalogue."""
 
-import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 
 from app.contacts.sql import UPSERT_IDENTITY
-from app.db.sqlfunctions import SqlFunction, SqlFunctionError, case, literal
-from app.events.types import ConversationCreated, DomainEvent, MessageCreated
+from app.db.sqlfunctions import SqlFunction, case, literal
+from app.events.sql import event_header, event_payload
+from app.events.types import ConversationCreated, MessageCreated
 from app.inbox import rules as inbox_rules
 from app.routing.sql import RESPONSE_DUE_AT
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints import rules as touch_rules
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
-
-
-def event_header(event: type[DomainEvent]) -> str:
-    """`name, version, aggregate` of the event's domain_events rows, as SQL."""
-    return f"{literal(event.name)}, {event.version}, {literal(event.aggregate)}"
-
-
-def event_payload(event: type[DomainEvent], sql: Mapping[str, str]) -> str:
-    """The event's payload as a jsonb_build_object with the event class's keys. `sql` maps
-    each key to its SQL expression; a field without one is an error (the stored payload must
-    build the event), an expression for a key the class does not have is left out."""
-    keys = [f.name for f in dataclasses.fields(event)]
-    if missing := [k for k in keys if k not in sql]:
-        raise SqlFunctionError(f"{event.name}: no SQL for payload keys {missing}")
-    return "jsonb_build_object(" + ", ".join(f"{literal(k)}, {sql[k]}" for k in keys) + ")"
-
 
 # What the function's variables are in the events' terms.
 _CONVERSATION_CREATED = {

@@ -1,11 +1,12 @@
-"""Routing's writes asked for by a person: assign, transfer to a team, send back to the
-queue."""
+"""Routing's writes asked for by a person (or a bot): assign, transfer to a team, send back
+to the queue, hand a bot's conversation to the people."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Invalid
 from app.events.dispatch import raise_event
-from app.events.types import ConversationUpdated
+from app.events.types import ConversationStatusChanged, ConversationUpdated
+from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.inbox.queries import get_conversation
 from app.operators.models import Team
@@ -56,3 +57,30 @@ async def assign(
         if previous is not None:
             await service.drain(session, previous)
     return conv
+
+
+async def handoff(
+    session: AsyncSession, conversation_id: int, *, by: int | None = None
+) -> tuple[Conversation, bool]:
+    """A bot's conversation goes to the people: open, and routed like a new one. Once: the
+    row is locked, and a conversation no longer with a bot (a second, concurrent handoff)
+    is left as it is (False). The caller has checked that it may."""
+    conv = await session.get(
+        Conversation, conversation_id, with_for_update=True, populate_existing=True
+    )
+    assert conv is not None
+    if conv.status != inbox_rules.WITH_BOT:
+        return conv, False
+    conv.status = inbox_rules.OPENED
+    await session.flush()
+    await raise_event(
+        session,
+        ConversationStatusChanged(
+            conversation_id=conv.id,
+            previous=inbox_rules.WITH_BOT.value,
+            status=inbox_rules.OPENED.value,
+            by=by,
+        ),
+    )
+    await service.route(session, conv.id)
+    return conv, True

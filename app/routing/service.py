@@ -181,6 +181,8 @@ async def route(
     false, leave it as it is). Returns the assignee."""
     conv = await session.get(Conversation, conversation_id, with_for_update=True)
     assert conv is not None
+    if conv.status == inbox_rules.WITH_BOT:
+        return None  # an agent bot answers it; its handoff routes it
     contact = await session.get(Contact, conv.contact_id)
     assert contact is not None
     policy = await policy_for(session, conv)

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from app.db.sqlfunctions import SqlFunction, case, literal
+from app.events.sql import event_header, event_payload
+from app.events.types import TouchpointCreated
 from app.touchpoints.models import Reaction
 from app.touchpoints.rules import REACTION_BY_RATING, SHAPES
 
@@ -21,6 +23,21 @@ RECORD_TOUCHPOINT = SqlFunction(
         "RECURRENCE_CASE": _shape_case(0),
         "ATTENTION_CASE": _shape_case(1),
         "UNKNOWN": literal(Reaction.unknown),
+        "TOUCHPOINT_CREATED": event_header(TouchpointCreated),
+        "TOUCHPOINT_CREATED_PAYLOAD": event_payload(
+            TouchpointCreated,
+            {
+                "touchpoint_id": "v_id",
+                "contact_id": "p_contact_id",
+                "conversation_id": "p_conversation_id",
+                "message_id": "p_message_id",
+                "operator_id": "p_operator_id",
+                "order_id": "p_order_id",
+                "channel": "p_channel",
+                "direction": "p_direction",
+                "kind": "p_kind",
+            },
+        ),
     },
 )
 

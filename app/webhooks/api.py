@@ -67,7 +67,11 @@ async def list_events(_: Admin) -> list[WebhookEventRead]:
 
 @router.get("/webhooks", response_model=list[WebhookRead])
 async def list_webhooks(_: Admin, session: Session) -> list[WebhookRead]:
-    rows = await session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+    rows = await session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.kind == service.WEBHOOK)
+        .order_by(WebhookEndpoint.id)
+    )
     return [WebhookRead.model_validate(r) for r in rows]
 
 

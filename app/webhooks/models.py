@@ -42,6 +42,9 @@ class WebhookEndpoint(Base):
     # {"secret": "whsec_..."} encrypted at rest: needed in clear to sign, never shown again.
     secret: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # "webhook": an admin's subscription (/api/v1/webhooks). Another kind belongs to another
+    # module (an agent bot's endpoint): the fan-out asks that kind's scope which events it gets.
+    kind: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
     # Set at the first failure of a run of failures, cleared by a success: a day of it
     # disables the endpoint (disabled_reason says why, for the console's notice).
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

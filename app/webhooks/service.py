@@ -4,6 +4,7 @@ fan-out of stored domain events to subscribed endpoints, and redelivery."""
 import base64
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,19 @@ from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 CONSUMER = "webhooks.fanout"  # its position in event_consumers
 # One fan-out at a time across processes (a transaction-scoped advisory lock).
 _FANOUT_LOCK = 0x5E4E
+
+
+WEBHOOK = "webhook"  # an admin's subscription; other kinds are scoped (register_scope)
+
+Scope = Callable[[AsyncSession, WebhookEndpoint, Sequence[DomainEventRow]], Awaitable[set[int]]]
+"""Which of these events (their ids) an endpoint of a kind gets, beyond its subscription."""
+_scopes: dict[str, Scope] = {}
+
+
+def register_scope(kind: str, scope: Scope) -> None:
+    """Endpoints of `kind` get only the events `scope` lets through (connected by the
+    composition root, app/handlers.py: an agent bot gets its own conversations' events)."""
+    _scopes[kind] = scope
 
 
 def new_secret() -> str:
@@ -96,10 +110,17 @@ async def fan_out(
     endpoints = (
         await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active))
     ).all()
+    allowed: dict[int, set[int]] = {}
+    for endpoint in endpoints:
+        if endpoint.kind != WEBHOOK:
+            scope = _scopes.get(endpoint.kind)
+            allowed[endpoint.id] = await scope(session, endpoint, events) if scope else set()
     for ev in events:
         if ev.name not in SUBSCRIBABLE:
             continue
         for endpoint in endpoints:
+            if endpoint.id in allowed and ev.id not in allowed[endpoint.id]:
+                continue
             if ev.name in endpoint.events and ev.occurred_at >= endpoint.created_at:
                 await enqueue(
                     session,
@@ -115,9 +136,11 @@ async def fan_out(
     return len(events)
 
 
-async def get_endpoint(session: AsyncSession, endpoint_id: int) -> WebhookEndpoint:
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: int, kind: str = WEBHOOK
+) -> WebhookEndpoint:
     found = await session.get(WebhookEndpoint, endpoint_id)
-    if found is None:
+    if found is None or found.kind != kind:
         raise NotFound("No such webhook", code="webhook_not_found")
     return found
 

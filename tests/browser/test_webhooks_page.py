@@ -35,9 +35,9 @@ async def test_webhooks_page(browser: Browser, served: Served, screenshots: Path
     assert [await b.get_attribute("value") for b in await boxes.all()] == list(SUBSCRIBABLE)
 
     async with receiver() as rec:
-        await page.get_by_label("URL").fill(f"{rec.base_url}/ok")
+        await page.get_by_label("URL", exact=True).fill(f"{rec.base_url}/ok")
         await page.get_by_label("message.created").check()
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(page.locator("#secret")).to_have_text(re.compile(r"^whsec_"))
         row = page.locator("#hooks tbody tr")
         await expect(row).to_have_count(1)

@@ -29,6 +29,7 @@ async def test_counts_follow_what_the_caller_sees(run: Running) -> None:
         "resolved": 0,
         "snoozed": 0,
         "mine_unread": 0,
+        "bot": 0,
     }
     r = await c.post(
         f"/api/v1/conversations/{w.conversation_id}/assign",

@@ -838,6 +838,42 @@ API_RULES: dict[Route, Rule] = {
         ok=404,
         call=lambda w: ("/api/v1/webhooks/987654321/deliveries/1/redeliver", {}),
     ),
+    # Agent bots: admins (channels:write), like webhooks.
+    ("GET", "/api/v1/agent-bots"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, call=_to("/api/v1/agent-bots")
+    ),
+    ("POST", "/api/v1/agent-bots"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=201,
+        call=lambda w: ("/api/v1/agent-bots", {"name": "b", "url": "https://bot.example/h"}),
+    ),
+    ("GET", "/api/v1/agent-bots/{bot_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/agent-bots/987654321")
+    ),
+    ("PATCH", "/api/v1/agent-bots/{bot_id}"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/agent-bots/987654321", {"is_active": False}),
+    ),
+    ("DELETE", "/api/v1/agent-bots/{bot_id}"): Rule(
+        scopes.CHANNELS_WRITE, operator=False, ok=404, call=_to("/api/v1/agent-bots/987654321")
+    ),
+    ("POST", "/api/v1/agent-bots/{bot_id}/rotate-token"): Rule(
+        scopes.CHANNELS_WRITE,
+        operator=False,
+        ok=404,
+        call=lambda w: ("/api/v1/agent-bots/987654321/rotate-token", {}),
+    ),
+    # The handoff: whoever may change the conversation (and its bot, with its token: the
+    # world's conversation is with no bot, so nothing is done).
+    ("POST", "/api/v1/conversations/{conversation_id}/handoff"): Rule(
+        scopes.CONVERSATIONS_WRITE,
+        operator=True,
+        outsider=NOT_YOURS,
+        call=lambda w: (f"/api/v1/conversations/{w.conversation_id}/handoff", {}),
+    ),
 }
 
 # Routes an operator may call that hold no team's object: installation-wide directories and
@@ -899,6 +935,13 @@ PUBLIC: set[Route] = {
     ("GET", "/console/i18n/{domain}/{lang}.json"),
     ("GET", "/widget.js"),
     ("GET", "/widget/demo"),
+}
+# An agent bot's own calls: its token only (Authorization: Bearer ccbot_...), its own
+# conversations only (tests/bots/). No person's credentials open them:
+# test_bot_routes_refuse_people_and_keys.
+BOT_TOKEN: set[Route] = {
+    ("GET", "/api/v1/agent-bot/conversations/{conversation_id}/messages"),
+    ("POST", "/api/v1/agent-bot/conversations/{conversation_id}/messages"),
 }
 # Prometheus metrics: only with CHATCENTRE_METRICS_TOKEN (tests/observability).
 METRICS: set[Route] = {("GET", "/metrics")}
@@ -1150,6 +1193,7 @@ def test_every_route_has_a_rule(settings: Settings) -> None:
         set(SOCKET_RULES),
         SELF_SERVICE,
         METRICS,
+        BOT_TOKEN,
     ]
     missing = [r for r in routes if sum(r in t for t in tables) != 1]
     assert not missing, f"routes without exactly one authorization rule in this test: {missing}"
@@ -1197,7 +1241,7 @@ async def test_api_authorization_matrix(world: World) -> None:
         method, path = route
         if route in PUBLIC or route in SOCKET_RULES or route in SELF_SERVICE:
             continue
-        if not path.startswith("/api/v1/"):
+        if not path.startswith("/api/v1/") or route in BOT_TOKEN:
             continue
         rule = API_RULES[route]  # KeyError: a new endpoint needs a rule above
         checked += 1
@@ -1808,6 +1852,25 @@ async def test_public_pages_need_their_token(world: World) -> None:
         r = await client.get(f"/track/{token[:-1]}!", headers=headers)
         assert r.status_code == 404, r.text
         error_of(r, 404)
+
+
+async def test_bot_routes_refuse_people_and_keys(world: World) -> None:
+    key = await new_api_key(world.run.client, world.admin, sorted(scopes.ALL_SCOPES))
+    callers = [
+        {},
+        auth(world.admin),
+        auth(world.operator),
+        auth(world.visitor),
+        {"X-Api-Key": key["key"]},
+        auth("ccbot_0123456789ab_forged"),
+    ]
+    for method, path in sorted(BOT_TOKEN):
+        url = path.replace("{conversation_id}", str(world.conversation_id))
+        for headers in callers:
+            r = await world.run.client.request(method, url, headers=headers, json={"text": "x"})
+            error_of(r, 401)
+    async with world.run.ctx.sessions() as s:
+        assert await s.scalar(text("SELECT count(*) FROM messages WHERE sender_type = 'bot'")) == 0
 
 
 async def test_provider_webhooks_refuse_unauthenticated_calls(run: Running) -> None:

@@ -45,6 +45,7 @@ const STATUS_LABELS = {
   pending: N_("pending"),
   snoozed: N_("snoozed"),
   resolved: N_("resolved"),
+  bot: N_("with the bot"),
 };
 // The server's channel-type labels and contact nouns (app/*/plugin.py), for the catalogue.
 N_("Web chat"), N_("Email"), N_("Visitor");
@@ -368,7 +369,7 @@ function matches(c) {
     case "mine":
       return c.assignee_id === S.me.id && c.status !== "resolved";
     case "queue":
-      return c.assignee_id === null && c.status !== "resolved";
+      return c.assignee_id === null && c.status !== "resolved" && c.status !== "bot";
     case "resolved":
       return c.status === "resolved";
     default:
@@ -486,7 +487,7 @@ function convItem(c) {
             { class: `assignee${assignee ? "" : " assignee-none"}` },
             assignee || _("Unassigned")
           ),
-          ["resolved", "snoozed"].includes(c.status) ? h("span", { class: `tag tag-${c.status}` }, label(STATUS_LABELS, c.status)) : null,
+          ["resolved", "snoozed", "bot"].includes(c.status) ? h("span", { class: `tag tag-${c.status}` }, label(STATUS_LABELS, c.status)) : null,
           wait !== null
             ? h(
                 "span",

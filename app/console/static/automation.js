@@ -37,6 +37,7 @@ const ACTIONS = {
   set_stage: [N_("Set the client's stage to"), "stage", "str"],
   resolve: [N_("Resolve"), null, "none"],
   snooze: [N_("Snooze for minutes"), "minutes", "int"],
+  handoff: [N_("Hand a bot's conversation to the people"), null, "none"],
 };
 const $ = (id) => document.getElementById(id);
 let editing = null; // the rule being edited (null: a new one)

@@ -108,6 +108,7 @@ async function renderControls(operators) {
       option("open", _("open")),
       option("pending", _("pending")),
       option("snoozed", _("snoozed")),
+      option("bot", _("with the bot")),
       option("resolved", _("resolved")),
     ]),
     el(

@@ -3,6 +3,7 @@
 // An endpoint the senders turned off (failing for a day) shows a notice at the top.
 import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
+import { startBots } from "./bots.js";
 
 const L = {
   url: N_("URL"),
@@ -164,6 +165,7 @@ async function start() {
     await eventBoxes();
     await load();
   });
+  await startBots(guarded);
 }
 
 await startPage(start);

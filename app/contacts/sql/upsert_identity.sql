@@ -1,5 +1,6 @@
 -- One sender's identity and contact, created or refreshed in one call (app/contacts/sql.py):
--- the ingest's first step; opening a widget session calls it alone.
+-- the ingest's first step; opening a widget session calls it alone. A new contact is stored
+-- as contact.created in domain_events (its payload written from app/events/types.py).
 CREATE OR REPLACE FUNCTION chatcentre_upsert_identity(
     p_channel_id bigint, p_external_id text, p_username text, p_name text,
     p_email text, p_phone text, p_source text,
@@ -52,6 +53,8 @@ BEGIN
                               phone_verified, email_verified)
         VALUES (o_contact_id, p_name, p_email, p_phone, p_source, p_now,
                 p_phone IS NOT NULL, p_email IS NOT NULL);
+        INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
+        VALUES ({{CONTACT_CREATED}}, o_contact_id, {{CONTACT_CREATED_PAYLOAD}});
     END IF;
 END
 $fn$;

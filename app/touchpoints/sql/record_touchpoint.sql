@@ -1,6 +1,7 @@
 -- The one write path of the touchpoint log (app/touchpoints/sql.py): touchpoints.service.record()
 -- and the ingest call it. Recurrence and attention follow from the kind (touchpoints.rules.SHAPES);
--- a caller's attention (a logged call's duration) wins over the kind's.
+-- a caller's attention (a logged call's duration) wins over the kind's. Stores touchpoint.created
+-- in domain_events (its payload written from app/events/types.py) in the same call.
 CREATE OR REPLACE FUNCTION chatcentre_record_touchpoint(
     p_contact_id bigint, p_conversation_id bigint, p_message_id bigint, p_operator_id bigint,
     p_order_id bigint, p_channel text, p_direction text, p_kind text, p_reaction text,
@@ -22,6 +23,8 @@ BEGIN
             COALESCE(p_attention, {{ATTENTION_CASE}}),
             COALESCE(p_meta, '{}'), COALESCE(p_at, now()))
     RETURNING id INTO v_id;
+    INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
+    VALUES ({{TOUCHPOINT_CREATED}}, v_id, {{TOUCHPOINT_CREATED_PAYLOAD}});
     RETURN v_id;
 END
 $fn$;
