@@ -36,7 +36,7 @@ from app.ingest.sql import INGEST_MESSAGE
 from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
-from app.routing.sql import RESPONSE_DUE_AT
+from app.routing.sql import ROUTING_FUNCTIONS
 from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
 from app.scheduling.models import JobRun
 from app.search.sql import ALL as SEARCH_FUNCTIONS
@@ -52,7 +52,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     IN_LIVE_BASE,
     RECORD_TOUCHPOINT,
     REACTION_FOR,
-    RESPONSE_DUE_AT,
+    *ROUTING_FUNCTIONS,
     AWAITING_SURVEY,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,

@@ -2,6 +2,7 @@
 
     python -m bench.ingest_cpu [--kinds widget,telegram,whatsapp,mixed] [--rate 200]
                                [--seconds 10] [--runs 3] [--workers 2] [--smoke]
+                               [--operators 5 [--teams 5]]
 
 Throughput steps (bench.ingest) move with whatever else the machine runs; CPU seconds per
 message move much less, so this is the figure to compare before and after a change on a
@@ -22,7 +23,7 @@ from typing import Any
 import psutil
 
 from bench.common import Report, database, start_node, wait_ready
-from bench.ingest import KINDS, run_step, setup, start_floor_app, wait_floor_app
+from bench.ingest import KINDS, online_operators, run_step, setup, start_floor_app, wait_floor_app
 
 
 def tree_cpu(pid: int) -> float:
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--operators", type=int, default=0, help="operators online")
+    parser.add_argument("--teams", type=int, default=0, help="teams the operators are in")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, no thresholds")
     args = parser.parse_args()
     if args.smoke:
@@ -70,6 +73,8 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await wait_ready([node])
         target = await setup(url, [node])
+        if args.operators:
+            await online_operators(node.base, args.operators, args.teams)
         floor_proc, floor_base = start_floor_app(url, target.telegram_channel, args.workers)
         await wait_floor_app(floor_base)
         target.floor_bases = [floor_base]

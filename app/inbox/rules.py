@@ -28,6 +28,15 @@ def awaiting_reply(conv: Conversation) -> bool:
     )
 
 
+def awaiting_reply_sql(alias: str) -> str:
+    """SQL: awaiting_reply() above, for the conversation `alias` (the same two columns, the
+    same comparison; routing's assignment starts the answer clock with it)."""
+    return (
+        f"({alias}.last_inbound_at IS NOT NULL AND ({alias}.first_response_at IS NULL"
+        f" OR {alias}.first_response_at < {alias}.last_inbound_at))"
+    )
+
+
 def not_closed(column: str = "status") -> str:
     """SQL: the conversation in `column` is active. Written as `<> 'resolved'` (not an IN
     list) because that is the predicate of the partial indexes the planner must match."""

@@ -1,22 +1,28 @@
 """Lead routing: who gets a new conversation, the queue, and capacity.
 
+The rule lives in SQL, one call per routing (app/routing/sql/route_conversation.sql, declared
+in app/routing/sql.py): candidates, ranking by strategy, the claim and the assignment or the
+queue happen in the server; this module calls it and raises the events it reports.
+
 Correctness under concurrency rests on one rule: every path that gives a conversation to an
 operator first locks that operator's row (FOR UPDATE), and only then counts their open
-conversations in a new statement. Two routings can therefore never both see "9 of 10" for
-the same person. A routing takes no team-wide turn: it ranks the candidates by the team's
-strategy and claims the first whose row nobody else holds (SKIP LOCKED), so concurrent new
-leads go to different operators at once instead of queueing behind one another; only when
+conversations in a new statement (chatcentre_claim_operator; chatcentre_operator_loads is
+the one count). Two routings can therefore never both see "9 of 10" for the same person. A
+routing takes no team-wide turn: it claims the best-ranked operator whose row nobody else
+holds (SKIP LOCKED), so concurrent new leads go to different operators at once; only when
 every operator with room is being claimed does it wait for the best of them. A claim that
-turns out stale (the operator filled up meanwhile) is rolled back to its savepoint, so a
-routing holds at most the row of the operator it chose. Queued conversations are taken with
-SKIP LOCKED, so two drains never hand out the same one."""
+turns out stale (the operator filled up meanwhile) is rolled back with its subtransaction,
+so a routing holds at most the row of the operator it chose. Queued conversations are taken
+with SKIP LOCKED, so two drains never hand out the same one."""
 
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
@@ -69,14 +75,8 @@ class Load:
     max_open: int
     max_base: int
     last_assigned_at: datetime | None
-
-    @property
-    def has_room(self) -> bool:
-        return self.open_count < self.max_open
-
-    @property
-    def base_full(self) -> bool:
-        return self.base_size >= self.max_base
+    has_room: bool  # open conversations under their limit
+    base_full: bool  # no room for a new lead in their live base
 
 
 async def policy_for(session: AsyncSession, conv: Conversation) -> Policy:
@@ -95,27 +95,8 @@ async def policy_for(session: AsyncSession, conv: Conversation) -> Policy:
     )
 
 
-_CANDIDATES = text("""
-SELECT o.id FROM operators o
-WHERE o.is_active AND o.presence = 'online'
-  AND (CAST(:team_id AS bigint) IS NULL
-       OR o.id IN (SELECT operator_id FROM team_members WHERE team_id = :team_id))
-  AND (NOT EXISTS (SELECT 1 FROM operator_channels oc WHERE oc.operator_id = o.id)
-       OR EXISTS (SELECT 1 FROM operator_channels oc
-                  WHERE oc.operator_id = o.id AND oc.channel_account_id = :channel_id))
-  AND NOT (o.id = ANY(CAST(:exclude AS bigint[])))
-ORDER BY o.id
-""")
-
-# A separate statement after the lock, so it sees every assignment committed before it.
-_LOADS = text(f"""
-SELECT o.id, o.max_open_conversations, o.max_base_size, o.last_assigned_at,
-       (SELECT count(*) FROM conversations c
-        WHERE c.assignee_id = o.id AND {inbox_rules.not_closed("c.status")}) AS open_count,
-       (SELECT count(*) FROM contacts ct
-        WHERE ct.owner_id = o.id AND chatcentre_in_live_base(ct.owner_id, ct.stage)) AS base_size
-FROM operators o WHERE o.id = ANY(CAST(:ids AS bigint[]))
-""")  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
+# The one count of an operator's load (app/routing/sql/operator_loads.sql).
+_LOADS = text("SELECT * FROM chatcentre_operator_loads(CAST(:ids AS bigint[]))")
 
 
 _ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key is the team
@@ -148,26 +129,20 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
             r.id,
             r.open_count,
             r.base_size,
-            r.max_open_conversations,
-            r.max_base_size,
+            r.max_open,
+            r.max_base,
             r.last_assigned_at,
+            r.has_room,
+            r.base_full,
         )
         for r in rows
     }
 
 
-def _rank(strategy: Strategy, options: list[Load]) -> list[Load]:
-    """The operators in the order the strategy prefers them (manual: nobody)."""
-    if strategy == Strategy.manual:
-        return []
-    never = datetime.min.replace(tzinfo=UTC)
-
-    def waited(load: Load) -> tuple[datetime, int]:
-        return (load.last_assigned_at or never, load.operator_id)
-
-    if strategy == Strategy.balanced:
-        return sorted(options, key=lambda o: (o.open_count, *waited(o)))
-    return sorted(options, key=waited)
+_ROUTE = text("""
+SELECT * FROM chatcentre_route_conversation(
+    :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now)
+""")
 
 
 async def route(
@@ -178,142 +153,55 @@ async def route(
     queue_if_nobody: bool = True,
 ) -> int | None:
     """Give a conversation to the right operator, or queue it (or, with queue_if_nobody
-    false, leave it as it is). Returns the assignee."""
-    conv = await session.get(Conversation, conversation_id, with_for_update=True)
-    assert conv is not None
-    if conv.status == inbox_rules.WITH_BOT:
-        return None  # an agent bot answers it; its handoff routes it
-    contact = await session.get(Contact, conv.contact_id)
-    assert contact is not None
-    policy = await policy_for(session, conv)
-
-    candidate_ids = list(
-        (
-            await session.execute(
-                _CANDIDATES,
-                {
-                    "team_id": conv.team_id,
-                    "channel_id": conv.channel_account_id,
-                    "exclude": list(exclude),
-                },
-            )
-        ).scalars()
-    )
-    owner_id = contact.owner_id
-    if owner_id is not None and owner_id not in candidate_ids and owner_id not in exclude:
-        owner = await session.get(Operator, owner_id)
-        if owner is not None and owner.is_active and owner.presence == Presence.online:
-            candidate_ids.append(owner_id)
-    is_new_lead = owner_id is None
-
-    # Rank by the loads, then claim: lock the chosen row and count again (a concurrent
-    # routing, a drain or a manual assignment may have filled them meanwhile; the count after
-    # the lock is exact). Rows another routing holds are skipped, and waited for only when
-    # nobody else with room is free. A stale claim is dropped and we rank again.
-    while candidate_ids:
-        ranked = _ranked(policy, await loads(session, candidate_ids), owner_id, is_new_lead)
-        if not ranked:
-            break
-        busy: list[tuple[int, str]] = []
-        for chosen_id, reason in ranked:
-            locked, fit = await _claim(session, chosen_id, reason, is_new_lead, wait=False)
-            if fit is not None:
-                return await _give(session, conv, contact, chosen_id, reason, fit)
-            if locked:
-                candidate_ids.remove(chosen_id)
-                break
-            busy.append((chosen_id, reason))
-        else:
-            if not busy:
-                break
-            chosen_id, reason = busy[0]
-            _, fit = await _claim(session, chosen_id, reason, is_new_lead, wait=True)
-            if fit is not None:
-                return await _give(session, conv, contact, chosen_id, reason, fit)
-            candidate_ids.remove(chosen_id)
-
-    if not queue_if_nobody:
-        return None
-    if owner_id is not None:
-        await _notify_owner(session, conv.id, owner_id)
-    await enqueue(session, conv)
-    return None
-
-
-async def _claim(
-    session: AsyncSession,
-    operator_id: int,
-    reason: str,
-    is_new_lead: bool,
-    *,
-    wait: bool,
-) -> tuple[bool, Load | None]:
-    """Lock the operator's row and check, from counts taken after the lock, that they can
-    take the conversation: (row locked, their load when they can). Without wait a row
-    another transaction holds is skipped; a row locked in vain is given back with the
-    savepoint, so a routing never holds an operator it did not choose while it waits."""
-    savepoint = await session.begin_nested()
-    op = (
+    false, leave it as it is), in one call of chatcentre_route_conversation. Returns the
+    assignee."""
+    await session.flush()  # the function must see this transaction's pending changes
+    row = (
         await session.execute(
-            select(Operator)
-            .where(Operator.id == operator_id)
-            .with_for_update(skip_locked=not wait)
-            .execution_options(populate_existing=True)
+            _ROUTE,
+            {
+                "conversation_id": conversation_id,
+                "exclude": list(exclude),
+                "queue_if_nobody": queue_if_nobody,
+                "now": datetime.now(UTC),
+            },
         )
-    ).scalar_one_or_none()
-    if op is None:
-        await savepoint.rollback()
-        return False, None
-    fresh = (await loads(session, [operator_id]))[operator_id]
-    if (
-        not op.is_active
-        or op.presence != Presence.online
-        or not fresh.has_room
-        or (reason != "owner" and is_new_lead and fresh.base_full)
-    ):
-        await savepoint.rollback()
-        return True, None
-    await savepoint.commit()
-    return True, fresh
-
-
-async def _give(
-    session: AsyncSession,
-    conv: Conversation,
-    contact: Contact,
-    operator_id: int,
-    reason: str,
-    load: Load,
-) -> int:
-    owner_id = contact.owner_id
-    if reason != "owner" and owner_id is not None:
-        await _notify_owner(session, conv.id, owner_id)
-    await assign(session, conv, operator_id, reason=reason)
-    if owner_id is None and not load.base_full:
-        await session.execute(
-            update(Contact)
-            .where(Contact.id == contact.id, Contact.owner_id.is_(None))
-            .values(owner_id=operator_id)
-        )
-    return operator_id
-
-
-def _ranked(
-    policy: Policy, current: dict[int, Load], owner_id: int | None, is_new_lead: bool
-) -> list[tuple[int, str]]:
-    """(operator, reason) in the order to try them: the client's manager when they have room
-    (a returning client goes back to them), then the others by the team's strategy."""
-    first = (
-        [(owner_id, "owner")]
-        if owner_id is not None and owner_id in current and current[owner_id].has_room
-        else []
+    ).one()
+    await _reload(
+        session,
+        (Conversation, conversation_id),
+        (Contact, row.o_contact_id),
+        (Operator, row.o_assignee_id),
     )
-    options = [
-        load
-        for load in current.values()
-        if load.has_room and not (is_new_lead and load.base_full) and load.operator_id != owner_id
-    ]
-    return first + [(o.operator_id, policy.strategy.value) for o in _rank(policy.strategy, options)]
+    if row.o_notify_owner_id is not None:
+        await _notify_owner(session, conversation_id, row.o_notify_owner_id)
+    if row.o_assignee_id is not None:
+        await raise_event(
+            session,
+            ConversationAssigned(
+                conversation_id=conversation_id,
+                assignee_id=row.o_assignee_id,
+                previous_assignee_id=row.o_previous_assignee_id,
+                reason=row.o_reason,
+            ),
+        )
+    elif row.o_queued:
+        await raise_event(
+            session,
+            ConversationQueued(
+                conversation_id=conversation_id, previous_assignee_id=row.o_previous_assignee_id
+            ),
+        )
+    return cast(int | None, row.o_assignee_id)
+
+
+async def _reload(session: AsyncSession, *rows: tuple[type[Any], int | None]) -> None:
+    """The SQL functions wrote these rows: refresh the copies this session holds, if any (the
+    ingest's routing holds none, so it costs no round trip there)."""
+    held = session.sync_session.identity_map
+    for model, ident in rows:
+        if ident is not None and (obj := held.get(identity_key(model, ident))) is not None:
+            await session.refresh(obj)
 
 
 async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: int) -> None:
@@ -324,57 +212,62 @@ async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: i
     )
 
 
+_ENQUEUE = text("SELECT * FROM chatcentre_enqueue_conversation(:conversation_id, :now)")
+
+
 async def enqueue(session: AsyncSession, conv: Conversation) -> None:
-    previous = conv.assignee_id
-    conv.assignee_id = None
-    conv.assigned_at = None
-    conv.response_due_at = None
-    if conv.queued_at is None:
-        conv.queued_at = datetime.now(UTC)
-        conv.queue_alerted_at = None
+    """Back to the queue, keeping its place if it was already waiting."""
     await session.flush()
+    previous = await session.scalar(
+        _ENQUEUE, {"conversation_id": conv.id, "now": datetime.now(UTC)}
+    )
+    await _reload(session, (Conversation, conv.id))
     await raise_event(
         session, ConversationQueued(conversation_id=conv.id, previous_assignee_id=previous)
     )
 
 
-# The answer deadline has one home, the SQL function the ingest starts the clock with
-# (app/routing/sql/response_due_at.sql): the team's response target, else DEFAULT_POLICY's.
-_RESPONSE_DUE_AT = text("SELECT due_at FROM chatcentre_response_due_at(:team_id, :now)")
+_ASSIGN = text("""
+SELECT * FROM chatcentre_assign_conversation(:conversation_id, :operator_id, :now, :claims_lead)
+""")
 
 
 async def assign(
     session: AsyncSession,
-    conv: Conversation,
+    conversation_id: int,
     operator_id: int,
     *,
     reason: str,
     by: int | None = None,
     note: str | None = None,
+    claims_lead: bool = False,
 ) -> None:
-    """Record an assignment (the caller holds the operator's row lock and checked room)."""
-    now = datetime.now(UTC)
-    previous = conv.assignee_id
-    conv.assignee_id = operator_id
-    conv.assigned_at = now
-    conv.declined_by = None
-    conv.queued_at = None
-    conv.queue_alerted_at = None
-    conv.response_due_at = (
-        await session.scalar(_RESPONSE_DUE_AT, {"team_id": conv.team_id, "now": now})
-        if inbox_rules.awaiting_reply(conv)
-        else None
-    )
-    await session.execute(
-        update(Operator).where(Operator.id == operator_id).values(last_assigned_at=now)
-    )
+    """Record an assignment (the caller holds the operator's row lock and checked room).
+    claims_lead: a client nobody owns becomes the operator's (unless their base is full)."""
     await session.flush()
+    row = (
+        await session.execute(
+            _ASSIGN,
+            {
+                "conversation_id": conversation_id,
+                "operator_id": operator_id,
+                "now": datetime.now(UTC),
+                "claims_lead": claims_lead,
+            },
+        )
+    ).one()
+    await _reload(
+        session,
+        (Conversation, conversation_id),
+        (Contact, row.o_contact_id if claims_lead else None),
+        (Operator, operator_id),
+    )
     await raise_event(
         session,
         ConversationAssigned(
-            conversation_id=conv.id,
+            conversation_id=conversation_id,
             assignee_id=operator_id,
-            previous_assignee_id=previous,
+            previous_assignee_id=row.o_previous_assignee_id,
             reason=reason,
             by=by,
             note=note,
@@ -426,13 +319,7 @@ async def drain(session: AsyncSession, operator_id: int) -> list[int]:
         ).scalar()
         if conv_id is None:
             return taken
-        conv = await session.get(Conversation, conv_id)
-        assert conv is not None
-        await assign(session, conv, operator_id, reason="queue")
-        contact = await session.get(Contact, conv.contact_id)
-        if contact is not None and contact.owner_id is None and not load.base_full:
-            contact.owner_id = operator_id
-            await session.flush()
+        await assign(session, conv_id, operator_id, reason="queue", claims_lead=True)
         taken.append(conv_id)
 
 
@@ -505,7 +392,7 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
             return
     if policy.lead_id is not None and policy.lead_id != missed_by:
         await lock_operators(session, [policy.lead_id])
-        await assign(session, conv, policy.lead_id, reason="escalated")
+        await assign(session, conv.id, policy.lead_id, reason="escalated")
         conv.response_due_at = None  # the lead has it now; no further timer
     await session.flush()
 
@@ -554,7 +441,7 @@ async def assign_manually(
                 f"Operator {operator_id} is at their limit of {load.max_open} open conversations",
                 "operator_at_capacity",
             )
-    await assign(session, conv, operator_id, reason="manual", by=by, note=note)
+    await assign(session, conv.id, operator_id, reason="manual", by=by, note=note)
     if previous is not None and previous != operator_id:
         await drain(session, previous)
 

@@ -1,0 +1,18 @@
+-- Nobody took the conversation (or it was sent back): it waits unassigned. A conversation
+-- already waiting keeps its place (queued_at) and its queue alert. Returns the previous
+-- assignee.
+CREATE OR REPLACE FUNCTION chatcentre_enqueue_conversation(
+    p_conversation_id bigint, p_now timestamptz, OUT o_previous_assignee_id bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    SELECT cv.assignee_id INTO o_previous_assignee_id
+    FROM conversations cv WHERE cv.id = p_conversation_id;
+    UPDATE conversations cv SET
+        assignee_id = NULL,
+        assigned_at = NULL,
+        response_due_at = NULL,
+        queue_alerted_at = CASE WHEN cv.queued_at IS NULL THEN NULL ELSE cv.queue_alerted_at END,
+        queued_at = COALESCE(cv.queued_at, p_now)
+    WHERE cv.id = p_conversation_id;
+END
+$fn$;
