@@ -86,10 +86,16 @@ async def test_each_event_once_per_endpoint_in_order_and_signed(
         ids = [r.headers["webhook-id"] for r in rec.delivered("/fail/1")]
         assert all(i.startswith("evt_") for i in ids) and len(set(ids)) == 3
 
-        r = await run.client.get(f"/api/v1/webhooks/{b['id']}/deliveries", headers=auth(admin))
-        assert r.status_code == 200
-        rows = r.json()
-        assert [d["status"] for d in rows] == ["delivered"] * 3
+        # The sender records the answer after the receiver has it: wait for the record.
+        async def recorded() -> list[dict[str, Any]] | None:
+            r = await run.client.get(f"/api/v1/webhooks/{b['id']}/deliveries", headers=auth(admin))
+            assert r.status_code == 200
+            rows: list[dict[str, Any]] = r.json()
+            return rows if [d["status"] for d in rows] == ["delivered"] * 3 else None
+
+        await eventually(recorded)
+        rows = await recorded()
+        assert rows is not None
         assert all(d["attempts"] == 2 and d["last_status_code"] == 204 for d in rows)
         assert all(d["next_attempt_at"] is None for d in rows)
         # The secret is never read back.
@@ -129,6 +135,14 @@ async def test_retried_after_5xx_and_timeouts_in_conversation_order(run: Running
             assert got == sorted(got), path
         # Each message was refused three times before it went through.
         assert all(n == 4 for (p, _), n in rec.attempts.items() if p == "/fail/3")
+
+        async def slow_recorded() -> bool:
+            r = await run.client.get(
+                f"/api/v1/webhooks/{slow['id']}/deliveries", headers=auth(admin)
+            )
+            return {d["status"] for d in r.json()} == {"delivered"}
+
+        await eventually(slow_recorded)
         r = await run.client.get(f"/api/v1/webhooks/{slow['id']}/deliveries", headers=auth(admin))
         assert {d["attempts"] for d in r.json()} == {2}
 
@@ -139,6 +153,14 @@ async def test_redeliver_sends_the_same_message_again(run: Running) -> None:
         hook = await add_webhook(run, admin, f"{rec.base_url}/ok", ["conversation.created"])
         await client_writes(run, admin, ["hello"])
         await eventually(lambda: len(rec.delivered("/ok")) == 1)
+
+        async def recorded() -> bool:
+            r = await run.client.get(
+                f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth(admin)
+            )
+            return [d["status"] for d in r.json()] == ["delivered"]
+
+        await eventually(recorded)
         r = await run.client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=auth(admin))
         (delivery,) = r.json()
         r = await run.client.post(
