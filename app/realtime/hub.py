@@ -185,22 +185,23 @@ class Hub:
 
     async def _fan_forever(self) -> None:
         """One fan-out at a time, and not more often than fanout_interval_ms, or than the
-        last one cost: an idle hub sends an event at once, a busy one sends what piled up
-        meanwhile together, one read of the database and one frame per socket. Without
-        this, each NOTIFY woke every socket's writer: at 1,000 consoles and 100 msg/s
-        that is 100,000 sends a second, and the queues grew into seconds."""
-        loop = asyncio.get_running_loop()
+        last one's pushing cost: an idle hub sends an event at once, a busy one sends what
+        piled up meanwhile together, one read of the database and one frame per socket.
+        Without this, each NOTIFY woke every socket's writer: at 1,000 consoles and 100
+        msg/s that is 100,000 sends a second, and the queues grew into seconds. The pause
+        gives the writers the time the pushing took from them; the database read is not
+        counted, since the loop runs the writers while it waits for it."""
         interval = self.ctx.settings.fanout_interval_ms / 1000
         while True:
             await self._wake.wait()
             self._wake.clear()
             events, self._pending = self._pending, []
-            started = loop.time()
+            pushing = 0.0
             try:
-                await self._fan_out(events)
+                pushing = await self._fan_out(events)
             except Exception:
                 log.exception("fan-out failed; consoles catch up on reconnect")
-            await asyncio.sleep(max(interval, loop.time() - started))
+            await asyncio.sleep(max(interval, pushing))
 
     async def add(self, conn: Connection) -> None:
         conn.writer = asyncio.create_task(self._write(conn))
@@ -250,9 +251,11 @@ class Hub:
             except Exception:
                 return
 
-    async def _fan_out(self, events: list[Event]) -> None:
+    async def _fan_out(self, events: list[Event]) -> float:
+        """Push the events to their sockets' queues; returns the seconds the pushing took
+        (after the database read)."""
         if not self.connections:
-            return
+            return 0.0
         message_ids = sorted({e["message_id"] for e in events if e["type"].startswith("message.")})
         conversation_ids = {
             e["conversation_id"]
@@ -264,6 +267,8 @@ class Hub:
             conversations = await inbox_queries.conversations_by_ids(
                 session, sorted(conversation_ids)
             )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         for event in events:
             kind = event["type"]
             if "conversation_id" not in event and "notify_operator_id" in event:
@@ -305,6 +310,7 @@ class Hub:
                     recipients |= self.audience.of_operator(notify)
                 for conn in recipients:
                     conn.push(payload)
+        return loop.time() - started
 
     def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:
         operators = self.audience.recipients(conv)
