@@ -37,6 +37,7 @@ from app.operators.models import ApiKey, Operator, Team, operator_channels, team
 from app.realtime.models import WsTicket
 from app.routing.sql import RESPONSE_DUE_AT
 from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
+from app.sales.sql import OPT_OUT_WORD
 from app.scheduling.models import JobRun
 from app.search.sql import ALL as SEARCH_FUNCTIONS
 from app.surveys.models import Survey
@@ -53,6 +54,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     REACTION_FOR,
     RESPONSE_DUE_AT,
     AWAITING_SURVEY,
+    OPT_OUT_WORD,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,
     *BUSINESS_HOURS_FUNCTIONS,
