@@ -38,6 +38,7 @@ from app.operators.models import ApiKey, Operator, Team, operator_channels, team
 from app.realtime.models import WsTicket
 from app.routing.sql import ROUTING_FUNCTIONS
 from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
+from app.sales.sql import OPT_OUT_WORD
 from app.scheduling.models import JobRun
 from app.search.sql import ALL as SEARCH_FUNCTIONS
 from app.surveys.models import Survey
@@ -54,6 +55,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     REACTION_FOR,
     *ROUTING_FUNCTIONS,
     AWAITING_SURVEY,
+    OPT_OUT_WORD,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,
     *BUSINESS_HOURS_FUNCTIONS,

@@ -68,10 +68,18 @@ def main() -> None:
 
 async def run(args: argparse.Namespace) -> None:
     url = await database()
-    node = start_node(url, workers=args.workers, CHATCENTRE_PUBLIC_URL="http://127.0.0.1")
+    # No overload shedding: a 503 costs little CPU and stores nothing, so shed requests
+    # would inflate CPU per stored message on a loaded machine (the floor sheds nothing).
+    node = start_node(
+        url,
+        workers=args.workers,
+        CHATCENTRE_PUBLIC_URL="http://127.0.0.1",
+        CHATCENTRE_SHED_MAX_IN_FLIGHT="0",
+        CHATCENTRE_SHED_MAX_POOL_WAIT_MS="0",
+    )
     floor_proc = None
     try:
-        await wait_ready([node])
+        await wait_ready([node], timeout=240)  # a loaded machine starts slowly
         target = await setup(url, [node])
         if args.operators:
             await online_operators(node.base, args.operators, args.teams)

@@ -42,6 +42,16 @@ SELECT * FROM chatcentre_ingest_message(
 """)
 
 
+# session.info: the ids of messages this session stored that are no opt-out word (the
+# ingest's statement checked), so the opt-out handler need not look again.
+_NOT_OPT_OUT = "ingest_not_opt_out"
+
+
+def no_opt_out_word(session: AsyncSession, message_id: int) -> bool:
+    """True when the ingest that stored the message found it is no opt-out word."""
+    return message_id in session.info.get(_NOT_OPT_OUT, ())
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     message_id: int | None  # None: seen before, nothing changed
@@ -151,6 +161,8 @@ async def ingest(
         return IngestResult(None, row.o_conversation_id, row.o_contact_id)
     INGESTED.labels(channel.type).inc()
     known_texts.remember(session, channel.id, row.o_auto_reply_kinds or ())
+    if not row.o_opt_out_word:
+        session.info.setdefault(_NOT_OPT_OUT, set()).add(row.o_message_id)
     if row.o_conversation_created:
         created = ConversationCreated(**_payload(row.o_conversation_event))
         # Routing takes it from here (its handler, app/handlers.py).

@@ -64,5 +64,7 @@ INGEST_MESSAGE = SqlFunction(
         RESPONSE_DUE_AT.name,
         RECORD_TOUCHPOINT.name,
         REACTION_FOR.name,
+        # app/sales/sql/opt_out_word.sql (named, not imported: sales sits above the ingest)
+        "chatcentre_opt_out_word",
     ),
 )

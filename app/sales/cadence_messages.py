@@ -243,24 +243,21 @@ async def send_due(
 
 # ---------------------------------------------------------------- opting out
 
-# The message, lowercased and trimmed of spaces and trailing punctuation ("Stop!", "СТОП."),
-# is one of the words; a contact already opted out is left as it is.
+# The message is one of the words (chatcentre_opt_out_word, app/sales/sql/opt_out_word.sql); a
+# contact already opted out is left as it is.
 _OPT_OUT = text("""
 UPDATE contacts c SET automated_opt_out_at = :now
-FROM messages m, sales_settings s
+FROM messages m
 WHERE m.id = :message_id AND c.id = m.contact_id AND c.automated_opt_out_at IS NULL
-  AND s.opt_out_words @> to_jsonb(lower(regexp_replace(btrim(m.text), :trailing, '')))
+  AND chatcentre_opt_out_word(m.text)
 RETURNING c.id
 """)
-_TRAILING = r"[[:punct:][:space:]]+$"
 
 
 async def record_opt_out(session: AsyncSession, message_id: int, now: datetime) -> int | None:
     """The client's inbound message, if it is an opt-out word: the contact is opted out of
     automated messages (in the audit log, the client as the actor). Returns the contact."""
-    contact_id: int | None = await session.scalar(
-        _OPT_OUT, {"now": now, "message_id": message_id, "trailing": _TRAILING}
-    )
+    contact_id: int | None = await session.scalar(_OPT_OUT, {"now": now, "message_id": message_id})
     if contact_id is not None:
         await audit.record(
             session,

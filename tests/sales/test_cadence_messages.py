@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact, ContactIdentity
@@ -285,3 +285,30 @@ async def test_templates_api(run: Running) -> None:
         "C": 21,
         "D": 30,
     }
+
+
+async def test_a_plain_message_costs_no_opt_out_statement(run: Running) -> None:
+    """The ingest's own statement says whether the text is an opt-out word; for the rest
+    (nearly every message) the opt-out handler issues nothing."""
+    admin = await run.admin_token()
+    r = await run.client.post(
+        "/api/v1/channels", json={"type": "webchat", "name": "Site"}, headers=auth(admin)
+    )
+    key = r.json()["public_key"]
+    token = (await visitor_session(run.client, key))["visitor_token"]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = run.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert (await visitor_post(run.client, key, token, "hello")).status_code == 201
+        assert (await visitor_post(run.client, key, token, "Stop!")).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    opt_outs = [s for s in statements if "UPDATE contacts" in s and "opt_out" in s]
+    assert len(opt_outs) == 1  # for "Stop!" only
+    async with run.ctx.sessions() as s:
+        assert (await s.execute(select(Contact.automated_opt_out_at))).scalar_one() is not None

@@ -34,7 +34,10 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     OUT o_conversation_event jsonb, OUT o_message_event jsonb,
     -- The kinds of automatic reply the channel has texts for (most: none), so that the
     -- reply handlers need not look (app/business_hours/known_texts.py).
-    OUT o_auto_reply_kinds text[])
+    OUT o_auto_reply_kinds text[],
+    -- The text is an opt-out word (chatcentre_opt_out_word): false tells the opt-out
+    -- handler it has nothing to do, without its own statement.
+    OUT o_opt_out_word boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_survey_waits boolean;
@@ -138,6 +141,7 @@ BEGIN
     END IF;
     o_auto_reply_kinds := ARRAY(
         SELECT DISTINCT t.kind FROM auto_reply_texts t WHERE t.channel_account_id = p_channel_id);
+    o_opt_out_word := chatcentre_opt_out_word(p_text);
 
     IF o_answers_survey THEN
         v_touch_kind := {{SURVEY_ANSWER_TOUCH}};
