@@ -2,6 +2,7 @@
 // shown once, its channels, on/off (off hands its conversations to the people), a new token,
 // delete. The API is /api/v1/agent-bots (app/bots).
 import { request } from "./api.js";
+import { textEl as el, button } from "./dom.js";
 
 const L = {
   name: N_("Bot name"),
@@ -14,20 +15,6 @@ const L = {
 };
 const $ = (id) => document.getElementById(id);
 const t = (k) => _(L[k]);
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
-function button(text, onClick) {
-  const b = el("button", text, "btn");
-  b.type = "button";
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 function showSecrets(token, secret) {
   $("bot-token").textContent = token;

@@ -5,22 +5,11 @@
 // The reply box points at the active option (aria-activedescendant): the focus never leaves it.
 
 import { api } from "./api.js";
+import { el } from "./dom.js";
 
 const RELOAD_MS = 60000; // responses edited elsewhere show within a minute
 const P = { all: [], loadedAt: 0, open: false, items: [], active: 0, seq: 0 };
 let box, list, conversationId, onError;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
 
 /** The "/word" being typed before the caret: {start, q}, or null. */
 function slashToken() {

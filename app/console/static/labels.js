@@ -4,23 +4,12 @@
 // they use only the public API.
 
 import { api } from "./api.js";
+import { el } from "./dom.js";
 
 const STORE = "chatcentre.label";
 const L = { catalogue: [], filter: sessionStorage.getItem(STORE) || "" };
 
 const same = (a, b) => a.toLowerCase() === b.toLowerCase();
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
 
 function colourOf(name) {
   return L.catalogue.find((l) => same(l.name, name))?.colour || "#6b7280";

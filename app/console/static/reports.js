@@ -4,6 +4,7 @@
 // Russian (i18n.js; ?lang=ru or the selector, remembered in localStorage).
 import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
+import { textEl as el } from "./dom.js";
 
 // The labels, by key; translated by the message catalogue (app/console/locales).
 const L = {
@@ -82,13 +83,6 @@ function params() {
     out.set(k, k === "from" || k === "to" ? `${v}T00:00:00` : v);
   }
   return out;
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
 }
 
 function table(target, head, rows, flag = () => false) {

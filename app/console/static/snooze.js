@@ -3,18 +3,7 @@
 // status "snoozed" and snoozed_until; the server's routing timers open it again when due.
 
 import { request } from "./api.js";
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
+import { el } from "./dom.js";
 
 /** The presets' times, from `now` (local time). */
 export function presets(now = new Date()) {

@@ -4,6 +4,7 @@
 // the list query, passesViewFilter() for live updates and compareConvs() for the order.
 
 import { request } from "./api.js";
+import { el } from "./dom.js";
 
 const STORE = "chatcentre.view";
 const V = {
@@ -17,17 +18,6 @@ const V = {
 };
 const FIELDS = ["channel", "team", "assignee", "status"];
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
 const $ = (id) => document.getElementById(id);
 
 /** The list query's extra parameters. */

@@ -4,6 +4,7 @@
 import { startPage } from "./shell.js";
 import { request, savedToken } from "./api.js";
 import { startBots } from "./bots.js";
+import { textEl as el, button } from "./dom.js";
 
 const L = {
   url: N_("URL"),
@@ -29,20 +30,6 @@ const L = {
 const $ = (id) => document.getElementById(id);
 const t = (k) => _(L[k]);
 const when = (v) => (v ? new Date(v).toLocaleString() : "–");
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
-function button(text, onClick) {
-  const b = el("button", text, "btn");
-  b.type = "button";
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 function head(tbl, names) {
   const tr = el("tr");
