@@ -2,11 +2,15 @@
 
 import asyncio
 import collections
+import contextlib
 import json
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def auth(token: str) -> dict[str, str]:
@@ -58,3 +62,20 @@ async def recv_event(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
         frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         pending.extend(frame["events"] if frame.get("type") == "batch" else [frame])
     return pending.popleft()
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL statements the engine sends inside the block, whitespace collapsed (to prove
+    what a request costs in round trips, not how long it takes)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sync = engine.sync_engine
+    event.listen(sync, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(sync, "before_cursor_execute", seen)

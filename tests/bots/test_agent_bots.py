@@ -14,14 +14,7 @@ from standardwebhooks import Webhook
 from tests.conftest import Running, create_operator
 from tests.helpers import auth, create_webchat, visitor_post, visitor_session
 from tests.webhooks.receiver import Receiver, eventually, receiver
-
-FAST = {
-    "webhook_allowed_networks": "127.0.0.1/32",
-    "webhook_poll_seconds": 0.05,
-    "webhook_backoff_initial_seconds": 0.05,
-    "webhook_backoff_max_seconds": 0.2,
-    "webhook_timeout_seconds": 2.0,
-}
+from tests.webhooks.test_delivery import FAST
 
 
 @pytest.fixture

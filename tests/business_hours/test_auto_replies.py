@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from tests.conftest import Running
-from tests.helpers import auth, visitor_post, visitor_session
+from tests.helpers import auth, statements_sent, visitor_post, visitor_session
 
 
 @pytest.fixture
@@ -173,19 +173,10 @@ async def test_the_ingest_tells_the_handlers_which_texts_exist(run: Running) -> 
     key, channel, team = await setup_channel(run, {})
     await set_schedule(run, team, CLOSED_SINCE_DAYS_AGO)
     visitor = (await visitor_session(run.client, key))["visitor_token"]
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = run.ctx.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(run.ctx.engine) as statements:
         for n in range(2):  # a new conversation (greeting too), then one that continues
             r = await visitor_post(run.client, key, visitor, f"Hello {n}", f"q{n}")
             assert r.status_code == 201, r.text
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert any("chatcentre_ingest_message" in s for s in statements)
     assert not [s for s in statements if "FROM auto_reply_texts" in s]
     assert await auto_replies(run, channel, "out_of_office") == []

@@ -4,10 +4,10 @@ happen in chatcentre_route_conversation, not in a dozen ORM round trips from Pyt
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from tests.conftest import Running
-from tests.helpers import visitor_post, visitor_session
+from tests.helpers import statements_sent, visitor_post, visitor_session
 from tests.routing.test_routing import make_operators, team_channel
 
 
@@ -22,17 +22,8 @@ async def test_a_new_lead_is_routed_in_one_call(run: Running) -> None:
     key = await team_channel(run, admin, ops)
     token = (await visitor_session(run.client, key))["visitor_token"]
 
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = run.ctx.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(run.ctx.engine) as statements:
         r = await visitor_post(run.client, key, token, "hello")
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert r.status_code == 201, r.text
 
     routing = [s for s in statements if "chatcentre_route_conversation" in s]

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 
 from app.channels.models import ChannelAccount
 from app.contacts.models import Contact, ContactIdentity
 from tests.conftest import Running
-from tests.helpers import auth, visitor_post, visitor_session
+from tests.helpers import auth, statements_sent, visitor_post, visitor_session
 from tests.sales.scenario import Sales
 
 NOW = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)  # a Monday
@@ -296,18 +296,9 @@ async def test_a_plain_message_costs_no_opt_out_statement(run: Running) -> None:
     )
     key = r.json()["public_key"]
     token = (await visitor_session(run.client, key))["visitor_token"]
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = run.ctx.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(run.ctx.engine) as statements:
         assert (await visitor_post(run.client, key, token, "hello")).status_code == 201
         assert (await visitor_post(run.client, key, token, "Stop!")).status_code == 201
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     opt_outs = [s for s in statements if "UPDATE contacts" in s and "opt_out" in s]
     assert len(opt_outs) == 1  # for "Stop!" only
     async with run.ctx.sessions() as s:
