@@ -10,7 +10,7 @@ import collections
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from app.core.session import Event
 from app.operators import service as operators_service
@@ -112,3 +112,35 @@ async def test_mass_close_takes_every_operator_offline_once(run: Running) -> Non
     await asyncio.sleep(0.5)  # room for a duplicate to arrive
     assert {op: presence_events[op, "offline"] for op in ids} == {op: 1 for op in ids}
     assert {op: presence_events[op, "online"] for op in ids} == {op: 1 for op in ids}
+
+
+async def test_a_failed_batch_is_retried_and_no_close_is_lost(run: Running) -> None:
+    """The database refuses presence writes for a while (a trigger raises): the closes wait
+    in the tally, and are all applied once it accepts them again."""
+    ids = await _operators(run)
+    hub = run.app.state.hub
+    await asyncio.gather(*(hub.on_console_open(op) for op in ids for _ in range(2)))
+    async with run.ctx.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER test_refuse BEFORE UPDATE ON operators "
+                "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+            )
+        )
+    try:
+        closes = asyncio.gather(*(hub.on_console_close(op) for op in ids for _ in range(2)))
+        await asyncio.sleep(1.0)  # a few batches fail meanwhile
+        assert not closes.done()
+        assert await _states(run, ids) == {op: (Presence.online, 2) for op in ids}
+    finally:
+        async with run.ctx.engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER test_refuse ON operators"))
+            await conn.execute(text("DROP FUNCTION test_refuse()"))
+    await asyncio.wait_for(closes, 30)
+    assert await _states(run, ids) == {op: (Presence.offline, 0) for op in ids}
