@@ -146,6 +146,8 @@ class ConsoleTally:
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # The batch being applied: at a shutdown that cannot wait for it, logged and let go.
+        self._in_flight: tuple[Counter[int], list[asyncio.Future[None]]] = (Counter(), [])
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._drain_forever(), name="console-tally")
@@ -182,6 +184,7 @@ class ConsoleTally:
     async def _apply_batch(self) -> bool:
         deltas, self._deltas = self._deltas, Counter()
         waiters, self._waiters = self._waiters, []
+        self._in_flight = (deltas, waiters)
         try:
             changes = await apply_console_changes(self.sessions, deltas)
         except Exception:
@@ -222,6 +225,12 @@ class ConsoleTally:
             finished, _ = await asyncio.wait({self._task}, timeout=self.STOP_WAIT_S)
             if not finished:
                 self._task.cancel()
-                log.error("console presence not applied at shutdown: %s", dict(self._deltas))
+                in_flight, in_flight_waiters = self._in_flight  # it may have committed
+                lost = Counter(self._deltas)
+                lost.update(in_flight)
+                log.error("console presence maybe not applied at shutdown: %s", dict(lost))
+                for done in self._waiters + in_flight_waiters:  # nobody waits for it now
+                    if not done.done():
+                        done.set_result(None)
         if self._follow_ups:
             await asyncio.wait(self._follow_ups, timeout=max(0.1, deadline - loop.time()))

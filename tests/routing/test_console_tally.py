@@ -11,13 +11,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from app.config import Settings
 from app.core.session import Event
 from app.operators import service as operators_service
 from app.operators.models import Operator, Presence, Role
 from app.operators.schemas import OperatorCreate
 from app.routing.presence import ConsoleTally
-from tests.conftest import Running
+from tests.conftest import Running, running_app, truncate_all
 
 OPERATORS = 40
 CONSOLES_EACH = 6  # 240 consoles
@@ -144,3 +147,42 @@ async def test_a_failed_batch_is_retried_and_no_close_is_lost(run: Running) -> N
             await conn.execute(text("DROP FUNCTION test_refuse()"))
     await asyncio.wait_for(closes, 30)
     assert await _states(run, ids) == {op: (Presence.offline, 0) for op in ids}
+
+
+async def test_shutdown_applies_the_closes_still_tallied(settings: Settings) -> None:
+    """A node stopping with closes tallied but not yet applied (their batch waits for the
+    operators' rows): the app's shutdown waits for them before it closes the pool."""
+    async with running_app(settings, truncate=False) as run:
+        url = run.ctx.database_url
+        ids = await _operators(run)
+        hub = run.app.state.hub
+        await asyncio.gather(*(hub.on_console_open(op) for op in ids))
+        other = create_async_engine(url, poolclass=NullPool)
+        locker = await other.connect()
+        await locker.begin()
+        await locker.execute(select(Operator.id).where(Operator.id.in_(ids)).with_for_update())
+        closes = [asyncio.create_task(hub.on_console_close(op)) for op in ids]
+        await asyncio.sleep(0.3)  # the batch is waiting for the rows
+
+        async def let_go() -> None:
+            await asyncio.sleep(1.0)  # while the app shuts down
+            await locker.rollback()
+            await locker.close()
+
+        letting_go = asyncio.create_task(let_go())
+    # The app has stopped: what it tallied was applied before.
+    try:
+        async with other.connect() as conn:
+            rows = await conn.execute(
+                select(Operator.id, Operator.presence, Operator.live_sessions).where(
+                    Operator.id.in_(ids)
+                )
+            )
+            assert {r.id: (r.presence, r.live_sessions) for r in rows} == {
+                op: (Presence.offline, 0) for op in ids
+            }
+        await letting_go
+        await asyncio.gather(*closes)
+    finally:
+        await other.dispose()
+        await truncate_all(url)
