@@ -58,11 +58,11 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = ctx or build_context(settings)
-        hub = Hub(
-            context,
-            on_console_open=presence.console_opened,
-            on_console_close=presence.console_closed,
-        )
+        # Console opens and closes go through one tally per process: applied in batches,
+        # so 1,000 consoles closing at once do not take the pool that serves ingest.
+        tally = presence.ConsoleTally(context.sessions)
+        tally.start()
+        hub = Hub(context, on_console_open=tally.opened, on_console_close=tally.closed)
         hub.start()
         # The channels' listeners go first (a widget forgets a revoked visitor's token
         # version), then the hub closes sockets.
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
             if workers:
                 await workers.stop()
             await hub.stop()
+            await tally.stop()  # the consoles the hub just closed go offline
             await connectors_registry.close_all()
             await context.close()
 

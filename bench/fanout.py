@@ -78,14 +78,14 @@ def _cpu_of(pids: list[int]) -> float:
     return total
 
 
-async def settle(url: str, want: int, timeout: float = 180) -> float:
+async def settle(url: str, want: int, timeout: float = 180) -> tuple[float, int]:
     """Waits until the consoles' presence bookkeeping is done: the operators' live sessions
     add up to `want` (the consoles open), or stop changing for 5 s (a close that failed
-    leaves a count behind). Returns the seconds waited."""
+    leaves a count behind). Returns the seconds waited and the live sessions counted last."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
     started = time.monotonic()
-    last, since = -1, started
+    last, since, live = -1, started, -1
     try:
         while time.monotonic() - started < timeout:
             live = await conn.fetchval("SELECT COALESCE(sum(live_sessions), 0) FROM operators")
@@ -99,7 +99,7 @@ async def settle(url: str, want: int, timeout: float = 180) -> float:
             await asyncio.sleep(0.5)
     finally:
         await conn.close()
-    return time.monotonic() - started
+    return time.monotonic() - started, live
 
 
 async def notify_floor(url: str, count: int, rate: float) -> list[float]:
@@ -341,7 +341,7 @@ async def step(
         args.opened = True
     # Let the connect burst settle: each console that opens is a presence event to every
     # operator console (a million frames for 1,000 operators), and a routing pass.
-    settled_s = await settle(url, want=opened)
+    settled_s, _ = await settle(url, want=opened)
     await asyncio.sleep(1.0 + (consoles / 200 if operators or teams else 0))
 
     load_before = os.getloadavg()
@@ -397,7 +397,8 @@ async def step(
     for proc in procs:
         proc.join(30)
     # The closing burst (each console's presence change) must be over before the next step.
-    await settle(url, want=0)
+    # A close lost (its presence write failed) leaves its operator online with nobody there.
+    closes_settled_s, live_left = await settle(url, want=0)
 
     from_commit: list[float] = []
     from_send: list[float] = []
@@ -444,6 +445,8 @@ async def step(
         "missed": missed,
         "leaked": leaked,
         "settled_s": settled_s,
+        "closes_settled_s": closes_settled_s,
+        "live_sessions_left": live_left,
         "load_before": load_before,
         "load_after": load_after,
         "serve_cpu_s": serve_cpu,

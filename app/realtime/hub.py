@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 from fastapi import WebSocket
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.attachments.service import visitor_links
 from app.core.context import AppContext
@@ -127,16 +126,16 @@ def _drop(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None
             del index[key]
 
 
-ConsoleHook = Callable[[async_sessionmaker[AsyncSession], int], Awaitable[None]]
+ConsoleHook = Callable[[int], Awaitable[None]]
 
 
 class Hub:
     def __init__(
         self, ctx: AppContext, *, on_console_open: ConsoleHook, on_console_close: ConsoleHook
     ):
-        """`on_console_open/close(sessions, operator_id)` run when an operator's console
-        socket opens and closes (routing's presence, wired by app/main.py: realtime does not
-        know routing)."""
+        """`on_console_open/close(operator_id)` run when an operator's console socket opens
+        and closes (routing's presence tally, wired by app/main.py: realtime does not know
+        routing)."""
         self.ctx = ctx
         self.on_console_open = on_console_open
         self.on_console_close = on_console_close

@@ -116,7 +116,7 @@ async def serve_operator(
     )
     await hub.add(conn)
     assert principal.operator_id is not None
-    await hub.on_console_open(ctx.sessions, principal.operator_id)
+    await hub.on_console_open(principal.operator_id)
     if after is not None:
         async with ctx.sessions() as session:
             q = (
@@ -156,4 +156,4 @@ async def serve_operator(
     try:
         await pump(websocket, conn, hub, on_frame)
     finally:
-        await hub.on_console_close(ctx.sessions, principal.operator_id)
+        await hub.on_console_close(principal.operator_id)
