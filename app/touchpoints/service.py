@@ -113,14 +113,15 @@ async def record_in_conversation(
     session: AsyncSession, conv: Conversation, *, kind: TouchKind, **fields: Any
 ) -> int:
     """A touch within a conversation: contact, conversation and channel come from it."""
-    channel_type = await session.scalar(
-        select(ChannelAccount.type).where(ChannelAccount.id == conv.channel_account_id)
-    )
+    # session.get, not a SELECT: the ingest (or the reply) that got here has the channel in
+    # the identity map, so a new lead's assignment touch costs no round trip for its type.
+    channel = await session.get(ChannelAccount, conv.channel_account_id)
+    assert channel is not None
     return await record(
         session,
         contact_id=conv.contact_id,
         conversation_id=conv.id,
-        channel=str(channel_type),
+        channel=channel.type,
         kind=kind,
         **fields,
     )
