@@ -32,6 +32,7 @@ from app.operators import scopes
 from app.operators.auth import current_principal, require
 from app.operators.service import Principal
 from app.routing import commands as routing_commands
+from app.webhooks import service as webhooks_service
 from app.webhooks.transport import UrlRefused, allowed_networks, check_url_shape
 
 router = APIRouter(prefix="/api/v1", tags=["agent bots"])
@@ -189,7 +190,7 @@ async def delete_bot(bot_id: int, principal: Admin, request: Request, session: S
     endpoint = await service.endpoint_of(session, bot)
     await session.delete(bot)
     await session.flush()
-    await session.delete(endpoint)
+    await webhooks_service.delete_endpoint(session, endpoint)
     await _audit(session, principal, request, "delete", bot_id, handed_off=handed)
     await session.commit()
 

@@ -142,7 +142,7 @@ async def delete_webhook(
 ) -> None:
     row = await service.get_endpoint(session, webhook_id)
     await _audit(session, principal, request, "delete", row.id, {"url": row.url})
-    await session.delete(row)
+    await service.delete_endpoint(session, row)
     await session.commit()
 
 

@@ -145,6 +145,19 @@ async def get_endpoint(
     return found
 
 
+async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint and its deliveries. The deliveries are locked first, in the order
+    the sender takes its locks (a delivery, then its endpoint): deleting the endpoint first
+    and its deliveries by cascade deadlocked with a send in flight."""
+    await session.execute(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.endpoint_id == endpoint.id)
+        .order_by(WebhookDelivery.id)
+        .with_for_update()
+    )
+    await session.delete(endpoint)
+
+
 async def redeliver(
     session: AsyncSession, endpoint_id: int, delivery_id: int, settings: Settings
 ) -> WebhookDelivery:
