@@ -42,6 +42,34 @@ SELECT * FROM chatcentre_ingest_message(
 """)
 
 
+# The same, with the contact's current visitor-token version read in the same statement, so
+# a widget post checks its token's revocation without a round trip of its own (the scalar
+# subquery reads as of the statement's start, like a lookup just before it).
+_TOKEN_VERSION = (
+    "SELECT i.*, (SELECT c.visitor_token_version FROM contacts c"
+    " WHERE c.id = :token_contact_id) AS o_token_version FROM ("
+)
+INGEST_VISITOR_MESSAGE = text(_TOKEN_VERSION + INGEST_MESSAGE.text.strip() + ") i")
+
+
+class StaleToken(Exception):
+    """The sender's token is older than their contact's current token version (or the
+    contact is gone): raised before anything of the message is taken further, so the
+    caller's transaction, rolled back, stores nothing."""
+
+    def __init__(self, current: int | None):
+        super().__init__(current)
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """A widget visitor's token: the contact and the token version it was issued with."""
+
+    contact_id: int
+    version: int
+
+
 # session.info: the ids of messages this session stored that are no opt-out word (the
 # ingest's statement checked), so the opt-out handler need not look again.
 _NOT_OPT_OUT = "ingest_not_opt_out"
@@ -60,6 +88,7 @@ class IngestResult:
     conversation_created: bool = False
     contact_created: bool = False
     received_at: datetime | None = None  # the stored message's created_at
+    token_version: int | None = None  # the contact's, when a TokenCheck was asked
 
     @property
     def duplicate(self) -> bool:
@@ -120,16 +149,19 @@ async def ingest(
     msg: InboundMessage,
     *,
     conversation_id: int | None = None,
+    token: TokenCheck | None = None,
 ) -> IngestResult:
     """conversation_id: the conversation the message continues whoever sent it (a mail
     thread matched by our own Message-IDs or signed token); None: the sender's own, found or
-    opened. Either way the message keeps its sender's contact (IngestResult.contact_id)."""
+    opened. Either way the message keeps its sender's contact (IngestResult.contact_id).
+    token: the visitor's token is checked against their contact's current version in the
+    same statement (StaleToken when revoked; IngestResult.token_version otherwise)."""
     msg = sanitize(msg)
     now = datetime.now(UTC)
     rating = surveys_answers.rating_of(msg)
     row = (
         await session.execute(
-            INGEST_MESSAGE,
+            INGEST_MESSAGE if token is None else INGEST_VISITOR_MESSAGE,
             {
                 "channel_id": channel.id,
                 "team_id": channel.team_id,
@@ -153,12 +185,20 @@ async def ingest(
                 "now": now,
                 "inbound_at": registry.get(channel.type).inbound_at(msg.sent_at, now),
                 "conversation_id": conversation_id,
+                **({} if token is None else {"token_contact_id": token.contact_id}),
             },
         )
     ).one()
+    token_version = None
+    if token is not None:
+        token_version = row.o_token_version
+        if token_version is None or token.version < token_version:
+            raise StaleToken(token_version)
     if row.o_message_id is None:  # seen before (its conversation may be closed since)
         INGEST_DUPLICATES.labels(channel.type).inc()
-        return IngestResult(None, row.o_conversation_id, row.o_contact_id)
+        return IngestResult(
+            None, row.o_conversation_id, row.o_contact_id, token_version=token_version
+        )
     INGESTED.labels(channel.type).inc()
     known_texts.remember(session, channel.id, row.o_auto_reply_kinds or ())
     if not row.o_opt_out_word:
@@ -176,6 +216,7 @@ async def ingest(
         row.o_conversation_created,
         row.o_contact_created,
         now,
+        token_version,
     )
 
 

@@ -126,8 +126,11 @@ async def post_message(
     ctx: AppContext = request.app.state.ctx
     async with ctx.sessions() as session:
         channel = await widget_channel(widget_key, request, ctx, session)
-        visitor = await webchat_service.authenticate_visitor(
-            session, ctx, _bearer_token(request), channel
+        # Revocation: refused here if this process knows of it, else checked in the
+        # ingest's own statement (post_message), a lookup saved.
+        visitor = webchat_service.reject_known_revoked(
+            ctx,
+            webchat_service.read_visitor_token(ctx.signing_key, _bearer_token(request), channel),
         )
         await ctx.limiter.hit(
             ctx.settings.rate_limit_widget_messages, "visitor", visitor.external_id
@@ -144,6 +147,7 @@ async def post_message(
             max_chars=ctx.settings.max_message_chars,
             attachment_ids=body.attachment_ids,
             links=attachments_service.visitor_links(ctx),
+            versions=webchat_service.versions_of(ctx),
         )
         await session.commit()
     return WidgetMessagePosted(message=stored, duplicate=result.duplicate)

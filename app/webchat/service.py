@@ -5,7 +5,8 @@ Revocation: a visitor token carries the contact's visitor_token_version ("ver");
 token_revoked and their open sockets are closed with 4401. The check runs on every widget
 request, so the version is kept per process for a few seconds (VisitorVersions): at most one
 primary-key lookup per visitor per VERSION_TTL, none for a visitor seen just before. A
-revocation clears the entry on every node at once through the event bus."""
+revocation clears the entry on every node at once through the event bus. A visitor's
+message (post_message) needs no lookup at all: the ingest's own statement reads the version."""
 
 import logging
 import time
@@ -31,7 +32,7 @@ from app.events.dispatch import raise_event
 from app.events.types import ContactSessionsRevoked, MessageUpdated
 from app.inbox.models import Conversation, DeliveryState, Direction, Message, SenderType
 from app.inbox.rules import ACTIVE_STATUSES
-from app.ingest.service import IngestResult, ingest
+from app.ingest.service import IngestResult, StaleToken, TokenCheck, ingest
 from app.operators import security
 from app.webchat.schemas import WidgetMessageRead, to_widget_message
 from connectors.base import Sender
@@ -94,12 +95,23 @@ class VisitorVersions:
         )
         if version is None:
             raise Unauthorized("The visitor is unknown: start a new session", "invalid_token")
+        self.remember(contact_id, version)
+        return version
+
+    def known(self, contact_id: int, default: int) -> int:
+        """The version read within the TTL, else `default`."""
+        hit = self._seen.get(contact_id)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return default
+
+    def remember(self, contact_id: int, version: int) -> None:
+        now = time.monotonic()
         if len(self._seen) >= self.MAX_ENTRIES:
             self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.ttl}
             if len(self._seen) >= self.MAX_ENTRIES:
                 self._seen.clear()
         self._seen[contact_id] = (now, version)
-        return version
 
     def forget(self, contact_ids: Iterable[int]) -> None:
         for contact_id in contact_ids:
@@ -121,9 +133,22 @@ async def authenticate_visitor(
 async def ensure_current(session: AsyncSession, ctx: AppContext, visitor: Visitor) -> Visitor:
     """The visitor, unless their sessions were ended since their token was issued."""
     current = await versions_of(ctx).current(session, visitor.contact_id, visitor.version)
+    return current_or_revoked(visitor, current)
+
+
+def current_or_revoked(visitor: Visitor, current: int | None) -> Visitor:
+    """The visitor, if their token is not older than the contact's current version."""
+    if current is None:
+        raise Unauthorized("The visitor is unknown: start a new session", "invalid_token")
     if visitor.version < current:
         raise Unauthorized("This chat session was ended: start a new one", "token_revoked")
     return visitor
+
+
+def reject_known_revoked(ctx: AppContext, visitor: Visitor) -> Visitor:
+    """No lookup: refuses a token this process already knows to be revoked. The rest of
+    the check is post_message's, in the ingest's own statement."""
+    return current_or_revoked(visitor, versions_of(ctx).known(visitor.contact_id, 0))
 
 
 def ticket_claims(visitor: Visitor) -> dict[str, Any]:
@@ -243,7 +268,11 @@ async def post_message(
     max_chars: int,
     attachment_ids: list[str] | None = None,
     links: VisitorLinks = NO_FILES,
+    versions: VisitorVersions | None = None,
 ) -> tuple[IngestResult, WidgetMessageRead]:
+    """Stores the visitor's message. Their token's revocation is checked in the ingest's
+    own statement (no lookup of its own); a revoked token stores nothing (the caller's
+    transaction is not committed). `versions` learns the version read."""
     files = await visitor_files(session, visitor, attachment_ids or [])
     if not text.strip() and not files:
         raise Invalid("The text is empty", "empty_text")
@@ -259,7 +288,17 @@ async def post_message(
         )
     except InvalidPayload as exc:
         raise Invalid(str(exc), "invalid_client_message_id") from exc
-    result = await ingest(session, channel, inbound)
+    try:
+        result = await ingest(
+            session, channel, inbound, token=TokenCheck(visitor.contact_id, visitor.version)
+        )
+    except StaleToken as stale:
+        if versions is not None and stale.current is not None:
+            versions.remember(visitor.contact_id, stale.current)
+        current_or_revoked(visitor, stale.current)
+        raise  # not reached: the token is older than stale.current
+    if versions is not None and result.token_version is not None:
+        versions.remember(visitor.contact_id, result.token_version)
     if result.message_id is not None and result.conversation_id is not None:
         await attachments_service.link_to_message(session, result.message_id, files)
         # New: everything the answer shows is known, no need to read it back.

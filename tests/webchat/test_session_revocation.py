@@ -170,3 +170,46 @@ async def test_revocation_closes_the_open_widget_socket_and_refuses_the_old_toke
     finally:
         await other_ws.close()
         await revoked_ws.close()
+
+
+async def test_a_post_checks_the_version_in_its_own_statement_not_the_cache(
+    run: Running,
+) -> None:
+    """A widget post reads the token version in the ingest's statement: a revocation this
+    process has not heard of (no bus event, its cached version still fresh) is refused at
+    once, and the message is not stored. Other widget routes keep the cached check."""
+    admin = await run.admin_token()
+    key = (await create_webchat(run.client, admin))["public_key"]
+    visitor = await visitor_session(run.client, key, name="Ivo")
+    token = visitor["visitor_token"]
+    assert (await visitor_post(run.client, key, token, "first", "c-1")).status_code == 201
+    async with run.ctx.sessions() as session:
+        # Behind the process's back: no contact.sessions_revoked event, the cache keeps 0.
+        await session.execute(
+            text("UPDATE contacts SET visitor_token_version = visitor_token_version + 1")
+        )
+        await session.commit()
+    stored = await _message_count(run)
+    error_of(await visitor_post(run.client, key, token, "second", "c-2"), 401, "token_revoked")
+    assert await _message_count(run) == stored
+    # The refusal taught the cache: the history read, which trusts it, refuses too.
+    r = await run.client.get(f"/widget/v1/{key}/messages", headers=auth(token))
+    error_of(r, 401, "token_revoked")
+    # A contact that is gone: the token is refused, and no contact is made for it.
+    other = await visitor_session(run.client, key, name="Gone")
+    async with run.ctx.sessions() as session:
+        await session.execute(
+            text("DELETE FROM contacts WHERE id = :id"), {"id": other["contact_id"]}
+        )
+        await session.commit()
+        contacts = await session.scalar(text("SELECT count(*) FROM contacts"))
+    r = await visitor_post(run.client, key, other["visitor_token"], "hello?", "g-1")
+    error_of(r, 401, "invalid_token")
+    async with run.ctx.sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM contacts")) == contacts
+    assert await _message_count(run) == stored
+
+
+async def _message_count(run: Running) -> int:
+    async with run.ctx.sessions() as session:
+        return int(await session.scalar(text("SELECT count(*) FROM messages")) or 0)
