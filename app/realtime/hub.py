@@ -198,12 +198,13 @@ class Hub:
 
     async def _fan_forever(self) -> None:
         """One fan-out at a time, and not more often than fanout_interval_ms, or than the
-        last one's pushing cost: an idle hub sends an event at once, a busy one sends what
+        last one's sending cost: an idle hub sends an event at once, a busy one sends what
         piled up meanwhile together, one read of the database and one frame per socket.
         Without this, each NOTIFY woke every socket's writer: at 1,000 consoles and 100
         msg/s that is 100,000 sends a second, and the queues grew into seconds. The pause
-        gives the writers the time the pushing took from them; the database read is not
-        counted, since the loop runs the writers while it waits for it."""
+        gives the rest of the loop (requests, the writers of slow sockets) the time the
+        sending took from it; the database read is not counted, since the loop runs the
+        rest while it waits for it."""
         interval = self.ctx.settings.fanout_interval_ms / 1000
         while True:
             await self._wake.wait()
