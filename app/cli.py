@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings, get_settings
 
 # uvicorn's sans-I/O WebSocket protocol: a send is a write, without the legacy
-# implementation's drain and lock per frame (tests serve with the same).
+# implementation's drain and lock per frame (tests serve with the same). The hub's fast
+# path writes frames to this protocol's transport (app/realtime/wire.py; uvicorn is pinned
+# in pyproject.toml, and tests/realtime/test_direct_frames.py fails if that stops working).
 WS_PROTOCOL = "websockets-sansio"
 
 T = TypeVar("T")

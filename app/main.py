@@ -38,6 +38,7 @@ from app.observability.api import router as health_router
 from app.operators.api import router as operators_router
 from app.realtime.api import router as realtime_router
 from app.realtime.hub import Hub
+from app.realtime.wire import ProtocolMiddleware
 from app.routing import presence
 from app.routing.api import router as routing_router
 from app.sales.api import router as sales_router
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         # peers are believed: anyone else's X-Forwarded-For is ignored (rate limits and
         # the audit log use the peer address).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    # Outermost of all: it needs uvicorn's own `send`, before any middleware wraps it.
+    app.add_middleware(ProtocolMiddleware)
     # The inbound paths first: routes are matched in order, and these take most requests.
     app.include_router(health_router)
     for plugin in registry.all():

@@ -236,6 +236,7 @@ async def serve_app(settings: Settings) -> AsyncIterator[LiveServer]:
             log_level="warning",
             lifespan="on",
             ws=WS_PROTOCOL,
+            ws_per_message_deflate=settings.ws_compression,  # as `chatcentre serve`
             proxy_headers=False,  # as `chatcentre serve`: the app trusts its own proxy list
         )
     )

@@ -23,6 +23,12 @@ SEND_FAILURES = Counter(
 )
 SHED = Counter("chatcentre_shed_requests_total", "Requests answered 503 for overload", ["reason"])
 WEBSOCKETS = Gauge("chatcentre_websockets", "Open WebSockets", ["kind"])
+FANOUT_DELIVERIES = Counter(
+    "chatcentre_fanout_deliveries_total",
+    "Sockets' shares of fan-out passes: written straight to the transport (direct), or "
+    "queued for the socket's writer (busy, slow, or not uvicorn's sans-I/O protocol)",
+    ["path"],
+)
 
 
 def _route_of(scope: Scope) -> str:

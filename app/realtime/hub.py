@@ -1,17 +1,17 @@
 """Fans bus events out to the WebSockets open on this process.
 
 Each event is read from the database once per process, and encoded to JSON text once,
-however many sockets receive it: a socket's share is a queue put and its writer's send of
-text already encoded (a frame of several events is the encoded events joined).
-Every socket has its own bounded queue and writer task: a slow client cannot hold up the
-others; when its queue overflows it is closed and catches up on reconnect. A writer sends
-what has piled up in one frame ({"type": "batch", "events": [...]}), so a busy socket
-costs one send per burst rather than one per event."""
+however many sockets receive it. A fan-out pass gives each socket one frame of its events
+({"type": "batch", "events": [...]} when several); sockets that get the same events share
+the frame's bytes, built once and written straight to each transport when the socket can
+take them now (wire.py). Otherwise the events join the socket's own bounded queue, which
+its writer task sends (joining what piled up into one frame): a slow client cannot hold
+up the others, and when its queue overflows it is closed and catches up on reconnect."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +20,13 @@ from fastapi import WebSocket
 
 from app.attachments.service import visitor_links
 from app.core.context import AppContext
-from app.core.metrics import WEBSOCKETS
+from app.core.metrics import FANOUT_DELIVERIES, WEBSOCKETS
 from app.core.session import OPERATOR_SESSIONS_REVOKED, VISITOR_SESSIONS_REVOKED, Event
 from app.inbox import queries as inbox_queries
 from app.inbox.models import DeliveryState, Direction, Message
 from app.inbox.schemas import ConversationRead, to_widget_message
 from app.realtime.typing import OPERATOR_TYPING, VISITOR_TYPING
+from app.realtime.wire import Protocol, can_take, protocol_of, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,19 @@ class Connection:
         default_factory=lambda: asyncio.Queue(maxsize=_QUEUE_SIZE)
     )
     writer: asyncio.Task[None] | None = None
+    wire: Protocol | None = None  # the fast path's protocol (wire.py)
+    sending: bool = False  # the writer holds events it has not sent yet
+
+    def direct(self) -> Protocol | None:
+        """The protocol to write a frame to now, or None when the frame must go through
+        the writer: it has events queued or in hand (they go first), it was stopped (a
+        revoked or closed socket gets nothing more), or the socket cannot take it now."""
+        w, writer = self.wire, self.writer
+        if w is None or self.sending or not self.queue.empty():
+            return None
+        if writer is None or writer.done() or writer.cancelling() or not can_take(w):
+            return None
+        return w
 
     def push(self, payload: str) -> None:
         """Queues an event encoded once for all its sockets (encode())."""
@@ -184,12 +198,13 @@ class Hub:
 
     async def _fan_forever(self) -> None:
         """One fan-out at a time, and not more often than fanout_interval_ms, or than the
-        last one's pushing cost: an idle hub sends an event at once, a busy one sends what
+        last one's sending cost: an idle hub sends an event at once, a busy one sends what
         piled up meanwhile together, one read of the database and one frame per socket.
         Without this, each NOTIFY woke every socket's writer: at 1,000 consoles and 100
         msg/s that is 100,000 sends a second, and the queues grew into seconds. The pause
-        gives the writers the time the pushing took from them; the database read is not
-        counted, since the loop runs the writers while it waits for it."""
+        gives the rest of the loop (requests, the writers of slow sockets) the time the
+        sending took from it; the database read is not counted, since the loop runs the
+        rest while it waits for it."""
         interval = self.ctx.settings.fanout_interval_ms / 1000
         while True:
             await self._wake.wait()
@@ -203,6 +218,7 @@ class Hub:
             await asyncio.sleep(max(interval, pushing))
 
     async def add(self, conn: Connection) -> None:
+        conn.wire = protocol_of(conn.ws.scope)
         conn.writer = asyncio.create_task(self._write(conn))
         self.connections.add(conn)
         self.audience.add(conn)
@@ -235,6 +251,7 @@ class Hub:
     async def _write(self, conn: Connection) -> None:
         while True:
             waiting = [await conn.queue.get()]
+            conn.sending = True
             # Whatever else is waiting goes in the same frame: under load a frame per event
             # costs more than the event (each send is a write and a drain), so the writer
             # falls behind exactly when it matters. One event waiting: a frame of its own.
@@ -249,10 +266,11 @@ class Hub:
                 await conn.ws.send_text(frame(payloads))
             except Exception:
                 return
+            conn.sending = False
 
     async def _fan_out(self, events: list[Event]) -> float:
-        """Push the events to their sockets' queues; returns the seconds the pushing took
-        (after the database read)."""
+        """Send the events to their sockets; returns the seconds the sending took (after the
+        database read)."""
         if not self.connections:
             return 0.0
         message_ids = sorted({e["message_id"] for e in events if e["type"].startswith("message.")})
@@ -268,23 +286,21 @@ class Hub:
             )
         loop = asyncio.get_running_loop()
         started = loop.time()
+        out = Outbox()
         for event in events:
             kind = event["type"]
             if "conversation_id" not in event and "notify_operator_id" in event:
                 # A personal notice (e.g. the daily cadence digest) for one operator.
                 payload = encode({"type": kind, "data": event})
-                for conn in self.audience.of_operator(event["notify_operator_id"]):
-                    conn.push(payload)
+                out.add(self.audience.of_operator(event["notify_operator_id"]), payload)
                 continue
             if kind == "operator.presence":
                 payload = encode({"type": kind, "data": event})
-                for conn in self.audience.operators:
-                    conn.push(payload)
+                out.add(self.audience.operators, payload)
                 continue
             if kind == OPERATOR_TYPING:  # to the visitor's widget (no name: "we are typing")
                 payload = encode({"type": "typing", "data": {"by": "operator"}})
-                for conn in self.audience.of_visitor(event["contact_id"], event["channel_id"]):
-                    conn.push(payload)
+                out.add(self.audience.of_visitor(event["contact_id"], event["channel_id"]), payload)
                 continue
             conv = conversations.get(event.get("conversation_id", -1))
             if conv is None:
@@ -293,13 +309,12 @@ class Hub:
                 payload = encode(
                     {"type": "typing", "data": {"conversation_id": conv.id, "by": "contact"}}
                 )
-                for conn in self.audience.recipients(conv):
-                    conn.push(payload)
+                out.add(self.audience.recipients(conv), payload)
                 continue
             if kind.startswith("message."):
                 msg = messages.get(event["message_id"])
                 if msg is not None:
-                    self._fan_message(kind, msg, conv)
+                    self._fan_message(out, kind, msg, conv)
             elif kind.startswith("conversation."):
                 payload = encode({"type": kind, "data": conv.model_dump(mode="json")})
                 # The owner of a client is told even when someone else took the chat.
@@ -307,11 +322,11 @@ class Hub:
                 recipients = self.audience.recipients(conv, event.get("previous_assignee_id"))
                 if notify is not None:
                     recipients |= self.audience.of_operator(notify)
-                for conn in recipients:
-                    conn.push(payload)
+                out.add(recipients, payload)
+        out.deliver()
         return loop.time() - started
 
-    def _fan_message(self, kind: str, msg: Message, conv: ConversationRead) -> None:
+    def _fan_message(self, out: "Outbox", kind: str, msg: Message, conv: ConversationRead) -> None:
         operators = self.audience.recipients(conv)
         if operators:
             op_payload = encode(
@@ -321,8 +336,7 @@ class Hub:
                     "conversation": conv.model_dump(mode="json"),
                 }
             )
-            for conn in operators:
-                conn.push(op_payload)
+            out.add(operators, op_payload)
         visitors = self.audience.of_visitor(msg.contact_id, msg.channel_account_id)
         if visitors and visible_to_visitor(kind, msg):
             visitor_payload = encode(
@@ -331,8 +345,50 @@ class Hub:
                     "data": to_widget_message(msg, self.links).model_dump(mode="json"),
                 }
             )
-            for conn in visitors:
-                conn.push(visitor_payload)
+            out.add(visitors, visitor_payload)
+
+
+class Outbox:
+    """A fan-out pass's events, per socket, in order; deliver() sends them."""
+
+    def __init__(self) -> None:
+        self.of: dict[Connection, list[str]] = {}
+
+    def add(self, conns: Iterable[Connection], payload: str) -> None:
+        of = self.of
+        for conn in conns:
+            if conn in of:
+                of[conn].append(payload)
+            else:
+                of[conn] = [payload]
+
+    def deliver(self) -> None:
+        """One frame per socket (per _BATCH_MAX events), its bytes built once for all the
+        sockets that get the same events (in a shared queue: the team's consoles, and the
+        admins) and written to each transport that can take it now; the rest go through
+        the sockets' queues, behind what waits there."""
+        shared: dict[tuple[str, ...], list[Connection]] = {}
+        for conn, payloads in self.of.items():
+            shared.setdefault(tuple(payloads), []).append(conn)
+        direct = queued = 0
+        for events, conns in shared.items():
+            data: bytes | None = None
+            for conn in conns:
+                protocol = conn.direct()
+                if protocol is None:
+                    for payload in events:
+                        conn.push(payload)
+                    queued += 1
+                    continue
+                if data is None:
+                    data = b"".join(
+                        text_frame(frame(list(events[i : i + _BATCH_MAX])))
+                        for i in range(0, len(events), _BATCH_MAX)
+                    )
+                protocol.transport.write(data)
+                direct += 1
+        FANOUT_DELIVERIES.labels("direct").inc(direct)
+        FANOUT_DELIVERIES.labels("queued").inc(queued)
 
 
 def encode(event: dict[str, Any]) -> str:
