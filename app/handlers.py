@@ -32,11 +32,16 @@ from app.webhooks import service as webhooks
 
 
 def install() -> None:
-    # A new conversation of a channel with an active agent bot starts with the bot (status
-    # bot), before routing, which then leaves it alone until the handoff.
-    on(ConversationCreated, bots.take_new_conversation, name="bots.take_new")
-    # A new conversation (the client wrote) goes to an operator or the queue.
-    on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
+    # A new conversation (the client wrote) goes to an operator or stays in the queue, in a
+    # short transaction of its own after the ingest's commit: the claim on an operator's
+    # row is then held for one statement, not for the whole ingest. (The ingest's statement
+    # opens it queued, or with the channel's agent bot, which routing leaves alone.)
+    on(
+        ConversationCreated,
+        routing.route_new_conversation,
+        name="routing.route_new",
+        phase="after_commit",
+    )
     # The channel's greeting to a conversation the client opened (once).
     on(ConversationCreated, business_hours.greet, name="business_hours.greet")
 

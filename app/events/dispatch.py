@@ -140,3 +140,11 @@ async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
             await handler.call(ctx, ev)
         except Exception:
             log.exception("after-commit handler %s of %s failed", handler.name, ev.name)
+
+
+async def commit_then_follow_up(session: AsyncSession, ctx: AppContext) -> None:
+    """Commit, then run the after-commit handlers the transaction queued (e.g. routing a
+    conversation the ingest opened). What a path that only commits leaves undone is taken up
+    by the timers (the queue's drain), later."""
+    await session.commit()
+    await run_after_commit(session, ctx)

@@ -141,7 +141,7 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
 
 _ROUTE = text("""
 SELECT * FROM chatcentre_route_conversation(
-    :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now)
+    :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now, :only_waiting)
 """)
 
 
@@ -151,10 +151,11 @@ async def route(
     *,
     exclude: tuple[int, ...] = (),
     queue_if_nobody: bool = True,
+    only_waiting: bool = False,
 ) -> int | None:
     """Give a conversation to the right operator, or queue it (or, with queue_if_nobody
-    false, leave it as it is), in one call of chatcentre_route_conversation. Returns the
-    assignee."""
+    false, leave it as it is), in one call of chatcentre_route_conversation. only_waiting:
+    only if it still waits for a person (unassigned, open, no bot). Returns the assignee."""
     await session.flush()  # the function must see this transaction's pending changes
     row = (
         await session.execute(
@@ -164,6 +165,7 @@ async def route(
                 "exclude": list(exclude),
                 "queue_if_nobody": queue_if_nobody,
                 "now": datetime.now(UTC),
+                "only_waiting": only_waiting,
             },
         )
     ).one()

@@ -54,6 +54,7 @@ ROUTE_CONVERSATION = SqlFunction(
         "BALANCED": literal(Strategy.balanced),
         "MANUAL": literal(Strategy.manual),
         "WITH_BOT": literal(inbox_rules.WITH_BOT),
+        "ACTIVE_CV": inbox_rules.not_closed("cv.status"),
     },
     depends_on=(
         OPERATOR_LOADS.name,
