@@ -13,7 +13,6 @@ from app.events.dispatch import on
 from app.events.types import (
     ChannelDeleted,
     ContactUpdated,
-    ConversationAssigned,
     ConversationCreated,
     ConversationQueueAlert,
     ConversationResolved,
@@ -58,7 +57,7 @@ def install() -> None:
     on(MessageDeliveryFailed, touchpoints.record_delivery_failure, name="touchpoints.failure")
 
     # Assignment history.
-    on(ConversationAssigned, touchpoints.record_assignment, name="touchpoints.assignment")
+    # (An assignment's touch is recorded by chatcentre_assign_conversation, with the row.)
     on(ConversationUnassigned, touchpoints.record_unassignment, name="touchpoints.unassignment")
     on(ConversationResponseMissed, touchpoints.record_missed_response, name="touchpoints.missed")
     on(ConversationQueueAlert, touchpoints.record_queue_alert, name="touchpoints.queue_alert")

@@ -20,13 +20,17 @@
 -- nothing unless the conversation still waits for a person: open, unassigned and not with a
 -- bot (the queue's drain, or a colleague, may have taken it meanwhile).
 -- Returns what the caller raises events for: the assignee and why (o_reason 'owner' or
--- the strategy), or o_queued; the previous assignee; the owner to notify when someone else
--- took their client or it waits (o_notify_owner_id); the contact.
+-- the strategy), or o_queued, with the stored event's payload (o_event: conversation.assigned
+-- or conversation.queued, stored by the functions above); the previous assignee; the owner
+-- to notify when someone else took their client or it waits (o_notify_owner_id); the
+-- contact.
 CREATE OR REPLACE FUNCTION chatcentre_route_conversation(
     p_conversation_id bigint, p_exclude bigint[], p_queue_if_nobody boolean, p_now timestamptz,
     p_only_waiting boolean,
+    p_actor_kind text,  -- the stored events' actor_kind (app.events.dispatch.actor_kind)
     OUT o_assignee_id bigint, OUT o_reason text, OUT o_previous_assignee_id bigint,
-    OUT o_notify_owner_id bigint, OUT o_queued boolean, OUT o_contact_id bigint)
+    OUT o_notify_owner_id bigint, OUT o_queued boolean, OUT o_contact_id bigint,
+    OUT o_event jsonb)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_team_id bigint;
@@ -127,7 +131,9 @@ BEGIN
     END LOOP;
 
     IF v_chosen IS NOT NULL THEN
-        PERFORM chatcentre_assign_conversation(p_conversation_id, v_chosen, p_now, true);
+        SELECT a.o_event INTO o_event FROM chatcentre_assign_conversation(
+            p_conversation_id, v_chosen, p_now, true, v_chosen_reason, NULL, NULL,
+            p_actor_kind) a;
         o_assignee_id := v_chosen;
         o_reason := v_chosen_reason;
         IF v_chosen_reason <> 'owner' THEN
@@ -139,7 +145,8 @@ BEGIN
         RETURN;
     END IF;
     o_notify_owner_id := v_owner_id;
-    PERFORM chatcentre_enqueue_conversation(p_conversation_id, p_now);
+    SELECT q.o_event INTO o_event
+    FROM chatcentre_enqueue_conversation(p_conversation_id, p_now, p_actor_kind) q;
     o_queued := true;
 END
 $fn$;
