@@ -13,7 +13,6 @@ from app.events.dispatch import on
 from app.events.types import (
     ChannelDeleted,
     ContactUpdated,
-    ConversationAssigned,
     ConversationCreated,
     ConversationQueueAlert,
     ConversationResolved,
@@ -32,11 +31,16 @@ from app.webhooks import service as webhooks
 
 
 def install() -> None:
-    # A new conversation of a channel with an active agent bot starts with the bot (status
-    # bot), before routing, which then leaves it alone until the handoff.
-    on(ConversationCreated, bots.take_new_conversation, name="bots.take_new")
-    # A new conversation (the client wrote) goes to an operator or the queue.
-    on(ConversationCreated, routing.route_new_conversation, name="routing.route_new")
+    # A new conversation (the client wrote) goes to an operator or stays in the queue, in a
+    # short transaction of its own after the ingest's commit: the claim on an operator's
+    # row is then held for one statement, not for the whole ingest. (The ingest's statement
+    # opens it queued, or with the channel's agent bot, which routing leaves alone.)
+    on(
+        ConversationCreated,
+        routing.route_new_conversation,
+        name="routing.route_new",
+        phase="after_commit",
+    )
     # The channel's greeting to a conversation the client opened (once).
     on(ConversationCreated, business_hours.greet, name="business_hours.greet")
 
@@ -53,7 +57,7 @@ def install() -> None:
     on(MessageDeliveryFailed, touchpoints.record_delivery_failure, name="touchpoints.failure")
 
     # Assignment history.
-    on(ConversationAssigned, touchpoints.record_assignment, name="touchpoints.assignment")
+    # (An assignment's touch is recorded by chatcentre_assign_conversation, with the row.)
     on(ConversationUnassigned, touchpoints.record_unassignment, name="touchpoints.unassignment")
     on(ConversationResponseMissed, touchpoints.record_missed_response, name="touchpoints.missed")
     on(ConversationQueueAlert, touchpoints.record_queue_alert, name="touchpoints.queue_alert")

@@ -13,6 +13,7 @@ from app.attachments.models import Attachment, MessageAttachment
 from app.audit.models import AuditEntry
 from app.automation.models import AutomationRule, AutomationRun, Macro
 from app.bots.models import AgentBot, AgentBotChannel
+from app.bots.sql import CHANNEL_BOT
 from app.business_hours.models import (
     AutoReplyClaim,
     AutoReplyText,
@@ -56,6 +57,7 @@ SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
     *ROUTING_FUNCTIONS,
     AWAITING_SURVEY,
     OPT_OUT_WORD,
+    CHANNEL_BOT,
     INGEST_MESSAGE,
     *SEARCH_FUNCTIONS,
     *BUSINESS_HOURS_FUNCTIONS,

@@ -12,7 +12,6 @@ from app.bots.models import AgentBot, AgentBotChannel
 from app.channels.models import ChannelAccount
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.events.models import DomainEventRow
-from app.events.types import ConversationCreated
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.operators import security
@@ -153,24 +152,6 @@ async def hand_off_all(session: AsyncSession, bot_id: int) -> int:
     for conversation_id in ids:
         await routing_commands.handoff(session, conversation_id)
     return len(ids)
-
-
-async def take_new_conversation(session: AsyncSession, ev: ConversationCreated) -> None:
-    """A client opened a conversation on a channel with an active bot: the bot answers it
-    first (status bot; routing leaves it alone). Runs before routing's handler."""
-    if ev.opened_by != "contact":
-        return
-    bot_id = await session.scalar(
-        select(AgentBot.id)
-        .join(AgentBotChannel, AgentBotChannel.agent_bot_id == AgentBot.id)
-        .where(AgentBotChannel.channel_account_id == ev.channel_id, AgentBot.is_active)
-    )
-    if bot_id is None:
-        return
-    conv = await session.get(Conversation, ev.conversation_id)
-    assert conv is not None
-    conv.status = inbox_rules.WITH_BOT
-    await session.flush()
 
 
 async def endpoint_scope(

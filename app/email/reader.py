@@ -28,6 +28,7 @@ from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.email import metrics, service
+from app.events.dispatch import commit_then_follow_up
 from connectors.base import TemporaryError
 from connectors.email.connector import CHANNEL_TYPE
 from connectors.email.imap import Batch, MailboxReader, MailboxState
@@ -128,7 +129,7 @@ class EmailReader(ChannelLeader):
             if not isinstance(result, CursorResult) or result.rowcount != 1:
                 await session.rollback()
                 raise LostLeadership
-            await session.commit()
+            await commit_then_follow_up(session, self.ctx)
         return batch.state
 
 

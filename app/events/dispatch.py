@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
@@ -90,26 +91,39 @@ def handlers_of(event: type[DomainEvent]) -> list[tuple[str, Phase]]:
     return [(h.name, h.phase) for h in _handlers.get(event, [])]
 
 
-def event_row(ev: DomainEvent) -> DomainEventRow:
-    actor = ev.actor_id()
+def stored(event: type[E], payload: Any) -> E:
+    """The event whose payload a SQL function stored and returned (jsonb may reach us as
+    text), to raise with stored=True."""
+    value = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+    assert isinstance(value, dict)
+    return event(**value)
+
+
+def actor_kind(session: AsyncSession, actor_id: int | None) -> str | None:
+    """Who caused an event, as its domain_events row says: the session's origin (e.g.
+    "automation") if it has one, else an operator when the event names one. SQL functions
+    that store events are given this (e.g. chatcentre_assign_conversation)."""
+    origin = session.info.get(ORIGIN_KEY)
+    if origin is not None:
+        return str(origin)
+    return "operator" if actor_id is not None else None
+
+
+def event_row(ev: DomainEvent, kind: str | None = None) -> DomainEventRow:
     return DomainEventRow(
         name=ev.name,
         version=ev.version,
         aggregate=ev.aggregate,
         aggregate_id=ev.aggregate_id(),
-        actor_kind="operator" if actor is not None else None,
-        actor_id=actor,
+        actor_kind=kind,
+        actor_id=ev.actor_id(),
         payload=ev.payload(),
     )
 
 
 async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = False) -> None:
     if ev.durable and not stored:
-        row = event_row(ev)
-        origin = session.info.get(ORIGIN_KEY)
-        if origin is not None:
-            row.actor_kind = origin
-        session.add(row)
+        session.add(event_row(ev, actor_kind(session, ev.actor_id())))
     handlers = _handlers.get(type(ev), [])
     depth = session.info.get(_DEPTH_KEY, 0)
     if depth >= MAX_DEPTH:
@@ -140,3 +154,11 @@ async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
             await handler.call(ctx, ev)
         except Exception:
             log.exception("after-commit handler %s of %s failed", handler.name, ev.name)
+
+
+async def commit_then_follow_up(session: AsyncSession, ctx: AppContext) -> None:
+    """Commit, then run the after-commit handlers the transaction queued (e.g. routing a
+    conversation the ingest opened). What a path that only commits leaves undone is taken up
+    by the timers (the queue's drain), later."""
+    await session.commit()
+    await run_after_commit(session, ctx)

@@ -26,7 +26,7 @@ from app.business_hours import known_texts
 from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
-from app.events.dispatch import raise_event
+from app.events.dispatch import raise_event, stored
 from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
 from app.surveys import answers as surveys_answers
 from connectors.base import InboundMessage, MessageEdit
@@ -204,11 +204,11 @@ async def ingest(
     if not row.o_opt_out_word:
         session.info.setdefault(_NOT_OPT_OUT, set()).add(row.o_message_id)
     if row.o_conversation_created:
-        created = ConversationCreated(**_payload(row.o_conversation_event))
-        # Routing takes it from here (its handler, app/handlers.py).
+        created = stored(ConversationCreated, row.o_conversation_event)
+        # Routing takes it from here, after the commit (its handler, app/handlers.py).
         await raise_event(session, created, stored=True)
     # A rating that answers a survey is the surveys' handler's to record.
-    await raise_event(session, MessageCreated(**_payload(row.o_message_event)), stored=True)
+    await raise_event(session, stored(MessageCreated, row.o_message_event), stored=True)
     return IngestResult(
         row.o_message_id,
         row.o_conversation_id,
@@ -218,13 +218,6 @@ async def ingest(
         now,
         token_version,
     )
-
-
-def _payload(value: Any) -> dict[str, Any]:
-    """An event's payload as the SQL stored it (jsonb may reach us as text)."""
-    payload = orjson.loads(value) if isinstance(value, str | bytes) else value
-    assert isinstance(payload, dict)
-    return payload
 
 
 # A deletion empties the message and marks it; an edit after a deletion changes nothing.

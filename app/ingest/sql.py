@@ -46,6 +46,7 @@ INGEST_MESSAGE = SqlFunction(
     params={
         "ACTIVE_CV": inbox_rules.not_closed("cv.status"),
         "OPENED": literal(inbox_rules.OPENED),
+        "WITH_BOT": literal(inbox_rules.WITH_BOT),
         "REOPEN_ON_INBOUND": inbox_rules.sql_list(inbox_rules.REOPEN_ON_INBOUND),
         "SURVEY_ANSWER_TOUCH": literal(touch_rules.SURVEY_ANSWER_TOUCH),
         "INBOUND_TOUCH_CASE": case(
@@ -66,5 +67,7 @@ INGEST_MESSAGE = SqlFunction(
         REACTION_FOR.name,
         # app/sales/sql/opt_out_word.sql (named, not imported: sales sits above the ingest)
         "chatcentre_opt_out_word",
+        # app/bots/sql/channel_bot.sql (named, not imported: bots sit above the ingest)
+        "chatcentre_channel_bot",
     ),
 )

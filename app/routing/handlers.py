@@ -3,15 +3,22 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
+from app.events.dispatch import run_after_commit
 from app.events.types import ConversationCreated, ConversationResolved, OperatorAvailabilityChanged
 from app.operators.models import Presence
 from app.routing import presence, service
 
 
-async def route_new_conversation(session: AsyncSession, ev: ConversationCreated) -> None:
-    """A client wrote: the conversation goes to an operator, or waits in the queue."""
-    if ev.opened_by == "contact":
-        await service.route(session, ev.conversation_id)
+async def route_new_conversation(ctx: AppContext, ev: ConversationCreated) -> None:
+    """A client wrote (the ingest committed the conversation, queued): it goes to an
+    operator, or keeps waiting, in a transaction of its own. Should this never run (the
+    process died in between), the queue's drain hands it out (app/routing/tasks.py)."""
+    if ev.opened_by != "contact":
+        return
+    async with ctx.sessions() as session:
+        await service.route(session, ev.conversation_id, only_waiting=True)
+        await session.commit()
+        await run_after_commit(session, ctx)
 
 
 async def drain_assignee(session: AsyncSession, ev: ConversationResolved) -> None:

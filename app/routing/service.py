@@ -27,7 +27,7 @@ from sqlalchemy.orm.util import identity_key
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
-from app.events.dispatch import raise_event
+from app.events.dispatch import actor_kind, raise_event, stored
 from app.events.types import (
     ConversationAssigned,
     ConversationOwnerNotified,
@@ -141,7 +141,8 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
 
 _ROUTE = text("""
 SELECT * FROM chatcentre_route_conversation(
-    :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now)
+    :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now, :only_waiting,
+    :actor_kind)
 """)
 
 
@@ -151,10 +152,12 @@ async def route(
     *,
     exclude: tuple[int, ...] = (),
     queue_if_nobody: bool = True,
+    only_waiting: bool = False,
 ) -> int | None:
     """Give a conversation to the right operator, or queue it (or, with queue_if_nobody
-    false, leave it as it is), in one call of chatcentre_route_conversation. Returns the
-    assignee."""
+    false, leave it as it is), in one call of chatcentre_route_conversation, which also
+    stores the assignment's touch and event. only_waiting: only if it still waits for a
+    person (unassigned, open, no bot). Returns the assignee."""
     await session.flush()  # the function must see this transaction's pending changes
     row = (
         await session.execute(
@@ -164,6 +167,8 @@ async def route(
                 "exclude": list(exclude),
                 "queue_if_nobody": queue_if_nobody,
                 "now": datetime.now(UTC),
+                "only_waiting": only_waiting,
+                "actor_kind": actor_kind(session, None),
             },
         )
     ).one()
@@ -176,22 +181,9 @@ async def route(
     if row.o_notify_owner_id is not None:
         await _notify_owner(session, conversation_id, row.o_notify_owner_id)
     if row.o_assignee_id is not None:
-        await raise_event(
-            session,
-            ConversationAssigned(
-                conversation_id=conversation_id,
-                assignee_id=row.o_assignee_id,
-                previous_assignee_id=row.o_previous_assignee_id,
-                reason=row.o_reason,
-            ),
-        )
+        await raise_event(session, stored(ConversationAssigned, row.o_event), stored=True)
     elif row.o_queued:
-        await raise_event(
-            session,
-            ConversationQueued(
-                conversation_id=conversation_id, previous_assignee_id=row.o_previous_assignee_id
-            ),
-        )
+        await raise_event(session, stored(ConversationQueued, row.o_event), stored=True)
     return cast(int | None, row.o_assignee_id)
 
 
@@ -212,23 +204,32 @@ async def _notify_owner(session: AsyncSession, conversation_id: int, owner_id: i
     )
 
 
-_ENQUEUE = text("SELECT * FROM chatcentre_enqueue_conversation(:conversation_id, :now)")
+_ENQUEUE = text("""
+SELECT * FROM chatcentre_enqueue_conversation(:conversation_id, :now, :actor_kind)
+""")
 
 
 async def enqueue(session: AsyncSession, conv: Conversation) -> None:
-    """Back to the queue, keeping its place if it was already waiting."""
+    """Back to the queue, keeping its place if it was already waiting (the event is stored
+    by the same call)."""
     await session.flush()
-    previous = await session.scalar(
-        _ENQUEUE, {"conversation_id": conv.id, "now": datetime.now(UTC)}
-    )
+    row = (
+        await session.execute(
+            _ENQUEUE,
+            {
+                "conversation_id": conv.id,
+                "now": datetime.now(UTC),
+                "actor_kind": actor_kind(session, None),
+            },
+        )
+    ).one()
     await _reload(session, (Conversation, conv.id))
-    await raise_event(
-        session, ConversationQueued(conversation_id=conv.id, previous_assignee_id=previous)
-    )
+    await raise_event(session, stored(ConversationQueued, row.o_event), stored=True)
 
 
 _ASSIGN = text("""
-SELECT * FROM chatcentre_assign_conversation(:conversation_id, :operator_id, :now, :claims_lead)
+SELECT * FROM chatcentre_assign_conversation(
+    :conversation_id, :operator_id, :now, :claims_lead, :reason, :by, :note, :actor_kind)
 """)
 
 
@@ -242,8 +243,9 @@ async def assign(
     note: str | None = None,
     claims_lead: bool = False,
 ) -> None:
-    """Record an assignment (the caller holds the operator's row lock and checked room).
-    claims_lead: a client nobody owns becomes the operator's (unless their base is full)."""
+    """Record an assignment, its touch and its event (the caller holds the operator's row
+    lock and checked room). claims_lead: a client nobody owns becomes the operator's (unless
+    their base is full)."""
     await session.flush()
     row = (
         await session.execute(
@@ -253,6 +255,10 @@ async def assign(
                 "operator_id": operator_id,
                 "now": datetime.now(UTC),
                 "claims_lead": claims_lead,
+                "reason": reason,
+                "by": by,
+                "note": note,
+                "actor_kind": actor_kind(session, by),
             },
         )
     ).one()
@@ -262,17 +268,7 @@ async def assign(
         (Contact, row.o_contact_id if claims_lead else None),
         (Operator, operator_id),
     )
-    await raise_event(
-        session,
-        ConversationAssigned(
-            conversation_id=conversation_id,
-            assignee_id=operator_id,
-            previous_assignee_id=row.o_previous_assignee_id,
-            reason=reason,
-            by=by,
-            note=note,
-        ),
-    )
+    await raise_event(session, stored(ConversationAssigned, row.o_event), stored=True)
 
 
 _NEXT_QUEUED = text(f"""

@@ -7,9 +7,13 @@ from pathlib import Path
 from app.business_hours.sql import BUSINESS_DUE_AT
 from app.contacts.sql import IN_LIVE_BASE
 from app.db.sqlfunctions import SqlFunction, literal
+from app.events.sql import event_header, event_payload
+from app.events.types import ConversationAssigned, ConversationQueued
 from app.inbox import rules as inbox_rules
 from app.operators.models import Presence
 from app.routing.service import DEFAULT_POLICY, Strategy
+from app.touchpoints.models import TouchKind
+from app.touchpoints.sql import RECORD_TOUCHPOINT
 
 _DIR = Path(__file__).parent / "sql"
 
@@ -30,12 +34,38 @@ OPERATOR_LOADS = SqlFunction(
 ASSIGN_CONVERSATION = SqlFunction(
     "chatcentre_assign_conversation",
     _DIR / "assign_conversation.sql",
-    params={"AWAITING_REPLY_CV": inbox_rules.awaiting_reply_sql("cv")},
-    depends_on=(RESPONSE_DUE_AT.name, OPERATOR_LOADS.name),
+    params={
+        "AWAITING_REPLY_CV": inbox_rules.awaiting_reply_sql("cv"),
+        "ASSIGNMENT_TOUCH": literal(TouchKind.assignment),
+        "ASSIGNED": event_header(ConversationAssigned),
+        "ASSIGNED_PAYLOAD": event_payload(
+            ConversationAssigned,
+            {
+                "conversation_id": "p_conversation_id",
+                "assignee_id": "p_operator_id",
+                "previous_assignee_id": "o_previous_assignee_id",
+                "reason": "p_reason",
+                "by": "p_by",
+                "note": "p_note",
+            },
+        ),
+    },
+    depends_on=(RESPONSE_DUE_AT.name, OPERATOR_LOADS.name, RECORD_TOUCHPOINT.name),
 )
 
 ENQUEUE_CONVERSATION = SqlFunction(
-    "chatcentre_enqueue_conversation", _DIR / "enqueue_conversation.sql"
+    "chatcentre_enqueue_conversation",
+    _DIR / "enqueue_conversation.sql",
+    params={
+        "QUEUED": event_header(ConversationQueued),
+        "QUEUED_PAYLOAD": event_payload(
+            ConversationQueued,
+            {
+                "conversation_id": "p_conversation_id",
+                "previous_assignee_id": "o_previous_assignee_id",
+            },
+        ),
+    },
 )
 
 CLAIM_OPERATOR = SqlFunction(
@@ -54,6 +84,7 @@ ROUTE_CONVERSATION = SqlFunction(
         "BALANCED": literal(Strategy.balanced),
         "MANUAL": literal(Strategy.manual),
         "WITH_BOT": literal(inbox_rules.WITH_BOT),
+        "ACTIVE_CV": inbox_rules.not_closed("cv.status"),
     },
     depends_on=(
         OPERATOR_LOADS.name,

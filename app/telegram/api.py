@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.context import AppContext
 from app.core.errors import DomainError, Unauthorized
+from app.events.dispatch import commit_then_follow_up
 from app.telegram import service as telegram_service
 from connectors.telegram.parse import InvalidUpdate, parse_update
 
@@ -43,7 +44,7 @@ async def telegram_webhook(
         except InvalidUpdate as exc:
             raise MalformedUpdate(str(exc)) from None
         await telegram_service.store_update(session, channel, parsed)
-        await session.commit()
+        await commit_then_follow_up(session, ctx)
     if parsed.callback_query_id:
         return JSONResponse(
             {"method": "answerCallbackQuery", "callback_query_id": parsed.callback_query_id}

@@ -33,6 +33,7 @@ from app.channels.leader import (
 )
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
+from app.events.dispatch import commit_then_follow_up
 from app.telegram.service import store_update
 from connectors.base import PermanentError, TemporaryError
 from connectors.telegram import client
@@ -155,7 +156,7 @@ class TelegramPoller(ChannelLeader):
             if not isinstance(result, CursorResult) or result.rowcount != 1:
                 await session.rollback()
                 raise LostLeadership
-            await session.commit()
+            await commit_then_follow_up(session, self.ctx)
         return next_offset, callbacks
 
     async def _store_one(

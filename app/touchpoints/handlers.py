@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.contacts.models import Contact
 from app.events.types import (
     ContactUpdated,
-    ConversationAssigned,
     ConversationQueueAlert,
     ConversationResponseMissed,
     ConversationStatusChanged,
@@ -44,23 +43,6 @@ async def record_message(session: AsyncSession, ev: MessageCreated) -> None:
         chain=ev.chain,
         step=ev.step,
         order_id=ev.order_id,
-    )
-
-
-async def record_assignment(session: AsyncSession, ev: ConversationAssigned) -> None:
-    await service.record_in_conversation(
-        session,
-        await _conversation(session, ev.conversation_id),
-        operator_id=ev.assignee_id,
-        direction="internal",
-        kind=TouchKind.assignment,
-        meta={
-            "from": ev.previous_assignee_id,
-            "to": ev.assignee_id,
-            "reason": ev.reason,
-            "by": ev.by,
-            "note": ev.note,
-        },
     )
 
 

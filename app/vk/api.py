@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from app.core.context import AppContext
 from app.core.deps import client_ip
 from app.core.errors import DomainError, Forbidden, Unavailable
+from app.events.dispatch import commit_then_follow_up
 from app.vk import service as vk_service
 from connectors.vk.parse import handle_callback
 
@@ -50,5 +51,5 @@ async def vk_callback(channel_id: int, request: Request) -> Response:
             return PlainTextResponse(result.body)
         if result.events:
             await vk_service.store_events(session, channel, list(result.events), "callback")
-            await session.commit()
+            await commit_then_follow_up(session, ctx)
     return PlainTextResponse("ok")

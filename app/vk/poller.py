@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership, backoff
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
+from app.events.dispatch import commit_then_follow_up
 from app.vk import service
 from app.vk.metrics import VK_LONG_POLL_FAILED
 from connectors.base import PermanentError, TemporaryError
@@ -134,7 +135,7 @@ class VkPoller(ChannelLeader):
             if not isinstance(moved, CursorResult) or moved.rowcount != 1:
                 await session.rollback()
                 raise LostLeadership
-            await session.commit()
+            await commit_then_follow_up(session, self.ctx)
 
 
 def vk_pollers(ctx: AppContext) -> ChannelLeaders:

@@ -16,6 +16,7 @@ from app.contacts.models import Contact
 from app.core.context import AppContext
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import DomainError, Forbidden, NotFound, Unauthorized
+from app.events.dispatch import commit_then_follow_up
 from app.inbox import queries as inbox_queries
 from app.operators import scopes, visibility
 from app.operators.auth import require
@@ -149,7 +150,7 @@ async def post_message(
             links=attachments_service.visitor_links(ctx),
             versions=webchat_service.versions_of(ctx),
         )
-        await session.commit()
+        await commit_then_follow_up(session, ctx)
     return WidgetMessagePosted(message=stored, duplicate=result.duplicate)
 
 

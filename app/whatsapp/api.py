@@ -9,6 +9,7 @@ from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.core.deps import Session
+from app.events.dispatch import commit_then_follow_up
 from app.operators import scopes, visibility
 from app.operators.auth import require
 from app.operators.service import Principal
@@ -49,11 +50,11 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookResult:
         # session, so the usual body of one event costs one transaction, as before.
         if routed:
             await whatsapp_service.handle_event(session, *routed[0], result)
-        await session.commit()
+        await commit_then_follow_up(session, ctx)
     for target, event in routed[1:]:
         async with ctx.sessions() as session:
             await whatsapp_service.handle_event(session, target, event, result)
-            await session.commit()
+            await commit_then_follow_up(session, ctx)
     return result
 
 

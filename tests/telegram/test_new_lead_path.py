@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from tests.conftest import Running
 from tests.routing.test_routing import make_operators
@@ -57,10 +57,28 @@ async def test_a_new_leads_webhook_reads_the_channel_once_and_calls_no_api(
     assert r.status_code == 200, r.text
 
     assert len([s for s in statements if "chatcentre_route_conversation" in s]) == 1
-    assert len([s for s in statements if "chatcentre_record_touchpoint" in s]) == 1  # assigned
-    # The assignment's touch takes the channel's type from the channel the webhook loaded
-    # (the session's identity map), not from another round trip.
+    # The assignment's touch and event are stored by the routing's own call (the claim on
+    # the operator's row is held for no round trip more), and nothing reads the channel or
+    # the conversation again for them.
+    assert not [s for s in statements if "chatcentre_record_touchpoint" in s]
+    assert not [s for s in statements if "INSERT INTO domain_events" in s]
     assert len([s for s in statements if "FROM channel_accounts" in s]) == 1, statements
+    assert not [s for s in statements if "FROM conversations" in s], statements
     # Nothing asks Telegram about the stranger while the webhook waits (profile, chat).
     assert fake_api.calls[calls_before:] == []
-    assert ops  # someone was online to take it
+    async with run.ctx.sessions() as session:
+        touch = (
+            await session.execute(
+                text(
+                    "SELECT t.operator_id, t.meta, c.assignee_id FROM touchpoints t"
+                    " JOIN conversations c ON c.id = t.conversation_id"
+                    " WHERE t.kind = 'assignment'"
+                )
+            )
+        ).one()
+        assigned = await session.scalar(
+            text("SELECT payload FROM domain_events WHERE name = 'conversation.assigned'")
+        )
+    assert touch.assignee_id in ops and touch.operator_id == touch.assignee_id
+    assert touch.meta["to"] == touch.assignee_id and touch.meta["reason"] == "balanced"
+    assert assigned["assignee_id"] == touch.assignee_id and assigned["reason"] == "balanced"

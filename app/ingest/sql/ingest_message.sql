@@ -2,7 +2,8 @@
 -- app/ingest/sql.py). In the server:
 -- 1. upserts the sender's identity (chatcentre_upsert_identity); its row lock serialises one
 --    sender's messages, so the find-or-open of the conversation below cannot race;
--- 2. finds the active conversation or opens one (not for a message already stored); a rating
+-- 2. finds the active conversation or opens one (not for a message already stored), waiting
+--    in the queue for routing (after the commit) or with the channel's agent bot; a rating
 --    answers the survey still waiting (chatcentre_awaiting_survey) instead of opening one;
 --    p_conversation_id (a mail's thread, whoever wrote it) makes that the conversation's
 --    contact's, not the sender's: the message joins the matched conversation while it is
@@ -87,11 +88,16 @@ BEGIN
             v_contact_id, p_channel_id, NULL, p_now, p_survey_window_hours) a
         WHERE v_rating IS NOT NULL AND NOT EXISTS (SELECT 1 FROM found)
     ), opened AS (
+        -- A new conversation waits for a person (queued_at) until routing, which runs
+        -- after this commits, gives it to one; with an active agent bot on the channel it
+        -- starts with the bot instead (chatcentre_channel_bot).
         INSERT INTO conversations
             (contact_id, channel_account_id, identity_id, team_id, status,
-             last_activity_at, last_inbound_at)
-        SELECT v_contact_id, p_channel_id, v_identity_id, p_team_id, {{OPENED}}, p_now,
-               v_inbound_at
+             last_activity_at, last_inbound_at, queued_at)
+        SELECT v_contact_id, p_channel_id, v_identity_id, p_team_id,
+               CASE WHEN b.id IS NULL THEN {{OPENED}} ELSE {{WITH_BOT}} END, p_now,
+               v_inbound_at, CASE WHEN b.id IS NULL THEN p_now END
+        FROM (SELECT chatcentre_channel_bot(p_channel_id) AS id) b
         WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
           AND NOT EXISTS (SELECT 1 FROM messages mm
                           WHERE mm.channel_account_id = p_channel_id

@@ -16,13 +16,21 @@
 --    turn: a burst of new leads goes to different operators at once.
 -- 4. The assignment (chatcentre_assign_conversation; a new lead becomes the operator's
 --    client unless their base is full), else the queue (chatcentre_enqueue_conversation).
+-- With p_only_waiting (a new conversation's routing, after the ingest committed) it does
+-- nothing unless the conversation still waits for a person: open, unassigned and not with a
+-- bot (the queue's drain, or a colleague, may have taken it meanwhile).
 -- Returns what the caller raises events for: the assignee and why (o_reason 'owner' or
--- the strategy), or o_queued; the previous assignee; the owner to notify when someone else
--- took their client or it waits (o_notify_owner_id); the contact.
+-- the strategy), or o_queued, with the stored event's payload (o_event: conversation.assigned
+-- or conversation.queued, stored by the functions above); the previous assignee; the owner
+-- to notify when someone else took their client or it waits (o_notify_owner_id); the
+-- contact.
 CREATE OR REPLACE FUNCTION chatcentre_route_conversation(
     p_conversation_id bigint, p_exclude bigint[], p_queue_if_nobody boolean, p_now timestamptz,
+    p_only_waiting boolean,
+    p_actor_kind text,  -- the stored events' actor_kind (app.events.dispatch.actor_kind)
     OUT o_assignee_id bigint, OUT o_reason text, OUT o_previous_assignee_id bigint,
-    OUT o_notify_owner_id bigint, OUT o_queued boolean, OUT o_contact_id bigint)
+    OUT o_notify_owner_id bigint, OUT o_queued boolean, OUT o_contact_id bigint,
+    OUT o_event jsonb)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_team_id bigint;
@@ -31,6 +39,7 @@ DECLARE
     v_strategy text;
     v_new_lead boolean;
     v_with_bot boolean;
+    v_closed boolean;
     v_candidates bigint[];
     v_busy bigint[];
     v_busy_reasons text[];
@@ -44,9 +53,9 @@ BEGIN
     o_queued := false;
     SELECT cv.team_id, cv.channel_account_id, cv.contact_id, cv.assignee_id, ct.owner_id,
            COALESCE(ch.settings ->> 'routing_strategy', t.strategy, {{DEFAULT_STRATEGY}}),
-           cv.status = {{WITH_BOT}}
+           cv.status = {{WITH_BOT}}, NOT {{ACTIVE_CV}}
     INTO v_team_id, v_channel_id, o_contact_id, o_previous_assignee_id, v_owner_id, v_strategy,
-         v_with_bot
+         v_with_bot, v_closed
     FROM conversations cv
     JOIN contacts ct ON ct.id = cv.contact_id
     LEFT JOIN teams t ON t.id = cv.team_id
@@ -58,6 +67,10 @@ BEGIN
     END IF;
     IF v_with_bot THEN
         RETURN;  -- an agent bot answers it; its handoff routes it
+    END IF;
+    IF p_only_waiting AND (o_previous_assignee_id IS NOT NULL OR v_closed) THEN
+        o_previous_assignee_id := NULL;
+        RETURN;  -- no longer waiting: nothing to route
     END IF;
     v_new_lead := v_owner_id IS NULL;
 
@@ -118,7 +131,9 @@ BEGIN
     END LOOP;
 
     IF v_chosen IS NOT NULL THEN
-        PERFORM chatcentre_assign_conversation(p_conversation_id, v_chosen, p_now, true);
+        SELECT a.o_event INTO o_event FROM chatcentre_assign_conversation(
+            p_conversation_id, v_chosen, p_now, true, v_chosen_reason, NULL, NULL,
+            p_actor_kind) a;
         o_assignee_id := v_chosen;
         o_reason := v_chosen_reason;
         IF v_chosen_reason <> 'owner' THEN
@@ -130,7 +145,8 @@ BEGIN
         RETURN;
     END IF;
     o_notify_owner_id := v_owner_id;
-    PERFORM chatcentre_enqueue_conversation(p_conversation_id, p_now);
+    SELECT q.o_event INTO o_event
+    FROM chatcentre_enqueue_conversation(p_conversation_id, p_now, p_actor_kind) q;
     o_queued := true;
 END
 $fn$;

@@ -1,0 +1,109 @@
+"""A new lead is routed after the ingest commits (issue 22): the message never waits inside
+its transaction for an operator's row, and a routing that never ran (the process died in
+between) is made up by the queue's drain."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from app.channels.models import ChannelAccount
+from app.ingest.service import ingest
+from app.routing import service as routing_service
+from app.routing import tasks
+from connectors.base import InboundMessage, Sender
+from tests.conftest import Running
+from tests.helpers import visitor_post, visitor_session
+from tests.routing.test_routing import make_operators, team_channel
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"run_workers": False}
+
+
+async def _conversation(run: Running, conversation_id: int) -> Any:
+    async with run.ctx.sessions() as s:
+        return (
+            await s.execute(
+                text("SELECT assignee_id, queued_at, status FROM conversations WHERE id = :id"),
+                {"id": conversation_id},
+            )
+        ).one()
+
+
+async def _stored(run: Running, body: str) -> bool:
+    async with run.ctx.sessions() as s:
+        found = await s.scalar(text("SELECT count(*) FROM messages WHERE text = :t"), {"t": body})
+    return bool(found)
+
+
+async def test_a_new_lead_is_stored_while_its_operator_is_being_claimed(run: Running) -> None:
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    token = (await visitor_session(run.client, key))["visitor_token"]
+
+    async with run.ctx.sessions() as holder:  # another routing holds the operator's row
+        await holder.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": op})
+        post = asyncio.create_task(visitor_post(run.client, key, token, "first words"))
+        # The message is committed while its routing still waits for the row: the ingest's
+        # transaction never held (or waited for) an operator. Before, it waited inside.
+        for _ in range(100):
+            if await _stored(run, "first words"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the message was not committed while the operator's row was held")
+        assert not post.done()  # its routing is still waiting for the row
+        await holder.rollback()
+
+    r = await asyncio.wait_for(post, 10)
+    assert r.status_code == 201, r.text
+    conv = await _conversation(run, r.json()["message"]["conversation_id"])
+    assert conv.assignee_id == op and conv.queued_at is None
+
+
+async def test_a_conversation_whose_routing_never_ran_waits_queued_for_the_drain(
+    run: Running,
+) -> None:
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    async with run.ctx.sessions() as session:
+        channel_id = await session.scalar(
+            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+        )
+        channel = await session.get(ChannelAccount, channel_id)
+        assert channel is not None
+        stored = await ingest(
+            session, channel, InboundMessage(sender=Sender(external_id="v-1"), external_id="m-1")
+        )
+        await session.commit()  # and the process dies: no follow-up routing
+    assert stored.conversation_created and stored.conversation_id is not None
+
+    conv = await _conversation(run, stored.conversation_id)
+    assert conv.assignee_id is None and conv.queued_at is not None  # it waits, visibly
+
+    async with run.ctx.sessions() as session:
+        assert await tasks.run_drain_all(session) == 1
+        await session.commit()
+    assert (await _conversation(run, stored.conversation_id)).assignee_id == op
+
+
+async def test_the_follow_up_leaves_a_conversation_someone_took_meanwhile(run: Running) -> None:
+    admin = await run.admin_token()
+    first, second = await make_operators(run, admin, 2)
+    key = await team_channel(run, admin, [first, second])
+    token = (await visitor_session(run.client, key))["visitor_token"]
+    r = await visitor_post(run.client, key, token, "hello")
+    conversation_id = r.json()["message"]["conversation_id"]
+    taken_by = (await _conversation(run, conversation_id)).assignee_id
+    assert taken_by in (first, second)
+
+    # A late or repeated follow-up (e.g. after the drain took it) changes nothing.
+    async with run.ctx.sessions() as session:
+        assert await routing_service.route(session, conversation_id, only_waiting=True) is None
+        await session.commit()
+    assert (await _conversation(run, conversation_id)).assignee_id == taken_by
