@@ -7,9 +7,10 @@ One transaction and one statement, a call of the SQL function chatcentre_ingest_
 2. finds the active conversation or opens one (not for a message already stored);
 3. inserts the message idempotently, its touchpoint and the conversation's counters at once;
 4. stores message.created (and conversation.created) in domain_events.
-Here the same events are raised (stored=True: their rows exist) so their handlers run in
-this transaction (app/handlers.py: routing a new conversation, recording a survey's
-answer).
+Here the same events are raised (stored=True: their rows exist) so their handlers run: in
+this transaction (app/handlers.py: recording a survey's answer), or after the caller's
+commit (routing a new conversation, which the statement opened queued; callers commit with
+app.events.dispatch.commit_then_follow_up).
 A redelivered message changes nothing.
 Frames are published after the caller commits."""
 
