@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bots.models import AgentBot, AgentBotChannel
 from app.channels.models import ChannelAccount
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.events.models import DomainEventRow
+from app.events.store import StoredEvent
 from app.events.types import ConversationCreated
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
@@ -174,7 +174,7 @@ async def take_new_conversation(session: AsyncSession, ev: ConversationCreated) 
 
 
 async def endpoint_scope(
-    session: AsyncSession, endpoint: WebhookEndpoint, events: Sequence[DomainEventRow]
+    session: AsyncSession, endpoint: WebhookEndpoint, events: Sequence[StoredEvent]
 ) -> set[int]:
     """The events a bot's endpoint gets: those of conversations with it now, and of the
     messages only the client's."""
