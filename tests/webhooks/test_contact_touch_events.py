@@ -74,7 +74,7 @@ async def test_contact_and_touchpoint_created_delivered_once(run: Running) -> No
 async def stored_names(run: Running) -> dict[str, int]:
     async with run.ctx.sessions() as s:
         rows = await s.execute(text("SELECT name, count(*) FROM domain_events GROUP BY name"))
-        return {name: n for name, n in rows.tuples()}
+        return {name: n for name, n in rows}
 
 
 async def test_neither_event_is_stored_while_no_active_endpoint_subscribes(run: Running) -> None:
