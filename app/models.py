@@ -47,9 +47,11 @@ from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints.models import Touchpoint
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from app.webhooks.sql import EVENT_SUBSCRIBED
 
 # Order does not matter: sync() puts dependencies first.
 SQL_FUNCTIONS: tuple[SqlFunction, ...] = (
+    EVENT_SUBSCRIBED,
     UPSERT_IDENTITY,
     IN_LIVE_BASE,
     RECORD_TOUCHPOINT,

@@ -262,41 +262,49 @@ async def drain(ctx: AppContext, gaps: store.Gaps, batch: int = 200) -> int:
     number of nodes at once (the claims decide). `gaps`: the reading loop's own, kept between
     rounds (app.events.store)."""
     async with ctx.sessions() as session:
-        if await store.position(session, CONSUMER) == 0:
+        rules = await active_rules(session)
+        triggers = {r.trigger.get("type") for r in rules}
+        # Only the events a rule triggers on come with their payload (none while no rule is
+        # active); the rest only move the position.
+        wanted = [name for name, trigger in TRIGGER_OF_EVENT.items() if trigger in triggers]
+        read = await store.read_since(session, CONSUMER, gaps, wanted, limit=batch)
+        if read.after == 0:
             # The first run starts from now: a new installation's history fires nothing.
             newest = await session.scalar(select(func.max(DomainEventRow.id)))
             await store.advance(session, CONSUMER, newest or 0)
             await session.commit()
-        rows = await store.read_since(session, CONSUMER, gaps, limit=batch)
-        events = [(r.id, r.name, r.actor_kind, r.occurred_at, dict(r.payload)) for r in rows]
-        rules = await active_rules(session)
-        triggers = {r.trigger.get("type") for r in rules}
-    for event_id, name, actor_kind, occurred_at, payload in events:
-        what = happening_of(name, payload, occurred_at)
-        if what is None or actor_kind == ORIGIN or what.trigger not in triggers:
+            read = await store.read_since(session, CONSUMER, gaps, wanted, limit=batch)
+        if not read.events:  # nothing for a rule: only the position moves, in this transaction
+            if read.last_id is not None:
+                await store.advance(session, CONSUMER, read.last_id)
+                await session.commit()
+            return read.taken
+    for ev in read.events:
+        what = happening_of(ev.name, ev.payload, ev.occurred_at)
+        if what is None or ev.actor_kind == ORIGIN:
             continue
         try:
             async with ctx.sessions() as session:
                 conversation_id = await conversation_of(session, what)
                 for rule in rules:
                     # A rule reacts to what happens after it was made, never to the past.
-                    if conversation_id is not None and rule.created_at <= occurred_at:
+                    if conversation_id is not None and rule.created_at <= ev.occurred_at:
                         await _run_guarded(
-                            session, ctx.settings, rule, event_id, conversation_id, what
+                            session, ctx.settings, rule, ev.id, conversation_id, what
                         )
-                await store.advance(session, CONSUMER, event_id)
+                await store.advance(session, CONSUMER, ev.id)
                 await session.commit()
         except Exception:
             # A bug in one event's rules must not stop every later event: it is logged and
             # passed (its actions rolled back); the claims keep a retry from doubling.
-            log.exception("automation rules for event %s failed; skipped", event_id)
-            if await _still_behind(ctx, event_id):
+            log.exception("automation rules for event %s failed; skipped", ev.id)
+            if await _still_behind(ctx, ev.id):
                 raise
-    if events:
+    if read.last_id is not None:
         async with ctx.sessions() as session:
-            await store.advance(session, CONSUMER, events[-1][0])
+            await store.advance(session, CONSUMER, read.last_id)
             await session.commit()
-    return len(events)
+    return read.taken
 
 
 async def _run_guarded(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bots.models import AgentBot, AgentBotChannel
 from app.channels.models import ChannelAccount
 from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
-from app.events.models import DomainEventRow
+from app.events.store import StoredEvent
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.operators import security
@@ -155,7 +155,7 @@ async def hand_off_all(session: AsyncSession, bot_id: int) -> int:
 
 
 async def endpoint_scope(
-    session: AsyncSession, endpoint: WebhookEndpoint, events: Sequence[DomainEventRow]
+    session: AsyncSession, endpoint: WebhookEndpoint, events: Sequence[StoredEvent]
 ) -> set[int]:
     """The events a bot's endpoint gets: those of conversations with it now, and of the
     messages only the client's."""

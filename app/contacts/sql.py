@@ -6,7 +6,7 @@ from sqlalchemy import Boolean, ColumnElement, func
 
 from app.contacts.models import Contact
 from app.db.sqlfunctions import SqlFunction, literal
-from app.events.sql import event_header, event_payload
+from app.events.sql import SUBSCRIBED, event_header, event_payload, stored_if
 from app.events.types import ContactCreated
 
 _DIR = Path(__file__).parent / "sql"
@@ -23,7 +23,9 @@ UPSERT_IDENTITY = SqlFunction(
             ContactCreated,
             {"contact_id": "o_contact_id", "channel_id": "p_channel_id", "source": "p_source"},
         ),
+        "CONTACT_CREATED_STORED": stored_if(ContactCreated),
     },
+    depends_on=(SUBSCRIBED,),
 )
 
 # A manager's live base: owned and not lost.

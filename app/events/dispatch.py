@@ -4,7 +4,8 @@
 the one place that knows who reacts to what). `raise_event(session, ev)` then, inside the
 caller's transaction:
 1. stores the event in domain_events if it is durable (unless the SQL that wrote the rows
-   stored it already: `stored=True`);
+   stored it already: `stored=True`), an `on_demand` one only while a webhook endpoint
+   subscribes to it (the rule of app.events.sql, in the INSERT);
 2. queues the legacy bus frame, published after commit (app.core.session), and the
    "after_commit" handlers, run by `run_after_commit(session, ctx)` once the caller has
    committed (a rollback drops them with the frames): the cause before its effects;
@@ -21,11 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 import orjson
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
 from app.core.session import AFTER_COMMIT_KEY, publish_after_commit
 from app.events.models import DomainEventRow
+from app.events.sql import SUBSCRIBED
 from app.events.types import DomainEvent
 
 log = logging.getLogger(__name__)
@@ -121,9 +125,37 @@ def event_row(ev: DomainEvent, kind: str | None = None) -> DomainEventRow:
     )
 
 
+# An on_demand event's row, stored by the rule the SQL functions use (app.events.sql).
+_STORE_ON_DEMAND = text(
+    "INSERT INTO domain_events (name, version, aggregate, aggregate_id, actor_kind, actor_id, "
+    "payload) SELECT CAST(:name AS text), CAST(:version AS smallint), CAST(:aggregate AS text), "
+    "CAST(:aggregate_id AS bigint), CAST(:actor_kind AS text), CAST(:actor_id AS bigint), "
+    f":payload WHERE {SUBSCRIBED}(CAST(:name AS text))"
+).bindparams(bindparam("payload", type_=JSONB))
+
+
+async def _store(session: AsyncSession, ev: DomainEvent) -> None:
+    row = event_row(ev, actor_kind(session, ev.actor_id()))
+    if not ev.on_demand:
+        session.add(row)
+        return
+    await session.execute(
+        _STORE_ON_DEMAND,
+        {
+            "name": row.name,
+            "version": row.version,
+            "aggregate": row.aggregate,
+            "aggregate_id": row.aggregate_id,
+            "actor_kind": row.actor_kind,
+            "actor_id": row.actor_id,
+            "payload": row.payload,
+        },
+    )
+
+
 async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = False) -> None:
     if ev.durable and not stored:
-        session.add(event_row(ev, actor_kind(session, ev.actor_id())))
+        await _store(session, ev)
     handlers = _handlers.get(type(ev), [])
     depth = session.info.get(_DEPTH_KEY, 0)
     if depth >= MAX_DEPTH:

@@ -21,6 +21,7 @@ a stored payload must round-trip through `EventCls(**payload)`):
   channel_id, source
 - touchpoint.created (aggregate "touchpoint", chatcentre_record_touchpoint): touchpoint_id,
   contact_id, conversation_id, message_id, operator_id, order_id, channel, direction, kind
+  (these two are `on_demand`: stored only while an active webhook endpoint subscribes)
 
 Change a payload's keys only together with `version` (and the SQL that writes it)."""
 
@@ -41,6 +42,10 @@ class DomainEvent:
     bus_keys: ClassVar[tuple[str, ...]] = ()
     # Stored in domain_events (False: a transient wake-up nobody needs to replay).
     durable: ClassVar[bool] = True
+    # Read by outgoing webhooks alone (no automation trigger, no handler needs the row):
+    # stored only while an active endpoint subscribes to it (app.events.sql.stored_if), so
+    # the readers of domain_events do not wade through one per message for nobody.
+    on_demand: ClassVar[bool] = False
     version: ClassVar[int] = 1
     aggregate: ClassVar[str]
     aggregate_key: ClassVar[str]  # the payload key holding the aggregate's id
@@ -325,6 +330,7 @@ class ContactCreated(DomainEvent):
     SQL identity upsert), or a shop's order for someone never seen (app/chains)."""
 
     name = "contact.created"
+    on_demand = True
     aggregate = "contact"
     aggregate_key = "contact_id"
 
@@ -384,6 +390,7 @@ class TouchpointCreated(DomainEvent):
     function chatcentre_record_touchpoint (app/touchpoints/sql.py), whoever calls it."""
 
     name = "touchpoint.created"
+    on_demand = True
     aggregate = "touchpoint"
     aggregate_key = "touchpoint_id"
 

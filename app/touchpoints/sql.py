@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from app.db.sqlfunctions import SqlFunction, case, literal
-from app.events.sql import event_header, event_payload
+from app.events.sql import SUBSCRIBED, event_header, event_payload, stored_if
 from app.events.types import TouchpointCreated
 from app.touchpoints.models import Reaction
 from app.touchpoints.rules import REACTION_BY_RATING, SHAPES
@@ -38,7 +38,9 @@ RECORD_TOUCHPOINT = SqlFunction(
                 "kind": "p_kind",
             },
         ),
+        "TOUCHPOINT_CREATED_STORED": stored_if(TouchpointCreated),
     },
+    depends_on=(SUBSCRIBED,),
 )
 
 REACTION_FOR = SqlFunction(

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core.errors import NotFound
 from app.events import store
-from app.events.models import DomainEventRow
 from app.webhooks.events import SUBSCRIBABLE, body
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -26,7 +25,7 @@ _FANOUT_LOCK = 0x5E4E
 
 WEBHOOK = "webhook"  # an admin's subscription; other kinds are scoped (register_scope)
 
-Scope = Callable[[AsyncSession, WebhookEndpoint, Sequence[DomainEventRow]], Awaitable[set[int]]]
+Scope = Callable[[AsyncSession, WebhookEndpoint, Sequence[store.StoredEvent]], Awaitable[set[int]]]
 """Which of these events (their ids) an endpoint of a kind gets, beyond its subscription."""
 _scopes: dict[str, Scope] = {}
 
@@ -86,7 +85,7 @@ async def enqueue(
     return (await session.scalars(stmt)).one_or_none()
 
 
-def _conversation_of(row: DomainEventRow) -> int | None:
+def _conversation_of(row: store.StoredEvent) -> int | None:
     if row.aggregate == "conversation":
         return row.aggregate_id
     value = row.payload.get("conversation_id")
@@ -104,20 +103,22 @@ async def fan_out(
     locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK)))
     if not locked:
         return 0
-    events = await store.read_since(session, CONSUMER, gaps, limit=limit)
-    if not events:
-        return 0
     endpoints = (
         await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.is_active))
     ).all()
+    # Only the events some endpoint subscribes to come with their payload; the rest only
+    # move the position.
+    wanted = {name for endpoint in endpoints for name in endpoint.events} & set(SUBSCRIBABLE)
+    batch = await store.read_since(session, CONSUMER, gaps, wanted, limit=limit)
+    if batch.last_id is None:
+        return 0
+    events = batch.events
     allowed: dict[int, set[int]] = {}
     for endpoint in endpoints:
         if endpoint.kind != WEBHOOK:
             scope = _scopes.get(endpoint.kind)
             allowed[endpoint.id] = await scope(session, endpoint, events) if scope else set()
     for ev in events:
-        if ev.name not in SUBSCRIBABLE:
-            continue
         for endpoint in endpoints:
             if endpoint.id in allowed and ev.id not in allowed[endpoint.id]:
                 continue
@@ -132,8 +133,8 @@ async def fan_out(
                     event_id=ev.id,
                     occurred_at=ev.occurred_at,
                 )
-    await store.advance(session, CONSUMER, events[-1].id)
-    return len(events)
+    await store.advance(session, CONSUMER, batch.last_id)
+    return batch.taken
 
 
 async def get_endpoint(

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.core.context import AppContext, build_context
 from app.events import store
 from app.events.dispatch import raise_event
-from app.events.types import ConversationResolved
+from app.events.types import ConversationQueued, ConversationResolved
 from tests.conftest import truncate_all
 
 
@@ -30,10 +30,13 @@ async def ctx(settings: Settings) -> AsyncIterator[AppContext]:
 _GAPS: dict[str, store.Gaps] = {}
 
 
+RESOLVED = ["conversation.resolved"]
+
+
 async def ids_for(session: AsyncSession, consumer: str) -> list[int]:
-    rows = await store.read_since(session, consumer, _GAPS.setdefault(consumer, {}))
+    batch = await store.read_since(session, consumer, _GAPS.setdefault(consumer, {}), RESOLVED)
     await session.commit()  # a new snapshot next time
-    return [r.aggregate_id for r in rows]
+    return [r.aggregate_id for r in batch.events]
 
 
 async def eventually_ids(session: AsyncSession, consumer: str) -> list[int]:
@@ -71,8 +74,9 @@ async def test_each_consumer_advances_on_its_own(ctx: AppContext) -> None:
         await session.commit()
     async with ctx.sessions() as session:
         await eventually_ids(session, "webhooks")
-        rows = await store.read_since(session, "webhooks", _GAPS["webhooks"], limit=2)
-        assert [r.aggregate_id for r in rows] == [1, 2]
+        batch = await store.read_since(session, "webhooks", _GAPS["webhooks"], RESOLVED, limit=2)
+        rows = batch.events
+        assert [r.aggregate_id for r in rows] == [1, 2] and batch.last_id == rows[-1].id
         assert all(r.name == "conversation.resolved" for r in rows)
         await store.advance(session, "webhooks", rows[-1].id)
         await session.commit()
@@ -96,3 +100,25 @@ async def test_a_smaller_id_of_a_younger_transaction_is_not_skipped(ctx: AppCont
         assert await ids_for(reader, "webhooks") == []
         await young.commit()
         assert await eventually_ids(reader, "webhooks") == [1, 2]
+
+
+async def test_events_not_wanted_move_the_position_without_their_payload(
+    ctx: AppContext,
+) -> None:
+    async with ctx.sessions() as session:
+        await raise_event(session, ConversationResolved(conversation_id=1))
+        await raise_event(session, ConversationQueued(conversation_id=2))
+        await raise_event(session, ConversationResolved(conversation_id=3))
+        await session.commit()
+    async with ctx.sessions() as session:
+        await eventually_ids(session, "webhooks")  # the horizon has passed them
+        batch = await store.read_since(session, "automation", {}, RESOLVED)
+        assert batch.taken == 3 and batch.after == 0
+        assert [(e.name, e.aggregate_id) for e in batch.events] == [
+            ("conversation.resolved", 1),
+            ("conversation.resolved", 3),
+        ]
+        assert batch.events[0].payload["conversation_id"] == 1
+        assert batch.last_id == batch.events[-1].id
+        nothing = await store.read_since(session, "automation", {}, [])
+        assert nothing.taken == 3 and nothing.events == []

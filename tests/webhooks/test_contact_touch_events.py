@@ -69,3 +69,51 @@ async def test_contact_and_touchpoint_created_delivered_once(run: Running) -> No
         assert len(inbound) == 2 and {d["conversation_id"] for d in inbound} == {conv}
         first = next(d for d in got("contact.created") if d["channel_id"] is not None)
         assert first["channel_id"] == channel["id"]
+
+
+async def stored_names(run: Running) -> dict[str, int]:
+    async with run.ctx.sessions() as s:
+        rows = await s.execute(text("SELECT name, count(*) FROM domain_events GROUP BY name"))
+        return {name: n for name, n in rows}
+
+
+async def test_neither_event_is_stored_while_no_active_endpoint_subscribes(run: Running) -> None:
+    """They are read by webhooks alone: stored for nobody, every message's touch made the
+    event readers of every process read a row for nothing (the CPU per message of issue 22).
+    An endpoint for other events, or one turned off, does not count; once one subscribes,
+    the next ones are stored (the SQL functions and the Python path alike)."""
+    admin = await run.admin_token()
+    key = (await create_webchat(run.client, admin))["public_key"]
+    async with receiver() as rec:
+        await add_webhook(run, admin, f"{rec.base_url}/other", ["message.created"])
+        off = await add_webhook(
+            run, admin, f"{rec.base_url}/off", ["contact.created", "touchpoint.created"]
+        )
+        r = await run.client.patch(
+            f"/api/v1/webhooks/{off['id']}", json={"is_active": False}, headers=auth(admin)
+        )
+        assert r.status_code == 200, r.text
+
+        async def a_new_client_writes(order: str) -> None:
+            visitor = (await visitor_session(run.client, key))["visitor_token"]
+            r = await visitor_post(run.client, key, visitor, "hello")
+            assert r.status_code == 201, r.text
+            r = await run.client.put(  # a contact created in Python (app/chains)
+                f"/api/v1/orders/{order}",
+                json={"client": {"phone": f"+7999000{order[-4:]}", "name": "Ann"}},
+                headers=auth(admin),
+            )
+            assert r.status_code in (200, 201), r.text
+
+        await a_new_client_writes("o-0001")
+        names = await stored_names(run)
+        assert names.get("message.created") == 1
+        assert "contact.created" not in names and "touchpoint.created" not in names
+
+        await add_webhook(
+            run, admin, f"{rec.base_url}/ok", ["contact.created", "touchpoint.created"]
+        )
+        await a_new_client_writes("o-0002")
+        names = await stored_names(run)
+        assert names.get("contact.created") == 2  # the visitor's and the order's
+        assert names.get("touchpoint.created", 0) >= 1

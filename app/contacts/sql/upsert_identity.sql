@@ -1,6 +1,7 @@
 -- One sender's identity and contact, created or refreshed in one call (app/contacts/sql.py):
 -- the ingest's first step; opening a widget session calls it alone. A new contact is stored
--- as contact.created in domain_events (its payload written from app/events/types.py).
+-- as contact.created in domain_events (its payload written from app/events/types.py) while a
+-- webhook endpoint subscribes to it (app.events.sql.stored_if).
 CREATE OR REPLACE FUNCTION chatcentre_upsert_identity(
     p_channel_id bigint, p_external_id text, p_username text, p_name text,
     p_email text, p_phone text, p_source text,
@@ -54,7 +55,8 @@ BEGIN
         VALUES (o_contact_id, p_name, p_email, p_phone, p_source, p_now,
                 p_phone IS NOT NULL, p_email IS NOT NULL);
         INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
-        VALUES ({{CONTACT_CREATED}}, o_contact_id, {{CONTACT_CREATED_PAYLOAD}});
+        SELECT {{CONTACT_CREATED}}, o_contact_id, {{CONTACT_CREATED_PAYLOAD}}
+        WHERE {{CONTACT_CREATED_STORED}};
     END IF;
 END
 $fn$;

@@ -1,7 +1,8 @@
 -- The one write path of the touchpoint log (app/touchpoints/sql.py): touchpoints.service.record()
 -- and the ingest call it. Recurrence and attention follow from the kind (touchpoints.rules.SHAPES);
 -- a caller's attention (a logged call's duration) wins over the kind's. Stores touchpoint.created
--- in domain_events (its payload written from app/events/types.py) in the same call.
+-- in domain_events (its payload written from app/events/types.py) in the same call, while a
+-- webhook endpoint subscribes to it (app.events.sql.stored_if).
 CREATE OR REPLACE FUNCTION chatcentre_record_touchpoint(
     p_contact_id bigint, p_conversation_id bigint, p_message_id bigint, p_operator_id bigint,
     p_order_id bigint, p_channel text, p_direction text, p_kind text, p_reaction text,
@@ -24,7 +25,8 @@ BEGIN
             COALESCE(p_meta, '{}'), COALESCE(p_at, now()))
     RETURNING id INTO v_id;
     INSERT INTO domain_events (name, version, aggregate, aggregate_id, payload)
-    VALUES ({{TOUCHPOINT_CREATED}}, v_id, {{TOUCHPOINT_CREATED_PAYLOAD}});
+    SELECT {{TOUCHPOINT_CREATED}}, v_id, {{TOUCHPOINT_CREATED_PAYLOAD}}
+    WHERE {{TOUCHPOINT_CREATED_STORED}};
     RETURN v_id;
 END
 $fn$;
