@@ -271,6 +271,9 @@ async def assign(
     await raise_event(session, stored(ConversationAssigned, row.o_event), stored=True)
 
 
+# The client's row is taken too (skipped if locked, as the conversation's): the assignment
+# may make them the operator's client, and waiting for it with the operator's and the
+# conversation's rows held could deadlock with a message of theirs being stored.
 _NEXT_QUEUED = text(f"""
 SELECT c.id FROM conversations c
 JOIN contacts ct ON ct.id = c.contact_id
@@ -290,7 +293,7 @@ WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queue
   AND c.declined_by IS DISTINCT FROM :operator_id
 ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
 LIMIT 1
-FOR UPDATE OF c SKIP LOCKED
+FOR UPDATE OF c, ct SKIP LOCKED
 """)  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 

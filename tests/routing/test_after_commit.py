@@ -107,3 +107,31 @@ async def test_the_follow_up_leaves_a_conversation_someone_took_meanwhile(run: R
         assert await routing_service.route(session, conversation_id, only_waiting=True) is None
         await session.commit()
     assert (await _conversation(run, conversation_id)).assignee_id == taken_by
+
+
+async def test_a_clients_next_message_while_their_first_is_routed(run: Running) -> None:
+    """The routing takes the client's row before the conversation's, in the ingest's order:
+    a second message arriving while the first is being routed waits, and both are stored
+    and the conversation assigned (before, the two deadlocked and one was aborted)."""
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    token = (await visitor_session(run.client, key))["visitor_token"]
+
+    async with run.ctx.sessions() as holder:
+        await holder.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": op})
+        first = asyncio.create_task(visitor_post(run.client, key, token, "first"))
+        for _ in range(100):
+            if await _stored(run, "first"):
+                break
+            await asyncio.sleep(0.05)
+        # The first one's routing now holds its rows and waits for the operator's.
+        second = asyncio.create_task(visitor_post(run.client, key, token, "second"))
+        await asyncio.sleep(0.5)
+        await holder.rollback()
+
+    answers = await asyncio.wait_for(asyncio.gather(first, second), 15)
+    assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+    conv = await _conversation(run, answers[0].json()["message"]["conversation_id"])
+    assert conv.assignee_id == op
+    assert await _stored(run, "second")

@@ -51,6 +51,13 @@ DECLARE
     r record;
 BEGIN
     o_queued := false;
+    -- The client's row first, then the conversation's: the order the ingest takes them in
+    -- (identity, contact, conversation), so a message of the same client arriving while
+    -- this routes waits instead of deadlocking (the assignment may make them the
+    -- operator's client).
+    PERFORM 1 FROM contacts ct
+    WHERE ct.id = (SELECT cv.contact_id FROM conversations cv WHERE cv.id = p_conversation_id)
+    FOR UPDATE;
     SELECT cv.team_id, cv.channel_account_id, cv.contact_id, cv.assignee_id, ct.owner_id,
            COALESCE(ch.settings ->> 'routing_strategy', t.strategy, {{DEFAULT_STRATEGY}}),
            cv.status = {{WITH_BOT}}, NOT {{ACTIVE_CV}}
