@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
-from app.events.dispatch import run_after_commit
+from app.events.dispatch import commit_then_follow_up
 from app.events.types import ConversationCreated, ConversationResolved, OperatorAvailabilityChanged
 from app.operators.models import Presence
 from app.routing import presence, service
@@ -16,9 +16,12 @@ async def route_new_conversation(ctx: AppContext, ev: ConversationCreated) -> No
     if ev.opened_by != "contact":
         return
     async with ctx.sessions() as session:
+        # The routing is one statement that writes everything it changes (the assignment,
+        # its touch, its event) and no handler writes after it, so it runs as its own
+        # transaction: no BEGIN and COMMIT round trips.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         await service.route(session, ev.conversation_id, only_waiting=True)
-        await session.commit()
-        await run_after_commit(session, ctx)
+        await commit_then_follow_up(session, ctx)  # publishes its frames
 
 
 async def drain_assignee(session: AsyncSession, ev: ConversationResolved) -> None:

@@ -324,7 +324,9 @@ async def drain(session: AsyncSession, operator_id: int) -> list[int]:
 
 async def online_with_room(session: AsyncSession) -> list[int]:
     rows = await session.scalars(
-        select(Operator.id).where(Operator.is_active, Operator.presence == Presence.online)
+        select(Operator.id)
+        .where(Operator.is_active, Operator.presence == Presence.online)
+        .order_by(Operator.id)
     )
     return list(rows.all())
 

@@ -4,7 +4,7 @@ makes sure nothing waits while someone has room (e.g. a wake-up lost with a node
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.context import AppContext
 from app.core.periodic import Periodic
@@ -90,10 +90,17 @@ async def run_snooze_wakeups(session: AsyncSession, limit: int = 50) -> int:
     return len(ids)
 
 
-async def run_drain_all(session: AsyncSession) -> int:
+async def run_drain_all(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Every online operator takes what waits for them, each in a transaction of their
+    own: one transaction for all held every operator's row until the last was served, and
+    the routings of new leads waited for them (a p99 stall every round)."""
+    async with sessions() as session:
+        operators = await routing_service.online_with_room(session)
     handed = 0
-    for operator_id in await routing_service.online_with_room(session):
-        handed += len(await routing_service.drain(session, operator_id))
+    for operator_id in operators:
+        async with sessions() as session:
+            handed += len(await routing_service.drain(session, operator_id))
+            await session.commit()
     return handed
 
 
@@ -109,9 +116,7 @@ class RoutingTimers(Periodic):
                 await job(session)
                 await session.commit()
         if with_drain:
-            async with self.ctx.sessions() as session:
-                await run_drain_all(session)
-                await session.commit()
+            await run_drain_all(self.ctx.sessions)
 
     async def round(self) -> None:
         n, self._rounds = self._rounds, self._rounds + 1

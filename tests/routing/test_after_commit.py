@@ -86,9 +86,7 @@ async def test_a_conversation_whose_routing_never_ran_waits_queued_for_the_drain
     conv = await _conversation(run, stored.conversation_id)
     assert conv.assignee_id is None and conv.queued_at is not None  # it waits, visibly
 
-    async with run.ctx.sessions() as session:
-        assert await tasks.run_drain_all(session) == 1
-        await session.commit()
+    assert await tasks.run_drain_all(run.ctx.sessions) == 1
     assert (await _conversation(run, stored.conversation_id)).assignee_id == op
 
 
@@ -135,3 +133,25 @@ async def test_a_clients_next_message_while_their_first_is_routed(run: Running) 
     conv = await _conversation(run, answers[0].json()["message"]["conversation_id"])
     assert conv.assignee_id == op
     assert await _stored(run, "second")
+
+
+async def test_the_periodic_drain_holds_one_operator_at_a_time(run: Running) -> None:
+    """Each operator's drain is its own transaction: while it waits for one operator's row,
+    the operators it served before are free for new leads' routings (before, one
+    transaction held them all until the last was served)."""
+    admin = await run.admin_token()
+    first, second = await make_operators(run, admin, 2)
+    async with run.ctx.sessions() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": second}
+        )
+        drain = asyncio.create_task(tasks.run_drain_all(run.ctx.sessions))
+        await asyncio.sleep(0.5)  # served the first, now waits for the second's row
+        assert not drain.done()
+        async with run.ctx.sessions() as other:
+            await other.execute(
+                text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE NOWAIT"), {"id": first}
+            )
+            await other.rollback()
+        await holder.rollback()
+    assert await asyncio.wait_for(drain, 10) == 0

@@ -50,9 +50,7 @@ async def test_unassign_with_nobody_else_waits_for_someone_else(run: Running) ->
     assert (await assignees(run))[conv] == a
     await unassign(run, admin, conv)
     assert (await assignees(run))[conv] is None
-    async with run.ctx.sessions() as s:  # the periodic sweep does not give it back either
-        await tasks.run_drain_all(s)
-        await s.commit()
+    await tasks.run_drain_all(run.ctx.sessions)  # the periodic sweep does not give it back
     assert (await assignees(run))[conv] is None
     await set_presence(run, admin, b, "online")
     assert (await assignees(run))[conv] == b
@@ -67,8 +65,8 @@ async def miss_deadlines(run: Running) -> int:
             )
         )
         missed = await tasks.run_missed_responses(s)
-        await tasks.run_drain_all(s)
         await s.commit()
+    await tasks.run_drain_all(run.ctx.sessions)
     return missed
 
 
