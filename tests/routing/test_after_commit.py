@@ -39,6 +39,15 @@ async def _stored(run: Running, body: str) -> bool:
     return bool(found)
 
 
+async def _until_stored(run: Running, body: str) -> None:
+    """Waits (up to 5 s) until a message with this text is committed."""
+    for _ in range(100):
+        if await _stored(run, body):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{body!r} was not committed while the operator's row was held")
+
+
 async def test_a_new_lead_is_stored_while_its_operator_is_being_claimed(run: Running) -> None:
     admin = await run.admin_token()
     [op] = await make_operators(run, admin, 1)
@@ -50,12 +59,7 @@ async def test_a_new_lead_is_stored_while_its_operator_is_being_claimed(run: Run
         post = asyncio.create_task(visitor_post(run.client, key, token, "first words"))
         # The message is committed while its routing still waits for the row: the ingest's
         # transaction never held (or waited for) an operator. Before, it waited inside.
-        for _ in range(100):
-            if await _stored(run, "first words"):
-                break
-            await asyncio.sleep(0.05)
-        else:
-            pytest.fail("the message was not committed while the operator's row was held")
+        await _until_stored(run, "first words")
         assert not post.done()  # its routing is still waiting for the row
         await holder.rollback()
 
@@ -119,10 +123,7 @@ async def test_a_clients_next_message_while_their_first_is_routed(run: Running) 
     async with run.ctx.sessions() as holder:
         await holder.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": op})
         first = asyncio.create_task(visitor_post(run.client, key, token, "first"))
-        for _ in range(100):
-            if await _stored(run, "first"):
-                break
-            await asyncio.sleep(0.05)
+        await _until_stored(run, "first")
         # The first one's routing now holds its rows and waits for the operator's.
         second = asyncio.create_task(visitor_post(run.client, key, token, "second"))
         await asyncio.sleep(0.5)
