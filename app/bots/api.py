@@ -22,7 +22,7 @@ from app.bots.schemas import (
 )
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden, Invalid, Unauthorized
-from app.events.dispatch import run_after_commit
+from app.events.dispatch import commit_then_follow_up
 from app.inbox import queries as inbox_queries
 from app.inbox.commands import send_as
 from app.inbox.models import SenderType
@@ -247,8 +247,7 @@ async def bot_send(
         external_id=external_id,
         max_chars=ctx.settings.max_message_chars,
     )
-    await session.commit()
-    await run_after_commit(session, ctx)
+    await commit_then_follow_up(session, ctx)
     return inbox_queries.to_message_read(msg)
 
 
@@ -278,8 +277,7 @@ async def handoff(
         by = principal.operator_id
     conv, done = await routing_commands.handoff(session, conv.id, by=by)
     status, assignee = conv.status.value, conv.assignee_id
-    await session.commit()
-    await run_after_commit(session, ctx)
+    await commit_then_follow_up(session, ctx)
     return HandoffRead(
         conversation_id=conversation_id, status=status, assignee_id=assignee, handed_off=done
     )

@@ -95,7 +95,7 @@ def handlers_of(event: type[DomainEvent]) -> list[tuple[str, Phase]]:
     return [(h.name, h.phase) for h in _handlers.get(event, [])]
 
 
-def stored(event: type[E], payload: Any) -> E:
+def from_stored(event: type[E], payload: Any) -> E:
     """The event whose payload a SQL function stored and returned (jsonb may reach us as
     text), to raise with stored=True."""
     value = orjson.loads(payload) if isinstance(payload, str | bytes) else payload

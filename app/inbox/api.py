@@ -6,7 +6,7 @@ from app.attachments import service as attachments_service
 from app.attachments.api import file_response
 from app.core.deps import Ctx, Session
 from app.core.errors import NotFound, Unavailable
-from app.events.dispatch import run_after_commit
+from app.events.dispatch import commit_then_follow_up
 from app.inbox import commands as inbox_commands
 from app.inbox import queries as inbox_queries
 from app.inbox.models import ConversationStatus
@@ -177,8 +177,7 @@ async def set_labels(
     names = await labels_service.set_labels(
         session, "conversation", conversation_id, body.labels, by=principal.operator_id
     )
-    await session.commit()
-    await run_after_commit(session, ctx)
+    await commit_then_follow_up(session, ctx)
     return LabelNames(labels=names)
 
 

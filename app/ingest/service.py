@@ -27,7 +27,7 @@ from app.business_hours import known_texts
 from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
-from app.events.dispatch import raise_event, stored
+from app.events.dispatch import from_stored, raise_event
 from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
 from app.surveys import answers as surveys_answers
 from connectors.base import InboundMessage, MessageEdit
@@ -205,11 +205,11 @@ async def ingest(
     if not row.o_opt_out_word:
         session.info.setdefault(_NOT_OPT_OUT, set()).add(row.o_message_id)
     if row.o_conversation_created:
-        created = stored(ConversationCreated, row.o_conversation_event)
+        created = from_stored(ConversationCreated, row.o_conversation_event)
         # Routing takes it from here, after the commit (its handler, app/handlers.py).
         await raise_event(session, created, stored=True)
     # A rating that answers a survey is the surveys' handler's to record.
-    await raise_event(session, stored(MessageCreated, row.o_message_event), stored=True)
+    await raise_event(session, from_stored(MessageCreated, row.o_message_event), stored=True)
     return IngestResult(
         row.o_message_id,
         row.o_conversation_id,

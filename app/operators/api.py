@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from app.audit import service as audit
 from app.core.deps import Ctx, Session, client_ip
 from app.core.errors import Forbidden, Unauthorized
-from app.events.dispatch import raise_event, run_after_commit
+from app.events.dispatch import commit_then_follow_up, raise_event
 from app.events.types import OperatorAvailabilityChanged
 from app.operators import scopes, security
 from app.operators import service as operators_service
@@ -162,8 +162,7 @@ async def update_operator(
                 by=principal.operator_id,
             ),
         )
-    await session.commit()
-    await run_after_commit(session, ctx)  # hand out the queue, or release on going offline
+    await commit_then_follow_up(session, ctx)  # hand out the queue, or release on going offline
     return OperatorRead.model_validate(op)
 
 

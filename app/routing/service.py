@@ -27,7 +27,7 @@ from sqlalchemy.orm.util import identity_key
 from app.channels.models import ChannelAccount
 from app.contacts.models import Category, Contact
 from app.core.errors import Conflict, Invalid
-from app.events.dispatch import actor_kind, raise_event, stored
+from app.events.dispatch import actor_kind, from_stored, raise_event
 from app.events.types import (
     ConversationAssigned,
     ConversationOwnerNotified,
@@ -181,9 +181,9 @@ async def route(
     if row.o_notify_owner_id is not None:
         await _notify_owner(session, conversation_id, row.o_notify_owner_id)
     if row.o_assignee_id is not None:
-        await raise_event(session, stored(ConversationAssigned, row.o_event), stored=True)
+        await raise_event(session, from_stored(ConversationAssigned, row.o_event), stored=True)
     elif row.o_queued:
-        await raise_event(session, stored(ConversationQueued, row.o_event), stored=True)
+        await raise_event(session, from_stored(ConversationQueued, row.o_event), stored=True)
     return cast(int | None, row.o_assignee_id)
 
 
@@ -224,7 +224,7 @@ async def enqueue(session: AsyncSession, conv: Conversation) -> None:
         )
     ).one()
     await _reload(session, (Conversation, conv.id))
-    await raise_event(session, stored(ConversationQueued, row.o_event), stored=True)
+    await raise_event(session, from_stored(ConversationQueued, row.o_event), stored=True)
 
 
 _ASSIGN = text("""
@@ -268,7 +268,7 @@ async def assign(
         (Contact, row.o_contact_id if claims_lead else None),
         (Operator, operator_id),
     )
-    await raise_event(session, stored(ConversationAssigned, row.o_event), stored=True)
+    await raise_event(session, from_stored(ConversationAssigned, row.o_event), stored=True)
 
 
 # The client's row is taken too (skipped if locked, as the conversation's): the assignment
