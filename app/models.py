@@ -37,6 +37,7 @@ from app.ingest.sql import INGEST_MESSAGE
 from app.labels.models import Label, contact_labels, conversation_labels
 from app.operators.models import ApiKey, Operator, Team, operator_channels, team_members
 from app.realtime.models import WsTicket
+from app.routing.models import OperatorLoadCount
 from app.routing.sql import ROUTING_FUNCTIONS
 from app.sales.models import CadenceSend, CadenceTemplate, SalesSettings, SalesTarget
 from app.sales.sql import OPT_OUT_WORD
@@ -98,6 +99,7 @@ __all__ = [
     "Message",
     "MessageAttachment",
     "Operator",
+    "OperatorLoadCount",
     "Order",
     "OrderEvent",
     "OutboxItem",

@@ -33,6 +33,7 @@ _BODY = re.compile(r"\bAS\s+\$(\w*)\$(.*?)\$\1\$", re.DOTALL | re.IGNORECASE)
 _HEAD = re.compile(
     r"^(?:\s*--[^\n]*\n)*\s*CREATE\s+OR\s+REPLACE\s+FUNCTION\s+(\w+)\s*\(", re.IGNORECASE
 )
+_TRIGGER = re.compile(r"^\s*CREATE\s+TRIGGER\s+\w+\s", re.IGNORECASE)
 
 
 class SqlFunctionError(ValueError):
@@ -44,12 +45,14 @@ class SqlFunctionError(ValueError):
 class SqlFunction:
     """`name` is the function's name in the database; `path` its SQL file (one
     `CREATE OR REPLACE FUNCTION`); `params` the values of its `{{KEY}}` slots, already SQL
-    text; `depends_on` the names of the declared functions its body calls."""
+    text; `depends_on` the names of the declared functions its body calls; `triggers` the
+    CREATE TRIGGER statements that execute it (a trigger function's)."""
 
     name: str
     path: Path
     params: Mapping[str, str] = field(default_factory=dict)
     depends_on: Sequence[str] = ()
+    triggers: Sequence[str] = ()
 
     def sql(self) -> str:
         """The file's text with its slots filled. Not str.format: PL/pgSQL is full of braces."""
@@ -65,6 +68,9 @@ class SqlFunction:
             raise SqlFunctionError(f"{self.path}: does not CREATE OR REPLACE FUNCTION {self.name}")
         if _BODY.search(rendered) is None:
             raise SqlFunctionError(f"{self.path}: the body is not dollar-quoted")
+        for trigger in self.triggers:
+            if not _TRIGGER.match(trigger) or f"FUNCTION {self.name}()" not in trigger:
+                raise SqlFunctionError(f"{self.name}: not a trigger executing it: {trigger!r}")
         return rendered
 
     @cached_property
@@ -73,7 +79,8 @@ class SqlFunction:
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
+        declared = "\n".join([self.text, *self.triggers])
+        return hashlib.sha256(declared.encode()).hexdigest()
 
     @property
     def body(self) -> str:
@@ -91,10 +98,14 @@ class _Installed(NamedTuple):
     signature: str  # oid::regprocedure, e.g. chatcentre_x(bigint,text)
     source: str
     comment: str | None
+    triggers: list[str]  # DROP TRIGGER's "name ON table" of each trigger executing it
 
 
 _INSTALLED = text("""
-SELECT p.oid::regprocedure::text, p.prosrc, obj_description(p.oid, 'pg_proc')
+SELECT p.oid::regprocedure::text, p.prosrc, obj_description(p.oid, 'pg_proc'),
+       ARRAY(SELECT quote_ident(t.tgname) || ' ON ' || t.tgrelid::regclass::text
+             FROM pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal
+             ORDER BY t.tgname)
 FROM pg_proc p
 WHERE p.proname = :name AND p.pronamespace = current_schema()::regnamespace
 ORDER BY p.oid
@@ -128,6 +139,8 @@ def _problem(fn: SqlFunction, installed: list[_Installed]) -> str | None:
         return f"{fn.name}: not the declared text (comment {current.comment!r})"
     if current.source != fn.body:
         return f"{fn.name}: body changed since it was created"
+    if len(current.triggers) != len(fn.triggers):
+        return f"{fn.name}: {len(current.triggers)} triggers, {len(fn.triggers)} declared"
     return None
 
 
@@ -139,6 +152,8 @@ def drift(conn: Connection, fns: Iterable[SqlFunction]) -> list[str]:
 
 def _drop_all(conn: Connection, installed: list[_Installed]) -> None:
     for old in installed:
+        for trigger in old.triggers:
+            conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
         conn.exec_driver_sql(f"DROP FUNCTION {old.signature}")
 
 
@@ -154,6 +169,8 @@ def sync(conn: Connection, fns: Iterable[SqlFunction]) -> list[str]:
         (new,) = _installed(conn, fn.name)
         # Not text(): the comment's ":sha256" would read as a bind parameter.
         conn.exec_driver_sql(f"COMMENT ON FUNCTION {new.signature} IS {_literal(fn.comment)}")
+        for trigger in fn.triggers:
+            conn.exec_driver_sql(trigger)
         created.append(fn.name)
     return created
 
@@ -172,12 +189,17 @@ def script(fns: Iterable[SqlFunction]) -> list[str]:
     for fn in ordered(fns):
         overloads = _OVERLOADS.replace("$name", literal(fn.name))
         comment = literal(fn.comment).replace(":", "' || chr(58) || '")
+        # Every value in these is a literal() of a declared name or a hex digest.
         statements += [
-            f"DO $drop$ DECLARE f regprocedure; BEGIN FOR f IN {overloads} LOOP "
+            f"DO $drop$ DECLARE f regprocedure; t record; BEGIN FOR f IN {overloads} LOOP "  # noqa: S608
+            "FOR t IN SELECT tgname, tgrelid::regclass AS tbl FROM pg_trigger "
+            "WHERE tgfoid = f::oid AND NOT tgisinternal LOOP "
+            "EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tbl); END LOOP; "
             "EXECUTE 'DROP FUNCTION ' || f; END LOOP; END $drop$",
             fn.text.rstrip().rstrip(";"),
             f"DO $comment$ BEGIN EXECUTE format('COMMENT ON FUNCTION %s IS %L', ({overloads}), "
             f"{comment}); END $comment$",
+            *(trigger.rstrip().rstrip(";") for trigger in fn.triggers),
         ]
     return statements
 

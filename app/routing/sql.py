@@ -24,11 +24,65 @@ RESPONSE_DUE_AT = SqlFunction(
     depends_on=(BUSINESS_DUE_AT.name,),
 )
 
+# The load counts (operator_load_counts) and the triggers that keep them. Each trigger
+# fires only when a counted column may have changed: a message's update of its
+# conversation's activity costs nothing.
+SHIFT_LOAD = SqlFunction("chatcentre_shift_load", _DIR / "shift_load.sql")
+
+OPEN_LOAD_COUNT = SqlFunction(
+    "chatcentre_open_load_count",
+    _DIR / "open_load_count.sql",
+    triggers=(
+        "CREATE TRIGGER chatcentre_load_count_opened AFTER INSERT ON operators "
+        "FOR EACH ROW EXECUTE FUNCTION chatcentre_open_load_count()",
+    ),
+)
+
+COUNT_OPEN_CONVERSATIONS = SqlFunction(
+    "chatcentre_count_open_conversations",
+    _DIR / "count_open_conversations.sql",
+    params={
+        "ACTIVE_OLD": inbox_rules.not_closed("OLD.status"),
+        "ACTIVE_NEW": inbox_rules.not_closed("NEW.status"),
+    },
+    depends_on=(SHIFT_LOAD.name,),
+    triggers=(
+        "CREATE TRIGGER chatcentre_open_conversations_inserted AFTER INSERT ON conversations "
+        "FOR EACH ROW WHEN (NEW.assignee_id IS NOT NULL) "
+        "EXECUTE FUNCTION chatcentre_count_open_conversations()",
+        "CREATE TRIGGER chatcentre_open_conversations_updated "
+        "AFTER UPDATE OF assignee_id, status ON conversations FOR EACH ROW "
+        "WHEN (OLD.assignee_id IS DISTINCT FROM NEW.assignee_id "
+        "OR OLD.status IS DISTINCT FROM NEW.status) "
+        "EXECUTE FUNCTION chatcentre_count_open_conversations()",
+        "CREATE TRIGGER chatcentre_open_conversations_deleted AFTER DELETE ON conversations "
+        "FOR EACH ROW WHEN (OLD.assignee_id IS NOT NULL) "
+        "EXECUTE FUNCTION chatcentre_count_open_conversations()",
+    ),
+)
+
+COUNT_LIVE_BASE = SqlFunction(
+    "chatcentre_count_live_base",
+    _DIR / "count_live_base.sql",
+    depends_on=(SHIFT_LOAD.name, IN_LIVE_BASE.name),
+    triggers=(
+        "CREATE TRIGGER chatcentre_live_base_inserted AFTER INSERT ON contacts "
+        "FOR EACH ROW WHEN (NEW.owner_id IS NOT NULL) "
+        "EXECUTE FUNCTION chatcentre_count_live_base()",
+        "CREATE TRIGGER chatcentre_live_base_updated "
+        "AFTER UPDATE OF owner_id, stage ON contacts FOR EACH ROW "
+        "WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.stage IS DISTINCT FROM NEW.stage) "
+        "EXECUTE FUNCTION chatcentre_count_live_base()",
+        "CREATE TRIGGER chatcentre_live_base_deleted AFTER DELETE ON contacts "
+        "FOR EACH ROW WHEN (OLD.owner_id IS NOT NULL) "
+        "EXECUTE FUNCTION chatcentre_count_live_base()",
+    ),
+)
+
 OPERATOR_LOADS = SqlFunction(
     "chatcentre_operator_loads",
     _DIR / "operator_loads.sql",
-    params={"ACTIVE_C": inbox_rules.not_closed("c.status")},
-    depends_on=(IN_LIVE_BASE.name,),
+    depends_on=(OPEN_LOAD_COUNT.name, COUNT_OPEN_CONVERSATIONS.name, COUNT_LIVE_BASE.name),
 )
 
 ASSIGN_CONVERSATION = SqlFunction(
@@ -95,6 +149,10 @@ ROUTE_CONVERSATION = SqlFunction(
 )
 
 ROUTING_FUNCTIONS = (
+    SHIFT_LOAD,
+    OPEN_LOAD_COUNT,
+    COUNT_OPEN_CONVERSATIONS,
+    COUNT_LIVE_BASE,
     RESPONSE_DUE_AT,
     OPERATOR_LOADS,
     ASSIGN_CONVERSATION,

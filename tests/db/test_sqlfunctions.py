@@ -156,3 +156,46 @@ async def test_the_offline_script_ends_where_sync_does(
         await conn.exec_driver_sql(statement)
     assert await _run(conn, lambda c: drift(c, [fn])) == []
     assert await _value(conn, fn) == 3
+
+
+_STAMP = """-- writes {{N}} into the row's n
+CREATE OR REPLACE FUNCTION NAME() RETURNS trigger
+LANGUAGE plpgsql AS $fn$ BEGIN NEW.n := {{N}}; RETURN NEW; END $fn$;
+"""
+
+
+async def test_a_trigger_function_brings_its_triggers(
+    conn: AsyncConnection, tmp_path: Path
+) -> None:
+    """Triggers are part of the declaration: created after it, dropped before it (a
+    changed function would otherwise fail to drop, or leave a trigger behind), drift when
+    one is missing, and the offline script ends in the same place."""
+    table = f"cc_test_t_{uuid.uuid4().hex[:10]}"
+    await conn.execute(text(f"CREATE TABLE {table} (id int, n int)"))
+    base = _declare(tmp_path, _STAMP, N="1")
+
+    def declared(n: str) -> SqlFunction:
+        trigger = (
+            f"CREATE TRIGGER {table}_stamp BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {base.name}()"
+        )
+        return SqlFunction(base.name, base.path, {"N": n}, triggers=(trigger,))
+
+    async def stamped(row: int) -> int:
+        await conn.execute(text(f"INSERT INTO {table} (id) VALUES ({row})"))
+        return int(await conn.scalar(text(f"SELECT n FROM {table} WHERE id = {row}")))
+
+    one = declared("1")
+    assert await _run(conn, lambda c: sync(c, [one])) == [one.name]
+    assert await stamped(1) == 1
+    two = declared("2")  # a changed body: the trigger is dropped first, then made again
+    assert await _run(conn, lambda c: sync(c, [two])) == [two.name]
+    assert await stamped(2) == 2
+    await conn.execute(text(f"DROP TRIGGER {table}_stamp ON {table}"))
+    assert await _run(conn, lambda c: drift(c, [two])) == [f"{two.name}: 0 triggers, 1 declared"]
+    for statement in script([declared("3")]):
+        await conn.exec_driver_sql(statement)
+    assert await _run(conn, lambda c: drift(c, [declared("3")])) == []
+    assert await stamped(3) == 3
+    with pytest.raises(SqlFunctionError, match="not a trigger executing it"):
+        SqlFunction(base.name, base.path, {"N": "1"}, triggers=("DROP TABLE x",)).sql()
