@@ -26,6 +26,7 @@ from app.channels.api import types_router as channel_types_router
 from app.config import Settings, get_settings
 from app.console.api import router as console_router
 from app.contacts.api import router as contacts_router
+from app.core.after_answer import AfterAnswerMiddleware
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.context import AppContext, build_context
 from app.core.errors import install_error_handlers
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     for plugin in registry.all():
         plugin.install(app, settings)
         wider |= plugin.wider_body_limits(settings)
+    # Innermost: a request's follow-ups run after its answer, inside the shedding's count.
+    app.add_middleware(AfterAnswerMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, wider=wider)
     app.add_middleware(MetricsMiddleware)
     # Outside the rest: an overloaded process answers 503 before doing any work.

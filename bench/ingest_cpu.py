@@ -8,21 +8,24 @@ Throughput steps (bench.ingest) move with whatever else the machine runs; CPU se
 message move much less, so this is the figure to compare before and after a change on a
 shared machine. Each kind is sent open-loop at a fixed rate well below saturation; the CPU
 (user + system) of the serving processes (`python -m app serve` and its uvicorn workers,
-or bench.floor_app's) is read before and after with psutil. PostgreSQL's own CPU is not
-counted: the floor issues the same statement, so it costs both the same. Medians of
-`--runs` runs per kind."""
+or bench.floor_app's) is read before and after with psutil. PostgreSQL's own CPU is
+reported beside it (the embedded server's processes, same window; not with
+CHATCENTRE_DATABASE_URL) and not counted in the ratio: the floor issues the same
+statement, so what differs there is what our code asks beyond it (a new lead's routing).
+Medians of `--runs` runs per kind."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 from typing import Any
 
 import psutil
 
-from bench.common import Report, database, start_node, wait_ready
+from bench.common import DATA_DIR, Report, database, start_node, wait_ready
 from bench.ingest import KINDS, online_operators, run_step, setup, start_floor_app, wait_floor_app
 
 
@@ -39,15 +42,28 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def embedded_postmaster() -> int | None:
+    """The embedded PostgreSQL's postmaster (its processes are its children), if it runs."""
+    pidfile = DATA_DIR / "pg" / "postmaster.pid"
+    if os.environ.get("CHATCENTRE_DATABASE_URL") or not pidfile.exists():
+        return None
+    return int(pidfile.read_text().split()[0])
+
+
 def cpu_per_message(
     kind: str, target: Any, pid: int, rate: float, seconds: float, counter: Any
-) -> tuple[float, dict[str, Any]]:
-    """(milliseconds of CPU per accepted message, the step)."""
+) -> tuple[float, float | None, dict[str, Any]]:
+    """(milliseconds of CPU per accepted message, PostgreSQL's (None: not measured), the
+    step)."""
     run_step(kind, target, rate, 1.0, next(counter) * 1_000_000)  # warm-up, not counted
+    postmaster = embedded_postmaster()
     before = tree_cpu(pid)
+    pg_before = tree_cpu(postmaster) if postmaster else 0.0
     step = run_step(kind, target, rate, seconds, next(counter) * 1_000_000)
     used = tree_cpu(pid) - before
-    return used * 1000 / max(step["ok"], 1), step
+    accepted = max(step["ok"], 1)
+    pg = (tree_cpu(postmaster) - pg_before) * 1000 / accepted if postmaster else None
+    return used * 1000 / accepted, pg, step
 
 
 def main() -> None:
@@ -90,17 +106,19 @@ async def run(args: argparse.Namespace) -> None:
         report = Report(
             f"Ingest CPU per message ({args.workers} workers, {args.rate:.0f} msg/s open-loop "
             f"for {args.seconds:.0f} s, median of {args.runs})",
-            ["endpoint", "CPU ms/msg", "runs", "p50 ms", "p99 ms"],
+            ["endpoint", "CPU ms/msg", "runs", "PostgreSQL ms/msg", "p50 ms", "p99 ms"],
         )
         medians: dict[str, float] = {}
         for kind in [*args.kinds.split(","), "http_sql"]:
             pid = floor_proc.pid if kind == "http_sql" else node.proc.pid
-            figures, steps = [], []
+            figures, pg_figures, steps = [], [], []
             for _ in range(args.runs):
-                ms, step = cpu_per_message(kind, target, pid, args.rate, args.seconds, counter)
+                ms, pg, step = cpu_per_message(kind, target, pid, args.rate, args.seconds, counter)
                 figures.append(ms)
+                if pg is not None:
+                    pg_figures.append(pg)
                 steps.append(step)
-                print(f"  {kind:9s} {ms:6.3f} ms CPU/msg  ok {step['ok']}/{step['sent']}")
+                print(f"  {kind:9s} {ms:6.3f} ms CPU/msg  pg {pg}  ok {step['ok']}/{step['sent']}")
             medians[kind] = statistics.median(figures)
             last = steps[-1]
             label = "bare ASGI + same SQL (floor)" if kind == "http_sql" else kind
@@ -109,6 +127,7 @@ async def run(args: argparse.Namespace) -> None:
                     label,
                     f"{medians[kind]:.3f}",
                     " ".join(f"{f:.3f}" for f in figures),
+                    f"{statistics.median(pg_figures):.3f}" if pg_figures else "-",
                     last["p50"],
                     last["p99"],
                 ]

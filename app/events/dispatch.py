@@ -19,6 +19,7 @@ after-commit failures are logged (what they react to is already committed)."""
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar, overload
 
 import orjson
@@ -26,6 +27,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.after_answer import defer
 from app.core.context import AppContext
 from app.core.session import AFTER_COMMIT_KEY, publish_after_commit
 from app.events.models import DomainEventRow
@@ -180,7 +182,10 @@ async def raise_event(session: AsyncSession, ev: DomainEvent, *, stored: bool = 
 async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
     """Run the after-commit handlers the committed transaction queued, in order. Call it
     after `session.commit()`; what a failed one would have done is logged, not undone."""
-    queued: list[tuple[_Handler, DomainEvent]] = session.info.pop(AFTER_COMMIT_KEY, [])
+    await _run(session.info.pop(AFTER_COMMIT_KEY, []), ctx)
+
+
+async def _run(queued: list[tuple[_Handler, DomainEvent]], ctx: AppContext) -> None:
     for handler, ev in queued:
         try:
             await handler.call(ctx, ev)
@@ -188,9 +193,19 @@ async def run_after_commit(session: AsyncSession, ctx: AppContext) -> None:
             log.exception("after-commit handler %s of %s failed", handler.name, ev.name)
 
 
-async def commit_then_follow_up(session: AsyncSession, ctx: AppContext) -> None:
+async def commit_then_follow_up(
+    session: AsyncSession, ctx: AppContext, *, after_answer: bool = False
+) -> None:
     """Commit, then run the after-commit handlers the transaction queued (e.g. routing a
-    conversation the ingest opened). What a path that only commits leaves undone is taken up
-    by the timers (the queue's drain), later."""
+    conversation the ingest opened). With after_answer, inside a request, they run once its
+    answer is sent (app/core/after_answer.py): the inbound paths answer the provider or the
+    widget when the message is stored, not when its lead is routed. What a path that only
+    commits leaves undone (or a process that dies before the follow-up) is taken up by the
+    timers (the queue's drain), later."""
     await session.commit()
-    await run_after_commit(session, ctx)
+    queued: list[tuple[_Handler, DomainEvent]] = session.info.pop(AFTER_COMMIT_KEY, [])
+    if not queued:
+        return
+    if after_answer and defer(partial(_run, queued, ctx)):
+        return
+    await _run(queued, ctx)

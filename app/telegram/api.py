@@ -44,7 +44,7 @@ async def telegram_webhook(
         except InvalidUpdate as exc:
             raise MalformedUpdate(str(exc)) from None
         await telegram_service.store_update(session, channel, parsed)
-        await commit_then_follow_up(session, ctx)
+        await commit_then_follow_up(session, ctx, after_answer=True)
     if parsed.callback_query_id:
         return JSONResponse(
             {"method": "answerCallbackQuery", "callback_query_id": parsed.callback_query_id}

@@ -51,5 +51,5 @@ async def vk_callback(channel_id: int, request: Request) -> Response:
             return PlainTextResponse(result.body)
         if result.events:
             await vk_service.store_events(session, channel, list(result.events), "callback")
-            await commit_then_follow_up(session, ctx)
+            await commit_then_follow_up(session, ctx, after_answer=True)
     return PlainTextResponse("ok")

@@ -150,7 +150,7 @@ async def post_message(
             links=attachments_service.visitor_links(ctx),
             versions=webchat_service.versions_of(ctx),
         )
-        await commit_then_follow_up(session, ctx)
+        await commit_then_follow_up(session, ctx, after_answer=True)
     return WidgetMessagePosted(message=stored, duplicate=result.duplicate)
 
 

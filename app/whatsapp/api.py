@@ -50,11 +50,11 @@ async def receive_webhook(channel_id: int, request: Request) -> WebhookResult:
         # session, so the usual body of one event costs one transaction, as before.
         if routed:
             await whatsapp_service.handle_event(session, *routed[0], result)
-        await commit_then_follow_up(session, ctx)
+        await commit_then_follow_up(session, ctx, after_answer=True)
     for target, event in routed[1:]:
         async with ctx.sessions() as session:
             await whatsapp_service.handle_event(session, target, event, result)
-            await commit_then_follow_up(session, ctx)
+            await commit_then_follow_up(session, ctx, after_answer=True)
     return result
 
 

@@ -13,7 +13,7 @@ from app.ingest.service import ingest
 from app.routing import service as routing_service
 from app.routing import tasks
 from connectors.base import InboundMessage, Sender
-from tests.conftest import Running
+from tests.conftest import LiveServer, Running
 from tests.helpers import visitor_post, visitor_session
 from tests.routing.test_routing import make_operators, team_channel
 
@@ -156,3 +156,27 @@ async def test_the_periodic_drain_holds_one_operator_at_a_time(run: Running) -> 
             await other.rollback()
         await holder.rollback()
     assert await asyncio.wait_for(drain, 10) == 0
+
+
+async def test_the_answer_does_not_wait_for_the_routing(live: LiveServer) -> None:
+    """Over real HTTP the widget (or a provider's webhook) is answered once the message is
+    committed; the lead's routing runs after the answer (app/core/after_answer.py). Here it
+    is held up on purpose, the operator's row locked: the answer comes anyway, and the
+    lead is routed once the row is free."""
+    run = Running(app=None, ctx=live.ctx, client=live.client)  # type: ignore[arg-type]
+    admin = await run.admin_token()
+    (op,) = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    token = (await visitor_session(live.client, key))["visitor_token"]
+    async with live.ctx.engine.connect() as holder:
+        await holder.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": op})
+        r = await asyncio.wait_for(visitor_post(live.client, key, token, "hello"), 5)
+        assert r.status_code == 201, r.text
+        conversation_id = r.json()["message"]["conversation_id"]
+        assert (await _conversation(run, conversation_id)).assignee_id is None
+        await holder.rollback()
+    for _ in range(100):
+        if (await _conversation(run, conversation_id)).assignee_id == op:
+            break
+        await asyncio.sleep(0.05)
+    assert (await _conversation(run, conversation_id)).assignee_id == op
