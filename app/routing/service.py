@@ -282,13 +282,24 @@ LEFT JOIN teams t ON t.id = c.team_id
 LEFT JOIN channel_accounts ch ON ch.id = c.channel_account_id
 WHERE c.assignee_id IS NULL AND {inbox_rules.not_closed("c.status")} AND c.queued_at IS NOT NULL
   AND COALESCE(ch.settings ->> 'routing_strategy', t.strategy, 'balanced') <> 'manual'
-  AND (c.team_id IS NULL
-       OR EXISTS (SELECT 1 FROM team_members tm
-                  WHERE tm.team_id = c.team_id AND tm.operator_id = :operator_id))
-  AND (NOT EXISTS (SELECT 1 FROM operator_channels oc WHERE oc.operator_id = :operator_id)
-       OR EXISTS (SELECT 1 FROM operator_channels oc
-                  WHERE oc.operator_id = :operator_id
-                    AND oc.channel_account_id = c.channel_account_id))
+  -- Their own client whatever the team and channel, as routing's candidates.
+  AND (ct.owner_id = :operator_id
+       OR ((c.team_id IS NULL
+            OR EXISTS (SELECT 1 FROM team_members tm
+                       WHERE tm.team_id = c.team_id AND tm.operator_id = :operator_id))
+           AND (NOT EXISTS (SELECT 1 FROM operator_channels oc
+                            WHERE oc.operator_id = :operator_id)
+                OR EXISTS (SELECT 1 FROM operator_channels oc
+                           WHERE oc.operator_id = :operator_id
+                             AND oc.channel_account_id = c.channel_account_id))))
+  -- A client whose manager could take them now is left to the manager (their routing,
+  -- which may not have run yet, or their own drain), unless the manager declined it.
+  AND NOT EXISTS (
+      SELECT 1 FROM operators ow
+      JOIN chatcentre_operator_loads(ARRAY[ct.owner_id]) l ON l.id = ow.id
+      WHERE ow.id = ct.owner_id AND ow.id <> :operator_id AND ow.is_active
+        AND ow.presence = :online AND l.has_room
+        AND c.declined_by IS DISTINCT FROM ow.id)
   AND (NOT :base_full OR ct.owner_id IS NOT NULL)
   AND c.declined_by IS DISTINCT FROM :operator_id
 ORDER BY COALESCE(cat.position, 2147483647), c.queued_at, c.id
@@ -313,6 +324,7 @@ async def drain(session: AsyncSession, operator_id: int) -> list[int]:
                 {
                     "operator_id": operator_id,
                     "base_full": load.base_full,
+                    "online": Presence.online,
                 },
             )
         ).scalar()

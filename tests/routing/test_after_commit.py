@@ -180,3 +180,61 @@ async def test_the_answer_does_not_wait_for_the_routing(live: LiveServer) -> Non
             break
         await asyncio.sleep(0.05)
     assert (await _conversation(run, conversation_id)).assignee_id == op
+
+
+async def _waiting_client_of(run: Running, key: str, owner: int, external_id: str) -> int:
+    """A client owned by `owner` whose new conversation is stored and waits, its own
+    routing not run yet (the moment between the ingest's commit and the follow-up)."""
+    async with run.ctx.sessions() as session:
+        channel_id = await session.scalar(
+            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+        )
+        channel = await session.get(ChannelAccount, channel_id)
+        assert channel is not None
+        stored = await ingest(
+            session,
+            channel,
+            InboundMessage(sender=Sender(external_id=external_id), external_id=external_id),
+        )
+        await session.execute(
+            text("UPDATE contacts SET owner_id = :o WHERE id = :c"),
+            {"o": owner, "c": stored.contact_id},
+        )
+        await session.commit()
+    assert stored.conversation_id is not None
+    return stored.conversation_id
+
+
+async def test_a_drain_leaves_a_returning_client_to_their_manager(run: Running) -> None:
+    """Another operator's drain (a colleague resolved a chat) does not take a returning
+    client in the moment before their routing gives them to their manager."""
+    admin = await run.admin_token()
+    owner, colleague = await make_operators(run, admin, 2)
+    key = await team_channel(run, admin, [owner, colleague])
+    conversation_id = await _waiting_client_of(run, key, owner, "back-1")
+    async with run.ctx.sessions() as session:
+        assert await routing_service.drain(session, colleague) == []
+        await session.commit()
+    assert (await _conversation(run, conversation_id)).assignee_id is None
+    await tasks.run_drain_all(run.ctx.sessions)
+    assert (await _conversation(run, conversation_id)).assignee_id == owner
+
+
+async def test_the_managers_drain_takes_their_client_outside_their_team(run: Running) -> None:
+    """A client's manager gets them whatever the conversation's team (as routing does), so
+    leaving the client to the manager never leaves them waiting; and a conversation the
+    manager declined goes to the team."""
+    admin = await run.admin_token()
+    owner, colleague = await make_operators(run, admin, 2)
+    key = await team_channel(run, admin, [colleague])  # the manager is not in this team
+    mine = await _waiting_client_of(run, key, owner, "back-2")
+    declined = await _waiting_client_of(run, key, owner, "back-3")
+    async with run.ctx.sessions() as session:
+        await session.execute(
+            text("UPDATE conversations SET declined_by = :o WHERE id = :c"),
+            {"o": owner, "c": declined},
+        )
+        await session.commit()
+    await tasks.run_drain_all(run.ctx.sessions)
+    assert (await _conversation(run, mine)).assignee_id == owner
+    assert (await _conversation(run, declined)).assignee_id == colleague
