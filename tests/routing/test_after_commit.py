@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.channels.models import ChannelAccount
-from app.ingest.service import ingest
+from app.ingest.service import IngestResult, ingest
 from app.routing import service as routing_service
 from app.routing import tasks
 from connectors.base import InboundMessage, Sender
@@ -48,6 +48,24 @@ async def _until_stored(run: Running, body: str) -> None:
     pytest.fail(f"{body!r} was not committed while the operator's row was held")
 
 
+async def _ingest_without_routing(run: Running, key: str, external_id: str) -> IngestResult:
+    """A visitor's message stored and committed the way the ingest does, with no follow-up
+    routing after it."""
+    async with run.ctx.sessions() as session:
+        channel_id = await session.scalar(
+            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+        )
+        channel = await session.get(ChannelAccount, channel_id)
+        assert channel is not None
+        stored = await ingest(
+            session,
+            channel,
+            InboundMessage(sender=Sender(external_id=external_id), external_id=external_id),
+        )
+        await session.commit()
+    return stored
+
+
 async def test_a_new_lead_is_stored_while_its_operator_is_being_claimed(run: Running) -> None:
     admin = await run.admin_token()
     [op] = await make_operators(run, admin, 1)
@@ -75,16 +93,7 @@ async def test_a_conversation_whose_routing_never_ran_waits_queued_for_the_drain
     admin = await run.admin_token()
     [op] = await make_operators(run, admin, 1)
     key = await team_channel(run, admin, [op])
-    async with run.ctx.sessions() as session:
-        channel_id = await session.scalar(
-            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
-        )
-        channel = await session.get(ChannelAccount, channel_id)
-        assert channel is not None
-        stored = await ingest(
-            session, channel, InboundMessage(sender=Sender(external_id="v-1"), external_id="m-1")
-        )
-        await session.commit()  # and the process dies: no follow-up routing
+    stored = await _ingest_without_routing(run, key, "v-1")  # the process dies: no follow-up
     assert stored.conversation_created and stored.conversation_id is not None
 
     conv = await _conversation(run, stored.conversation_id)
@@ -185,17 +194,8 @@ async def test_the_answer_does_not_wait_for_the_routing(live: LiveServer) -> Non
 async def _waiting_client_of(run: Running, key: str, owner: int, external_id: str) -> int:
     """A client owned by `owner` whose new conversation is stored and waits, its own
     routing not run yet (the moment between the ingest's commit and the follow-up)."""
+    stored = await _ingest_without_routing(run, key, external_id)
     async with run.ctx.sessions() as session:
-        channel_id = await session.scalar(
-            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
-        )
-        channel = await session.get(ChannelAccount, channel_id)
-        assert channel is not None
-        stored = await ingest(
-            session,
-            channel,
-            InboundMessage(sender=Sender(external_id=external_id), external_id=external_id),
-        )
         await session.execute(
             text("UPDATE contacts SET owner_id = :o WHERE id = :c"),
             {"o": owner, "c": stored.contact_id},
