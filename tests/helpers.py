@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -79,3 +79,26 @@ def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(sync, "before_cursor_execute", seen)
+
+
+async def routings_settled(engine: AsyncEngine, conversations: int, timeout: float = 30) -> None:
+    """Wait until each of the first `conversations` conversations has been routed: assigned or
+    queued (a stored conversation.assigned or conversation.queued). Served processes route a
+    new lead after the answer (app/core/after_answer.py), so a client's 201 does not mean it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    routed = -1
+    while asyncio.get_running_loop().time() < deadline:
+        async with engine.connect() as conn:
+            routed = int(
+                await conn.scalar(
+                    text(
+                        "SELECT count(DISTINCT aggregate_id) FROM domain_events "
+                        "WHERE name IN ('conversation.assigned', 'conversation.queued')"
+                    )
+                )
+                or 0
+            )
+        if routed >= conversations:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{routed} of {conversations} conversations routed in {timeout} s")

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import ROOT, free_port, truncate_all
-from tests.helpers import auth, visitor_post, visitor_session
+from tests.helpers import auth, routings_settled, visitor_post, visitor_session
 from tests.realtime.test_bus import REDIS_URL, redis_running
 from tests.webchat.test_end_to_end import next_event
 
@@ -209,6 +209,7 @@ async def test_routing_limits_and_single_sends_across_three_nodes(
         )
         assert all(r.status_code == 201 for r in results)
         engine = create_async_engine(migrated)
+        await routings_settled(engine, len(tokens))
         async with engine.connect() as conn:
             per_op = dict(
                 (

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.helpers import auth, visitor_post, visitor_session
+from tests.helpers import auth, routings_settled, visitor_post, visitor_session
 from tests.multinode.test_nodes import login, seed_admin, start_nodes  # noqa: F401
 
 LIMIT = 3
@@ -58,22 +58,6 @@ async def _team_with_channel(
     return ops, str(r.json()["public_key"])
 
 
-async def _routings_settled(engine: Any) -> None:
-    """The routings run after each answer (app/core/after_answer.py): wait until the number
-    of assigned conversations has not moved for a second (20 s at most)."""
-    last, steady = -1, 0
-    for _ in range(80):
-        async with engine.connect() as conn:
-            assigned = await conn.scalar(
-                text("SELECT count(*) FROM conversations WHERE assignee_id IS NOT NULL")
-            )
-        steady = steady + 1 if assigned == last else 0
-        if steady >= 4:
-            return
-        last = assigned
-        await asyncio.sleep(0.25)
-
-
 async def test_concurrent_new_leads_of_two_teams_across_processes(
     start_nodes: Callable[..., Any],  # noqa: F811
     migrated: str,
@@ -99,7 +83,7 @@ async def test_concurrent_new_leads_of_two_teams_across_processes(
         )
         refused = [r.text for r in results if r.status_code != 201]
         assert not refused, refused
-        await _routings_settled(engine)
+        await routings_settled(engine, len(leads))
 
         async with engine.connect() as conn:
             rows = (
