@@ -91,11 +91,12 @@ async def run_snooze_wakeups(session: AsyncSession, limit: int = 50) -> int:
 
 
 async def run_drain_all(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Every online operator takes what waits for them, each in a transaction of their
-    own: one transaction for all held every operator's row until the last was served, and
-    the routings of new leads waited for them (a p99 stall every round)."""
+    """Every online operator with room takes what waits for them, each in a transaction of
+    their own: one transaction for all held every operator's row until the last was served,
+    and the routings of new leads waited for them (a p99 stall every round). Only those for
+    whom something waits are visited (routing_service.who_may_drain)."""
     async with sessions() as session:
-        operators = await routing_service.online_with_room(session)
+        operators = await routing_service.who_may_drain(session)
     handed = 0
     for operator_id in operators:
         async with sessions() as session:

@@ -14,7 +14,7 @@ from app.routing import service as routing_service
 from app.routing import tasks
 from connectors.base import InboundMessage, Sender
 from tests.conftest import LiveServer, Running
-from tests.helpers import visitor_post, visitor_session
+from tests.helpers import statements_sent, visitor_post, visitor_session
 from tests.routing.test_routing import make_operators, team_channel
 
 
@@ -151,6 +151,9 @@ async def test_the_periodic_drain_holds_one_operator_at_a_time(run: Running) -> 
     transaction held them all until the last was served)."""
     admin = await run.admin_token()
     first, second = await make_operators(run, admin, 2)
+    key = await team_channel(run, admin, [first, second])
+    for visitor in ("wait-1", "wait-2"):  # both may take them: the drain visits both
+        await _ingest_without_routing(run, key, visitor)
     async with run.ctx.sessions() as holder:
         await holder.execute(
             text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": second}
@@ -164,7 +167,28 @@ async def test_the_periodic_drain_holds_one_operator_at_a_time(run: Running) -> 
             )
             await other.rollback()
         await holder.rollback()
-    assert await asyncio.wait_for(drain, 10) == 0
+    assert await asyncio.wait_for(drain, 10) == 2  # the first took both
+
+
+async def _operators_locked_by_a_drain_round(run: Running) -> int:
+    with statements_sent(run.ctx.engine) as sent:
+        await tasks.run_drain_all(run.ctx.sessions)
+    return sum(1 for s in sent if s.startswith("SELECT operators.") and s.endswith("FOR UPDATE"))
+
+
+async def test_the_periodic_drain_visits_only_who_may_take_something(run: Running) -> None:
+    """Each round, the drain locks only the online operators with room for whom something
+    waits: with 1,000 consoles online it took a transaction per operator every round,
+    whatever was queued."""
+    admin = await run.admin_token()
+    ops = await make_operators(run, admin, 4)
+    key = await team_channel(run, admin, [ops[2]])
+    manual = await team_channel(run, admin, ops, name="By hand", strategy="manual")
+    await _ingest_without_routing(run, manual, "picked-by-hand")  # nobody's to drain
+    assert await _operators_locked_by_a_drain_round(run) == 0
+    waiting = await _ingest_without_routing(run, key, "for-the-team")
+    assert await _operators_locked_by_a_drain_round(run) == 1
+    assert (await _conversation(run, waiting.conversation_id)).assignee_id == ops[2]
 
 
 async def test_the_answer_does_not_wait_for_the_routing(live: LiveServer) -> None:
