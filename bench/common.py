@@ -211,3 +211,27 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.1f}"
     return str(v)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live children."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    total = 0.0
+    for proc in [parent, *parent.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def embedded_postmaster(check_env: bool = True) -> int | None:
+    """The embedded PostgreSQL's postmaster (its processes are its children), if it runs
+    and is the bench's server (check_env: not when CHATCENTRE_DATABASE_URL names another)."""
+    pidfile = DATA_DIR / "pg" / "postmaster.pid"
+    if (check_env and os.environ.get("CHATCENTRE_DATABASE_URL")) or not pidfile.exists():
+        return None
+    return int(pidfile.read_text().split()[0])

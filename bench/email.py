@@ -45,9 +45,9 @@ from bench.common import (
     percentile,
     seed_admin,
     start_node,
+    tree_cpu,
     wait_ready,
 )
-from bench.ingest_cpu import tree_cpu
 from tests.connectors.email.servers import (
     PASSWORD,
     Dovecot,

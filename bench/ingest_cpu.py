@@ -19,35 +19,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import statistics
 from typing import Any
 
-import psutil
-
-from bench.common import DATA_DIR, Report, database, start_node, wait_ready
+from bench.common import (
+    Report,
+    database,
+    embedded_postmaster,
+    start_node,
+    tree_cpu,
+    wait_ready,
+)
 from bench.ingest import KINDS, online_operators, run_step, setup, start_floor_app, wait_floor_app
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its live children."""
-    parent = psutil.Process(pid)
-    total = 0.0
-    for proc in [parent, *parent.children(recursive=True)]:
-        try:
-            times = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def embedded_postmaster() -> int | None:
-    """The embedded PostgreSQL's postmaster (its processes are its children), if it runs."""
-    pidfile = DATA_DIR / "pg" / "postmaster.pid"
-    if os.environ.get("CHATCENTRE_DATABASE_URL") or not pidfile.exists():
-        return None
-    return int(pidfile.read_text().split()[0])
 
 
 def cpu_per_message(

@@ -198,7 +198,7 @@ def post_widget(
     """Process entry: widget messages open-loop at `rate` for `seconds`, message i from
     visitor i % len(tokens) (`key`: the widget's, or one per visitor). Returns for each
     accepted message (id, scheduled send time, 201 received time), which visitor sent it
-    (`visitor_of`), and the statuses."""
+    (`visitor_of`), the statuses, and its own CPU seconds (`cpu_s`)."""
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -221,6 +221,7 @@ async def _post_widget(
     sent: list[tuple[int, float, float]] = []
     statuses: dict[int, int] = defaultdict(int)
     connector = aiohttp.TCPConnector(limit=256)
+    cpu_started = time.process_time()
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.monotonic() + 0.05
 
@@ -255,4 +256,5 @@ async def _post_widget(
         "statuses": dict(statuses),
         "elapsed": elapsed,
         "offered": total,
+        "cpu_s": time.process_time() - cpu_started,  # this load generator's own CPU
     }
