@@ -214,7 +214,9 @@ def _fmt(v: Any) -> str:
 
 
 def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its live children."""
+    """CPU seconds (user + system) of a process and its descendants, the ones that exited
+    too: each live process's own time and what it reaped from its children (PostgreSQL's
+    backends come and go; without the reaped time a window's difference could be negative)."""
     import psutil
 
     parent = psutil.Process(pid)
@@ -224,7 +226,7 @@ def tree_cpu(pid: int) -> float:
             times = proc.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 
