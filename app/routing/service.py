@@ -325,6 +325,7 @@ _WHO_MAY_DRAIN = text(f"""
 SELECT o.id FROM operators o
 CROSS JOIN LATERAL chatcentre_operator_loads(ARRAY[o.id]) l
 WHERE o.is_active AND o.presence = :online AND l.has_room
+  AND (CAST(:among AS bigint[]) IS NULL OR o.id = ANY(CAST(:among AS bigint[])))
   AND EXISTS (SELECT 1 FROM {_QUEUED_FROM} WHERE {_may_take("o.id", "l.base_full")})
 ORDER BY o.id
 """)  # noqa: S608  (as _NEXT_QUEUED)
@@ -356,10 +357,11 @@ async def drain(session: AsyncSession, operator_id: int) -> list[int]:
         taken.append(conv_id)
 
 
-async def who_may_drain(session: AsyncSession) -> list[int]:
+async def who_may_drain(session: AsyncSession, among: list[int] | None = None) -> list[int]:
     """The online operators with room for whom something waits in the queue (a snapshot:
-    drain() checks again under the operator's lock)."""
-    return list((await session.scalars(_WHO_MAY_DRAIN, {"online": Presence.online})).all())
+    drain() checks again under the operator's lock); `among`: only these operators."""
+    params = {"online": Presence.online, "among": among}
+    return list((await session.scalars(_WHO_MAY_DRAIN, params)).all())
 
 
 async def queue(

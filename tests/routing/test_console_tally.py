@@ -7,6 +7,8 @@ presence work never holds more than a few of the pool's connections."""
 
 import asyncio
 import collections
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from app.operators.models import Operator, Presence, Role
 from app.operators.schemas import OperatorCreate
 from app.routing.presence import ConsoleTally
 from tests.conftest import Running, running_app, truncate_all
+from tests.routing.test_after_commit import _ingest_without_routing
+from tests.routing.test_routing import team_channel
 
 OPERATORS = 40
 CONSOLES_EACH = 6  # 240 consoles
@@ -115,6 +119,44 @@ async def test_mass_close_takes_every_operator_offline_once(run: Running) -> Non
     await asyncio.sleep(0.5)  # room for a duplicate to arrive
     assert {op: presence_events[op, "offline"] for op in ids} == {op: 1 for op in ids}
     assert {op: presence_events[op, "online"] for op in ids} == {op: 1 for op in ids}
+
+
+@contextlib.contextmanager
+def operators_locked(run: Running) -> Iterator[set[int]]:
+    """The operators whose row is locked on its own (`FOR UPDATE` by one id, as a drain
+    does; the tally's batch locks its operators together) inside the block."""
+    locked: set[int] = set()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        one = "WHERE operators.id = $1" in statement
+        if one and statement.startswith("SELECT operators.") and statement.endswith("FOR UPDATE"):
+            locked.add(parameters[0])
+
+    sync = run.ctx.engine.sync_engine
+    event.listen(sync, "before_cursor_execute", seen)
+    try:
+        yield locked
+    finally:
+        event.remove(sync, "before_cursor_execute", seen)
+
+
+async def test_a_mass_reconnect_drains_only_who_may_take_something(run: Running) -> None:
+    """Operators coming online take what waits for them, but the batch asks once who that
+    is: only they are drained (each drain locks its operator's row)."""
+    ids = await _operators(run)
+    admin = await run.admin_token()
+    key = await team_channel(run, admin, [ids[3]])
+    waiting = await _ingest_without_routing(run, key, "waits-for-the-team")
+    hub = run.app.state.hub
+    with operators_locked(run) as locked:
+        await asyncio.gather(*(hub.on_console_open(op) for op in ids))
+    assert locked == {ids[3]}, f"{len(locked)} operators' rows locked"
+    async with run.ctx.sessions() as session:
+        assignee = await session.scalar(
+            text("SELECT assignee_id FROM conversations WHERE id = :id"),
+            {"id": waiting.conversation_id},
+        )
+    assert assignee == ids[3]
 
 
 async def test_a_failed_batch_is_retried_and_no_close_is_lost(run: Running) -> None:
