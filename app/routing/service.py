@@ -434,16 +434,20 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
 async def release(session: AsyncSession, operator_id: int) -> list[int]:
     """An operator went offline: their open conversations go back to routing where their
     team says so."""
+    open_ones = (Conversation.assignee_id == operator_id, Conversation.status != inbox_rules.CLOSED)
+    # The clients' rows first, then the conversations': the ingest's order (identity,
+    # client, conversation), so a client writing while their chat is released waits
+    # instead of deadlocking with its routing, which locks the client.
+    await session.execute(
+        select(Contact.id)
+        .where(Contact.id.in_(select(Conversation.contact_id).where(*open_ones)))
+        .order_by(Contact.id)
+        .with_for_update()
+    )
     convs = list(
         (
             await session.scalars(
-                select(Conversation)
-                .where(
-                    Conversation.assignee_id == operator_id,
-                    Conversation.status != inbox_rules.CLOSED,
-                )
-                .order_by(Conversation.id)
-                .with_for_update()
+                select(Conversation).where(*open_ones).order_by(Conversation.id).with_for_update()
             )
         ).all()
     )

@@ -262,3 +262,40 @@ async def test_the_managers_drain_takes_their_client_outside_their_team(run: Run
     await tasks.run_drain_all(run.ctx.sessions)
     assert (await _conversation(run, mine)).assignee_id == owner
     assert (await _conversation(run, declined)).assignee_id == colleague
+
+
+async def test_a_client_writing_while_their_chat_is_released(run: Running) -> None:
+    """Their manager goes offline and the chat is released (routed again) while the client
+    writes: the release locks the client before the conversation, as the ingest does, so the
+    message waits and both go through (before, the release held the conversation and waited
+    for the client, the ingest the reverse, and PostgreSQL aborted one of them)."""
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    token = (await visitor_session(run.client, key))["visitor_token"]
+    first = await visitor_post(run.client, key, token, "first")
+    conversation_id = first.json()["message"]["conversation_id"]
+    assert (await _conversation(run, conversation_id)).assignee_id == op
+
+    async def release() -> list[int]:
+        async with run.ctx.sessions() as session:
+            moved = await routing_service.release(session, op)
+            await session.commit()
+            return moved
+
+    async with run.ctx.sessions() as holder:
+        team_id = await holder.scalar(
+            text("SELECT team_id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+        )
+        # The team's routing turn, which a release takes after its rows: it stops there.
+        await routing_service.lock_team_routing(holder, [team_id])
+        releasing = asyncio.create_task(release())
+        await asyncio.sleep(0.5)
+        writing = asyncio.create_task(visitor_post(run.client, key, token, "second"))
+        await asyncio.sleep(0.5)
+        await holder.rollback()
+
+    moved, answer = await asyncio.wait_for(asyncio.gather(releasing, writing), 15)
+    assert answer.status_code == 201, answer.text
+    assert moved == [conversation_id]
+    assert await _stored(run, "second")
