@@ -14,6 +14,7 @@ from app.core.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.events.store import StoredEvent
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
+from app.inbox.queries import lock_client_of
 from app.operators import security
 from app.routing import commands as routing_commands
 from app.webhooks import service as webhooks_service
@@ -134,6 +135,7 @@ async def conversation_of(
     """The bot's own conversation, else 404 (whether it exists is none of its business)."""
     q = select(Conversation).where(Conversation.id == conversation_id, *_its_conversations(bot.id))
     if lock:
+        await lock_client_of(session, conversation_id)  # the client first, as the ingest
         q = q.with_for_update()
     conv = await session.scalar(q)
     if conv is None:

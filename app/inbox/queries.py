@@ -5,7 +5,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, true, tuple_
+from sqlalchemy import Select, and_, bindparam, func, or_, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments import service as attachments_service
@@ -37,11 +37,27 @@ from app.operators.service import Principal
 VISITOR_VISIBLE_OUTBOUND = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.read)
 
 
+_LOCK_CLIENT = text(
+    "SELECT 1 FROM contacts WHERE id = "
+    "(SELECT contact_id FROM conversations WHERE id = :id) FOR UPDATE"
+)
+
+
+async def lock_client_of(session: AsyncSession, conversation_id: int) -> None:
+    """Lock a conversation's client before the conversation: the order the ingest takes
+    them in (identity, client, conversation). A write that holds a conversation and then
+    routes it (which locks the client: it may become the operator's) would otherwise
+    deadlock with the client's next message, and one of the two would get a 503."""
+    await session.execute(_LOCK_CLIENT, {"id": conversation_id})
+
+
 async def get_conversation(
     session: AsyncSession, principal: Principal, conversation_id: int, *, lock: bool = False
 ) -> Conversation:
+    """lock: the conversation's row, its client's first (lock_client_of)."""
     q = select(Conversation).where(Conversation.id == conversation_id)
     if lock:
+        await lock_client_of(session, conversation_id)
         q = q.with_for_update()
     conv = await session.scalar(q)
     if conv is None:

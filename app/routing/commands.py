@@ -8,7 +8,7 @@ from app.events.dispatch import raise_event
 from app.events.types import ConversationStatusChanged, ConversationUpdated
 from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
-from app.inbox.queries import get_conversation
+from app.inbox.queries import get_conversation, lock_client_of
 from app.operators.models import Team
 from app.operators.service import Principal
 from app.routing import service
@@ -65,6 +65,7 @@ async def handoff(
     """A bot's conversation goes to the people: open, and routed like a new one. Once: the
     row is locked, and a conversation no longer with a bot (a second, concurrent handoff)
     is left as it is (False). The caller has checked that it may."""
+    await lock_client_of(session, conversation_id)
     conv = await session.get(
         Conversation, conversation_id, with_for_update=True, populate_existing=True
     )

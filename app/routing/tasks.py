@@ -14,11 +14,15 @@ from app.inbox import rules as inbox_rules
 from app.inbox.models import Conversation
 from app.routing import service as routing_service
 
+# The client's row too, skipped if locked (as the drain does): the reassignment locks the
+# client, and waiting for it while holding the conversation could deadlock with a message
+# of theirs being stored.
 _DUE = text(f"""
-SELECT id FROM conversations
-WHERE response_due_at <= now() AND {inbox_rules.NOT_CLOSED_SQL} AND assignee_id IS NOT NULL
-ORDER BY response_due_at LIMIT :limit
-FOR UPDATE SKIP LOCKED
+SELECT c.id FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
+WHERE c.response_due_at <= now() AND {inbox_rules.not_closed("c.status")}
+  AND c.assignee_id IS NOT NULL
+ORDER BY c.response_due_at LIMIT :limit
+FOR UPDATE OF c, ct SKIP LOCKED
 """)  # noqa: S608  (the one interpolated value is app.inbox.rules' constant)
 
 _WAITING_TOO_LONG = text(f"""

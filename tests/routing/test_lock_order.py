@@ -1,0 +1,123 @@
+"""Writes that hold a conversation and may then route it (routing locks the client: they may
+become the operator's) take the client's row first: the ingest's order (identity, client,
+conversation). Otherwise a client writing at that moment holds the client and waits for the
+conversation while the write holds the conversation and waits for the client; PostgreSQL
+aborts one, and the client gets a 503."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.inbox import rules as inbox_rules
+from app.inbox.queries import get_conversation
+from app.operators.models import Role
+from app.operators.service import Principal
+from app.routing import commands as routing_commands
+from app.routing import tasks
+from tests.conftest import Running
+from tests.helpers import visitor_post, visitor_session
+from tests.routing.test_after_commit import _ingest_without_routing
+from tests.routing.test_routing import make_operators, team_channel
+
+ADMIN = Principal(kind="operator", id=0, scopes=frozenset(), role=Role.admin)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"run_workers": False}
+
+
+async def _locked(run: Running, table: str, row_id: int) -> bool:
+    """Whether another transaction holds the row (asked with NOWAIT, so never waits)."""
+    async with run.ctx.engine.connect() as conn:
+        try:
+            await conn.execute(
+                text(f"SELECT 1 FROM {table} WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": row_id},
+            )
+        except DBAPIError as exc:
+            assert "55P03" in str(getattr(exc.orig, "sqlstate", "")) or "lock" in str(exc)
+            return True
+        finally:
+            await conn.rollback()
+    return False
+
+
+async def _operator_takes_it(run: Running, conversation_id: int) -> None:
+    async with run.ctx.sessions() as session:
+        await get_conversation(session, ADMIN, conversation_id, lock=True)
+        await session.rollback()
+
+
+async def _bot_hands_it_off(run: Running, conversation_id: int) -> None:
+    async with run.ctx.sessions() as session:
+        await routing_commands.handoff(session, conversation_id)
+        await session.rollback()
+
+
+@pytest.mark.parametrize("write", [_operator_takes_it, _bot_hands_it_off])
+async def test_the_client_is_locked_before_the_conversation(run: Running, write: Any) -> None:
+    admin = await run.admin_token()
+    ops = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, ops)
+    stored = await _ingest_without_routing(run, key, "client-1")
+    assert stored.conversation_id is not None
+    conversation_id, contact_id = stored.conversation_id, stored.contact_id
+    async with run.ctx.sessions() as session:  # a bot's conversation (the handoff's case)
+        await session.execute(
+            text("UPDATE conversations SET status = :s WHERE id = :id"),
+            {"s": inbox_rules.WITH_BOT.value, "id": conversation_id},
+        )
+        await session.commit()
+
+    async with run.ctx.engine.connect() as holder:  # the conversation is busy elsewhere
+        await holder.execute(
+            text("SELECT 1 FROM conversations WHERE id = :id FOR UPDATE"), {"id": conversation_id}
+        )
+        acting = asyncio.create_task(write(run, conversation_id))
+        for _ in range(100):  # the write now waits for the conversation ...
+            if await _locked(run, "contacts", contact_id):
+                break
+            await asyncio.sleep(0.05)
+        # ... holding the client already, so the client's next message waits for it.
+        assert await _locked(run, "contacts", contact_id)
+        assert not acting.done()
+        await holder.rollback()
+    await asyncio.wait_for(acting, 10)
+
+
+async def test_a_missed_response_skips_a_client_being_written_to(run: Running) -> None:
+    """The periodic reassignment of missed responses takes the client's row with the
+    conversation's, skipping both while the client's message holds the client: it neither
+    waits nor deadlocks, and takes the conversation on a later round."""
+    admin = await run.admin_token()
+    ops = await make_operators(run, admin, 2)
+    key = await team_channel(run, admin, ops)
+    token = (await visitor_session(run.client, key))["visitor_token"]
+    r = await visitor_post(run.client, key, token, "hello")
+    conversation_id = r.json()["message"]["conversation_id"]
+    async with run.ctx.sessions() as session:
+        contact_id = await session.scalar(
+            text(
+                "UPDATE conversations SET response_due_at = now() - interval '1 minute' "
+                "WHERE id = :id AND assignee_id IS NOT NULL RETURNING contact_id"
+            ),
+            {"id": conversation_id},
+        )
+        await session.commit()
+    assert contact_id is not None
+
+    async with run.ctx.engine.connect() as holder:  # the client's message is being stored
+        await holder.execute(
+            text("SELECT 1 FROM contacts WHERE id = :id FOR UPDATE"), {"id": contact_id}
+        )
+        async with run.ctx.sessions() as session:
+            assert await asyncio.wait_for(tasks.run_missed_responses(session), 5) == 0
+            await session.commit()
+        await holder.rollback()
+    async with run.ctx.sessions() as session:
+        assert await tasks.run_missed_responses(session) == 1
+        await session.commit()
