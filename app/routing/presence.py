@@ -219,7 +219,7 @@ class ConsoleTally:
         batch): a mass reconnect of 1,000 consoles was 1,000 drains, each locking its
         operator's row, with an empty queue. A chat queued just after this is routed to them
         by its own routing, or handed out by the periodic drain."""
-        coming = [op for op, before, after in changes if after == Presence.online != before]
+        coming = [op for op, before, after in changes if before != after == Presence.online]
         if not coming:
             return changes
         async with self.sessions() as session:

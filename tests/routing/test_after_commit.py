@@ -48,7 +48,7 @@ async def _until_stored(run: Running, body: str) -> None:
     pytest.fail(f"{body!r} was not committed while the operator's row was held")
 
 
-async def _ingest_without_routing(run: Running, key: str, external_id: str) -> IngestResult:
+async def ingest_without_routing(run: Running, key: str, external_id: str) -> IngestResult:
     """A visitor's message stored and committed the way the ingest does, with no follow-up
     routing after it."""
     async with run.ctx.sessions() as session:
@@ -93,7 +93,7 @@ async def test_a_conversation_whose_routing_never_ran_waits_queued_for_the_drain
     admin = await run.admin_token()
     [op] = await make_operators(run, admin, 1)
     key = await team_channel(run, admin, [op])
-    stored = await _ingest_without_routing(run, key, "v-1")  # the process dies: no follow-up
+    stored = await ingest_without_routing(run, key, "v-1")  # the process dies: no follow-up
     assert stored.conversation_created and stored.conversation_id is not None
 
     conv = await _conversation(run, stored.conversation_id)
@@ -153,7 +153,7 @@ async def test_the_periodic_drain_holds_one_operator_at_a_time(run: Running) -> 
     first, second = await make_operators(run, admin, 2)
     key = await team_channel(run, admin, [first, second])
     for visitor in ("wait-1", "wait-2"):  # both may take them: the drain visits both
-        await _ingest_without_routing(run, key, visitor)
+        await ingest_without_routing(run, key, visitor)
     async with run.ctx.sessions() as holder:
         await holder.execute(
             text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": second}
@@ -184,9 +184,9 @@ async def test_the_periodic_drain_visits_only_who_may_take_something(run: Runnin
     ops = await make_operators(run, admin, 4)
     key = await team_channel(run, admin, [ops[2]])
     manual = await team_channel(run, admin, ops, name="By hand", strategy="manual")
-    await _ingest_without_routing(run, manual, "picked-by-hand")  # nobody's to drain
+    await ingest_without_routing(run, manual, "picked-by-hand")  # nobody's to drain
     assert await _operators_locked_by_a_drain_round(run) == 0
-    waiting = await _ingest_without_routing(run, key, "for-the-team")
+    waiting = await ingest_without_routing(run, key, "for-the-team")
     assert await _operators_locked_by_a_drain_round(run) == 1
     assert (await _conversation(run, waiting.conversation_id)).assignee_id == ops[2]
 
@@ -218,7 +218,7 @@ async def test_the_answer_does_not_wait_for_the_routing(live: LiveServer) -> Non
 async def _waiting_client_of(run: Running, key: str, owner: int, external_id: str) -> int:
     """A client owned by `owner` whose new conversation is stored and waits, its own
     routing not run yet (the moment between the ingest's commit and the follow-up)."""
-    stored = await _ingest_without_routing(run, key, external_id)
+    stored = await ingest_without_routing(run, key, external_id)
     async with run.ctx.sessions() as session:
         await session.execute(
             text("UPDATE contacts SET owner_id = :o WHERE id = :c"),

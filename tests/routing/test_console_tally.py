@@ -23,7 +23,7 @@ from app.operators.models import Operator, Presence, Role
 from app.operators.schemas import OperatorCreate
 from app.routing.presence import ConsoleTally
 from tests.conftest import Running, running_app, truncate_all
-from tests.routing.test_after_commit import _ingest_without_routing
+from tests.routing.test_after_commit import ingest_without_routing
 from tests.routing.test_routing import team_channel
 
 OPERATORS = 40
@@ -146,7 +146,7 @@ async def test_a_mass_reconnect_drains_only_who_may_take_something(run: Running)
     ids = await _operators(run)
     admin = await run.admin_token()
     key = await team_channel(run, admin, [ids[3]])
-    waiting = await _ingest_without_routing(run, key, "waits-for-the-team")
+    waiting = await ingest_without_routing(run, key, "waits-for-the-team")
     hub = run.app.state.hub
     with operators_locked(run) as locked:
         await asyncio.gather(*(hub.on_console_open(op) for op in ids))

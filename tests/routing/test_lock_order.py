@@ -18,9 +18,8 @@ from app.operators.service import Principal
 from app.routing import commands as routing_commands
 from app.routing import tasks
 from tests.conftest import Running
-from tests.helpers import visitor_post, visitor_session
-from tests.routing.test_after_commit import _ingest_without_routing
-from tests.routing.test_routing import make_operators, team_channel
+from tests.routing.test_after_commit import ingest_without_routing
+from tests.routing.test_routing import make_operators, new_lead, team_channel
 
 ADMIN = Principal(kind="operator", id=0, scopes=frozenset(), role=Role.admin)
 
@@ -63,7 +62,7 @@ async def test_the_client_is_locked_before_the_conversation(run: Running, write:
     admin = await run.admin_token()
     ops = await make_operators(run, admin, 1)
     key = await team_channel(run, admin, ops)
-    stored = await _ingest_without_routing(run, key, "client-1")
+    stored = await ingest_without_routing(run, key, "client-1")
     assert stored.conversation_id is not None
     conversation_id, contact_id = stored.conversation_id, stored.contact_id
     async with run.ctx.sessions() as session:  # a bot's conversation (the handoff's case)
@@ -96,9 +95,7 @@ async def test_a_missed_response_skips_a_client_being_written_to(run: Running) -
     admin = await run.admin_token()
     ops = await make_operators(run, admin, 2)
     key = await team_channel(run, admin, ops)
-    token = (await visitor_session(run.client, key))["visitor_token"]
-    r = await visitor_post(run.client, key, token, "hello")
-    conversation_id = r.json()["message"]["conversation_id"]
+    conversation_id = await new_lead(run, key)
     async with run.ctx.sessions() as session:
         contact_id = await session.scalar(
             text(
