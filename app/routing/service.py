@@ -11,8 +11,9 @@ the one count). Two routings can therefore never both see "9 of 10" for the same
 routing takes no team-wide turn: it claims the best-ranked operator whose row nobody else
 holds (SKIP LOCKED), so concurrent new leads go to different operators at once; only when
 every operator with room is being claimed does it wait for the best of them. A claim that
-turns out stale (the operator filled up meanwhile) is rolled back with its subtransaction,
-so a routing holds at most the row of the operator it chose. Queued conversations are taken
+turns out stale (the operator filled up meanwhile) keeps its lock until the transaction
+ends (no subtransaction: see claim_operator.sql), and that transaction then never waits for
+another operator's row, so no lock cycle forms. Queued conversations are taken
 with SKIP LOCKED, so two drains never hand out the same one."""
 
 import enum

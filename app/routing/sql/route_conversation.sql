@@ -11,9 +11,10 @@
 --    longest since the last assignment; round_robin = longest since the last assignment;
 --    manual = nobody but the owner (a shared queue).
 -- 3. Claim in that order (chatcentre_claim_operator): rows another routing holds are
---    skipped, and waited for only when every operator with room is being claimed; a claim
---    that finds the operator filled up meanwhile drops them and ranks again. No team-wide
---    turn: a burst of new leads goes to different operators at once.
+--    skipped, and waited for only when every operator with room is being claimed (and the
+--    transaction holds no stale claim); a claim that finds the operator filled up meanwhile
+--    drops them and ranks again. No team-wide turn: a burst of new leads goes to different
+--    operators at once.
 -- 4. The assignment (chatcentre_assign_conversation; a new lead becomes the operator's
 --    client unless their base is full), else the queue (chatcentre_enqueue_conversation).
 -- With p_only_waiting (a new conversation's routing, after the ingest committed) it does
@@ -128,7 +129,11 @@ BEGIN
         END LOOP;
         CONTINUE claiming WHEN v_rank_again;
         EXIT claiming WHEN NOT v_ranked_any OR cardinality(v_busy) = 0;
-        -- Every operator with room is being claimed: wait for the best of them.
+        -- Every operator with room is being claimed: wait for the best of them, unless this
+        -- transaction holds an operator it could not use (a stale claim keeps its row
+        -- locked, chatcentre_claim_operator): waiting then could close a lock cycle, so the
+        -- conversation waits in the queue for the next drain instead.
+        EXIT claiming WHEN current_setting('chatcentre.holds_stale_claim', true) = 'on';
         IF chatcentre_claim_operator(v_busy[1], v_new_lead, true) = 'fit' THEN
             v_chosen := v_busy[1];
             v_chosen_reason := v_busy_reasons[1];
