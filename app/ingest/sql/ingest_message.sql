@@ -9,7 +9,8 @@
 --    contact's, not the sender's: the message joins the matched conversation while it is
 --    active, and follows its contact by the same rule once it is resolved;
 -- 3. inserts the message idempotently, its touchpoint (chatcentre_record_touchpoint) and the
---    conversation's counters; an assignee's answer clock starts (chatcentre_response_due_at);
+--    conversation's counters (a new one is inserted with them); an assignee's answer clock
+--    starts (chatcentre_response_due_at);
 -- 4. stores the facts in domain_events: message.created, and conversation.created when it
 --    opened one (their payloads are written from the event classes in app/events/types.py;
 --    the Python side raises the same events with stored=True).
@@ -91,12 +92,14 @@ BEGIN
         -- A new conversation waits for a person (queued_at) until routing, which runs
         -- after this commits, gives it to one; with an active agent bot on the channel it
         -- starts with the bot instead (chatcentre_channel_bot).
+        -- It is written as it stands after its first message (one unread), so that the
+        -- counters' update below leaves it alone: one row version less per new lead.
         INSERT INTO conversations
             (contact_id, channel_account_id, identity_id, team_id, status,
-             last_activity_at, last_inbound_at, queued_at)
+             last_activity_at, last_inbound_at, queued_at, unread_count)
         SELECT v_contact_id, p_channel_id, v_identity_id, p_team_id,
                CASE WHEN b.id IS NULL THEN {{OPENED}} ELSE {{WITH_BOT}} END, p_now,
-               v_inbound_at, CASE WHEN b.id IS NULL THEN p_now END
+               v_inbound_at, CASE WHEN b.id IS NULL THEN p_now END, 1
         FROM (SELECT chatcentre_channel_bot(p_channel_id) AS id) b
         WHERE NOT EXISTS (SELECT 1 FROM found) AND NOT EXISTS (SELECT 1 FROM awaiting_rating)
           AND NOT EXISTS (SELECT 1 FROM messages mm
@@ -139,7 +142,8 @@ BEGIN
                 CASE WHEN cv.assignee_id IS NOT NULL AND {{ACTIVE_CV}} THEN
                     (SELECT d.due_at FROM chatcentre_response_due_at(cv.team_id, p_now) d)
                 END)
-        WHERE cv.id = o_conversation_id AND EXISTS (SELECT 1 FROM m)
+        WHERE cv.id = o_conversation_id AND NOT o_conversation_created
+          AND EXISTS (SELECT 1 FROM m)
     )
     SELECT m.id INTO o_message_id FROM m;
     IF o_message_id IS NULL THEN
