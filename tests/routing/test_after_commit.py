@@ -120,6 +120,33 @@ async def test_the_follow_up_leaves_a_conversation_someone_took_meanwhile(run: R
     assert (await _conversation(run, conversation_id)).assignee_id == taken_by
 
 
+async def test_only_a_new_leads_follow_up_commits_without_waiting_for_the_flush(
+    run: Running,
+) -> None:
+    """The follow-up's conversation is already committed as waiting, so losing the routing
+    in a crash of PostgreSQL loses nothing the drain does not make up: its commit does not
+    wait for the WAL flush. Any other routing's does."""
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    follow_up = await ingest_without_routing(run, key, "client-1")
+    other = await ingest_without_routing(run, key, "client-2")
+
+    for conversation_id, only_waiting, mode in (
+        (follow_up.conversation_id, True, "off"),
+        (other.conversation_id, False, "on"),
+    ):
+        assert conversation_id is not None
+        async with run.ctx.sessions() as session:
+            assignee = await routing_service.route(
+                session, conversation_id, only_waiting=only_waiting
+            )
+            assert assignee == op
+            assert await session.scalar(text("SHOW synchronous_commit")) == mode
+            await session.commit()
+        assert (await _conversation(run, conversation_id)).assignee_id == op
+
+
 async def test_a_clients_next_message_while_their_first_is_routed(run: Running) -> None:
     """The routing takes the client's row before the conversation's, in the ingest's order:
     a second message arriving while the first is being routed waits, and both are stored

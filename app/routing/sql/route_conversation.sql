@@ -80,6 +80,13 @@ BEGIN
         o_previous_assignee_id := NULL;
         RETURN;  -- no longer waiting: nothing to route
     END IF;
+    IF p_only_waiting THEN
+        -- The ingest has committed the conversation as waiting, so should PostgreSQL crash
+        -- and lose this routing, the queue's drain hands it out again: its commit need not
+        -- wait for the WAL's flush (one fsync less per new lead, and the operator's row is
+        -- held that much shorter). Everything it writes is lost or kept together.
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
     v_new_lead := v_owner_id IS NULL;
 
     SELECT COALESCE(array_agg(o.id ORDER BY o.id), '{}') INTO v_candidates
