@@ -16,7 +16,11 @@ BEGIN
         response_due_at = NULL,
         queue_alerted_at = CASE WHEN cv.queued_at IS NULL THEN NULL ELSE cv.queue_alerted_at END,
         queued_at = COALESCE(cv.queued_at, p_now)
-    WHERE cv.id = p_conversation_id;
+    WHERE cv.id = p_conversation_id
+      -- unless it already waits as it should (a new lead nobody can take): no new row
+      -- version for no change
+      AND (cv.assignee_id IS NOT NULL OR cv.queued_at IS NULL OR cv.response_due_at IS NOT NULL
+           OR cv.assigned_at IS NOT NULL);
     o_event := {{QUEUED_PAYLOAD}};
     INSERT INTO domain_events (name, version, aggregate, aggregate_id, actor_kind, payload)
     VALUES ({{QUEUED}}, p_conversation_id, p_actor_kind, o_event);
