@@ -17,6 +17,7 @@ from app.events.types import (
     ConversationQueueAlert,
     ConversationResolved,
     ConversationResponseMissed,
+    ConversationRoutingDeferred,
     ConversationStatusChanged,
     ConversationUnassigned,
     MessageCreated,
@@ -31,12 +32,12 @@ from app.webhooks import service as webhooks
 
 
 def install() -> None:
-    # A new conversation (the client wrote) goes to an operator or stays in the queue, in a
-    # short transaction of its own after the ingest's commit: the claim on an operator's
-    # row is then held for one statement, not for the whole ingest. (The ingest's statement
-    # opens it queued, or with the channel's agent bot, which routing leaves alone.)
+    # A new conversation (the client wrote) is routed by the ingest's own statement when an
+    # operator's row can be claimed at once; when every operator with room is being
+    # claimed, it goes to one or stays in the queue in a short transaction of its own after
+    # the ingest's commit, which may wait for a row without holding the client's message.
     on(
-        ConversationCreated,
+        ConversationRoutingDeferred,
         routing.route_new_conversation,
         name="routing.route_new",
         phase="after_commit",

@@ -218,6 +218,20 @@ class ConversationLabelsChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRoutingDeferred(DomainEvent):
+    """The ingest opened a conversation but could not route it at once: every operator with
+    room was being claimed. Routing takes it after the commit, waiting for the best of them.
+    Not stored: should it be lost, the conversation waits queued for the drain."""
+
+    name = "conversation.routing_deferred"
+    durable = False
+    aggregate = "conversation"
+    aggregate_key = "conversation_id"
+
+    conversation_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRead(DomainEvent):
     name = "conversation.read"
     bus_type = "conversation.updated"

@@ -6,11 +6,12 @@ One transaction and one statement, a call of the SQL function chatcentre_ingest_
    find-or-open of the conversation below cannot race;
 2. finds the active conversation or opens one (not for a message already stored);
 3. inserts the message idempotently, its touchpoint and the conversation's counters at once;
-4. stores message.created (and conversation.created) in domain_events.
+4. stores message.created (and conversation.created) in domain_events;
+5. routes the conversation it opened to an operator it can claim at once, or queues it.
 Here the same events are raised (stored=True: their rows exist) so their handlers run: in
 this transaction (app/handlers.py: recording a survey's answer), or after the caller's
-commit (routing a new conversation, which the statement opened queued; callers commit with
-app.events.dispatch.commit_then_follow_up).
+commit (callers commit with app.events.dispatch.commit_then_follow_up): routing a new
+conversation the statement left because every operator with room was being claimed.
 A redelivered message changes nothing.
 Frames are published after the caller commits."""
 
@@ -28,7 +29,13 @@ from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.core.metrics import INGEST_DUPLICATES, INGESTED
 from app.events.dispatch import from_stored, raise_event
-from app.events.types import ConversationCreated, MessageCreated, MessageUpdated
+from app.events.types import (
+    ConversationCreated,
+    ConversationRoutingDeferred,
+    MessageCreated,
+    MessageUpdated,
+)
+from app.routing import service as routing_service
 from app.surveys import answers as surveys_answers
 from connectors.base import InboundMessage, MessageEdit
 
@@ -206,10 +213,22 @@ async def ingest(
         session.info.setdefault(_NOT_OPT_OUT, set()).add(row.o_message_id)
     if row.o_conversation_created:
         created = from_stored(ConversationCreated, row.o_conversation_event)
-        # Routing takes it from here, after the commit (its handler, app/handlers.py).
         await raise_event(session, created, stored=True)
     # A rating that answers a survey is the surveys' handler's to record.
     await raise_event(session, from_stored(MessageCreated, row.o_message_event), stored=True)
+    if row.o_route_deferred:  # routing takes it after the commit (app/handlers.py)
+        await raise_event(
+            session, ConversationRoutingDeferred(conversation_id=row.o_conversation_id)
+        )
+    elif row.o_conversation_created:  # the statement routed it (or left it to its bot)
+        await routing_service.raise_routed(
+            session,
+            row.o_conversation_id,
+            assignee_id=row.o_assignee_id,
+            queued=row.o_route_queued,
+            event=row.o_route_event,
+            notify_owner_id=row.o_notify_owner_id,
+        )
     return IngestResult(
         row.o_message_id,
         row.o_conversation_id,

@@ -8,7 +8,7 @@ from app.db.sqlfunctions import SqlFunction, case, literal
 from app.events.sql import event_header, event_payload
 from app.events.types import ConversationCreated, MessageCreated
 from app.inbox import rules as inbox_rules
-from app.routing.sql import RESPONSE_DUE_AT
+from app.routing.sql import RESPONSE_DUE_AT, ROUTE_CONVERSATION
 from app.surveys.sql import AWAITING_SURVEY
 from app.touchpoints import rules as touch_rules
 from app.touchpoints.sql import REACTION_FOR, RECORD_TOUCHPOINT
@@ -63,6 +63,7 @@ INGEST_MESSAGE = SqlFunction(
         UPSERT_IDENTITY.name,
         AWAITING_SURVEY.name,
         RESPONSE_DUE_AT.name,
+        ROUTE_CONVERSATION.name,
         RECORD_TOUCHPOINT.name,
         REACTION_FOR.name,
         # app/sales/sql/opt_out_word.sql (named, not imported: sales sits above the ingest)

@@ -4,17 +4,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.context import AppContext
 from app.events.dispatch import commit_then_follow_up
-from app.events.types import ConversationCreated, ConversationResolved, OperatorAvailabilityChanged
+from app.events.types import (
+    ConversationResolved,
+    ConversationRoutingDeferred,
+    OperatorAvailabilityChanged,
+)
 from app.operators.models import Presence
 from app.routing import presence, service
 
 
-async def route_new_conversation(ctx: AppContext, ev: ConversationCreated) -> None:
-    """A client wrote (the ingest committed the conversation, queued): it goes to an
-    operator, or keeps waiting, in a transaction of its own. Should this never run (the
+async def route_new_conversation(ctx: AppContext, ev: ConversationRoutingDeferred) -> None:
+    """A client wrote and the ingest committed the conversation queued, because every
+    operator with room was being claimed: it goes to an operator (waiting for the best of
+    them), or keeps waiting, in a transaction of its own. Should this never run (the
     process died in between), the queue's drain hands it out (app/routing/tasks.py)."""
-    if ev.opened_by != "contact":
-        return
     async with ctx.sessions() as session:
         # The routing is one statement that writes everything it changes (the assignment,
         # its touch, its event) and no handler writes after it, so it runs as its own

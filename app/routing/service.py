@@ -143,7 +143,7 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
 _ROUTE = text("""
 SELECT * FROM chatcentre_route_conversation(
     :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now, :only_waiting,
-    :actor_kind)
+    :actor_kind, true)
 """)
 
 
@@ -179,13 +179,35 @@ async def route(
         (Contact, row.o_contact_id),
         (Operator, row.o_assignee_id),
     )
-    if row.o_notify_owner_id is not None:
-        await _notify_owner(session, conversation_id, row.o_notify_owner_id)
-    if row.o_assignee_id is not None:
-        await raise_event(session, from_stored(ConversationAssigned, row.o_event), stored=True)
-    elif row.o_queued:
-        await raise_event(session, from_stored(ConversationQueued, row.o_event), stored=True)
+    await raise_routed(
+        session,
+        conversation_id,
+        assignee_id=row.o_assignee_id,
+        queued=row.o_queued,
+        event=row.o_event,
+        notify_owner_id=row.o_notify_owner_id,
+    )
     return cast(int | None, row.o_assignee_id)
+
+
+async def raise_routed(
+    session: AsyncSession,
+    conversation_id: int,
+    *,
+    assignee_id: int | None,
+    queued: bool | None,
+    event: Any,
+    notify_owner_id: int | None,
+) -> None:
+    """Raise what a call of chatcentre_route_conversation reports (its own, or the
+    ingest's for the conversation it opened): the stored conversation.assigned or
+    conversation.queued, and the owner's notice when someone else took their client."""
+    if notify_owner_id is not None:
+        await _notify_owner(session, conversation_id, notify_owner_id)
+    if assignee_id is not None:
+        await raise_event(session, from_stored(ConversationAssigned, event), stored=True)
+    elif queued:
+        await raise_event(session, from_stored(ConversationQueued, event), stored=True)
 
 
 async def _reload(session: AsyncSession, *rows: tuple[type[Any], int | None]) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.channels.models import ChannelAccount
+from app.core.session import AFTER_COMMIT_KEY
 from app.ingest.service import IngestResult, ingest
 from app.routing import service as routing_service
 from app.routing import tasks
@@ -49,9 +50,11 @@ async def _until_stored(run: Running, body: str) -> None:
 
 
 async def ingest_without_routing(run: Running, key: str, external_id: str) -> IngestResult:
-    """A visitor's message stored and committed the way the ingest does, with no follow-up
-    routing after it."""
-    async with run.ctx.sessions() as session:
+    """A visitor's message stored and committed the way the ingest does while every operator
+    is being claimed elsewhere (so its statement leaves the routing to the follow-up), with
+    no follow-up after it: a new conversation left waiting, as if the process had died."""
+    async with run.ctx.engine.connect() as holder, run.ctx.sessions() as session:
+        await holder.execute(text("SELECT 1 FROM operators FOR UPDATE"))
         channel_id = await session.scalar(
             text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
         )
@@ -63,7 +66,42 @@ async def ingest_without_routing(run: Running, key: str, external_id: str) -> In
             InboundMessage(sender=Sender(external_id=external_id), external_id=external_id),
         )
         await session.commit()
+        await holder.rollback()
     return stored
+
+
+async def test_a_new_lead_is_routed_in_the_ingests_own_transaction(run: Running) -> None:
+    """An operator whose row is free is claimed by the ingest's statement itself: before its
+    commit the conversation is theirs, with its events stored, and nothing is left for
+    after the commit (one transaction, one commit)."""
+    admin = await run.admin_token()
+    [op] = await make_operators(run, admin, 1)
+    key = await team_channel(run, admin, [op])
+    async with run.ctx.sessions() as session:
+        channel_id = await session.scalar(
+            text("SELECT id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+        )
+        channel = await session.get(ChannelAccount, channel_id)
+        assert channel is not None
+        stored = await ingest(
+            session, channel, InboundMessage(sender=Sender(external_id="v-1"), external_id="m-1")
+        )
+        inside = (
+            await session.execute(
+                text(
+                    "SELECT assignee_id, queued_at, (SELECT array_agg(name ORDER BY id) "
+                    "FROM domain_events WHERE aggregate_id = :id AND aggregate = "
+                    "'conversation') AS events FROM conversations WHERE id = :id"
+                ),
+                {"id": stored.conversation_id},
+            )
+        ).one()
+        assert inside.assignee_id == op and inside.queued_at is None
+        assert inside.events == ["conversation.created", "conversation.assigned"]
+        follow_ups = session.info.get(AFTER_COMMIT_KEY, [])
+        assert not [h for h, _ in follow_ups if h.name == "routing.route_new"]
+        await session.commit()
+    assert (await _conversation(run, stored.conversation_id or 0)).assignee_id == op
 
 
 async def test_a_new_lead_is_stored_while_its_operator_is_being_claimed(run: Running) -> None:

@@ -52,7 +52,7 @@ async def _route(conn: AsyncConnection, conversation_id: int) -> Any:
         await conn.execute(
             text(
                 "SELECT o_assignee_id, o_queued FROM chatcentre_route_conversation("
-                ":id, '{}'::bigint[], true, :now, false, 'system')"
+                ":id, '{}'::bigint[], true, :now, false, 'system', true)"
             ),
             {"id": conversation_id, "now": datetime.now(UTC)},
         )

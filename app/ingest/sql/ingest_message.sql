@@ -3,7 +3,7 @@
 -- 1. upserts the sender's identity (chatcentre_upsert_identity); its row lock serialises one
 --    sender's messages, so the find-or-open of the conversation below cannot race;
 -- 2. finds the active conversation or opens one (not for a message already stored), waiting
---    in the queue for routing (after the commit) or with the channel's agent bot; a rating
+--    in the queue for routing (step 5) or with the channel's agent bot; a rating
 --    answers the survey still waiting (chatcentre_awaiting_survey) instead of opening one;
 --    p_conversation_id (a mail's thread, whoever wrote it) makes that the conversation's
 --    contact's, not the sender's: the message joins the matched conversation while it is
@@ -13,7 +13,12 @@
 --    starts (chatcentre_response_due_at);
 -- 4. stores the facts in domain_events: message.created, and conversation.created when it
 --    opened one (their payloads are written from the event classes in app/events/types.py;
---    the Python side raises the same events with stored=True).
+--    the Python side raises the same events with stored=True);
+-- 5. routes the conversation it opened (chatcentre_route_conversation): to an operator whose
+--    row it can claim at once, or the queue when nobody can take it. It never waits for an
+--    operator's row, so an operator busy elsewhere never holds a client's message; when
+--    every operator with room is being claimed, the routing after the commit waits instead
+--    (o_route_deferred). One transaction, one commit for a routed new lead.
 -- The statuses come from app/inbox/rules.py, the touch kinds from app/touchpoints/rules.py.
 CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     p_channel_id bigint, p_team_id bigint, p_channel_type text,
@@ -39,7 +44,13 @@ CREATE OR REPLACE FUNCTION chatcentre_ingest_message(
     OUT o_auto_reply_kinds text[],
     -- The text is an opt-out word (chatcentre_opt_out_word): false tells the opt-out
     -- handler it has nothing to do, without its own statement.
-    OUT o_opt_out_word boolean)
+    OUT o_opt_out_word boolean,
+    -- The routing of the conversation it opened (chatcentre_route_conversation, step 5):
+    -- the assignee, or queued, with the stored event to raise (NULL: not routed here); the
+    -- owner to tell that someone else took their client; o_route_deferred: every operator
+    -- with room was being claimed, so the routing after the commit takes it.
+    OUT o_route_deferred boolean, OUT o_assignee_id bigint, OUT o_route_queued boolean,
+    OUT o_route_event jsonb, OUT o_notify_owner_id bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_survey_waits boolean;
@@ -175,5 +186,12 @@ BEGIN
     WHERE o_conversation_created
     UNION ALL
     SELECT {{MESSAGE_CREATED}}, o_message_id, o_message_event;
+
+    IF o_conversation_created THEN
+        SELECT r.o_deferred, r.o_assignee_id, r.o_queued, r.o_event, r.o_notify_owner_id
+        INTO o_route_deferred, o_assignee_id, o_route_queued, o_route_event, o_notify_owner_id
+        FROM chatcentre_route_conversation(
+            o_conversation_id, '{}', true, p_now, false, NULL, false) r;
+    END IF;
 END
 $fn$;

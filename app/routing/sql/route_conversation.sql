@@ -17,9 +17,11 @@
 --    operators at once.
 -- 4. The assignment (chatcentre_assign_conversation; a new lead becomes the operator's
 --    client unless their base is full), else the queue (chatcentre_enqueue_conversation).
--- With p_only_waiting (a new conversation's routing, after the ingest committed) it does
--- nothing unless the conversation still waits for a person: open, unassigned and not with a
--- bot (the queue's drain, or a colleague, may have taken it meanwhile).
+-- The ingest routes the conversation it opens in its own statement, without waiting for a
+-- busy operator (p_may_wait false); what it leaves (o_deferred) is routed after its commit.
+-- With p_only_waiting (that routing after the commit) it does nothing unless the
+-- conversation still waits for a person: open, unassigned and not with a bot (the queue's
+-- drain, or a colleague, may have taken it meanwhile).
 -- Returns what the caller raises events for: the assignee and why (o_reason 'owner' or
 -- the strategy), or o_queued, with the stored event's payload (o_event: conversation.assigned
 -- or conversation.queued, stored by the functions above); the previous assignee; the owner
@@ -29,6 +31,11 @@ CREATE OR REPLACE FUNCTION chatcentre_route_conversation(
     p_conversation_id bigint, p_exclude bigint[], p_queue_if_nobody boolean, p_now timestamptz,
     p_only_waiting boolean,
     p_actor_kind text,  -- the stored events' actor_kind (app.events.dispatch.actor_kind)
+    -- false (the ingest's own routing of the conversation it opened): never wait for an
+    -- operator's row; when every operator with room is being claimed, do nothing and say
+    -- so (o_deferred), for the routing after the commit to wait instead.
+    p_may_wait boolean,
+    OUT o_deferred boolean,
     OUT o_assignee_id bigint, OUT o_reason text, OUT o_previous_assignee_id bigint,
     OUT o_notify_owner_id bigint, OUT o_queued boolean, OUT o_contact_id bigint,
     OUT o_event jsonb)
@@ -52,6 +59,7 @@ DECLARE
     r record;
 BEGIN
     o_queued := false;
+    o_deferred := false;
     -- The client's row first, then the conversation's: the order the ingest takes them in
     -- (identity, contact, conversation), so a message of the same client arriving while
     -- this routes waits instead of deadlocking (the assignment may make them the
@@ -136,10 +144,15 @@ BEGIN
         END LOOP;
         CONTINUE claiming WHEN v_rank_again;
         EXIT claiming WHEN NOT v_ranked_any OR cardinality(v_busy) = 0;
-        -- Every operator with room is being claimed: wait for the best of them, unless this
-        -- transaction holds an operator it could not use (a stale claim keeps its row
-        -- locked, chatcentre_claim_operator): waiting then could close a lock cycle, so the
+        -- Every operator with room is being claimed: the ingest's routing leaves it to the
+        -- one after the commit, which waits for the best of them, unless its transaction
+        -- holds an operator it could not use (a stale claim keeps its row locked,
+        -- chatcentre_claim_operator): waiting then could close a lock cycle, so the
         -- conversation waits in the queue for the next drain instead.
+        IF NOT p_may_wait THEN
+            o_deferred := true;
+            RETURN;
+        END IF;
         EXIT claiming WHEN current_setting('chatcentre.holds_stale_claim', true) = 'on';
         IF chatcentre_claim_operator(v_busy[1], v_new_lead, true) = 'fit' THEN
             v_chosen := v_busy[1];
