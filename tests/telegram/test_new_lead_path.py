@@ -56,10 +56,11 @@ async def test_a_new_leads_webhook_reads_the_channel_once_and_calls_no_api(
         event.remove(engine, "before_cursor_execute", seen)
     assert r.status_code == 200, r.text
 
-    assert len([s for s in statements if "chatcentre_route_conversation" in s]) == 1
-    # The assignment's touch and event are stored by the routing's own call (the claim on
-    # the operator's row is held for no round trip more), and nothing reads the channel or
-    # the conversation again for them.
+    # The ingest's one call routes the lead too; the assignment's touch and event are
+    # stored inside it (the claim on the operator's row is held for no round trip more),
+    # and nothing reads the channel or the conversation again for them.
+    assert len([s for s in statements if "chatcentre_ingest_message" in s]) == 1
+    assert not [s for s in statements if "chatcentre_route_conversation" in s]
     assert not [s for s in statements if "chatcentre_record_touchpoint" in s]
     assert not [s for s in statements if "INSERT INTO domain_events" in s]
     assert len([s for s in statements if "FROM channel_accounts" in s]) == 1, statements
