@@ -86,11 +86,13 @@ async def test_a_transaction_holding_a_stale_claim_queues_rather_than_waits(run:
         await router.commit()
         await holder.rollback()
 
-    async with run.ctx.engine.connect() as router:  # a fresh transaction waits for a busy one
-        await router.execute(
-            text("UPDATE conversations SET queued_at = NULL WHERE id = :id"),
-            {"id": stored.conversation_id},
-        )
-        assignee, queued = await _route(router, stored.conversation_id)
+    # A transaction with no stale claim does wait for the busy operator, and gets them.
+    async with run.ctx.engine.connect() as holder, run.ctx.engine.connect() as router:
+        await holder.execute(text("SELECT 1 FROM operators WHERE id = :o FOR UPDATE"), {"o": free})
+        routing = asyncio.create_task(_route(router, stored.conversation_id))
+        await asyncio.sleep(0.5)
+        assert not routing.done()  # waiting for `free`'s row
+        await holder.rollback()
+        assignee, queued = await asyncio.wait_for(routing, 5)
         assert (assignee, queued) == (free, False)
         await router.commit()
