@@ -17,16 +17,19 @@ import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
+from app.core.errors import database_unavailable, transient_conflict
 from app.db.engine import asyncpg_dsn
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class LostLeadership(Exception):
@@ -41,6 +44,24 @@ def lock_key(name: str) -> int:
 
 def backoff(base: float, failures: int, cap: float) -> float:
     return float(min(cap, base * 2 ** max(0, failures - 1)))
+
+
+async def store_or_skip(
+    session: AsyncSession, store: Callable[[], Awaitable[T]], what: str
+) -> T | None:
+    """Stores one item of a polled batch in a savepoint of its own. An item our database
+    refuses is skipped and logged (None), so it cannot block the provider's queue forever.
+    A failure that is not the item's fault (a deadlock, a serialization conflict, the
+    database away) is raised instead: the batch's transaction ends without moving the
+    position, and the leader fetches the batch again after its backoff, so nothing is lost."""
+    try:
+        async with session.begin_nested():
+            return await store()
+    except Exception as exc:
+        if transient_conflict(exc) or database_unavailable(exc):
+            raise
+        log.exception("%s could not be stored; skipped", what)
+        return None
 
 
 class ChannelLeader(ABC):

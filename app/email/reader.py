@@ -17,6 +17,7 @@ most email_idle_seconds either way before the mailbox is checked again."""
 
 import logging
 from collections.abc import Hashable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attachments.service import storage_of
-from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership
+from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership, store_or_skip
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.email import metrics, service
@@ -110,13 +111,13 @@ class EmailReader(ChannelLeader):
             if channel is None or not channel.is_active:
                 raise LostLeadership
             for mail in batch.mails:
-                try:
-                    # A savepoint per mail: one our database refuses must not stop the
-                    # mailbox (it is skipped, and logged, not retried for ever).
-                    async with session.begin_nested():
-                        await service.store_mail(session, channel, mail, storage)
-                except Exception:
-                    log.exception("%s: mail uid %s could not be stored", self.name, mail.uid)
+                # One mail our database refuses must not stop the mailbox (it is skipped, and
+                # logged, not retried for ever).
+                await store_or_skip(
+                    session,
+                    partial(service.store_mail, session, channel, mail, storage),
+                    f"{self.name}: mail uid {mail.uid}",
+                )
             result = await session.execute(
                 _ADVANCE,
                 {

@@ -30,6 +30,7 @@ from app.channels.leader import (
     ChannelLeaders,
     LostLeadership,
     backoff,
+    store_or_skip,
 )
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
@@ -167,14 +168,14 @@ class TelegramPoller(ChannelLeader):
         except InvalidUpdate:
             log.warning("%s: skipping an update without update_id", self.name)
             return False
-        try:
-            # A savepoint per update: one update our database refuses must not block the
-            # bot's queue forever (Telegram would keep handing it back).
-            async with session.begin_nested():
-                return await store_update(session, channel, parsed)
-        except Exception:
-            log.exception("%s: update %s could not be stored; skipped", self.name, parsed.update_id)
-            return False
+        # One update our database refuses must not block the bot's queue forever (Telegram
+        # would keep handing it back); a deadlock must not lose it either.
+        stored = await store_or_skip(
+            session,
+            lambda: store_update(session, channel, parsed),
+            f"{self.name}: update {parsed.update_id}",
+        )
+        return bool(stored)
 
 
 def telegram_pollers(ctx: AppContext) -> ChannelLeaders:

@@ -14,12 +14,19 @@ counted), 2 only renews the key."""
 import asyncio
 import logging
 from collections.abc import Hashable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.channels.leader import ChannelLeader, ChannelLeaders, LostLeadership, backoff
+from app.channels.leader import (
+    ChannelLeader,
+    ChannelLeaders,
+    LostLeadership,
+    backoff,
+    store_or_skip,
+)
 from app.channels.models import ChannelAccount
 from app.core.context import AppContext
 from app.events.dispatch import commit_then_follow_up
@@ -121,13 +128,12 @@ class VkPoller(ChannelLeader):
             if channel is None or not channel.is_active:  # deactivated or deleted meanwhile
                 raise LostLeadership
             for event in result.events:
-                try:
-                    # A savepoint per event: one event our database refuses must not stop
-                    # the community's queue forever.
-                    async with session.begin_nested():
-                        await service.store_events(session, channel, [event], "longpoll")
-                except Exception:
-                    log.exception("%s: an event could not be stored; skipped", self.name)
+                # One event our database refuses must not stop the community's queue forever.
+                await store_or_skip(
+                    session,
+                    partial(service.store_events, session, channel, [event], "longpoll"),
+                    f"{self.name}: an event",
+                )
             moved = await session.execute(
                 _ADVANCE_TS,
                 {"next": result.session.ts, "id": self.channel_id, "current": current or ""},

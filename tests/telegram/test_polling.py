@@ -222,3 +222,51 @@ async def test_network_errors_and_restarts_lose_nothing(
     assert await texts(run, polling_bot["admin"]) == ["message 1", "message 2"]
     after = fake_api.calls_of("getUpdates")[calls_before:]
     assert after and all(int(c.params.get("offset", 1002)) >= 1002 for c in after)
+
+
+# The database, not the test, refuses two messages: "message 2" as a deadlock victim twice
+# (PostgreSQL's own SQLSTATE, as a lock cycle with another transaction would give), then it
+# goes in; "message 3" always, as a value our schema cannot take.
+_REFUSE = """
+CREATE SEQUENCE test_deadlocks;
+CREATE FUNCTION test_refuse_messages() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.text = 'message 2' AND nextval('test_deadlocks') <= 2 THEN
+        RAISE EXCEPTION 'deadlock detected (the test)' USING ERRCODE = '40P01';
+    END IF;
+    IF NEW.text = 'message 3' THEN
+        RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_refuse_messages BEFORE INSERT ON messages
+    FOR EACH ROW EXECUTE FUNCTION test_refuse_messages();
+"""
+_ALLOW = """
+DROP TRIGGER test_refuse_messages ON messages;
+DROP FUNCTION test_refuse_messages();
+DROP SEQUENCE test_deadlocks;
+"""
+
+
+async def test_a_deadlock_refetches_the_batch_and_only_a_refused_update_is_skipped(
+    run: Running, fake_api: FakeBotApi, polling_bot: dict[str, Any], start_poller: Any
+) -> None:
+    """An update our database refuses is skipped (it would block the bot's queue forever);
+    one that lost a deadlock is not the update's fault: the batch is fetched and stored
+    again, and nothing is lost or stored twice."""
+    run.ctx.extras["telegram_channel_id"] = polling_bot["id"]
+    conn = await asyncpg.connect(asyncpg_dsn(run.ctx.database_url))
+    try:
+        await conn.execute(_REFUSE)
+        for n in (1, 2, 3, 4):
+            fake_api.push_update(text_update(n))
+        start_poller("a")
+        stored = ["message 1", "message 2", "message 4"]
+        await until(lambda: _same(texts(run, polling_bot["admin"]), stored))
+        await until(lambda: _offset_is(run, polling_bot["id"], None))  # the batch confirmed
+        assert sorted(await texts(run, polling_bot["admin"])) == stored  # each once
+        assert fake_api.delivered[1002] == 3  # two deadlocks, then stored
+    finally:
+        await conn.execute(_ALLOW)
+        await conn.close()
