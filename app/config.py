@@ -18,7 +18,13 @@ class Settings(BaseSettings):
         description="postgresql+asyncpg://... ; unset = embedded PostgreSQL in data_dir",
     )
     data_dir: Path = Field(default=Path(".chatcentre"), description="Embedded DB and local state")
-    db_pool_size: int = Field(default=10, description="SQLAlchemy pool size per process")
+    db_pool_size: int = Field(
+        default=10,
+        description=(
+            "Database connections a process opens at start; under load it opens up to twice "
+            "as many and keeps them"
+        ),
+    )
 
     # HTTP
     host: str = Field(default="127.0.0.1", description="Bind address of `serve`")

@@ -121,7 +121,7 @@ def pool_settings(tmp_path: Path, migrated: str) -> Any:
         tmp_path,
         migrated,
         run_workers=False,
-        db_pool_size=1,  # one connection and one overflow: two held ones exhaust it
+        db_pool_size=1,  # at most two connections: two held ones exhaust it
         shed_max_in_flight=0,
         shed_max_pool_wait_ms=50,
     )
