@@ -76,5 +76,14 @@ async def test_polling_mode_round_trip_via_the_workers(
     async with websockets.connect(f"{live.ws_url}/api/v1/ws?token={admin}") as op_ws:
         await next_event(op_ws, "ready")
         fake_api.push_update(load_update("update_text"))
-        inbound = await operator_round_trip(live, fake_api, admin, op_ws)
+        try:
+            inbound = await operator_round_trip(live, fake_api, admin, op_ws)
+        except TimeoutError:
+            # Once seen in CI and not reproduced since: say where the update stopped.
+            polls = fake_api.calls_of("getUpdates")
+            stored = await live.client.get("/api/v1/conversations", headers=auth(admin))
+            raise AssertionError(
+                f"no round trip: {len(polls)} getUpdates calls (last {polls[-1:]}), "
+                f"delivered {dict(fake_api.delivered)}, conversations {stored.text[:500]}"
+            ) from None
         assert inbound["text"] == "Здравствуйте! Подскажите, когда придёт заказ №4521?"
