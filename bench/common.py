@@ -230,6 +230,39 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+# PostgreSQL's own processes beside the client backends (their process titles).
+_AUXILIARY_TITLES = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum",
+    "logical replication",
+    "archiver",
+    "startup",
+    "walsender",
+    "walreceiver",
+)
+
+
+def client_backends_cpu(postmaster: int) -> dict[int, float]:
+    """CPU seconds of each live client backend of a PostgreSQL server, by pid: what the
+    statements cost, without the checkpointer's and autovacuum's bursts, which land in one
+    window or another and made the whole server's figure move by 2x between runs."""
+    import psutil
+
+    out: dict[int, float] = {}
+    for proc in psutil.Process(postmaster).children():
+        try:
+            title = " ".join(proc.cmdline())
+            if any(aux in title for aux in _AUXILIARY_TITLES):
+                continue
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        out[proc.pid] = times.user + times.system
+    return out
+
+
 def embedded_postmaster(check_env: bool = True) -> int | None:
     """The embedded PostgreSQL's postmaster (its processes are its children), if it runs
     and is the bench's server (check_env: not when CHATCENTRE_DATABASE_URL names another)."""

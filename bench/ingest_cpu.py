@@ -10,7 +10,8 @@ shared machine. Each kind is sent open-loop at a fixed rate well below saturatio
 (user + system) of the serving processes (`python -m app serve` and its uvicorn workers,
 or bench.floor_app's) is read before and after with psutil. PostgreSQL's own CPU is
 reported beside it (the embedded server's processes, same window; not with
-CHATCENTRE_DATABASE_URL) and not counted in the ratio: the floor issues the same
+CHATCENTRE_DATABASE_URL), and its client backends' alone (the statements' cost, steadier:
+no checkpointer or autovacuum bursts), neither counted in the ratio: the floor issues the same
 statement, so what differs there is what our code asks beyond it (a new lead's routing).
 Medians of `--runs` runs per kind."""
 
@@ -20,10 +21,12 @@ import argparse
 import asyncio
 import itertools
 import statistics
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import (
     Report,
+    client_backends_cpu,
     database,
     embedded_postmaster,
     start_node,
@@ -33,20 +36,37 @@ from bench.common import (
 from bench.ingest import KINDS, online_operators, run_step, setup, start_floor_app, wait_floor_app
 
 
+@dataclass
+class StepCpu:
+    """Milliseconds of CPU per accepted message: ours, the whole PostgreSQL server's and its
+    client backends' (None: not measured); the client backends that exited or started in
+    the window (their CPU is missed or counted whole); the step."""
+
+    ours: float
+    pg: float | None
+    backends: float | None
+    backends_churned: int
+    step: dict[str, Any]
+
+
 def cpu_per_message(
     kind: str, target: Any, pid: int, rate: float, seconds: float, counter: Any
-) -> tuple[float, float | None, dict[str, Any]]:
-    """(milliseconds of CPU per accepted message, PostgreSQL's (None: not measured), the
-    step)."""
+) -> StepCpu:
     run_step(kind, target, rate, 1.0, next(counter) * 1_000_000)  # warm-up, not counted
     postmaster = embedded_postmaster()
     before = tree_cpu(pid)
     pg_before = tree_cpu(postmaster) if postmaster else 0.0
+    backends_before = client_backends_cpu(postmaster) if postmaster else {}
     step = run_step(kind, target, rate, seconds, next(counter) * 1_000_000)
     used = tree_cpu(pid) - before
     accepted = max(step["ok"], 1)
-    pg = (tree_cpu(postmaster) - pg_before) * 1000 / accepted if postmaster else None
-    return used * 1000 / accepted, pg, step
+    if not postmaster:
+        return StepCpu(used * 1000 / accepted, None, None, 0, step)
+    pg = (tree_cpu(postmaster) - pg_before) * 1000 / accepted
+    backends_after = client_backends_cpu(postmaster)
+    backends = sum(t - backends_before.get(p, 0.0) for p, t in backends_after.items())
+    churned = len(set(backends_before) ^ set(backends_after))
+    return StepCpu(used * 1000 / accepted, pg, backends * 1000 / accepted, churned, step)
 
 
 def main() -> None:
@@ -89,28 +109,42 @@ async def run(args: argparse.Namespace) -> None:
         report = Report(
             f"Ingest CPU per message ({args.workers} workers, {args.rate:.0f} msg/s open-loop "
             f"for {args.seconds:.0f} s, median of {args.runs})",
-            ["endpoint", "CPU ms/msg", "runs", "PostgreSQL ms/msg", "p50 ms", "p99 ms"],
+            [
+                "endpoint",
+                "CPU ms/msg",
+                "runs",
+                "PostgreSQL ms/msg",
+                "its client backends ms/msg",
+                "p50 ms",
+                "p99 ms",
+            ],
         )
         medians: dict[str, float] = {}
         for kind in [*args.kinds.split(","), "http_sql"]:
             pid = floor_proc.pid if kind == "http_sql" else node.proc.pid
-            figures, pg_figures, steps = [], [], []
+            runs = []
             for _ in range(args.runs):
-                ms, pg, step = cpu_per_message(kind, target, pid, args.rate, args.seconds, counter)
-                figures.append(ms)
-                if pg is not None:
-                    pg_figures.append(pg)
-                steps.append(step)
-                print(f"  {kind:9s} {ms:6.3f} ms CPU/msg  pg {pg}  ok {step['ok']}/{step['sent']}")
-            medians[kind] = statistics.median(figures)
-            last = steps[-1]
+                got = cpu_per_message(kind, target, pid, args.rate, args.seconds, counter)
+                runs.append(got)
+                pg_text = "-" if got.pg is None else f"{got.pg:.3f}"
+                backends_text = "-" if got.backends is None else f"{got.backends:.3f}"
+                print(
+                    f"  {kind:9s} {got.ours:6.3f} ms CPU/msg  pg {pg_text}  client backends "
+                    f"{backends_text} ({got.backends_churned} started or ended)  "
+                    f"ok {got.step['ok']}/{got.step['sent']}"
+                )
+            medians[kind] = statistics.median(r.ours for r in runs)
+            pg = [r.pg for r in runs if r.pg is not None]
+            backends = [r.backends for r in runs if r.backends is not None]
+            last = runs[-1].step
             label = "bare ASGI + same SQL (floor)" if kind == "http_sql" else kind
             report.rows.append(
                 [
                     label,
                     f"{medians[kind]:.3f}",
-                    " ".join(f"{f:.3f}" for f in figures),
-                    f"{statistics.median(pg_figures):.3f}" if pg_figures else "-",
+                    " ".join(f"{r.ours:.3f}" for r in runs),
+                    f"{statistics.median(pg):.3f}" if pg else "-",
+                    f"{statistics.median(backends):.3f}" if backends else "-",
                     last["p50"],
                     last["p99"],
                 ]
