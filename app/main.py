@@ -21,6 +21,7 @@ from app.canned.api import router as canned_router
 from app.chains.api import public_router as tracking_router
 from app.chains.api import router as chains_router
 from app.channels import registry
+from app.channels import service as channels_service
 from app.channels.api import router as channels_router
 from app.channels.api import types_router as channel_types_router
 from app.config import Settings, get_settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = ctx or build_context(settings)
+        channels_service.forget_all()
         # Console opens and closes go through one tally per process: applied in batches,
         # so 1,000 consoles closing at once do not take the pool that serves ingest.
         tally = presence.ConsoleTally(context.sessions)

@@ -18,8 +18,24 @@ from app.operators import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
 
+# The hot paths' channel reads (every widget request, every provider webhook) are cached per
+# process for a few seconds: a change made through this process is seen at once (the entry
+# is dropped), one made through another within _CACHE_TTL.
 _CACHE_TTL = 5.0
 _by_key: dict[str, tuple[float, ChannelAccount]] = {}
+_by_id: dict[int, tuple[float, ChannelAccount]] = {}
+
+
+def _forget(channel: ChannelAccount) -> None:
+    _by_key.pop(channel.public_key, None)
+    _by_id.pop(channel.id, None)
+
+
+def forget_all() -> None:
+    """Called when an app starts: the cache belongs to the database that app serves (a
+    test's fresh database numbers its channels from 1 again)."""
+    _by_key.clear()
+    _by_id.clear()
 
 
 async def _check_team(session: AsyncSession, team_id: int | None) -> None:
@@ -103,7 +119,7 @@ async def update_channel(
         if key in changes and (changes[key] is not None or key == "team_id"):
             setattr(channel, key, changes[key])
     await session.flush()
-    _by_key.pop(channel.public_key, None)
+    _forget(channel)
     return channel
 
 
@@ -124,7 +140,7 @@ async def delete_channel(
     await raise_event(
         session, ChannelDeleted(channel_id=channel.id, channel_type=str(channel.type))
     )
-    _by_key.pop(channel.public_key, None)
+    _forget(channel)
     return channel
 
 
@@ -141,6 +157,25 @@ async def get_by_public_key(session: AsyncSession, public_key: str) -> ChannelAc
         raise NotFound("Unknown widget key", "unknown_widget")
     session.expunge(channel)
     _by_key[public_key] = (now, channel)
+    return channel
+
+
+async def webhook_channel(
+    session: AsyncSession, channel_id: int, channel_type: str, unknown: str
+) -> ChannelAccount:
+    """Hot path for every provider webhook: the active channel of that type (else 404
+    `unknown`), read once per _CACHE_TTL per process. Detached: read it, do not change it."""
+    now = time.monotonic()
+    hit = _by_id.get(channel_id)
+    if hit is not None and now - hit[0] < _CACHE_TTL:
+        channel: ChannelAccount | None = hit[1]
+    else:
+        channel = await session.get(ChannelAccount, channel_id)
+        if channel is not None:  # only real channels: unknown ids cannot fill the cache
+            session.expunge(channel)
+            _by_id[channel_id] = (now, channel)
+    if channel is None or channel.type != channel_type or not channel.is_active:
+        raise NotFound(unknown, "unknown_channel")
     return channel
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
 from app.config import Settings
-from app.core.errors import Conflict, Invalid, NotFound, Unavailable
+from app.core.errors import Conflict, Invalid, Unavailable
 from app.ingest.service import apply_edit, ingest
 from connectors import registry
 from connectors.base import PermanentError, TemporaryError
@@ -132,10 +133,9 @@ async def disconnect(channel: ChannelAccount) -> None:
 
 
 async def webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
-    channel = await session.get(ChannelAccount, channel_id)
-    if channel is None or channel.type != TelegramConnector.channel_type or not channel.is_active:
-        raise NotFound("Unknown Telegram channel", "unknown_channel")
-    return channel
+    return await channels_service.webhook_channel(
+        session, channel_id, TelegramConnector.channel_type, "Unknown Telegram channel"
+    )
 
 
 def secret_matches(channel: ChannelAccount, given: str | None) -> bool:

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
 from app.config import Settings
 from app.contacts.identity import upsert_identity
 from app.contacts.models import ContactIdentity
-from app.core.errors import Conflict, Invalid, NotFound, Unavailable
+from app.core.errors import Conflict, Invalid, Unavailable
 from app.ingest.service import apply_edit, ingest
 from app.vk.metrics import VK_EVENTS
 from connectors import registry
@@ -175,10 +176,7 @@ async def connect(config: Settings, channel: ChannelAccount) -> None:
 
 
 async def webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
-    channel = await session.get(ChannelAccount, channel_id)
-    if channel is None or channel.type != TYPE or not channel.is_active:
-        raise NotFound("Unknown VK channel", "unknown_channel")
-    return channel
+    return await channels_service.webhook_channel(session, channel_id, TYPE, "Unknown VK channel")
 
 
 @dataclass

@@ -8,9 +8,10 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.channels import service as channels_service
 from app.channels.models import ChannelAccount
 from app.config import Settings
-from app.core.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from app.core.errors import DomainError, Forbidden, Invalid, Unauthorized
 from app.delivery import pending_statuses
 from app.delivery.statuses import apply_status
 from app.ingest.service import apply_edit, ingest
@@ -60,10 +61,9 @@ async def set_templates(
 
 
 async def get_webhook_channel(session: AsyncSession, channel_id: int) -> ChannelAccount:
-    channel = await session.get(ChannelAccount, channel_id)
-    if channel is None or channel.type != WhatsAppConnector.channel_type or not channel.is_active:
-        raise NotFound("Unknown WhatsApp channel", "unknown_channel")
-    return channel
+    return await channels_service.webhook_channel(
+        session, channel_id, WhatsAppConnector.channel_type, "Unknown WhatsApp channel"
+    )
 
 
 def check_verify_token(channel: ChannelAccount, mode: str | None, token: str | None) -> None:

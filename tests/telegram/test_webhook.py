@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Running
-from tests.helpers import auth
+from tests.helpers import auth, statements_sent
 from tests.telegram.fake_bot_api import FakeBotApi, load_update
 from tests.telegram.helpers import (
     all_messages,
@@ -312,3 +312,29 @@ async def test_unsupported_updates_are_stored_not_dropped(
         assert r.status_code == 200, r.text
     kinds = [m["kind"] for m in await all_messages(run.client, bot["admin"])]
     assert kinds == ["unsupported", "unsupported"]
+
+
+async def test_the_channel_is_read_once_per_ttl_and_a_change_here_is_seen_at_once(
+    run: Running, bot: dict[str, Any]
+) -> None:
+    """Every webhook needs its channel (type, active, secret): a process reads it once per
+    few seconds, not per delivery, and forgets it when the channel changes through it."""
+    first, second = load_update("update_text"), load_update("update_text")
+    second["update_id"] += 1
+    second["message"]["message_id"] += 1
+    r = await deliver(run.client, bot["id"], first, bot["secret"])
+    assert r.status_code == 200, r.text
+    with statements_sent(run.ctx.engine) as statements:
+        r = await deliver(run.client, bot["id"], second, bot["secret"])
+    assert r.status_code == 200, r.text
+    assert statements and not [s for s in statements if "FROM channel_accounts" in s]
+    assert len(await all_messages(run.client, bot["admin"])) == 2
+
+    r = await run.client.patch(
+        f"/api/v1/channels/{bot['id']}", json={"is_active": False}, headers=auth(bot["admin"])
+    )
+    assert r.status_code == 200, r.text
+    second["update_id"] += 1
+    r = await deliver(run.client, bot["id"], second, bot["secret"])
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "unknown_channel"
