@@ -3,6 +3,7 @@
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from app.operators.service import Principal
 # process for a few seconds: a change made through this process is seen at once (the entry
 # is dropped), one made through another within _CACHE_TTL.
 _CACHE_TTL = 5.0
+K = TypeVar("K", int, str)
 _by_key: dict[str, tuple[float, ChannelAccount]] = {}
 _by_id: dict[int, tuple[float, ChannelAccount]] = {}
 
@@ -29,6 +31,12 @@ _by_id: dict[int, tuple[float, ChannelAccount]] = {}
 def _forget(channel: ChannelAccount) -> None:
     _by_key.pop(channel.public_key, None)
     _by_id.pop(channel.id, None)
+
+
+def _fresh(cache: dict[K, tuple[float, ChannelAccount]], key: K) -> ChannelAccount | None:
+    """The channel cached under `key` within _CACHE_TTL, else None."""
+    hit = cache.get(key)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < _CACHE_TTL else None
 
 
 def forget_all() -> None:
@@ -146,17 +154,15 @@ async def delete_channel(
 
 async def get_by_public_key(session: AsyncSession, public_key: str) -> ChannelAccount:
     """Hot path for every widget request: cached for a few seconds per process."""
-    now = time.monotonic()
-    hit = _by_key.get(public_key)
-    if hit is not None and now - hit[0] < _CACHE_TTL:
-        return hit[1]
+    if (hit := _fresh(_by_key, public_key)) is not None:
+        return hit
     channel = await session.scalar(
         select(ChannelAccount).where(ChannelAccount.public_key == public_key)
     )
     if channel is None or not channel.is_active:
         raise NotFound("Unknown widget key", "unknown_widget")
     session.expunge(channel)
-    _by_key[public_key] = (now, channel)
+    _by_key[public_key] = (time.monotonic(), channel)
     return channel
 
 
@@ -165,15 +171,12 @@ async def webhook_channel(
 ) -> ChannelAccount:
     """Hot path for every provider webhook: the active channel of that type (else 404
     `unknown`), read once per _CACHE_TTL per process. Detached: read it, do not change it."""
-    now = time.monotonic()
-    hit = _by_id.get(channel_id)
-    if hit is not None and now - hit[0] < _CACHE_TTL:
-        channel: ChannelAccount | None = hit[1]
-    else:
+    channel = _fresh(_by_id, channel_id)
+    if channel is None:
         channel = await session.get(ChannelAccount, channel_id)
         if channel is not None:  # only real channels: unknown ids cannot fill the cache
             session.expunge(channel)
-            _by_id[channel_id] = (now, channel)
+            _by_id[channel_id] = (time.monotonic(), channel)
     if channel is None or channel.type != channel_type or not channel.is_active:
         raise NotFound(unknown, "unknown_channel")
     return channel

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Hashable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import CursorResult, text
@@ -172,7 +173,7 @@ class TelegramPoller(ChannelLeader):
         # would keep handing it back); a deadlock must not lose it either.
         stored = await store_or_skip(
             session,
-            lambda: store_update(session, channel, parsed),
+            partial(store_update, session, channel, parsed),
             f"{self.name}: update {parsed.update_id}",
         )
         return bool(stored)
