@@ -18,8 +18,15 @@ from app.operators.service import Principal
 from app.routing import commands as routing_commands
 from app.routing import tasks
 from tests.conftest import Running
+from tests.helpers import auth
 from tests.routing.test_after_commit import ingest_without_routing
-from tests.routing.test_routing import make_operators, new_lead, team_channel
+from tests.routing.test_routing import (
+    assignees,
+    make_operators,
+    new_lead,
+    set_presence,
+    team_channel,
+)
 
 ADMIN = Principal(kind="operator", id=0, scopes=frozenset(), role=Role.admin)
 
@@ -111,10 +118,59 @@ async def test_a_missed_response_skips_a_client_being_written_to(run: Running) -
         await holder.execute(
             text("SELECT 1 FROM contacts WHERE id = :id FOR UPDATE"), {"id": contact_id}
         )
-        async with run.ctx.sessions() as session:
-            assert await asyncio.wait_for(tasks.run_missed_responses(session), 5) == 0
-            await session.commit()
+        assert await asyncio.wait_for(tasks.run_missed_responses(run.ctx.sessions), 5) == 0
         await holder.rollback()
-    async with run.ctx.sessions() as session:
-        assert await tasks.run_missed_responses(session) == 1
+    assert await tasks.run_missed_responses(run.ctx.sessions) == 1
+
+
+async def test_missed_responses_are_reassigned_one_transaction_each(run: Running) -> None:
+    """Each reassignment of a missed response commits before the next one claims an
+    operator. In one transaction for all, the first one's operator (a) stayed locked while
+    the second waited for b's row; a routing that held b and then wanted a closed the cycle,
+    and PostgreSQL aborted one of them (bench.ingest at 350 new leads/s, 5 operators)."""
+    admin = await run.admin_token()
+    z, a, b = await make_operators(run, admin, 3)
+    key = await team_channel(run, admin, [z, a, b], response_target_seconds=60)
+    for op in (a, b):
+        await set_presence(run, admin, op, "offline")
+    first, second = await new_lead(run, key), await new_lead(run, key)
+    assert (await assignees(run))[first] == (await assignees(run))[second] == z
+    for op in (a, b):
+        await set_presence(run, admin, op, "online")
+    r = await run.client.patch(
+        f"/api/v1/operators/{a}", json={"max_open_conversations": 1}, headers=auth(admin)
+    )
+    assert r.status_code == 200, r.text
+    async with run.ctx.sessions() as session:  # z answered neither in time, first first
+        for conv, ago in ((first, "2 minutes"), (second, "1 minute")):
+            await session.execute(
+                text(
+                    f"UPDATE conversations SET response_due_at = now() - interval '{ago}' "
+                    "WHERE id = :id"
+                ),
+                {"id": conv},
+            )
         await session.commit()
+
+    timers = tasks.RoutingTimers(run.ctx)
+    async with run.ctx.engine.connect() as other:  # another routing holds b ...
+        await other.execute(text("SET lock_timeout = '5s'"))
+        await other.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": b})
+        round_ = asyncio.create_task(timers.tick(with_drain=False))
+        for _ in range(100):  # ... so the second reassignment waits for b (a is full)
+            if await _waiting_for_a_lock(run):
+                break
+            await asyncio.sleep(0.05)
+        assert await _waiting_for_a_lock(run)
+        # ... and then wants a: free, since the first reassignment has committed.
+        await other.execute(text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": a})
+        await other.rollback()
+    await asyncio.wait_for(round_, 10)
+    after = await assignees(run)
+    assert (after[first], after[second]) == (a, b)
+
+
+async def _waiting_for_a_lock(run: Running) -> bool:
+    async with run.ctx.engine.connect() as conn:
+        waiting = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+    return bool(waiting)

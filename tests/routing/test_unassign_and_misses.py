@@ -64,8 +64,8 @@ async def miss_deadlines(run: Running) -> int:
                 "WHERE response_due_at IS NOT NULL"
             )
         )
-        missed = await tasks.run_missed_responses(s)
         await s.commit()
+    missed = await tasks.run_missed_responses(run.ctx.sessions)
     await tasks.run_drain_all(run.ctx.sessions)
     return missed
 
