@@ -38,8 +38,8 @@ FOR UPDATE OF c SKIP LOCKED
 async def run_missed_responses(sessions: async_sessionmaker[AsyncSession], limit: int = 50) -> int:
     """Each missed response in a transaction of its own. A reassignment claims an operator's
     row until its commit, so one transaction for all held the first one's operator while it
-    waited for another's row, and a routing waiting the other way closed a lock cycle:
-    PostgreSQL aborted one of them (seen at 350 new leads/s with 5 operators)."""
+    waited for another's row, and a transaction waiting the other way (the other worker's
+    round, a routing after a commit) closed a lock cycle: PostgreSQL aborted one of them."""
     handled = 0
     for _ in range(limit):
         async with sessions() as session:

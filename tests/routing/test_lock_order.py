@@ -127,7 +127,7 @@ async def test_missed_responses_are_reassigned_one_transaction_each(run: Running
     """Each reassignment of a missed response commits before the next one claims an
     operator. In one transaction for all, the first one's operator (a) stayed locked while
     the second waited for b's row; a routing that held b and then wanted a closed the cycle,
-    and PostgreSQL aborted one of them (bench.ingest at 350 new leads/s, 5 operators)."""
+    and PostgreSQL aborted one of them (seen in bench.ingest's 5-operator run)."""
     admin = await run.admin_token()
     z, a, b = await make_operators(run, admin, 3)
     key = await team_channel(run, admin, [z, a, b], response_target_seconds=60)
