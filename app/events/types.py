@@ -220,8 +220,7 @@ class ConversationLabelsChanged(DomainEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRoutingDeferred(DomainEvent):
     """The ingest opened a conversation but could not route it at once: every operator with
-    room was being claimed. Routing takes it after the commit: whoever is free first within
-    a few short tries, else the best of them, waiting for their row.
+    room was being claimed. Routing takes it after the commit, waiting for the best of them.
     Not stored: should it be lost, the conversation waits queued for the drain."""
 
     name = "conversation.routing_deferred"

@@ -143,7 +143,7 @@ async def loads(session: AsyncSession, ids: list[int]) -> dict[int, Load]:
 _ROUTE = text("""
 SELECT * FROM chatcentre_route_conversation(
     :conversation_id, CAST(:exclude AS bigint[]), :queue_if_nobody, :now, :only_waiting,
-    :actor_kind, :may_wait)
+    :actor_kind, true)
 """)
 
 
@@ -159,26 +159,6 @@ async def route(
     false, leave it as it is), in one call of chatcentre_route_conversation, which also
     stores the assignment's touch and event. only_waiting: only if it still waits for a
     person (unassigned, open, no bot). Returns the assignee."""
-    row = await _route(session, conversation_id, exclude, queue_if_nobody, only_waiting, True)
-    return cast(int | None, row.o_assignee_id)
-
-
-async def route_if_one_is_free(session: AsyncSession, conversation_id: int) -> bool:
-    """Route a conversation that still waits for a person (as route(only_waiting=True)) but
-    never wait for an operator's row: False, with nothing written, when every operator with
-    room is being claimed at this moment."""
-    row = await _route(session, conversation_id, (), True, True, False)
-    return not row.o_deferred
-
-
-async def _route(
-    session: AsyncSession,
-    conversation_id: int,
-    exclude: tuple[int, ...],
-    queue_if_nobody: bool,
-    only_waiting: bool,
-    may_wait: bool,
-) -> Any:
     await session.flush()  # the function must see this transaction's pending changes
     row = (
         await session.execute(
@@ -190,7 +170,6 @@ async def _route(
                 "now": datetime.now(UTC),
                 "only_waiting": only_waiting,
                 "actor_kind": actor_kind(session, None),
-                "may_wait": may_wait,
             },
         )
     ).one()
@@ -208,7 +187,7 @@ async def _route(
         event=row.o_event,
         notify_owner_id=row.o_notify_owner_id,
     )
-    return row
+    return cast(int | None, row.o_assignee_id)
 
 
 async def raise_routed(

@@ -10,9 +10,7 @@ from sqlalchemy import text
 
 from app.channels.models import ChannelAccount
 from app.core.session import AFTER_COMMIT_KEY
-from app.events.types import ConversationRoutingDeferred
 from app.ingest.service import IngestResult, ingest
-from app.routing import handlers as routing_handlers
 from app.routing import service as routing_service
 from app.routing import tasks
 from connectors.base import InboundMessage, Sender
@@ -366,59 +364,3 @@ async def test_a_client_writing_while_their_chat_is_released(run: Running) -> No
     assert answer.status_code == 201, answer.text
     assert moved == [conversation_id]
     assert await _stored(run, "second")
-
-
-async def test_a_routing_that_may_not_wait_takes_whoever_is_free_or_writes_nothing(
-    run: Running,
-) -> None:
-    """The deferred routing's short tries (route_if_one_is_free): with every operator with
-    room being claimed it writes nothing and waits for no row; once one claim ends it takes
-    that operator, while the best-ranked one is still held."""
-    admin = await run.admin_token()
-    best, other = await make_operators(run, admin, 2)  # both empty: the lower id ranks first
-    key = await team_channel(run, admin, [best, other])
-    stored = await ingest_without_routing(run, key, "v-1")
-    assert stored.conversation_id is not None
-    lock = text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE")
-    async with run.ctx.engine.connect() as holds_best, run.ctx.engine.connect() as holds_other:
-        await holds_best.execute(lock, {"id": best})
-        await holds_other.execute(lock, {"id": other})
-        async with run.ctx.sessions() as session:
-            tried = routing_service.route_if_one_is_free(session, stored.conversation_id)
-            assert not await asyncio.wait_for(tried, 5)
-            await session.commit()
-        conv = await _conversation(run, stored.conversation_id)
-        assert conv.assignee_id is None and conv.queued_at is not None
-
-        await holds_other.rollback()  # that claim ended; the best-ranked one is still held
-        async with run.ctx.sessions() as session:
-            tried = routing_service.route_if_one_is_free(session, stored.conversation_id)
-            assert await asyncio.wait_for(tried, 5)
-            await session.commit()
-        assert (await _conversation(run, stored.conversation_id)).assignee_id == other
-        await holds_best.rollback()
-
-
-async def test_a_deferred_routing_ends_by_waiting_for_the_best_operator(run: Running) -> None:
-    """Claims that outlast the short tries: the routing after the commit then waits for the
-    best-ranked operator's row and gives them the lead when it comes free."""
-    admin = await run.admin_token()
-    best, other = await make_operators(run, admin, 2)
-    key = await team_channel(run, admin, [best, other])
-    stored = await ingest_without_routing(run, key, "v-2")
-    assert stored.conversation_id is not None
-    lock = text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE")
-    async with run.ctx.engine.connect() as holds_best, run.ctx.engine.connect() as holds_other:
-        await holds_best.execute(lock, {"id": best})
-        await holds_other.execute(lock, {"id": other})
-        routing = asyncio.create_task(
-            routing_handlers.route_new_conversation(
-                run.ctx, ConversationRoutingDeferred(conversation_id=stored.conversation_id)
-            )
-        )
-        await asyncio.sleep(0.5)  # past every short try
-        assert not routing.done()
-        await holds_best.rollback()
-        await asyncio.wait_for(routing, 5)
-        await holds_other.rollback()
-    assert (await _conversation(run, stored.conversation_id)).assignee_id == best
