@@ -451,14 +451,15 @@ def find_max(
 
 
 def median_step(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """A step's figures from its runs: medians of p50 and p99, the fewest accepted, and how
-    many runs passed on their own."""
+    """A step's figures from its runs: medians of p50 and p99, the worst run's answered
+    share, how many runs passed on their own, and the runs themselves."""
+    worst = min(runs, key=lambda r: r["ok"] / max(r["sent"], 1))
     return {
-        **runs[0],
+        "rate": runs[0]["rate"],
         "p50": statistics.median(r["p50"] for r in runs),
         "p99": statistics.median(r["p99"] for r in runs),
-        "ok": min(r["ok"] for r in runs),
-        "sent": max(r["sent"] for r in runs),
+        "ok": worst["ok"],
+        "sent": worst["sent"],
         "achieved": statistics.median(r["achieved"] for r in runs),
         "passed": sum(passes(r) for r in runs),
         "runs": runs,

@@ -171,6 +171,12 @@ async def test_missed_responses_are_reassigned_one_transaction_each(run: Running
 
 
 async def _waiting_for_a_lock(run: Running) -> bool:
+    """Whether a session of this test's database waits for a lock."""
     async with run.ctx.engine.connect() as conn:
-        waiting = await conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+        waiting = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
     return bool(waiting)
