@@ -68,8 +68,9 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         tally.start()
         hub = Hub(context, on_console_open=tally.opened, on_console_close=tally.closed)
         hub.start()
-        # The channels' listeners go first (a widget forgets a revoked visitor's token
-        # version), then the hub closes sockets.
+        # The channels' listeners go first (a node forgets a channel changed elsewhere, a
+        # widget a revoked visitor's token version), then the hub closes sockets.
+        context.bus.subscribe(channels_service.cache_listener())
         for plugin in registry.all():
             for listener in plugin.bus_listeners(context):
                 context.bus.subscribe(listener)

@@ -12,25 +12,51 @@ from app.channels import registry
 from app.channels.models import ChannelAccount
 from app.channels.schemas import ChannelCreate, ChannelRead, ChannelUpdate
 from app.config import Settings, get_settings
+from app.core.bus import Subscriber
 from app.core.errors import Invalid, NotFound
+from app.core.session import Event
 from app.events.dispatch import raise_event
-from app.events.types import ChannelDeleted
+from app.events.types import CHANNEL_CHANGED, ChannelChanged, ChannelDeleted
 from app.operators import visibility
 from app.operators.models import Team
 from app.operators.service import Principal
 
 # The hot paths' channel reads (every widget request, every provider webhook) are cached per
-# process for a few seconds: a change made through this process is seen at once (the entry
-# is dropped), one made through another within _CACHE_TTL.
+# process for a few seconds. A change drops the entry at once in the process that made it,
+# and, through the bus (channel.changed, after the commit), in every other node: there it
+# is seen as soon as the bus frame arrives. _CACHE_TTL bounds what a lost frame costs.
 _CACHE_TTL = 5.0
 K = TypeVar("K", int, str)
 _by_key: dict[str, tuple[float, ChannelAccount]] = {}
 _by_id: dict[int, tuple[float, ChannelAccount]] = {}
 
 
-def _forget(channel: ChannelAccount) -> None:
-    _by_key.pop(channel.public_key, None)
-    _by_id.pop(channel.id, None)
+def _forget(channel_ids: set[int]) -> None:
+    for channel_id in channel_ids:
+        hit = _by_id.pop(channel_id, None)
+        if hit is not None:
+            _by_key.pop(hit[1].public_key, None)
+    for key, (_, channel) in list(_by_key.items()):
+        if channel.id in channel_ids:
+            del _by_key[key]
+
+
+async def changed(session: AsyncSession, channel: ChannelAccount) -> None:
+    """Call after changing a channel (flushed, before the commit): this process forgets it
+    now, the other nodes when the commit's bus frame reaches them."""
+    _forget({channel.id})
+    await raise_event(session, ChannelChanged(channel_id=channel.id))
+
+
+def cache_listener() -> Subscriber:
+    """A bus subscriber for every node: drops the channels another node changed."""
+
+    async def on_events(events: list[Event]) -> None:
+        ids = {e["channel_id"] for e in events if e.get("type") == CHANNEL_CHANGED}
+        if ids:
+            _forget(ids)
+
+    return on_events
 
 
 def _fresh(cache: dict[K, tuple[float, ChannelAccount]], key: K) -> ChannelAccount | None:
@@ -127,7 +153,7 @@ async def update_channel(
         if key in changes and (changes[key] is not None or key == "team_id"):
             setattr(channel, key, changes[key])
     await session.flush()
-    _forget(channel)
+    await changed(session, channel)
     return channel
 
 
@@ -145,10 +171,10 @@ async def delete_channel(
     channel.deleted_at = datetime.now(UTC)
     channel.credentials = {}
     await session.flush()
-    await raise_event(
+    _forget({channel.id})
+    await raise_event(  # its bus frame makes the other nodes forget it too
         session, ChannelDeleted(channel_id=channel.id, channel_type=str(channel.type))
     )
-    _forget(channel)
     return channel
 
 

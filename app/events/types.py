@@ -577,9 +577,31 @@ class OutboxQueued(DomainEvent):
     message_id: int
 
 
+# The bus frame every node's channel cache listens for (app.channels.service): a channel
+# changed or was deleted, so a node that keeps it drops it instead of serving it stale.
+CHANNEL_CHANGED = "channel.changed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelChanged(DomainEvent):
+    """A channel's settings, credentials, team or state changed. Not stored: it only tells
+    the nodes to read the channel again."""
+
+    name = "channel.changed"
+    bus_type = CHANNEL_CHANGED
+    bus_keys = ("channel_id",)
+    durable = False
+    aggregate = "channel"
+    aggregate_key = "channel_id"
+
+    channel_id: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelDeleted(DomainEvent):
     name = "channel.deleted"
+    bus_type = CHANNEL_CHANGED
+    bus_keys = ("channel_id",)
     aggregate = "channel"
     aggregate_key = "channel_id"
     actor_key = "by"

@@ -54,6 +54,7 @@ async def set_templates(
     # A new dict, so SQLAlchemy sees the JSONB column change.
     channel.settings = {**channel.settings, "templates": [t.model_dump() for t in templates]}
     await session.flush()
+    await channels_service.changed(session, channel)
     return templates
 
 

@@ -253,3 +253,64 @@ async def test_routing_limits_and_single_sends_across_three_nodes(
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_a_channel_changed_on_one_node_is_read_again_on_the_other(
+    start_nodes: Callable[..., Any], migrated: str
+) -> None:
+    """Each node keeps the channels its webhooks and widgets read for a few seconds (5 s);
+    a change made on another node reaches it through the bus well before that: a WhatsApp
+    number's new verify token is accepted, a deactivated widget is refused."""
+    a, b = await start_nodes(2, workers=False)
+    await seed_admin(migrated)
+    async with (
+        httpx.AsyncClient(base_url=a.base) as on_a,
+        httpx.AsyncClient(base_url=b.base) as on_b,
+    ):
+        admin = await login(on_a)
+        credentials = {
+            "phone_number_id": "1065",
+            "access_token": "meta-token",
+            "app_secret": "meta-app-secret",
+            "verify_token": "first-verify-token",
+        }
+        r = await on_a.post(
+            "/api/v1/channels",
+            json={"type": "whatsapp", "name": "Shop", "credentials": credentials},
+            headers=auth(admin),
+        )
+        assert r.status_code == 201, r.text
+        number = r.json()["id"]
+        r = await on_a.post(
+            "/api/v1/channels", json={"type": "webchat", "name": "Site"}, headers=auth(admin)
+        )
+        assert r.status_code == 201, r.text
+        site, key = r.json()["id"], r.json()["public_key"]
+
+        async def handshake(token: str) -> int:
+            params = {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "42"}
+            return (await on_b.get(f"/webhooks/whatsapp/{number}", params=params)).status_code
+
+        async def widget() -> int:
+            return (await on_b.get(f"/widget/v1/{key}/config")).status_code
+
+        # Node B reads both channels, and keeps them.
+        assert await handshake("first-verify-token") == 200
+        assert await widget() == 200
+
+        r = await on_a.patch(
+            f"/api/v1/channels/{number}",
+            json={"credentials": {"verify_token": "second-verify-token"}},
+            headers=auth(admin),
+        )
+        assert r.status_code == 200, r.text
+        r = await on_a.patch(
+            f"/api/v1/channels/{site}", json={"is_active": False}, headers=auth(admin)
+        )
+        assert r.status_code == 200, r.text
+        changed_at = asyncio.get_running_loop().time()
+        while (await handshake("second-verify-token"), await widget()) != (200, 404):
+            waited = asyncio.get_running_loop().time() - changed_at
+            assert waited < 2.0, "node B still serves the channels as they were"
+            await asyncio.sleep(0.05)
+        assert await handshake("first-verify-token") == 403
