@@ -50,8 +50,9 @@ async def after_change(
 ) -> None:
     if before == after:
         return
-    # Many operators change at once when a node restarts; their routings can deadlock each
-    # other, and PostgreSQL then aborts one of them: run it again (nothing was committed).
+    # Many operators change at once when a node restarts; should PostgreSQL abort one of
+    # their transactions (a conflict), run it again: what committed is not done twice (a
+    # released conversation is no longer theirs).
     async for attempt in AsyncRetrying(
         retry=retry_if_exception(transient_conflict),
         stop=stop_after_attempt(5),
@@ -59,12 +60,12 @@ async def after_change(
         reraise=True,
     ):
         with attempt:
-            async with sessions() as session:
-                if after == Presence.online:
+            if after == Presence.online:
+                async with sessions() as session:
                     await routing_service.drain(session, operator_id)
-                elif before == Presence.online:
-                    await routing_service.release(session, operator_id)
-                await session.commit()
+                    await session.commit()
+            elif before == Presence.online:
+                await routing_service.release(sessions, operator_id)
 
 
 async def capacity_freed(sessions: async_sessionmaker[AsyncSession], operator_id: int) -> None:

@@ -13,7 +13,9 @@ holds (SKIP LOCKED), so concurrent new leads go to different operators at once; 
 every operator with room is being claimed does it wait for the best of them. A claim that
 turns out stale (the operator filled up meanwhile) keeps its lock until the transaction
 ends (no subtransaction: see claim_operator.sql), and that transaction then never waits for
-another operator's row, so no lock cycle forms. Queued conversations are taken
+another operator's row, so no lock cycle forms. A transaction routes one conversation
+(the timers and a mass release too: one transaction each), so it never holds one
+operator's row while it waits for another's. Queued conversations are taken
 with SKIP LOCKED, so two drains never hand out the same one."""
 
 import enum
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.util import identity_key
 
 from app.channels.models import ChannelAccount
@@ -98,22 +100,6 @@ async def policy_for(session: AsyncSession, conv: Conversation) -> Policy:
 
 # The one count of an operator's load (app/routing/sql/operator_loads.sql).
 _LOADS = text("SELECT * FROM chatcentre_operator_loads(CAST(:ids AS bigint[]))")
-
-
-_ROUTING_LOCK = 0x726F7574  # advisory lock namespace ("rout"); the second key is the team
-
-
-async def lock_team_routing(session: AsyncSession, team_ids: list[int | None]) -> None:
-    """Take the routing turn of these teams (0: conversations without a team) until the
-    transaction ends, in one order so two transactions never wait on each other. Only a
-    mass release takes it: it holds the rows of every operator it gave a conversation to
-    while it routes the next one, so two releases must not interleave. A single routing
-    never takes it."""
-    for team in sorted({t or 0 for t in team_ids}):
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, CAST(:team AS integer))"),
-            {"ns": _ROUTING_LOCK, "team": team},
-        )
 
 
 async def lock_operators(session: AsyncSession, ids: list[int]) -> None:
@@ -454,36 +440,71 @@ async def missed_response(session: AsyncSession, conv: Conversation) -> None:
     await session.flush()
 
 
-async def release(session: AsyncSession, operator_id: int) -> list[int]:
+async def release(sessions: async_sessionmaker[AsyncSession], operator_id: int) -> list[int]:
     """An operator went offline: their open conversations go back to routing where their
-    team says so."""
-    open_ones = (Conversation.assignee_id == operator_id, Conversation.status != inbox_rules.CLOSED)
-    # The clients' rows first, then the conversations': the ingest's order (identity,
-    # client, conversation), so a client writing while their chat is released waits
-    # instead of deadlocking with its routing, which locks the client.
+    team says so, each in a transaction of its own. A routing holds the operator it gave
+    a conversation to until its commit; in one transaction for all, a release held its first
+    pick while it waited for another's row, and a release in another team sharing those
+    operators waited the other way (PostgreSQL aborted one). Stops if they come back."""
+    async with sessions() as session:
+        ids = list(
+            await session.scalars(
+                select(Conversation.id)
+                .where(Conversation.assignee_id == operator_id, _not_closed())
+                .order_by(Conversation.id)
+            )
+        )
+    moved = []
+    for conversation_id in ids:
+        async with sessions() as session:
+            released = await _release_one(session, operator_id, conversation_id)
+            await session.commit()
+        if released is None:
+            break
+        if released:
+            moved.append(conversation_id)
+    return moved
+
+
+def _not_closed() -> Any:
+    return Conversation.status != inbox_rules.CLOSED
+
+
+async def _release_one(
+    session: AsyncSession, operator_id: int, conversation_id: int
+) -> bool | None:
+    """Routes the conversation again if it is still the operator's and open and their team
+    releases on going offline (True); False if not; None if the operator is online again."""
+    if await session.scalar(select(Operator.presence).where(Operator.id == operator_id)) == (
+        Presence.online
+    ):
+        return None
+    # The client's row first, then the conversation's: the ingest's order (identity, client,
+    # conversation), so a client writing while their chat is released waits instead of
+    # deadlocking with its routing, which locks the client.
     await session.execute(
         select(Contact.id)
-        .where(Contact.id.in_(select(Conversation.contact_id).where(*open_ones)))
-        .order_by(Contact.id)
+        .where(
+            Contact.id
+            == select(Conversation.contact_id)
+            .where(Conversation.id == conversation_id)
+            .scalar_subquery()
+        )
         .with_for_update()
     )
-    convs = list(
-        (
-            await session.scalars(
-                select(Conversation).where(*open_ones).order_by(Conversation.id).with_for_update()
-            )
-        ).all()
+    conv = await session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.assignee_id == operator_id,
+            _not_closed(),
+        )
+        .with_for_update()
     )
-    # Every team's routing turn first, in order: taking one after holding an operator's
-    # row (from routing the previous conversation) could wait on a routing that waits for us.
-    await lock_team_routing(session, [c.team_id for c in convs])
-    moved = []
-    for conv in convs:
-        if not (await policy_for(session, conv)).release_on_offline:
-            continue
-        await route(session, conv.id, exclude=(operator_id,))
-        moved.append(conv.id)
-    return moved
+    if conv is None or not (await policy_for(session, conv)).release_on_offline:
+        return False
+    await route(session, conv.id, exclude=(operator_id,))
+    return True
 
 
 async def assign_manually(

@@ -16,7 +16,7 @@ from app.routing import tasks
 from connectors.base import InboundMessage, Sender
 from tests.conftest import LiveServer, Running
 from tests.helpers import statements_sent, visitor_post, visitor_session
-from tests.routing.test_routing import make_operators, team_channel
+from tests.routing.test_routing import make_operators, set_presence, team_channel
 
 
 @pytest.fixture
@@ -335,26 +335,30 @@ async def test_a_client_writing_while_their_chat_is_released(run: Running) -> No
     message waits and both go through (before, the release held the conversation and waited
     for the client, the ingest the reverse, and PostgreSQL aborted one of them)."""
     admin = await run.admin_token()
-    [op] = await make_operators(run, admin, 1)
-    key = await team_channel(run, admin, [op])
+    op, colleague = await make_operators(run, admin, 2, online=False)
+    key = await team_channel(run, admin, [op, colleague])
+    await set_presence(run, admin, op, "online")
     token = (await visitor_session(run.client, key))["visitor_token"]
     first = await visitor_post(run.client, key, token, "first")
     conversation_id = first.json()["message"]["conversation_id"]
     assert (await _conversation(run, conversation_id)).assignee_id == op
-
-    async def release() -> list[int]:
-        async with run.ctx.sessions() as session:
-            moved = await routing_service.release(session, op)
-            await session.commit()
-            return moved
-
-    async with run.ctx.sessions() as holder:
-        team_id = await holder.scalar(
-            text("SELECT team_id FROM channel_accounts WHERE public_key = :k"), {"k": key}
+    async with run.ctx.sessions() as session:  # op leaves (the release is run below)
+        await session.execute(
+            text(
+                "UPDATE operators SET presence = CASE WHEN id = :op THEN 'offline' "
+                "ELSE 'online' END WHERE id IN (:op, :colleague)"
+            ),
+            {"op": op, "colleague": colleague},
         )
-        # The team's routing turn, which a release takes after its rows: it stops there.
-        await routing_service.lock_team_routing(holder, [team_id])
-        releasing = asyncio.create_task(release())
+        await session.commit()
+
+    async with run.ctx.engine.connect() as holder:
+        # The colleague's row, which the release's routing waits for: it stops there,
+        # holding the client and the conversation.
+        await holder.execute(
+            text("SELECT 1 FROM operators WHERE id = :id FOR UPDATE"), {"id": colleague}
+        )
+        releasing = asyncio.create_task(routing_service.release(run.ctx.sessions, op))
         await asyncio.sleep(0.5)
         writing = asyncio.create_task(visitor_post(run.client, key, token, "second"))
         await asyncio.sleep(0.5)

@@ -16,6 +16,7 @@ from app.inbox.queries import get_conversation
 from app.operators.models import Role
 from app.operators.service import Principal
 from app.routing import commands as routing_commands
+from app.routing import service as routing_service
 from app.routing import tasks
 from tests.conftest import Running
 from tests.helpers import auth
@@ -180,3 +181,74 @@ async def _waiting_for_a_lock(run: Running) -> bool:
             )
         )
     return bool(waiting)
+
+
+async def test_releases_in_two_teams_sharing_operators_do_not_deadlock(run: Running) -> None:
+    """Two operators go offline at once, a in one team and b in another; x and y (room for
+    one each) serve both teams, and each is the owner of one of a's clients and one of b's.
+    Each conversation released is routed in a transaction of its own. In one transaction
+    per release, a's release held x (its first chat) and waited for y, while b's held y and
+    waited for x: PostgreSQL aborted one of them."""
+    admin = await run.admin_token()
+    a, b, x, y = await make_operators(run, admin, 4, online=False)
+    for op in (x, y):
+        r = await run.client.patch(
+            f"/api/v1/operators/{op}", json={"max_open_conversations": 1}, headers=auth(admin)
+        )
+        assert r.status_code == 200, r.text
+    key_a = await team_channel(run, admin, [a, x, y], name="North")
+    key_b = await team_channel(run, admin, [b, x, y], name="South")
+    await set_presence(run, admin, a, "online")
+    await set_presence(run, admin, b, "online")
+    a1, a2 = await new_lead(run, key_a), await new_lead(run, key_a)
+    b1, b2 = await new_lead(run, key_b), await new_lead(run, key_b)
+    assert [(await assignees(run))[c] for c in (a1, a2, b1, b2)] == [a, a, b, b]
+    async with run.ctx.sessions() as session:  # whose client each one is; a and b leave
+        for conv, owner in ((a1, x), (a2, y), (b1, y), (b2, x)):
+            await session.execute(
+                text(
+                    "UPDATE contacts SET owner_id = :owner WHERE id = "
+                    "(SELECT contact_id FROM conversations WHERE id = :id)"
+                ),
+                {"owner": owner, "id": conv},
+            )
+        await session.execute(
+            text("UPDATE operators SET presence = 'offline' WHERE id IN (:a, :b)"),
+            {"a": a, "b": b},
+        )
+        await session.execute(
+            text("UPDATE operators SET presence = 'online' WHERE id IN (:x, :y)"),
+            {"x": x, "y": y},
+        )
+        await session.commit()
+
+    async with run.ctx.engine.connect() as other:  # both releases start on a held x and y
+        await other.execute(
+            text("SELECT 1 FROM operators WHERE id IN (:x, :y) FOR UPDATE"), {"x": x, "y": y}
+        )
+        releases = [
+            asyncio.create_task(routing_service.release(run.ctx.sessions, op)) for op in (a, b)
+        ]
+        for _ in range(100):  # a's first chat waits for x (its owner), b's for y
+            if await _lock_waits(run) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await _lock_waits(run) >= 2
+        await other.rollback()
+    moved = await asyncio.wait_for(asyncio.gather(*releases), 15)
+    assert moved == [[a1, a2], [b1, b2]]
+    after = await assignees(run)
+    # Each owner took their first client; the second ones wait (x and y are full).
+    assert [after[c] for c in (a1, b1, a2, b2)] == [x, y, None, None]
+
+
+async def _lock_waits(run: Running) -> int:
+    async with run.ctx.engine.connect() as conn:
+        return int(
+            await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        )
