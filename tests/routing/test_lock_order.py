@@ -172,15 +172,7 @@ async def test_missed_responses_are_reassigned_one_transaction_each(run: Running
 
 
 async def _waiting_for_a_lock(run: Running) -> bool:
-    """Whether a session of this test's database waits for a lock."""
-    async with run.ctx.engine.connect() as conn:
-        waiting = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
+    return await _lock_waits(run) > 0
 
 
 async def test_releases_in_two_teams_sharing_operators_do_not_deadlock(run: Running) -> None:
@@ -243,6 +235,7 @@ async def test_releases_in_two_teams_sharing_operators_do_not_deadlock(run: Runn
 
 
 async def _lock_waits(run: Running) -> int:
+    """How many sessions of this test's database wait for a lock."""
     async with run.ctx.engine.connect() as conn:
         return int(
             await conn.scalar(
