@@ -33,12 +33,9 @@ _by_id: dict[int, tuple[float, ChannelAccount]] = {}
 
 def _forget(channel_ids: set[int]) -> None:
     for channel_id in channel_ids:
-        hit = _by_id.pop(channel_id, None)
-        if hit is not None:
-            _by_key.pop(hit[1].public_key, None)
-    for key, (_, channel) in list(_by_key.items()):
-        if channel.id in channel_ids:
-            del _by_key[key]
+        _by_id.pop(channel_id, None)
+    for key in [k for k, (_, channel) in _by_key.items() if channel.id in channel_ids]:
+        del _by_key[key]
 
 
 async def changed(session: AsyncSession, channel: ChannelAccount) -> None:

@@ -450,7 +450,10 @@ async def release(sessions: async_sessionmaker[AsyncSession], operator_id: int) 
         ids = list(
             await session.scalars(
                 select(Conversation.id)
-                .where(Conversation.assignee_id == operator_id, _not_closed())
+                .where(
+                    Conversation.assignee_id == operator_id,
+                    Conversation.status != inbox_rules.CLOSED,
+                )
                 .order_by(Conversation.id)
             )
         )
@@ -464,10 +467,6 @@ async def release(sessions: async_sessionmaker[AsyncSession], operator_id: int) 
         if released:
             moved.append(conversation_id)
     return moved
-
-
-def _not_closed() -> Any:
-    return Conversation.status != inbox_rules.CLOSED
 
 
 async def _release_one(
@@ -497,7 +496,7 @@ async def _release_one(
         .where(
             Conversation.id == conversation_id,
             Conversation.assignee_id == operator_id,
-            _not_closed(),
+            Conversation.status != inbox_rules.CLOSED,
         )
         .with_for_update()
     )
